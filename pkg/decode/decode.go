@@ -1,0 +1,254 @@
+// Package decode reads endpoint files: CSV (RFC 4180, a header of dotted attribute
+// names) and newline-delimited JSON. Decoders stream: one endpoint per Decode call,
+// memory bounded by the row limit, whatever the size of the file.
+package decode
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"path"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/segport/segport/pkg/endpoint"
+)
+
+// Format is an endpoint file format.
+type Format string
+
+// The formats, named as Pinpoint names them.
+const (
+	CSV  Format = "CSV"
+	JSON Format = "JSON"
+)
+
+// ParseFormat accepts "csv", "json" and "ndjson" in any case.
+func ParseFormat(s string) (Format, error) {
+	switch strings.ToUpper(s) {
+	case "CSV":
+		return CSV, nil
+	case "JSON", "NDJSON", "JSONL":
+		return JSON, nil
+	}
+	return "", fmt.Errorf("unknown format %q: want csv or json", s)
+}
+
+// FormatOf guesses the format from a file name's extension.
+func FormatOf(name string) (Format, bool) {
+	switch strings.ToLower(path.Ext(name)) {
+	case ".csv":
+		return CSV, true
+	case ".json", ".jsonl", ".ndjson":
+		return JSON, true
+	}
+	return "", false
+}
+
+// Sniff guesses the format from a file's first bytes: a JSON file's first
+// non-blank character is '{'.
+func Sniff(head []byte) Format {
+	head = bytes.TrimPrefix(head, bom)
+	head = bytes.TrimLeft(head, " \t\r\n")
+	if len(head) > 0 && head[0] == '{' {
+		return JSON
+	}
+	return CSV
+}
+
+// Sentinel errors; a FileError or RowError wraps one where it applies.
+var (
+	ErrCompressed         = errors.New("compressed input is not supported")
+	ErrNotUTF8            = errors.New("input is not UTF-8")
+	ErrUnknownHeader      = errors.New("unknown header")
+	ErrDuplicateHeader    = errors.New("duplicated header")
+	ErrDelimiter          = errors.New("not comma-delimited")
+	ErrUnterminatedQuote  = errors.New("unterminated quoted field")
+	ErrEmptyHeader        = errors.New("missing header")
+	ErrRowTooLong         = errors.New("row too long")
+	ErrFieldCount         = errors.New("wrong number of fields")
+	ErrSyntax             = errors.New("syntax error")
+	ErrInvalidEndpoint    = errors.New("invalid endpoint")
+	errHeaderWithoutInput = errors.New("no header")
+)
+
+// FileError stops a file: nothing after it can be decoded. Line and Byte locate it
+// (1-based line; Byte is the 0-based offset in the file, -1 when not known).
+type FileError struct {
+	File  string
+	Line  int
+	Byte  int64
+	Field string
+	Msg   string
+	Err   error
+}
+
+func (e *FileError) Error() string {
+	var b strings.Builder
+	if e.File != "" {
+		b.WriteString(e.File + ":")
+	}
+	if e.Line > 0 {
+		fmt.Fprintf(&b, "%d:", e.Line)
+	}
+	if b.Len() > 0 {
+		b.WriteByte(' ')
+	}
+	if e.Field != "" {
+		b.WriteString(e.Field + ": ")
+	}
+	b.WriteString(e.Msg)
+	return b.String()
+}
+
+func (e *FileError) Unwrap() error { return e.Err }
+
+// RowError is a problem with one row; decoding goes on with the next row.
+type RowError struct {
+	File  string
+	Line  int // the line on which the record starts
+	Field string
+	Msg   string
+	Err   error
+}
+
+func (e *RowError) Error() string {
+	s := fmt.Sprintf("%s:%d: ", e.File, e.Line)
+	if e.Field != "" {
+		s += e.Field + ": "
+	}
+	return s + e.Msg
+}
+
+func (e *RowError) Unwrap() error { return e.Err }
+
+// Row is one decoded record. Raw is the record as it stood in the file (at most
+// the first rawKeep bytes of an over-long one); it is reused by the next Decode.
+type Row struct {
+	Line     int
+	Raw      []byte
+	Endpoint *endpoint.Endpoint
+}
+
+// Decoder is implemented by the CSV and NDJSON decoders. Decode returns the next
+// endpoint, or the row with a *RowError (go on), a *FileError (stop) or io.EOF.
+type Decoder interface {
+	Decode() (*Row, error)
+}
+
+// Options tune a decoder. The zero value decodes a whole file with the spec's limits.
+type Options struct {
+	File     string           // name used in error messages
+	Limits   endpoint.Limits  // zero value means endpoint.DefaultLimits()
+	RowLimit int              // bytes in one record; 0 means 1 MiB
+	Header   []string         // CSV only: the header, when decoding a piece of a file after it
+	Line     int              // the line number of the first record in r; 0 means 1
+	Offset   int64            // the byte offset of r's start in the file
+}
+
+const (
+	defaultRowLimit = 1 << 20
+	rawKeep         = 4096 // bytes of an over-long row kept for the error report
+)
+
+var bom = []byte{0xEF, 0xBB, 0xBF}
+
+// New returns the decoder for format f.
+func New(f Format, r io.Reader, opts Options) Decoder {
+	if f == JSON {
+		return NewJSON(r, opts)
+	}
+	return NewCSV(r, opts)
+}
+
+func (o *Options) defaults() {
+	if o.Limits == (endpoint.Limits{}) {
+		o.Limits = endpoint.DefaultLimits()
+	}
+	if o.RowLimit <= 0 {
+		o.RowLimit = defaultRowLimit
+	}
+	if o.Line <= 0 {
+		o.Line = 1
+	}
+}
+
+// magic numbers of the compressed formats we refuse.
+var magics = []struct {
+	name  string
+	magic []byte
+}{
+	{"gzip", []byte{0x1f, 0x8b}},
+	{"zip", []byte("PK\x03\x04")},
+	{"zip", []byte("PK\x05\x06")},
+	{"bzip2", []byte("BZh")},
+	{"zstd", []byte{0x28, 0xb5, 0x2f, 0xfd}},
+	{"xz", []byte{0xfd, '7', 'z', 'X', 'Z', 0}},
+}
+
+// Compression names the compressed format whose magic number starts head, or "".
+func Compression(head []byte) string {
+	for _, m := range magics {
+		if bytes.HasPrefix(head, m.magic) {
+			return m.name
+		}
+	}
+	return ""
+}
+
+// reader frames records for both decoders: it checks the start of the file, counts
+// lines and bytes and enforces the row limit.
+type reader struct {
+	opts   Options
+	br     *bufio.Reader
+	line   int   // line number of the next unread byte
+	offset int64 // file offset of the next unread byte
+	raw    []byte
+}
+
+func newReader(r io.Reader, opts Options) *reader {
+	opts.defaults()
+	return &reader{opts: opts, br: bufio.NewReaderSize(r, 64*1024), line: opts.Line, offset: opts.Offset}
+}
+
+// start checks the first bytes of a whole file: compression and BOM.
+func (r *reader) start() error {
+	if r.opts.Offset != 0 {
+		return nil
+	}
+	head, _ := r.br.Peek(6)
+	if name := Compression(head); name != "" {
+		return &FileError{File: r.opts.File, Line: 1, Byte: 0, Err: ErrCompressed,
+			Msg: "the file is " + name + "-compressed; compressed files cannot be imported, decompress it first"}
+	}
+	if bytes.HasPrefix(head, bom) {
+		r.br.Discard(len(bom))
+		r.offset += int64(len(bom))
+	}
+	return nil
+}
+
+// checkUTF8 returns a FileError locating the first invalid byte of rec, which
+// starts at file offset off on line line.
+func (r *reader) checkUTF8(rec []byte, line int, off int64) error {
+	if utf8.Valid(rec) {
+		return nil
+	}
+	i := 0
+	for i < len(rec) {
+		c, size := utf8.DecodeRune(rec[i:])
+		if c == utf8.RuneError && size <= 1 {
+			break
+		}
+		i += size
+	}
+	l := line + bytes.Count(rec[:i], []byte{'\n'})
+	return &FileError{File: r.opts.File, Line: l, Byte: off + int64(i), Err: ErrNotUTF8,
+		Msg: fmt.Sprintf("invalid UTF-8 at byte %d (0x%02x); files must be UTF-8 encoded", off+int64(i), rec[i])}
+}
+
+func (r *reader) rowError(line int, field, msg string, err error) *RowError {
+	return &RowError{File: r.opts.File, Line: line, Field: field, Msg: msg, Err: err}
+}

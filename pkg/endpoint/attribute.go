@@ -1,0 +1,199 @@
+package endpoint
+
+import (
+	"strings"
+)
+
+// Kind identifies one attribute of the spec's "Available Attributes" table.
+type Kind uint8
+
+// The attributes, in canonical order. Attribute, Metric and UserAttribute are the
+// three custom families; an Attr of those kinds carries the custom name.
+const (
+	KindInvalid Kind = iota
+	KindId
+	KindChannelType
+	KindAddress
+	KindEndpointStatus
+	KindOptOut
+	KindEffectiveDate
+	KindRequestId
+	KindCity
+	KindCountry
+	KindLatitude
+	KindLongitude
+	KindPostalCode
+	KindRegion
+	KindAppVersion
+	KindLocale
+	KindMake
+	KindModel
+	KindModelVersion
+	KindPlatform
+	KindPlatformVersion
+	KindTimezone
+	KindUserId
+	KindAttribute
+	KindMetric
+	KindUserAttribute
+)
+
+// Family prefixes of the custom attributes, as they appear in dotted names.
+const (
+	PrefixAttributes     = "Attributes."
+	PrefixMetrics        = "Metrics."
+	PrefixUserAttributes = "User.UserAttributes."
+)
+
+var fixedNames = map[string]Kind{
+	"Id":                          KindId,
+	"ChannelType":                 KindChannelType,
+	"Address":                     KindAddress,
+	"EndpointStatus":              KindEndpointStatus,
+	"OptOut":                      KindOptOut,
+	"EffectiveDate":               KindEffectiveDate,
+	"RequestId":                   KindRequestId,
+	"Location.City":               KindCity,
+	"Location.Country":            KindCountry,
+	"Location.Latitude":           KindLatitude,
+	"Location.Longitude":          KindLongitude,
+	"Location.PostalCode":         KindPostalCode,
+	"Location.Region":             KindRegion,
+	"Demographic.AppVersion":      KindAppVersion,
+	"Demographic.Locale":          KindLocale,
+	"Demographic.Make":            KindMake,
+	"Demographic.Model":           KindModel,
+	"Demographic.ModelVersion":    KindModelVersion,
+	"Demographic.Platform":        KindPlatform,
+	"Demographic.PlatformVersion": KindPlatformVersion,
+	"Demographic.Timezone":        KindTimezone,
+	"User.UserId":                 KindUserId,
+}
+
+var kindNames = func() map[Kind]string {
+	m := make(map[Kind]string, len(fixedNames))
+	for name, k := range fixedNames {
+		m[k] = name
+	}
+	return m
+}()
+
+var families = []struct {
+	prefix string
+	kind   Kind
+}{
+	{PrefixUserAttributes, KindUserAttribute},
+	{PrefixAttributes, KindAttribute},
+	{PrefixMetrics, KindMetric},
+}
+
+// Attr is a resolved attribute name: a fixed attribute, or a custom one with its name.
+type Attr struct {
+	Kind   Kind
+	Custom string
+}
+
+// Name returns the dotted attribute name, as in a CSV header.
+func (a Attr) Name() string {
+	switch a.Kind {
+	case KindAttribute:
+		return PrefixAttributes + a.Custom
+	case KindMetric:
+		return PrefixMetrics + a.Custom
+	case KindUserAttribute:
+		return PrefixUserAttributes + a.Custom
+	}
+	return kindNames[a.Kind]
+}
+
+// MultiValue reports whether a repeated CSV column adds a value to the attribute.
+func (a Attr) MultiValue() bool {
+	return a.Kind == KindAttribute || a.Kind == KindUserAttribute
+}
+
+// Custom reports whether the attribute is one of the three custom families.
+func (a Attr) IsCustom() bool {
+	return a.Kind == KindAttribute || a.Kind == KindMetric || a.Kind == KindUserAttribute
+}
+
+// UnknownAttributeError says a name is not an attribute, with a suggestion if one is close.
+type UnknownAttributeError struct {
+	Name       string
+	Suggestion string
+}
+
+func (e *UnknownAttributeError) Error() string {
+	if e.Suggestion != "" {
+		return "unknown attribute, did you mean " + e.Suggestion + "?"
+	}
+	return "unknown attribute"
+}
+
+// Lookup resolves a dotted attribute name such as "Demographic.Make" or
+// "Attributes.Interests".
+func Lookup(name string) (Attr, error) {
+	if k, ok := fixedNames[name]; ok {
+		return Attr{Kind: k}, nil
+	}
+	for _, f := range families {
+		if strings.HasPrefix(name, f.prefix) && len(name) > len(f.prefix) {
+			return Attr{Kind: f.kind, Custom: name[len(f.prefix):]}, nil
+		}
+	}
+	return Attr{}, &UnknownAttributeError{Name: name, Suggestion: suggest(name)}
+}
+
+// suggest returns the attribute name closest to an unknown one, or "".
+func suggest(name string) string {
+	best, bestDist := "", 3
+	for fixed := range fixedNames {
+		if d := nameDistance(name, fixed); d < bestDist || (d == bestDist && fixed < best) {
+			best, bestDist = fixed, d
+		}
+	}
+	for _, f := range families {
+		prefix := strings.TrimSuffix(f.prefix, ".")
+		segs := strings.Count(prefix, ".") + 1
+		parts := strings.SplitN(name, ".", segs+1)
+		if len(parts) <= segs {
+			continue
+		}
+		head := strings.Join(parts[:segs], ".")
+		if d := nameDistance(head, prefix); d < bestDist {
+			best, bestDist = f.prefix+parts[segs], d
+		}
+	}
+	if best == "" || (bestDist > 0 && len(name) < 4) {
+		return ""
+	}
+	return best
+}
+
+// nameDistance is the edit distance between two names, where a difference of case
+// alone counts as 0.
+func nameDistance(a, b string) int {
+	if strings.EqualFold(a, b) {
+		return 0
+	}
+	return levenshtein(strings.ToLower(a), strings.ToLower(b))
+}
+
+func levenshtein(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}

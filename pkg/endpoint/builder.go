@@ -1,0 +1,351 @@
+package endpoint
+
+import (
+	"math"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+)
+
+// FieldError is a problem with one attribute of one endpoint definition.
+type FieldError struct {
+	Field string
+	Msg   string
+}
+
+func (e *FieldError) Error() string {
+	if e.Field == "" {
+		return e.Msg
+	}
+	return e.Field + ": " + e.Msg
+}
+
+// Builder assembles one endpoint from attribute values, validating and normalising
+// each as it is set. It keeps the first problem it meets; Finish reports it.
+// A Builder is reused row after row with Reset.
+type Builder struct {
+	Limits Limits
+
+	e    *Endpoint
+	err  *FieldError
+	size int
+}
+
+// NewBuilder returns a Builder that enforces limits.
+func NewBuilder(limits Limits) *Builder {
+	b := &Builder{Limits: limits}
+	b.Reset()
+	return b
+}
+
+// Reset starts a new endpoint.
+func (b *Builder) Reset() {
+	b.e = &Endpoint{}
+	b.err = nil
+	b.size = 0
+}
+
+// Failed reports whether a problem has been recorded for the current endpoint.
+func (b *Builder) Failed() bool { return b.err != nil }
+
+// Fail records a problem unless one is already recorded.
+func (b *Builder) Fail(field, msg string) {
+	if b.err == nil {
+		b.err = &FieldError{Field: field, Msg: msg}
+	}
+}
+
+// Set gives attribute a the textual value v. Surrounding white space is trimmed and
+// an empty value means "not given". For multi-value attributes Set adds a value.
+func (b *Builder) Set(a Attr, v string) {
+	v = strings.TrimSpace(v)
+	if v == "" || b.err != nil {
+		return
+	}
+	if !utf8.ValidString(v) {
+		b.Fail(a.Name(), "value is not valid UTF-8")
+		return
+	}
+	b.size += len(v)
+	switch a.Kind {
+	case KindAttribute, KindUserAttribute, KindMetric:
+		b.setCustom(a, v)
+	case KindLatitude, KindLongitude:
+		b.setCoordinate(a, v)
+	default:
+		b.setString(a, v)
+	}
+}
+
+func (b *Builder) setString(a Attr, v string) {
+	e := b.e
+	var dst *string
+	switch a.Kind {
+	case KindId:
+		if msg := checkId(v); msg != "" {
+			b.Fail(a.Name(), msg)
+			return
+		}
+		dst = &e.Id
+	case KindChannelType:
+		v = b.enum(a, v, Channels)
+		dst = &e.ChannelType
+	case KindAddress:
+		dst = &e.Address
+	case KindEndpointStatus:
+		v = b.enum(a, v, []string{"ACTIVE", "INACTIVE"})
+		dst = &e.EndpointStatus
+	case KindOptOut:
+		v = b.enum(a, v, []string{"ALL", "NONE"})
+		dst = &e.OptOut
+	case KindEffectiveDate:
+		t, ok := ParseDate(v)
+		if !ok {
+			b.Fail(a.Name(), "not an ISO 8601 date-time (for example 20171011T150548Z or 2017-10-11T15:05:48Z)")
+			return
+		}
+		v = FormatDate(t)
+		dst = &e.EffectiveDate
+	case KindRequestId:
+		dst = &e.RequestId
+	case KindUserId:
+		dst = &b.user().UserId
+	case KindCountry:
+		c, msg := NormalizeCountry(v)
+		if msg != "" {
+			b.Fail(a.Name(), msg)
+			return
+		}
+		v = c
+		dst = &b.location().Country
+	case KindTimezone:
+		if !ValidTimezone(v) {
+			b.Fail(a.Name(), strconv.Quote(v)+" is not a tz database time zone (for example America/Los_Angeles)")
+			return
+		}
+		dst = &b.demographic().Timezone
+	case KindLocale:
+		l, ok := normalizeLocale(v)
+		if !ok {
+			b.Fail(a.Name(), strconv.Quote(v)+" is not an ISO 15897 locale (for example en_US)")
+			return
+		}
+		v = l
+		dst = &b.demographic().Locale
+	default:
+		dst = b.stringField(a.Kind)
+	}
+	if b.err != nil || dst == nil {
+		return
+	}
+	if *dst != "" {
+		b.Fail(a.Name(), "given more than once")
+		return
+	}
+	*dst = v
+}
+
+// stringField returns the plain free-text fields of Location and Demographic.
+func (b *Builder) stringField(k Kind) *string {
+	switch k {
+	case KindCity:
+		return &b.location().City
+	case KindPostalCode:
+		return &b.location().PostalCode
+	case KindRegion:
+		return &b.location().Region
+	case KindAppVersion:
+		return &b.demographic().AppVersion
+	case KindMake:
+		return &b.demographic().Make
+	case KindModel:
+		return &b.demographic().Model
+	case KindModelVersion:
+		return &b.demographic().ModelVersion
+	case KindPlatform:
+		return &b.demographic().Platform
+	case KindPlatformVersion:
+		return &b.demographic().PlatformVersion
+	}
+	return nil
+}
+
+// enum accepts v in any letter case and returns its canonical spelling.
+func (b *Builder) enum(a Attr, v string, allowed []string) string {
+	for _, s := range allowed {
+		if strings.EqualFold(v, s) {
+			return s
+		}
+	}
+	b.Fail(a.Name(), strconv.Quote(v)+" is not one of "+strings.Join(allowed, ", "))
+	return v
+}
+
+func (b *Builder) setCoordinate(a Attr, v string) {
+	f, ok := parseFinite(v)
+	limit := 90.0
+	dst := &b.location().Latitude
+	if a.Kind == KindLongitude {
+		limit = 180
+		dst = &b.location().Longitude
+	}
+	switch {
+	case !ok:
+		b.Fail(a.Name(), strconv.Quote(v)+" is not a number")
+	case f < -limit || f > limit:
+		b.Fail(a.Name(), v+" is out of range -"+strconv.Itoa(int(limit))+" to "+strconv.Itoa(int(limit)))
+	case *dst != nil:
+		b.Fail(a.Name(), "given more than once")
+	default:
+		r := math.Round(f*10) / 10
+		if r == 0 {
+			r = 0 // no negative zero
+		}
+		*dst = &r
+	}
+}
+
+func (b *Builder) setCustom(a Attr, v string) {
+	if msg := b.checkName(a.Custom); msg != "" {
+		b.Fail(a.Name(), msg)
+		return
+	}
+	b.size += len(a.Custom)
+	if a.Kind == KindMetric {
+		b.setMetric(a, v)
+		return
+	}
+	if n := utf8.RuneCountInString(v); n > b.Limits.ValueLength {
+		b.Fail(a.Name(), "value has "+strconv.Itoa(n)+" characters, the limit is "+strconv.Itoa(b.Limits.ValueLength))
+		return
+	}
+	m := &b.e.Attributes
+	if a.Kind == KindUserAttribute {
+		m = &b.user().UserAttributes
+	}
+	if *m == nil {
+		*m = make(map[string][]string, 4)
+	}
+	vals, seen := (*m)[a.Custom]
+	if !seen && len(*m) >= b.Limits.AttributesPerEndpoint {
+		b.Fail(a.Name(), "more than "+strconv.Itoa(b.Limits.AttributesPerEndpoint)+" custom attributes in "+familyName(a.Kind))
+		return
+	}
+	if len(vals) >= b.Limits.ValuesPerAttribute {
+		b.Fail(a.Name(), "more than "+strconv.Itoa(b.Limits.ValuesPerAttribute)+" values")
+		return
+	}
+	(*m)[a.Custom] = append(vals, v)
+}
+
+func (b *Builder) setMetric(a Attr, v string) {
+	f, ok := parseFinite(v)
+	if !ok {
+		b.Fail(a.Name(), strconv.Quote(v)+" is not a finite number")
+		return
+	}
+	if b.e.Metrics == nil {
+		b.e.Metrics = make(map[string]float64, 4)
+	}
+	if _, dup := b.e.Metrics[a.Custom]; dup {
+		b.Fail(a.Name(), "given more than once")
+		return
+	}
+	if len(b.e.Metrics) >= b.Limits.AttributesPerEndpoint {
+		b.Fail(a.Name(), "more than "+strconv.Itoa(b.Limits.AttributesPerEndpoint)+" custom attributes in Metrics")
+		return
+	}
+	b.e.Metrics[a.Custom] = f
+}
+
+func (b *Builder) checkName(name string) string {
+	if n := utf8.RuneCountInString(name); n > b.Limits.NameLength {
+		return "name has " + strconv.Itoa(n) + " characters, the limit is " + strconv.Itoa(b.Limits.NameLength)
+	}
+	if strings.TrimSpace(name) != name || strings.ContainsFunc(name, isControl) {
+		return "name has white space at its ends or control characters"
+	}
+	return ""
+}
+
+func familyName(k Kind) string {
+	switch k {
+	case KindMetric:
+		return "Metrics"
+	case KindUserAttribute:
+		return "User.UserAttributes"
+	}
+	return "Attributes"
+}
+
+func (b *Builder) location() *Location {
+	if b.e.Location == nil {
+		b.e.Location = &Location{}
+	}
+	return b.e.Location
+}
+
+func (b *Builder) demographic() *Demographic {
+	if b.e.Demographic == nil {
+		b.e.Demographic = &Demographic{}
+	}
+	return b.e.Demographic
+}
+
+func (b *Builder) user() *User {
+	if b.e.User == nil {
+		b.e.User = &User{}
+	}
+	return b.e.User
+}
+
+// Finish checks the endpoint as a whole, fills the derived Id of a new endpoint
+// and returns it, or the first problem found.
+func (b *Builder) Finish() (*Endpoint, *FieldError) {
+	if b.err != nil {
+		return nil, b.err
+	}
+	e := b.e
+	if e.Address != "" && e.ChannelType != "" {
+		addr, msg := NormalizeAddress(e.ChannelType, e.Address)
+		if msg != "" {
+			return nil, &FieldError{Field: "Address", Msg: msg}
+		}
+		e.Address = addr
+	}
+	if e.Id == "" {
+		switch {
+		case e.ChannelType == "" && e.Address == "":
+			return nil, &FieldError{Field: "Id", Msg: "missing: a new endpoint needs Address and ChannelType, an update needs Id"}
+		case e.ChannelType == "":
+			return nil, &FieldError{Field: "ChannelType", Msg: "missing: a new endpoint needs Address and ChannelType"}
+		case e.Address == "":
+			return nil, &FieldError{Field: "Address", Msg: "missing: a new endpoint needs Address and ChannelType"}
+		}
+		e.Id = DerivedId(e.ChannelType, e.Address)
+	}
+	if b.size > b.Limits.EndpointBytes {
+		return nil, &FieldError{Msg: "endpoint is " + strconv.Itoa(b.size) + " bytes, the limit is " + strconv.Itoa(b.Limits.EndpointBytes)}
+	}
+	return e, nil
+}
+
+func parseFinite(v string) (float64, bool) {
+	f, err := strconv.ParseFloat(v, 64)
+	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
+		return 0, false
+	}
+	return f, true
+}
+
+func isControl(r rune) bool { return r < 0x20 || r == 0x7f }
+
+func checkId(v string) string {
+	if len(v) > 128 {
+		return "longer than 128 bytes"
+	}
+	if strings.ContainsFunc(v, isControl) {
+		return "contains control characters"
+	}
+	return ""
+}

@@ -1,0 +1,140 @@
+// Package endpoint holds the Pinpoint endpoint model: its attributes, the rules an
+// imported endpoint must satisfy and its canonical JSON form. It does no I/O.
+package endpoint
+
+import (
+	"bytes"
+	"encoding/json"
+)
+
+// Endpoint is one endpoint definition in Pinpoint's JSON shape. Empty strings, nil
+// pointers and empty maps mean "not given".
+type Endpoint struct {
+	Id             string              `json:"Id,omitempty"`
+	ChannelType    string              `json:"ChannelType,omitempty"`
+	Address        string              `json:"Address,omitempty"`
+	EndpointStatus string              `json:"EndpointStatus,omitempty"`
+	OptOut         string              `json:"OptOut,omitempty"`
+	EffectiveDate  string              `json:"EffectiveDate,omitempty"`
+	RequestId      string              `json:"RequestId,omitempty"`
+	Location       *Location           `json:"Location,omitempty"`
+	Demographic    *Demographic        `json:"Demographic,omitempty"`
+	Attributes     map[string][]string `json:"Attributes,omitempty"`
+	Metrics        map[string]float64  `json:"Metrics,omitempty"`
+	User           *User               `json:"User,omitempty"`
+}
+
+// Location is the endpoint's Location object.
+type Location struct {
+	City       string   `json:"City,omitempty"`
+	Country    string   `json:"Country,omitempty"`
+	Latitude   *float64 `json:"Latitude,omitempty"`
+	Longitude  *float64 `json:"Longitude,omitempty"`
+	PostalCode string   `json:"PostalCode,omitempty"`
+	Region     string   `json:"Region,omitempty"`
+}
+
+// Demographic is the endpoint's Demographic object.
+type Demographic struct {
+	AppVersion      string `json:"AppVersion,omitempty"`
+	Locale          string `json:"Locale,omitempty"`
+	Make            string `json:"Make,omitempty"`
+	Model           string `json:"Model,omitempty"`
+	ModelVersion    string `json:"ModelVersion,omitempty"`
+	Platform        string `json:"Platform,omitempty"`
+	PlatformVersion string `json:"PlatformVersion,omitempty"`
+	Timezone        string `json:"Timezone,omitempty"`
+}
+
+// User is the endpoint's User object. UserAttributes belong to the user: every
+// endpoint with the same UserId shares them.
+type User struct {
+	UserId         string              `json:"UserId,omitempty"`
+	UserAttributes map[string][]string `json:"UserAttributes,omitempty"`
+}
+
+// Channels is the set of channel types Pinpoint accepts.
+var Channels = []string{
+	"GCM", "APNS", "APNS_SANDBOX", "APNS_VOIP", "APNS_VOIP_SANDBOX", "ADM",
+	"SMS", "VOICE", "EMAIL", "BAIDU", "CUSTOM", "IN_APP",
+}
+
+// MarshalCanonical returns the endpoint's canonical JSON: fields in the Pinpoint
+// order, empty fields omitted, map keys sorted, no HTML escaping, no newline.
+func (e *Endpoint) MarshalCanonical() ([]byte, error) {
+	var buf bytes.Buffer
+	if err := e.WriteCanonical(&buf); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// WriteCanonical appends the canonical JSON of e to buf.
+func (e *Endpoint) WriteCanonical(buf *bytes.Buffer) error {
+	enc := json.NewEncoder(buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(e.compact()); err != nil {
+		return err
+	}
+	buf.Truncate(buf.Len() - 1) // Encode's trailing newline
+	return nil
+}
+
+// compact drops empty nested objects so that omitempty leaves them out.
+func (e *Endpoint) compact() *Endpoint {
+	c := *e
+	if c.Location != nil && *c.Location == (Location{}) {
+		c.Location = nil
+	}
+	if c.Demographic != nil && *c.Demographic == (Demographic{}) {
+		c.Demographic = nil
+	}
+	if c.User != nil && c.User.UserId == "" && len(c.User.UserAttributes) == 0 {
+		c.User = nil
+	}
+	return &c
+}
+
+// Clone returns a deep copy of e.
+func (e *Endpoint) Clone() *Endpoint {
+	c := *e
+	if e.Location != nil {
+		l := *e.Location
+		if l.Latitude != nil {
+			v := *l.Latitude
+			l.Latitude = &v
+		}
+		if l.Longitude != nil {
+			v := *l.Longitude
+			l.Longitude = &v
+		}
+		c.Location = &l
+	}
+	if e.Demographic != nil {
+		d := *e.Demographic
+		c.Demographic = &d
+	}
+	c.Attributes = cloneLists(e.Attributes)
+	if e.Metrics != nil {
+		c.Metrics = make(map[string]float64, len(e.Metrics))
+		for k, v := range e.Metrics {
+			c.Metrics[k] = v
+		}
+	}
+	if e.User != nil {
+		u := User{UserId: e.User.UserId, UserAttributes: cloneLists(e.User.UserAttributes)}
+		c.User = &u
+	}
+	return &c
+}
+
+func cloneLists(m map[string][]string) map[string][]string {
+	if m == nil {
+		return nil
+	}
+	c := make(map[string][]string, len(m))
+	for k, v := range m {
+		c[k] = append([]string(nil), v...)
+	}
+	return c
+}

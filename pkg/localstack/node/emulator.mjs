@@ -1,0 +1,60 @@
+// Starts one emulator (fauxqs or dynalite) on 127.0.0.1 with an OS-chosen
+// port and prints {"port":N} on stdout once it listens, so the Go side never
+// has to guess a free port. SIGTERM closes the server (dynalite then closes
+// its LevelDB store) before exiting.
+import { createRequire } from "node:module";
+
+const require = createRequire(import.meta.url);
+const [kind, dataPath] = process.argv.slice(2);
+
+async function startFauxqs() {
+  const { buildApp } = await import("fauxqs");
+  // fauxqs's exports map hides SqsStore; a file URL reaches it. The version is pinned.
+  const storeURL = new URL("./node_modules/fauxqs/dist/sqs/sqsStore.js", import.meta.url);
+  const { SqsStore } = await import(storeURL.href);
+  const sqsStore = new SqsStore();
+  // An empty host makes queue URLs use the request's Host header:
+  // http://127.0.0.1:PORT/000000000000/Name instead of sqs.<region>.localhost.
+  sqsStore.host = "";
+  const app = buildApp({ logger: false, stores: { sqsStore } });
+  await app.listen({ port: 0, host: "127.0.0.1" });
+  return { port: app.server.address().port, close: () => app.close() };
+}
+
+function startDynalite() {
+  const dynalite = require("dynalite");
+  const server = dynalite({ path: dataPath, createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
+  return new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const close = () =>
+        new Promise((done) => {
+          server.close(() => done());
+          server.closeAllConnections(); // keep-alive clients would hold close open
+        });
+      resolve({ port: server.address().port, close });
+    });
+  });
+}
+
+const starters = { fauxqs: startFauxqs, dynalite: startDynalite };
+if (!starters[kind]) {
+  console.error("usage: node emulator.mjs fauxqs|dynalite [data path]");
+  process.exit(2);
+}
+
+let server;
+try {
+  server = await starters[kind]();
+} catch (err) {
+  console.error(`start ${kind}: ${err.stack || err}`);
+  process.exit(1);
+}
+console.log(JSON.stringify({ port: server.port }));
+
+function shutdown() {
+  setTimeout(() => process.exit(0), 3000).unref();
+  server.close().then(() => process.exit(0), () => process.exit(1));
+}
+process.on("SIGTERM", shutdown);
+process.on("SIGINT", shutdown);
