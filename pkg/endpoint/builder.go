@@ -26,14 +26,14 @@ func (e *FieldError) Error() string {
 type Builder struct {
 	Limits Limits
 
-	e    *Endpoint
-	err  *FieldError
-	size int
+	e   *Endpoint
+	err *FieldError
 }
 
-// NewBuilder returns a Builder that enforces limits.
+// NewBuilder returns a Builder that enforces limits; a zero field of limits means
+// the spec's default.
 func NewBuilder(limits Limits) *Builder {
-	b := &Builder{Limits: limits}
+	b := &Builder{Limits: limits.WithDefaults()}
 	b.Reset()
 	return b
 }
@@ -42,7 +42,6 @@ func NewBuilder(limits Limits) *Builder {
 func (b *Builder) Reset() {
 	b.e = &Endpoint{}
 	b.err = nil
-	b.size = 0
 }
 
 // Failed reports whether a problem has been recorded for the current endpoint.
@@ -66,7 +65,6 @@ func (b *Builder) Set(a Attr, v string) {
 		b.Fail(a.Name(), "value is not valid UTF-8")
 		return
 	}
-	b.size += len(v)
 	switch a.Kind {
 	case KindAttribute, KindUserAttribute, KindMetric:
 		b.setCustom(a, v)
@@ -210,7 +208,6 @@ func (b *Builder) setCustom(a Attr, v string) {
 		b.Fail(a.Name(), msg)
 		return
 	}
-	b.size += len(a.Custom)
 	if a.Kind == KindMetric {
 		b.setMetric(a, v)
 		return
@@ -324,13 +321,21 @@ func (b *Builder) Finish() (*Endpoint, *FieldError) {
 		}
 		e.Id = DerivedId(e.ChannelType, e.Address)
 	}
-	if b.size > b.Limits.EndpointBytes {
-		return nil, &FieldError{Msg: "endpoint is " + strconv.Itoa(b.size) + " bytes, the limit is " + strconv.Itoa(b.Limits.EndpointBytes)}
+	if e.User != nil && len(e.User.UserAttributes) > 0 && e.User.UserId == "" {
+		return nil, &FieldError{Field: "User.UserId", Msg: "missing: User.UserAttributes belong to a user, so a row that sets them needs User.UserId"}
+	}
+	if n := e.Size(); n > b.Limits.EndpointBytes {
+		return nil, &FieldError{Msg: "endpoint is " + strconv.Itoa(n) + " bytes, the limit is " + strconv.Itoa(b.Limits.EndpointBytes)}
 	}
 	return e, nil
 }
 
+// parseFinite parses a finite decimal number. ParseFloat alone would also take
+// "0x1p4", "1_000", "Inf" and "NaN", which are not numbers in an endpoint file.
 func parseFinite(v string) (float64, bool) {
+	if !isDecimal(v) {
+		return 0, false
+	}
 	f, err := strconv.ParseFloat(v, 64)
 	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
 		return 0, false
@@ -348,4 +353,39 @@ func checkId(v string) string {
 		return "contains control characters"
 	}
 	return ""
+}
+
+// isDecimal reports whether v is [+-]digits[.digits][(e|E)[+-]digits], where either
+// side of the point may be empty but not both.
+func isDecimal(v string) bool {
+	i := 0
+	if i < len(v) && (v[i] == '+' || v[i] == '-') {
+		i++
+	}
+	digits := func() int {
+		n := 0
+		for i < len(v) && v[i] >= '0' && v[i] <= '9' {
+			i++
+			n++
+		}
+		return n
+	}
+	n := digits()
+	if i < len(v) && v[i] == '.' {
+		i++
+		n += digits()
+	}
+	if n == 0 {
+		return false
+	}
+	if i < len(v) && (v[i] == 'e' || v[i] == 'E') {
+		i++
+		if i < len(v) && (v[i] == '+' || v[i] == '-') {
+			i++
+		}
+		if digits() == 0 {
+			return false
+		}
+	}
+	return i == len(v)
 }

@@ -1,0 +1,31 @@
+// Command writer is the WriterFunction Lambda: it applies the batches queued on
+// the write queue, reporting partial batch failures.
+package main
+
+import (
+	"context"
+	"log/slog"
+	"os"
+
+	"github.com/aws/aws-lambda-go/lambda"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+
+	"github.com/segport/segport/pkg/app"
+	"github.com/segport/segport/pkg/config"
+)
+
+func main() {
+	log := slog.New(slog.NewJSONHandler(os.Stdout, nil))
+	cfg, err := config.FromEnv(os.Getenv)
+	if err != nil {
+		log.Error("configuration", "err", err)
+		os.Exit(1)
+	}
+	awsCfg, err := awsconfig.LoadDefaultConfig(context.Background())
+	if err != nil {
+		log.Error("aws configuration", "err", err)
+		os.Exit(1)
+	}
+	a := app.New(cfg, awsCfg, app.Options{Log: log})
+	lambda.Start(a.Writer.HandleSQS)
+}

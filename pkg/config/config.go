@@ -1,0 +1,79 @@
+// Package config reads the functions' settings from their environment, as the SAM
+// template sets it, and builds the AWS clients they use.
+package config
+
+import (
+	"fmt"
+	"strconv"
+
+	"github.com/segport/segport/pkg/dynamo"
+	"github.com/segport/segport/pkg/endpoint"
+)
+
+// Config is every setting of the three functions.
+type Config struct {
+	Bucket        string
+	ParseQueueURL string
+	WriteQueueURL string
+	Tables        dynamo.Tables
+	PieceSize     int64
+	Shards        int
+	Limits        endpoint.Limits
+}
+
+// FromEnv reads the SEGPORT_* variables through getenv (os.Getenv in a function).
+// A missing or malformed variable is an error naming it.
+func FromEnv(getenv func(string) string) (*Config, error) {
+	var missing []string
+	str := func(name string) string {
+		v := getenv(name)
+		if v == "" {
+			missing = append(missing, name)
+		}
+		return v
+	}
+	var bad []string
+	num := func(name string, def int) int {
+		v := getenv(name)
+		if v == "" {
+			return def
+		}
+		n, err := strconv.Atoi(v)
+		if err != nil || n <= 0 {
+			bad = append(bad, name+"="+v)
+			return def
+		}
+		return n
+	}
+	lim := endpoint.DefaultLimits()
+	c := &Config{
+		Bucket:        str("SEGPORT_BUCKET"),
+		ParseQueueURL: str("SEGPORT_PARSE_QUEUE_URL"),
+		WriteQueueURL: str("SEGPORT_WRITE_QUEUE_URL"),
+		Tables: dynamo.Tables{
+			Endpoints: str("SEGPORT_ENDPOINTS_TABLE"),
+			Users:     str("SEGPORT_USERS_TABLE"),
+			Segments:  str("SEGPORT_SEGMENTS_TABLE"),
+			Members:   str("SEGPORT_MEMBERS_TABLE"),
+			Jobs:      str("SEGPORT_JOBS_TABLE"),
+			Registry:  str("SEGPORT_REGISTRY_TABLE"),
+		},
+		PieceSize: int64(num("SEGPORT_PIECE_SIZE", 64<<20)),
+		Shards:    num("SEGPORT_MEMBERSHIP_SHARDS", 16),
+		Limits: endpoint.Limits{
+			AttributesPerEndpoint: num("SEGPORT_MAX_ATTRIBUTES_PER_ENDPOINT", lim.AttributesPerEndpoint),
+			CustomAttributeNames:  num("SEGPORT_MAX_CUSTOM_ATTRIBUTE_NAMES", lim.CustomAttributeNames),
+			NameLength:            num("SEGPORT_MAX_ATTRIBUTE_NAME_LENGTH", lim.NameLength),
+			ValueLength:           num("SEGPORT_MAX_ATTRIBUTE_VALUE_LENGTH", lim.ValueLength),
+			ValuesPerAttribute:    num("SEGPORT_MAX_VALUES_PER_ATTRIBUTE", lim.ValuesPerAttribute),
+			EndpointBytes:         num("SEGPORT_MAX_ENDPOINT_BYTES", lim.EndpointBytes),
+		},
+	}
+	if len(missing) > 0 {
+		return nil, fmt.Errorf("configuration: missing environment variables %v", missing)
+	}
+	if len(bad) > 0 {
+		return nil, fmt.Errorf("configuration: not positive integers: %v", bad)
+	}
+	return c, nil
+}

@@ -1,0 +1,130 @@
+package dynamo
+
+import (
+	"context"
+	"fmt"
+	"hash/fnv"
+	"sort"
+	"sync"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+)
+
+// Members table: one item per (segment, endpoint). The partition key spreads a
+// segment over Shards partitions so that a large import does not put one hot
+// partition over DynamoDB's 1,000 write units per second.
+//
+//	Shard      S  "<SegmentId>#<nn>", nn = FNV-1a(EndpointId) mod shards, two digits or more
+//	EndpointId S  sort key
+
+// ShardKey returns the Members partition key of endpointId in segmentId.
+func ShardKey(segmentId, endpointId string, shards int) string {
+	h := fnv.New32a()
+	h.Write([]byte(endpointId))
+	return fmt.Sprintf("%s#%02d", segmentId, int(h.Sum32()%uint32(shards)))
+}
+
+// AddMembers records the endpoints as members of the segment. Puts are idempotent.
+func (s *Store) AddMembers(ctx context.Context, segmentId string, ids []string) error {
+	ids = dedupe(ids)
+	reqs := make([]types.WriteRequest, len(ids))
+	for i, id := range ids {
+		reqs[i] = types.WriteRequest{PutRequest: &types.PutRequest{Item: map[string]types.AttributeValue{
+			"Shard":      str(ShardKey(segmentId, id, s.shards)),
+			"EndpointId": str(id),
+		}}}
+	}
+	if err := s.batchWrite(ctx, s.t.Members, reqs); err != nil {
+		return fmt.Errorf("add members of segment %s: %w", segmentId, err)
+	}
+	return nil
+}
+
+// Members returns the ids of the segment's endpoints, sorted.
+func (s *Store) Members(ctx context.Context, segmentId string, shards int) ([]string, error) {
+	var (
+		mu  sync.Mutex
+		ids []string
+	)
+	err := s.eachShard(ctx, segmentId, shards, func(shard string) error {
+		items, err := s.query(ctx, &dynamodb.QueryInput{
+			TableName:                 aws.String(s.t.Members),
+			KeyConditionExpression:    aws.String("Shard = :s"),
+			ExpressionAttributeValues: map[string]types.AttributeValue{":s": str(shard)},
+			ProjectionExpression:      aws.String("EndpointId"),
+			ConsistentRead:            aws.Bool(true),
+		})
+		if err != nil {
+			return err
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		for _, it := range items {
+			if v, ok := it["EndpointId"].(*types.AttributeValueMemberS); ok {
+				ids = append(ids, v.Value)
+			}
+		}
+		return nil
+	})
+	sort.Strings(ids)
+	return ids, err
+}
+
+// CountMembers counts the segment's endpoints exactly (Query with Select COUNT).
+func (s *Store) CountMembers(ctx context.Context, segmentId string, shards int) (int, error) {
+	var (
+		mu    sync.Mutex
+		total int
+	)
+	err := s.eachShard(ctx, segmentId, shards, func(shard string) error {
+		p := dynamodb.NewQueryPaginator(s.db, &dynamodb.QueryInput{
+			TableName:                 aws.String(s.t.Members),
+			KeyConditionExpression:    aws.String("Shard = :s"),
+			ExpressionAttributeValues: map[string]types.AttributeValue{":s": str(shard)},
+			Select:                    types.SelectCount,
+			ConsistentRead:            aws.Bool(true),
+		})
+		n := 0
+		for p.HasMorePages() {
+			out, err := p.NextPage(ctx)
+			if err != nil {
+				return fmt.Errorf("count shard %s: %w", shard, err)
+			}
+			n += int(out.Count)
+		}
+		mu.Lock()
+		total += n
+		mu.Unlock()
+		return nil
+	})
+	return total, err
+}
+
+// eachShard runs fn for every shard of a segment, a few at a time.
+func (s *Store) eachShard(ctx context.Context, segmentId string, shards int, fn func(shard string) error) error {
+	if shards < 1 {
+		shards = s.shards
+	}
+	sem := make(chan struct{}, 8)
+	errs := make(chan error, shards)
+	var wg sync.WaitGroup
+	for i := 0; i < shards; i++ {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func(shard string) {
+			defer wg.Done()
+			defer func() { <-sem }()
+			errs <- fn(shard)
+		}(fmt.Sprintf("%s#%02d", segmentId, i))
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}

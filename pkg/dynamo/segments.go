@@ -1,0 +1,192 @@
+package dynamo
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strconv"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/segport/segport/pkg/segment"
+)
+
+// segmentItem is a Segments table item.
+type segmentItem struct {
+	SegmentId        string                   `json:"SegmentId"`
+	Name             string                   `json:"Name"`
+	SegmentType      string                   `json:"SegmentType"`
+	Version          int                      `json:"Version"`
+	CreationDate     string                   `json:"CreationDate"`
+	LastModifiedDate string                   `json:"LastModifiedDate,omitempty"`
+	ImportDefinition segment.ImportDefinition `json:"ImportDefinition"`
+	EndpointCount    int                      `json:"EndpointCount"`
+	Shards           int                      `json:"Shards"`
+}
+
+func (it *segmentItem) segment() *segment.Segment {
+	return &segment.Segment{
+		Id: it.SegmentId, Name: it.Name, SegmentType: it.SegmentType, Version: it.Version,
+		CreationDate: it.CreationDate, LastModifiedDate: it.LastModifiedDate,
+		ImportDefinition: it.ImportDefinition, EndpointCount: it.EndpointCount, Shards: it.Shards,
+	}
+}
+
+// EnsureSegment creates the segment's item unless it exists.
+func (s *Store) EnsureSegment(ctx context.Context, id, name, created string) error {
+	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: aws.String(s.t.Segments),
+		Key:       map[string]types.AttributeValue{"SegmentId": str(id)},
+		UpdateExpression: aws.String("SET #n = if_not_exists(#n, :n), CreationDate = if_not_exists(CreationDate, :c), " +
+			"SegmentType = :t, Shards = if_not_exists(Shards, :sh), Version = if_not_exists(Version, :zero), " +
+			"EndpointCount = if_not_exists(EndpointCount, :zero), ImportDefinition = if_not_exists(ImportDefinition, :def)"),
+		ExpressionAttributeNames: map[string]string{"#n": "Name"},
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":n": str(name), ":c": str(created), ":t": str("IMPORT"), ":sh": num(int64(s.shards)), ":zero": num(0),
+			":def": &types.AttributeValueMemberM{Value: map[string]types.AttributeValue{
+				"Size": num(0), "ChannelCounts": &types.AttributeValueMemberM{Value: map[string]types.AttributeValue{}},
+			}},
+		},
+	})
+	if err != nil {
+		return fmt.Errorf("create segment %s: %w", id, err)
+	}
+	return nil
+}
+
+// Import is what one finished job adds to its segment.
+type Import struct {
+	JobId    string
+	JobOrder string
+	Size     int
+	Channels map[string]int
+	Format   string
+	S3Url    string
+	Now      string
+}
+
+// AddImport adds a job's counts to its segment once, however often it is called,
+// and makes the job's Format and S3Url the segment's if it is the latest job.
+func (s *Store) AddImport(ctx context.Context, segmentId string, im Import) error {
+	names := map[string]string{"#jobs": "Jobs"}
+	values := map[string]types.AttributeValue{
+		":n": num(int64(im.Size)), ":one": num(1), ":now": str(im.Now), ":zero": num(0),
+		":job":  str(im.JobId),
+		":jobs": &types.AttributeValueMemberSS{Value: []string{im.JobId}},
+	}
+	expr := "SET ImportDefinition.Size = ImportDefinition.Size + :n, Version = Version + :one, LastModifiedDate = :now"
+	for i, ch := range sortedChannels(im.Channels) {
+		k := strconv.Itoa(i)
+		names["#c"+k] = ch
+		values[":c"+k] = num(int64(im.Channels[ch]))
+		expr += fmt.Sprintf(", ImportDefinition.ChannelCounts.#c%s = if_not_exists(ImportDefinition.ChannelCounts.#c%s, :zero) + :c%s", k, k, k)
+	}
+	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 aws.String(s.t.Segments),
+		Key:                       map[string]types.AttributeValue{"SegmentId": str(segmentId)},
+		UpdateExpression:          aws.String(expr + " ADD #jobs :jobs"),
+		ConditionExpression:       aws.String("attribute_exists(SegmentId) AND NOT contains(#jobs, :job)"),
+		ExpressionAttributeNames:  names,
+		ExpressionAttributeValues: values,
+	})
+	if err != nil && !isConditionFailed(err) {
+		return fmt.Errorf("add job %s to segment %s: %w", im.JobId, segmentId, err)
+	}
+	_, err = s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                aws.String(s.t.Segments),
+		Key:                      map[string]types.AttributeValue{"SegmentId": str(segmentId)},
+		UpdateExpression:         aws.String("SET ImportDefinition.#f = :f, ImportDefinition.S3Url = :u, LastJob = :o"),
+		ConditionExpression:      aws.String("attribute_exists(SegmentId) AND (attribute_not_exists(LastJob) OR LastJob < :o)"),
+		ExpressionAttributeNames: map[string]string{"#f": "Format"},
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":f": str(im.Format), ":u": str(im.S3Url), ":o": str(im.JobOrder),
+		},
+	})
+	if err != nil && !isConditionFailed(err) {
+		return fmt.Errorf("set import definition of segment %s: %w", segmentId, err)
+	}
+	return nil
+}
+
+// SetEndpointCount stores a member count taken at countedAt, unless a later count
+// is already stored.
+func (s *Store) SetEndpointCount(ctx context.Context, segmentId string, count int, countedAt string) error {
+	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:           aws.String(s.t.Segments),
+		Key:                 map[string]types.AttributeValue{"SegmentId": str(segmentId)},
+		UpdateExpression:    aws.String("SET EndpointCount = :c, CountedAt = :t"),
+		ConditionExpression: aws.String("attribute_exists(SegmentId) AND (attribute_not_exists(CountedAt) OR CountedAt <= :t)"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":c": num(int64(count)), ":t": str(countedAt),
+		},
+	})
+	if err != nil && !isConditionFailed(err) {
+		return fmt.Errorf("set endpoint count of segment %s: %w", segmentId, err)
+	}
+	return nil
+}
+
+// Segment reads one segment by id.
+func (s *Store) Segment(ctx context.Context, id string) (*segment.Segment, error) {
+	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName:      aws.String(s.t.Segments),
+		Key:            map[string]types.AttributeValue{"SegmentId": str(id)},
+		ConsistentRead: aws.Bool(true),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("get segment %s: %w", id, err)
+	}
+	if out.Item == nil {
+		return nil, fmt.Errorf("segment %s: %w", id, ErrNotFound)
+	}
+	var it segmentItem
+	if err := unmarshal(out.Item, &it); err != nil {
+		return nil, fmt.Errorf("decode segment %s: %w", id, err)
+	}
+	return it.segment(), nil
+}
+
+// Segments lists every segment, by name.
+func (s *Store) Segments(ctx context.Context) ([]*segment.Segment, error) {
+	items, err := s.scan(ctx, s.t.Segments)
+	if err != nil {
+		return nil, err
+	}
+	segs := make([]*segment.Segment, 0, len(items))
+	for _, item := range items {
+		var it segmentItem
+		if err := unmarshal(item, &it); err != nil {
+			return nil, fmt.Errorf("decode segment: %w", err)
+		}
+		segs = append(segs, it.segment())
+	}
+	sort.Slice(segs, func(i, j int) bool {
+		return segs[i].Name < segs[j].Name || (segs[i].Name == segs[j].Name && segs[i].Id < segs[j].Id)
+	})
+	return segs, nil
+}
+
+// SegmentByName finds a segment by name, or by id.
+func (s *Store) SegmentByName(ctx context.Context, name string) (*segment.Segment, error) {
+	segs, err := s.Segments(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, sg := range segs {
+		if sg.Name == name || sg.Id == name {
+			return sg, nil
+		}
+	}
+	return nil, fmt.Errorf("segment %q: %w", name, ErrNotFound)
+}
+
+func sortedChannels(m map[string]int) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

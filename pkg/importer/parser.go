@@ -1,0 +1,295 @@
+package importer
+
+import (
+	"bytes"
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/segport/segport/pkg/decode"
+	"github.com/segport/segport/pkg/endpoint"
+	"github.com/segport/segport/pkg/job"
+	"github.com/segport/segport/pkg/sqsq"
+)
+
+// Parser imports pieces: it streams a piece's byte range, decodes and validates its
+// rows, sends valid endpoints to the write queue in size-bounded batches and
+// records failures, then records what it found on the piece.
+type Parser struct {
+	Jobs     JobStore
+	Objects  Objects
+	Registry Registry
+	Write    Queue
+	Limits   endpoint.Limits
+	// BatchBytes bounds a write message; 0 means just under SQS's limit.
+	BatchBytes int
+	Now        Clock
+	Log        *slog.Logger
+	Finisher   *Finisher
+}
+
+// HandleSQS is the Lambda entry point for the parse queue.
+func (p *Parser) HandleSQS(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
+	var resp events.SQSEventResponse
+	for _, rec := range ev.Records {
+		var m job.ParseMessage
+		err := json.Unmarshal([]byte(rec.Body), &m)
+		if err == nil {
+			err = p.Piece(ctx, &m)
+		} else {
+			err = fmt.Errorf("decode parse message: %w", err)
+		}
+		if err != nil {
+			logger(p.Log).Error("piece not imported; it will be retried", "message", rec.MessageId, "job", m.JobId, "piece", m.Piece.Index, "err", err)
+			resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: rec.MessageId})
+		}
+	}
+	return resp, nil
+}
+
+// Piece imports one piece. It is safe to repeat: the batches it cuts and the
+// failures it finds are the same every time.
+func (p *Parser) Piece(ctx context.Context, m *job.ParseMessage) error {
+	r, err := p.Jobs.JobRecord(ctx, m.JobId)
+	if err != nil {
+		return err
+	}
+	if r.JobStatus.Final() {
+		return nil
+	}
+	created, err := time.Parse(time.RFC3339Nano, m.Created)
+	if err != nil {
+		return fmt.Errorf("job %s creation date %q: %w", m.JobId, m.Created, err)
+	}
+	run := &pieceRun{p: p, m: m, created: created, names: map[string]bool{},
+		res: job.PieceResult{ChannelCounts: map[string]int{}}}
+	defer run.close()
+	if err := run.read(ctx); err != nil {
+		return err
+	}
+	if err := run.flush(ctx); err != nil {
+		return err
+	}
+	if err := run.uploadReport(ctx); err != nil {
+		return err
+	}
+	rec, err := p.Jobs.PieceParsed(ctx, m.JobId, m.Piece.Index, run.res)
+	if err != nil {
+		return err
+	}
+	logger(p.Log).Info("piece parsed", "job", m.JobId, "piece", m.Piece.Index, "rows", run.res.Rows,
+		"failed", run.res.Failed, "batches", run.res.Batches, "error", run.res.Error != "")
+	return p.Finisher.PieceProgress(ctx, m.JobId, rec)
+}
+
+// pieceRun is the state of one parse of one piece.
+type pieceRun struct {
+	p       *Parser
+	m       *job.ParseMessage
+	created time.Time
+	res     job.PieceResult
+	names   map[string]bool // custom attribute names known to be registered
+
+	batch   bytes.Buffer
+	rows    int
+	report  *os.File
+	reportW *csv.Writer
+}
+
+func (run *pieceRun) read(ctx context.Context) error {
+	m := run.m
+	body, err := run.p.Objects.Range(ctx, m.Bucket, m.Piece.Key, m.Piece.Start, m.Piece.End)
+	if err != nil {
+		run.res.Error = fmt.Sprintf("%s: the file cannot be read: %v", m.Piece.Key, err)
+		return nil
+	}
+	defer body.Close()
+	format, err := decode.ParseFormat(m.Format)
+	if err != nil {
+		return err
+	}
+	dec := decode.New(format, body, decode.Options{
+		File: m.Piece.Key, Limits: run.p.Limits, Header: m.Piece.Header, Line: m.Piece.Line, Offset: m.Piece.Start,
+	})
+	for {
+		row, err := dec.Decode()
+		var rowErr *decode.RowError
+		var fileErr *decode.FileError
+		switch {
+		case err == io.EOF:
+			return nil
+		case errors.As(err, &rowErr):
+			if err := run.fail(row.Line, rowErr.Field, rowErr.Msg, row.Raw); err != nil {
+				return err
+			}
+		case errors.As(err, &fileErr):
+			run.res.Error = fileErr.Error()
+			return nil
+		case err != nil:
+			return fmt.Errorf("read piece %d of job %s: %w", m.Piece.Index, m.JobId, err)
+		default:
+			if err := run.accept(ctx, row); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// accept registers the row's custom attribute names and adds it to the batch.
+func (run *pieceRun) accept(ctx context.Context, row *decode.Row) error {
+	e := row.Endpoint
+	if field, msg, err := run.register(ctx, e); err != nil {
+		return err
+	} else if msg != "" {
+		return run.fail(row.Line, field, msg, row.Raw)
+	}
+	eff := run.created
+	if e.EffectiveDate != "" {
+		if t, ok := endpoint.ParseDate(e.EffectiveDate); ok {
+			eff = t
+		}
+	}
+	wr := job.WriteRow{Line: row.Line, Stamp: job.Stamp(eff, run.m.JobOrder, run.m.Piece.File, row.Line), Endpoint: e}
+	b, err := json.Marshal(wr)
+	if err != nil {
+		return fmt.Errorf("encode row %d: %w", row.Line, err)
+	}
+	if run.rows > 0 && run.batch.Len()+len(b)+1 > run.limit() {
+		if err := run.flush(ctx); err != nil {
+			return err
+		}
+	}
+	if run.rows > 0 {
+		run.batch.WriteByte(',')
+	}
+	run.batch.Write(b)
+	run.rows++
+	run.res.Rows++
+	if e.ChannelType != "" {
+		run.res.ChannelCounts[e.ChannelType]++
+	}
+	return nil
+}
+
+func (run *pieceRun) limit() int {
+	if run.p.BatchBytes > 0 {
+		return run.p.BatchBytes
+	}
+	return sqsq.MaxMessageBytes - 1024
+}
+
+// register makes sure the row's custom attribute names fit the deployment's limit.
+func (run *pieceRun) register(ctx context.Context, e *endpoint.Endpoint) (field, msg string, err error) {
+	var fresh []string
+	add := func(prefix string, name string) {
+		if n := prefix + name; !run.names[n] {
+			fresh = append(fresh, n)
+		}
+	}
+	for n := range e.Attributes {
+		add(endpoint.PrefixAttributes, n)
+	}
+	for n := range e.Metrics {
+		add(endpoint.PrefixMetrics, n)
+	}
+	if e.User != nil {
+		for n := range e.User.UserAttributes {
+			add(endpoint.PrefixUserAttributes, n)
+		}
+	}
+	if len(fresh) == 0 {
+		return "", "", nil
+	}
+	limit := run.p.Limits.CustomAttributeNames
+	all, ok, err := run.p.Registry.Register(ctx, fresh, limit)
+	if err != nil {
+		return "", "", err
+	}
+	for _, n := range all {
+		run.names[n] = true
+	}
+	if !ok {
+		unknown := ""
+		for _, n := range fresh {
+			if !run.names[n] {
+				unknown = n
+				break
+			}
+		}
+		return unknown, fmt.Sprintf("the deployment already has %d custom attribute names (the limit is %d); this one is new", len(all), limit), nil
+	}
+	return "", "", nil
+}
+
+// flush sends the current batch.
+func (run *pieceRun) flush(ctx context.Context) error {
+	if run.rows == 0 {
+		return nil
+	}
+	m := run.m
+	var body bytes.Buffer
+	head, err := json.Marshal(job.WriteBatch{JobId: m.JobId, JobOrder: m.JobOrder, SegmentId: m.SegmentId, Piece: m.Piece.Index, Seq: run.res.Batches})
+	if err != nil {
+		return err
+	}
+	// The rows were encoded one by one as they came; splice them into "Rows".
+	body.Write(bytes.TrimSuffix(head, []byte(`,"Rows":null}`)))
+	body.WriteString(`,"Rows":[`)
+	body.Write(run.batch.Bytes())
+	body.WriteString("]}")
+	if err := run.p.Write.Send(ctx, [][]byte{body.Bytes()}); err != nil {
+		return fmt.Errorf("send batch %d of piece %d of job %s: %w", run.res.Batches, m.Piece.Index, m.JobId, err)
+	}
+	run.res.Batches++
+	run.batch.Reset()
+	run.rows = 0
+	return nil
+}
+
+// fail records a bad row: counted, among the first failures kept, and in the
+// piece's part of the error report.
+func (run *pieceRun) fail(line int, field, msg string, raw []byte) error {
+	run.res.Failed++
+	if len(run.res.Failures) < job.MaxFailures {
+		run.res.Failures = append(run.res.Failures, job.Failure(run.m.Piece.Key, line, field, msg))
+	}
+	if run.report == nil {
+		f, err := os.CreateTemp("", "segport-failures-*.csv")
+		if err != nil {
+			return fmt.Errorf("open error report: %w", err)
+		}
+		run.report, run.reportW = f, csv.NewWriter(f)
+	}
+	return run.reportW.Write([]string{run.m.Piece.Key, fmt.Sprint(line), field, msg, string(bytes.TrimRight(raw, "\r\n"))})
+}
+
+func (run *pieceRun) uploadReport(ctx context.Context) error {
+	if run.report == nil {
+		return nil
+	}
+	run.reportW.Flush()
+	if err := run.reportW.Error(); err != nil {
+		return fmt.Errorf("write error report: %w", err)
+	}
+	key := reportPartKey(run.m.JobId, run.m.Piece.Index)
+	if err := run.p.Objects.PutFile(ctx, run.m.Bucket, key, run.report.Name(), "text/csv; charset=utf-8"); err != nil {
+		return err
+	}
+	run.res.Report = key
+	return nil
+}
+
+func (run *pieceRun) close() {
+	if run.report != nil {
+		run.report.Close()
+		os.Remove(run.report.Name())
+	}
+}

@@ -1,0 +1,287 @@
+package importer
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/segport/segport/pkg/decode"
+	"github.com/segport/segport/pkg/job"
+	"github.com/segport/segport/pkg/s3src"
+)
+
+// ImportsPrefix is the folder whose objects are imported: imports/<segment>/...
+const ImportsPrefix = "imports/"
+
+// MetaJobId is the object metadata key (x-amz-meta-segport-job-id) with which an
+// uploader chooses the job id of the import it starts, so that it can wait for it.
+const MetaJobId = "segport-job-id"
+
+var jobIdPattern = regexp.MustCompile(`^[0-9a-f]{32}$`)
+
+// Trigger starts import jobs: from S3 ObjectCreated events, or from a direct
+// CreateImportJob-style request naming an s3:// folder.
+type Trigger struct {
+	Jobs      JobStore
+	Objects   Objects
+	Parse     Queue
+	Bucket    string
+	PieceSize int64
+	Now       Clock
+	Log       *slog.Logger
+}
+
+// Request is a CreateImportJob-style request: import every object under S3Url.
+type Request struct {
+	S3Url       string `json:"S3Url"`
+	Format      string `json:"Format,omitempty"`
+	SegmentName string `json:"SegmentName,omitempty"`
+	SegmentId   string `json:"SegmentId,omitempty"`
+	JobId       string `json:"JobId,omitempty"` // optional: repeat a request idempotently
+}
+
+// Handle is the Lambda entry point: an S3 event, or a Request.
+func (t *Trigger) Handle(ctx context.Context, raw json.RawMessage) (any, error) {
+	var probe struct {
+		Records []json.RawMessage `json:"Records"`
+	}
+	if err := json.Unmarshal(raw, &probe); err != nil {
+		return nil, fmt.Errorf("decode trigger event: %w", err)
+	}
+	if probe.Records != nil {
+		var ev events.S3Event
+		if err := json.Unmarshal(raw, &ev); err != nil {
+			return nil, fmt.Errorf("decode S3 event: %w", err)
+		}
+		return nil, t.HandleS3(ctx, ev)
+	}
+	var req Request
+	if err := json.Unmarshal(raw, &req); err != nil {
+		return nil, fmt.Errorf("decode CreateImportJob request: %w", err)
+	}
+	return t.CreateImportJob(ctx, req)
+}
+
+// HandleS3 starts one job per created object.
+func (t *Trigger) HandleS3(ctx context.Context, ev events.S3Event) error {
+	var errs []error
+	for _, rec := range ev.Records {
+		if !strings.HasPrefix(rec.EventName, "ObjectCreated:") {
+			continue
+		}
+		if err := t.objectCreated(ctx, rec); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (t *Trigger) objectCreated(ctx context.Context, rec events.S3EventRecord) error {
+	bucket := rec.S3.Bucket.Name
+	key := rec.S3.Object.URLDecodedKey
+	if key == "" {
+		key = rec.S3.Object.Key
+	}
+	if strings.HasSuffix(key, "/") || !strings.HasPrefix(key, ImportsPrefix) {
+		return nil // a folder marker, or not an import
+	}
+	obj, err := t.Objects.Head(ctx, bucket, key)
+	if errors.Is(err, s3src.ErrNotFound) {
+		logger(t.Log).Warn("imported object vanished before its job started", "bucket", bucket, "sequencer", rec.S3.Object.Sequencer)
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	id := obj.Metadata[MetaJobId]
+	if !jobIdPattern.MatchString(id) {
+		id = job.NewId(bucket, key, rec.S3.Object.Sequencer, rec.S3.Object.ETag)
+	}
+	created := rec.EventTime
+	if created.IsZero() {
+		created = t.Now.now()
+	}
+	segName, _, _ := strings.Cut(strings.TrimPrefix(key, ImportsPrefix), "/")
+	spec := jobSpec{
+		id: id, created: created, bucket: bucket, objects: []*s3src.Object{obj},
+		def: job.Definition{S3Url: "s3://" + bucket + "/" + key, SegmentName: segName, SegmentId: job.SegmentId(segName)},
+	}
+	if !strings.Contains(strings.TrimPrefix(key, ImportsPrefix), "/") {
+		spec.fail = "the file is not in a segment folder: put it under " + ImportsPrefix + "<segment>/"
+		spec.def.SegmentName, spec.def.SegmentId = "", ""
+	}
+	_, err = t.start(ctx, spec)
+	return err
+}
+
+// CreateImportJob imports every object under req.S3Url (subfolders included) as
+// one job and returns the job as it stands once its pieces are queued.
+func (t *Trigger) CreateImportJob(ctx context.Context, req Request) (*job.Job, error) {
+	bucket, prefix, err := s3src.ParseURL(req.S3Url)
+	if err != nil {
+		return nil, err
+	}
+	if req.SegmentName == "" && req.SegmentId == "" {
+		return nil, errors.New("the request names no segment: give SegmentName or SegmentId")
+	}
+	if req.SegmentId == "" {
+		req.SegmentId = job.SegmentId(req.SegmentName)
+	}
+	if req.SegmentName == "" {
+		req.SegmentName = req.SegmentId
+	}
+	var format decode.Format
+	if req.Format != "" {
+		if format, err = decode.ParseFormat(req.Format); err != nil {
+			return nil, err
+		}
+	}
+	created := t.Now.now()
+	id := req.JobId
+	if !jobIdPattern.MatchString(id) {
+		id = job.NewId(req.S3Url, req.SegmentId, created.Format(time.RFC3339Nano))
+	}
+	objs, err := t.Objects.List(ctx, bucket, prefix)
+	if err != nil {
+		return nil, err
+	}
+	spec := jobSpec{
+		id: id, created: created, bucket: bucket, objects: objs, format: format,
+		def: job.Definition{S3Url: req.S3Url, Format: string(format), SegmentName: req.SegmentName, SegmentId: req.SegmentId},
+	}
+	if len(objs) == 0 {
+		spec.fail = "no objects under " + req.S3Url
+	}
+	return t.start(ctx, spec)
+}
+
+// jobSpec is a job about to start.
+type jobSpec struct {
+	id      string
+	created time.Time
+	bucket  string
+	objects []*s3src.Object
+	format  decode.Format // "" to take it from the objects
+	def     job.Definition
+	fail    string // a reason to fail the job at once
+}
+
+// start creates the job, plans its pieces and queues them. Repeating it for the
+// same job id queues the same pieces again, which the parser and writer absorb.
+func (t *Trigger) start(ctx context.Context, s jobSpec) (*job.Job, error) {
+	pieces, format, reason, err := t.plan(ctx, s)
+	if err != nil {
+		return nil, err
+	}
+	s.def.Format = string(format)
+	j := &job.Job{Id: s.id, JobStatus: job.Created, CreationDate: s.created.UTC().Format(time.RFC3339Nano), Definition: s.def, Failures: []string{}}
+	order := job.Order(s.created, s.id)
+	stored, _, err := t.Jobs.CreateJob(ctx, j, order)
+	if err != nil {
+		return nil, err
+	}
+	if stored.JobStatus.Final() {
+		return stored, nil
+	}
+	log := logger(t.Log).With("job", s.id)
+	if s.def.SegmentId != "" {
+		if err := t.Jobs.EnsureSegment(ctx, s.def.SegmentId, s.def.SegmentName, j.CreationDate); err != nil {
+			return nil, err
+		}
+	}
+	if reason != "" {
+		log.Warn("job failed before parsing", "reason", reason)
+		j.JobStatus, j.CompletionDate, j.Failures = job.Failed, t.Now.now().Format(time.RFC3339Nano), []string{reason}
+		if err := t.Jobs.FinishJob(ctx, j); err != nil {
+			return nil, err
+		}
+		return t.current(ctx, s.id)
+	}
+	if err := t.Jobs.SetJobStatus(ctx, s.id, job.Processing, len(pieces)); err != nil {
+		return nil, err
+	}
+	bodies := make([][]byte, len(pieces))
+	for i, p := range pieces {
+		bodies[i], err = json.Marshal(job.ParseMessage{
+			JobId: s.id, JobOrder: order, Created: j.CreationDate, Bucket: s.bucket, Format: string(format),
+			SegmentId: s.def.SegmentId, TotalPieces: len(pieces), Piece: p,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("encode parse message: %w", err)
+		}
+	}
+	if err := t.Parse.Send(ctx, bodies); err != nil {
+		return nil, fmt.Errorf("queue %d pieces of job %s: %w", len(pieces), s.id, err)
+	}
+	log.Info("job started", "pieces", len(pieces), "files", len(s.objects), "format", format)
+	return t.current(ctx, s.id)
+}
+
+func (t *Trigger) current(ctx context.Context, id string) (*job.Job, error) {
+	r, err := t.Jobs.JobRecord(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return r.Job, nil
+}
+
+// plan decides the format and splits every object into pieces. A reason instead
+// of pieces fails the job.
+func (t *Trigger) plan(ctx context.Context, s jobSpec) ([]job.Piece, decode.Format, string, error) {
+	if s.fail != "" {
+		return nil, "", s.fail, nil
+	}
+	formats := map[decode.Format][]string{}
+	var pieces []job.Piece
+	objs := append([]*s3src.Object(nil), s.objects...)
+	sort.Slice(objs, func(i, k int) bool { return objs[i].Key < objs[k].Key })
+	for i, o := range objs {
+		f, ok := decode.FormatOf(o.Key)
+		if !ok {
+			var err error
+			if f, err = t.sniff(ctx, o); err != nil {
+				return nil, "", "", err
+			}
+		}
+		formats[f] = append(formats[f], o.Key)
+		if o.Size == 0 && len(objs) == 1 {
+			return nil, "", "s3://" + o.Bucket + "/" + o.Key + ": the file is empty", nil
+		}
+		pieces = append(pieces, job.Piece{Key: o.Key, Index: len(pieces), File: i, Start: 0, End: o.Size, Line: 1})
+	}
+	if len(formats) > 1 {
+		return nil, "", fmt.Sprintf("the import mixes formats (one format per import): CSV %s; JSON %s",
+			strings.Join(formats[decode.CSV], ", "), strings.Join(formats[decode.JSON], ", ")), nil
+	}
+	var format decode.Format
+	for f := range formats {
+		format = f
+	}
+	if s.format != "" && format != s.format {
+		return nil, "", fmt.Sprintf("the request says %s but the files are %s: %s", s.format, format, strings.Join(formats[format], ", ")), nil
+	}
+	return pieces, format, "", nil
+}
+
+// sniff reads the first bytes of an object without a telling extension.
+func (t *Trigger) sniff(ctx context.Context, o *s3src.Object) (decode.Format, error) {
+	r, err := t.Objects.Range(ctx, o.Bucket, o.Key, 0, min(o.Size, 512))
+	if err != nil {
+		return "", err
+	}
+	defer r.Close()
+	head, err := io.ReadAll(r)
+	if err != nil {
+		return "", fmt.Errorf("read the start of s3://%s/%s: %w", o.Bucket, o.Key, err)
+	}
+	return decode.Sniff(head), nil
+}

@@ -1,0 +1,120 @@
+// Package job holds the import job model: Pinpoint's ImportJobResponse shape, the
+// pieces a job is planned into, and the messages that flow between the functions.
+// It does no I/O.
+package job
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Status is a Pinpoint JobStatus.
+type Status string
+
+// The job statuses, as Pinpoint names them.
+const (
+	Created                    Status = "CREATED"
+	PreparingForInitialization Status = "PREPARING_FOR_INITIALIZATION"
+	Initializing               Status = "INITIALIZING"
+	Processing                 Status = "PROCESSING"
+	PendingJob                 Status = "PENDING_JOB"
+	Completing                 Status = "COMPLETING"
+	Completed                  Status = "COMPLETED"
+	Failing                    Status = "FAILING"
+	Failed                     Status = "FAILED"
+)
+
+// Final reports whether the job has ended.
+func (s Status) Final() bool { return s == Completed || s == Failed }
+
+// MaxFailures is how many failure lines a job keeps in Failures; the error report
+// has them all.
+const MaxFailures = 100
+
+// Definition says what a job imports and where to.
+type Definition struct {
+	S3Url       string `json:"S3Url"`
+	Format      string `json:"Format"`
+	SegmentId   string `json:"SegmentId"`
+	SegmentName string `json:"SegmentName"`
+}
+
+// Job is an import job, shaped like Pinpoint's ImportJobResponse.
+type Job struct {
+	Id              string     `json:"Id"`
+	JobStatus       Status     `json:"JobStatus"`
+	CreationDate    string     `json:"CreationDate"`
+	CompletionDate  string     `json:"CompletionDate,omitempty"`
+	TotalPieces     int        `json:"TotalPieces"`
+	CompletedPieces int        `json:"CompletedPieces"`
+	FailedPieces    int        `json:"FailedPieces"`
+	TotalProcessed  int        `json:"TotalProcessed"`
+	TotalFailures   int        `json:"TotalFailures"`
+	Failures        []string   `json:"Failures"`
+	Definition      Definition `json:"Definition"`
+	ErrorReport     string     `json:"ErrorReport,omitempty"`
+}
+
+// Piece is one byte range of one object, parsed by one parser invocation.
+type Piece struct {
+	Key    string   `json:"Key"`              // the object's key
+	Index  int      `json:"Index"`            // the piece's number in the job, from 0, in file order
+	File   int      `json:"File"`             // the object's number in the job, from 0
+	Start  int64    `json:"Start"`            // first byte
+	End    int64    `json:"End"`              // one past the last byte
+	Line   int      `json:"Line"`             // the line number of the first byte
+	Header []string `json:"Header,omitempty"` // CSV: the header, for a piece that starts after it
+}
+
+// ParseMessage asks the parser to import one piece.
+type ParseMessage struct {
+	JobId       string `json:"JobId"`
+	JobOrder    string `json:"JobOrder"` // sorts jobs: creation date, then id
+	Created     string `json:"Created"`
+	Bucket      string `json:"Bucket"`
+	Format      string `json:"Format"`
+	SegmentId   string `json:"SegmentId"`
+	TotalPieces int    `json:"TotalPieces"`
+	Piece       Piece  `json:"Piece"`
+}
+
+// Order returns the key that orders jobs: creation date, then id.
+func Order(created time.Time, id string) string {
+	return created.UTC().Format(stampDate) + "." + id
+}
+
+// NewId returns a job id derived from what identifies the job's source, so that a
+// redelivered event names the same job.
+func NewId(parts ...string) string {
+	h := sha256.Sum256([]byte(strings.Join(parts, "\x00")))
+	return hex.EncodeToString(h[:16])
+}
+
+// SegmentId returns the id of the segment with the given name.
+func SegmentId(name string) string {
+	h := sha256.Sum256([]byte("segment\x00" + name))
+	return hex.EncodeToString(h[:8])
+}
+
+// Failure formats one failure line the way `segport validate` prints it.
+func Failure(file string, line int, field, msg string) string {
+	s := fmt.Sprintf("%s:%d: ", file, line)
+	if field != "" {
+		s += field + ": "
+	}
+	return s + msg
+}
+
+// stampDate is the compact, fixed-width form of dates inside stamps.
+const stampDate = "20060102T150405.000"
+
+// Stamp orders the rows of all imports: EffectiveDate, then job, file and line. A
+// stored attribute keeps the stamp of the row that set it; a row changes an
+// attribute only if its stamp is greater, so rows may land in any order, any
+// number of times, and the result is that of applying them once in stamp order.
+func Stamp(effective time.Time, jobOrder string, file, line int) string {
+	return fmt.Sprintf("%s|%s|%04d|%010d", effective.UTC().Format(stampDate), jobOrder, file, line)
+}

@@ -1,0 +1,164 @@
+// Package s3src is segport's S3 adapter: ranged reads of the objects it imports,
+// listings of import folders, and the error reports it writes.
+package s3src
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+)
+
+// Object describes one stored object.
+type Object struct {
+	Bucket   string
+	Key      string
+	Size     int64
+	ETag     string
+	Metadata map[string]string
+}
+
+// Store reads and writes objects.
+type Store struct {
+	c *s3.Client
+}
+
+// New returns a Store using c.
+func New(c *s3.Client) *Store { return &Store{c: c} }
+
+// ErrNotFound means the object does not exist (any more).
+var ErrNotFound = errors.New("object not found")
+
+func classify(err error) error {
+	var nsk *types.NoSuchKey
+	var nf *types.NotFound
+	if errors.As(err, &nsk) || errors.As(err, &nf) {
+		return fmt.Errorf("%w: %v", ErrNotFound, err)
+	}
+	return err
+}
+
+// Head returns an object's size, ETag and metadata.
+func (s *Store) Head(ctx context.Context, bucket, key string) (*Object, error) {
+	out, err := s.c.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
+	if err != nil {
+		return nil, fmt.Errorf("head s3://%s/%s: %w", bucket, key, classify(err))
+	}
+	return &Object{Bucket: bucket, Key: key, Size: aws.ToInt64(out.ContentLength),
+		ETag: strings.Trim(aws.ToString(out.ETag), `"`), Metadata: out.Metadata}, nil
+}
+
+// Range streams bytes [start, end) of an object.
+func (s *Store) Range(ctx context.Context, bucket, key string, start, end int64) (io.ReadCloser, error) {
+	if end <= start {
+		return io.NopCloser(strings.NewReader("")), nil
+	}
+	out, err := s.c.GetObject(ctx, &s3.GetObjectInput{
+		Bucket: aws.String(bucket), Key: aws.String(key),
+		Range: aws.String(fmt.Sprintf("bytes=%d-%d", start, end-1)),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("get s3://%s/%s bytes %d-%d: %w", bucket, key, start, end-1, classify(err))
+	}
+	return out.Body, nil
+}
+
+// List returns every object under prefix, folder markers left out, in key order.
+func (s *Store) List(ctx context.Context, bucket, prefix string) ([]*Object, error) {
+	var objs []*Object
+	p := s3.NewListObjectsV2Paginator(s.c, &s3.ListObjectsV2Input{Bucket: aws.String(bucket), Prefix: aws.String(prefix)})
+	for p.HasMorePages() {
+		out, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("list s3://%s/%s: %w", bucket, prefix, err)
+		}
+		for _, o := range out.Contents {
+			key := aws.ToString(o.Key)
+			if strings.HasSuffix(key, "/") {
+				continue
+			}
+			objs = append(objs, &Object{Bucket: bucket, Key: key, Size: aws.ToInt64(o.Size), ETag: strings.Trim(aws.ToString(o.ETag), `"`)})
+		}
+	}
+	return objs, nil
+}
+
+// PutFile uploads the file at path.
+func (s *Store) PutFile(ctx context.Context, bucket, key, path, contentType string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return s.Put(ctx, bucket, key, f, contentType, nil)
+}
+
+// Put uploads body, which must be seekable or small.
+func (s *Store) Put(ctx context.Context, bucket, key string, body io.Reader, contentType string, meta map[string]string) error {
+	_, err := s.c.PutObject(ctx, &s3.PutObjectInput{
+		Bucket: aws.String(bucket), Key: aws.String(key), Body: body,
+		ContentType: aws.String(contentType), Metadata: meta,
+	})
+	if err != nil {
+		return fmt.Errorf("put s3://%s/%s: %w", bucket, key, err)
+	}
+	return nil
+}
+
+// Concat writes header followed by the objects at keys, in order, to dstKey. It
+// spools through a temporary file so that memory stays bounded.
+func (s *Store) Concat(ctx context.Context, bucket, dstKey string, header []byte, keys []string) error {
+	tmp, err := os.CreateTemp("", "segport-report-*")
+	if err != nil {
+		return fmt.Errorf("concat into s3://%s/%s: %w", bucket, dstKey, err)
+	}
+	defer os.Remove(tmp.Name())
+	defer tmp.Close()
+	if _, err := tmp.Write(header); err != nil {
+		return err
+	}
+	for _, k := range keys {
+		out, err := s.c.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(k)})
+		if err != nil {
+			return fmt.Errorf("get s3://%s/%s: %w", bucket, k, classify(err))
+		}
+		_, err = io.Copy(tmp, out.Body)
+		out.Body.Close()
+		if err != nil {
+			return fmt.Errorf("read s3://%s/%s: %w", bucket, k, err)
+		}
+	}
+	if _, err := tmp.Seek(0, io.SeekStart); err != nil {
+		return err
+	}
+	return s.Put(ctx, bucket, dstKey, tmp, "text/csv; charset=utf-8", nil)
+}
+
+// Get returns a whole (small) object.
+func (s *Store) Get(ctx context.Context, bucket, key string) ([]byte, error) {
+	out, err := s.c.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
+	if err != nil {
+		return nil, fmt.Errorf("get s3://%s/%s: %w", bucket, key, classify(err))
+	}
+	defer out.Body.Close()
+	return io.ReadAll(out.Body)
+}
+
+// ParseURL splits s3://bucket/prefix.
+func ParseURL(u string) (bucket, prefix string, err error) {
+	rest, ok := strings.CutPrefix(u, "s3://")
+	if !ok || rest == "" {
+		return "", "", fmt.Errorf("%q is not an s3://bucket/prefix URL", u)
+	}
+	bucket, prefix, _ = strings.Cut(rest, "/")
+	if bucket == "" {
+		return "", "", fmt.Errorf("%q names no bucket", u)
+	}
+	return bucket, prefix, nil
+}

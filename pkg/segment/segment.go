@@ -1,0 +1,26 @@
+// Package segment holds the imported segment's model, shaped like Pinpoint's
+// SegmentResponse. It does no I/O.
+package segment
+
+// Segment is an imported segment: an unchanging set of endpoints that grows with
+// every import into it.
+type Segment struct {
+	Id               string           `json:"Id"`
+	Name             string           `json:"Name"`
+	SegmentType      string           `json:"SegmentType"`
+	Version          int              `json:"Version"`
+	CreationDate     string           `json:"CreationDate"`
+	LastModifiedDate string           `json:"LastModifiedDate,omitempty"`
+	ImportDefinition ImportDefinition `json:"ImportDefinition"`
+	EndpointCount    int              `json:"EndpointCount"`
+	Shards           int              `json:"-"`
+}
+
+// ImportDefinition describes what was imported into the segment: Size and
+// ChannelCounts add up every import; Format and S3Url are those of the latest.
+type ImportDefinition struct {
+	Size          int            `json:"Size"`
+	ChannelCounts map[string]int `json:"ChannelCounts"`
+	Format        string         `json:"Format,omitempty"`
+	S3Url         string         `json:"S3Url,omitempty"`
+}

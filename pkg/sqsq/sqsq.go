@@ -1,0 +1,82 @@
+// Package sqsq is segport's SQS adapter: it sends message bodies in
+// SendMessageBatch calls and retries the entries SQS refuses.
+package sqsq
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
+)
+
+// MaxMessageBytes is the largest message body SQS takes (256 KiB).
+const MaxMessageBytes = 256 * 1024
+
+// Queue sends messages to one queue.
+type Queue struct {
+	c   *sqs.Client
+	url string
+}
+
+// New returns a Queue sending to url.
+func New(c *sqs.Client, url string) *Queue { return &Queue{c: c, url: url} }
+
+// URL returns the queue's URL.
+func (q *Queue) URL() string { return q.url }
+
+// Send sends bodies, packing as many into each SendMessageBatch call as SQS allows
+// (10 entries, MaxMessageBytes in all).
+func (q *Queue) Send(ctx context.Context, bodies [][]byte) error {
+	for len(bodies) > 0 {
+		n, size := 0, 0
+		for n < len(bodies) && n < 10 && (n == 0 || size+len(bodies[n]) <= MaxMessageBytes) {
+			size += len(bodies[n])
+			n++
+		}
+		if err := q.sendBatch(ctx, bodies[:n]); err != nil {
+			return err
+		}
+		bodies = bodies[n:]
+	}
+	return nil
+}
+
+func (q *Queue) sendBatch(ctx context.Context, bodies [][]byte) error {
+	pending := make(map[string]string, len(bodies))
+	for i, b := range bodies {
+		pending[strconv.Itoa(i)] = string(b)
+	}
+	for attempt := 0; len(pending) > 0; attempt++ {
+		if attempt == 8 {
+			return fmt.Errorf("send to %s: %d messages refused", q.url, len(pending))
+		}
+		if attempt > 0 {
+			select {
+			case <-time.After(time.Duration(50<<attempt) * time.Millisecond):
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+		entries := make([]types.SendMessageBatchRequestEntry, 0, len(pending))
+		for id, body := range pending {
+			entries = append(entries, types.SendMessageBatchRequestEntry{Id: aws.String(id), MessageBody: aws.String(body)})
+		}
+		out, err := q.c.SendMessageBatch(ctx, &sqs.SendMessageBatchInput{QueueUrl: aws.String(q.url), Entries: entries})
+		if err != nil {
+			return fmt.Errorf("send to %s: %w", q.url, err)
+		}
+		for _, ok := range out.Successful {
+			delete(pending, aws.ToString(ok.Id))
+		}
+		for _, f := range out.Failed {
+			if f.SenderFault {
+				return fmt.Errorf("send to %s: message refused: %s", q.url, aws.ToString(f.Message))
+			}
+		}
+	}
+	return nil
+}
