@@ -51,7 +51,8 @@ func (s *Store) Members(ctx context.Context, segmentId string, shards int) ([]st
 	err := s.eachShard(ctx, segmentId, shards, func(shard string) error {
 		items, err := s.query(ctx, &dynamodb.QueryInput{
 			TableName:                 aws.String(s.t.Members),
-			KeyConditionExpression:    aws.String("Shard = :s"),
+			KeyConditionExpression:    aws.String("#sh = :s"),
+			ExpressionAttributeNames:  map[string]string{"#sh": "Shard"},
 			ExpressionAttributeValues: map[string]types.AttributeValue{":s": str(shard)},
 			ProjectionExpression:      aws.String("EndpointId"),
 			ConsistentRead:            aws.Bool(true),
@@ -81,7 +82,8 @@ func (s *Store) CountMembers(ctx context.Context, segmentId string, shards int) 
 	err := s.eachShard(ctx, segmentId, shards, func(shard string) error {
 		p := dynamodb.NewQueryPaginator(s.db, &dynamodb.QueryInput{
 			TableName:                 aws.String(s.t.Members),
-			KeyConditionExpression:    aws.String("Shard = :s"),
+			KeyConditionExpression:    aws.String("#sh = :s"),
+			ExpressionAttributeNames:  map[string]string{"#sh": "Shard"},
 			ExpressionAttributeValues: map[string]types.AttributeValue{":s": str(shard)},
 			Select:                    types.SelectCount,
 			ConsistentRead:            aws.Bool(true),

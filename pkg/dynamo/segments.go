@@ -70,13 +70,13 @@ type Import struct {
 // AddImport adds a job's counts to its segment once, however often it is called,
 // and makes the job's Format and S3Url the segment's if it is the latest job.
 func (s *Store) AddImport(ctx context.Context, segmentId string, im Import) error {
-	names := map[string]string{"#jobs": "Jobs"}
+	names := map[string]string{"#jobs": "Jobs", "#sz": "Size"}
 	values := map[string]types.AttributeValue{
 		":n": num(int64(im.Size)), ":one": num(1), ":now": str(im.Now), ":zero": num(0),
 		":job":  str(im.JobId),
 		":jobs": &types.AttributeValueMemberSS{Value: []string{im.JobId}},
 	}
-	expr := "SET ImportDefinition.Size = ImportDefinition.Size + :n, Version = Version + :one, LastModifiedDate = :now"
+	expr := "SET ImportDefinition.#sz = ImportDefinition.#sz + :n, Version = Version + :one, LastModifiedDate = :now"
 	for i, ch := range sortedChannels(im.Channels) {
 		k := strconv.Itoa(i)
 		names["#c"+k] = ch

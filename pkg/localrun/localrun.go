@@ -1,0 +1,125 @@
+// Package localrun runs segport on the embedded local stack: it starts the stack
+// (or attaches to the one a `segport dev` process runs on the same data folder),
+// builds the App from the template's resolved environment, feeds S3 events to the
+// trigger and runs the parser and writer behind emulated SQS event-source mappings.
+package localrun
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	segport "github.com/segport/segport"
+	"github.com/segport/segport/pkg/app"
+	"github.com/segport/segport/pkg/config"
+	"github.com/segport/segport/pkg/importer"
+	"github.com/segport/segport/pkg/localstack"
+)
+
+// Options configure Open.
+type Options struct {
+	DataDir           string
+	NodeDir           string            // default: one shared install per machine
+	Parameters        map[string]string // template parameter overrides
+	VisibilityTimeout time.Duration     // default 30 s
+	BatchBytes        int               // write message bound; 0 for SQS's limit
+	Concurrency       int               // pollers per mapping; default 2
+	// Wrap, when set, wraps each SQS handler (tests use it to redeliver and shuffle).
+	Wrap func(function string, h localstack.Handler) localstack.Handler
+	Now  importer.Clock
+	Log  *slog.Logger
+}
+
+// Runtime is segport running locally.
+type Runtime struct {
+	Stack    *localstack.Stack
+	App      *app.App
+	Attached bool // the stack belongs to another process, which runs the handlers
+}
+
+// Open starts the local stack with the handlers, or attaches to a running one.
+func Open(ctx context.Context, opts Options) (*Runtime, error) {
+	st, ok, err := localstack.Attach(ctx, opts.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	if ok {
+		a, err := build(st, opts)
+		if err != nil {
+			return nil, err
+		}
+		return &Runtime{Stack: st, App: a, Attached: true}, nil
+	}
+	if opts.NodeDir == "" {
+		if opts.NodeDir, err = localstack.SharedNodeDir(); err != nil {
+			return nil, err
+		}
+	}
+	if opts.VisibilityTimeout == 0 {
+		opts.VisibilityTimeout = 30 * time.Second
+	}
+	r := &Runtime{}
+	st, err = localstack.Start(ctx, localstack.Options{
+		DataDir: opts.DataDir, NodeDir: opts.NodeDir, Template: segport.Template,
+		Parameters: opts.Parameters, VisibilityTimeout: opts.VisibilityTimeout, Logger: opts.Log,
+		OnObjectCreated: func(ctx context.Context, ev events.S3Event) error {
+			return r.App.Trigger.HandleS3(ctx, ev)
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
+	r.Stack = st
+	if r.App, err = build(st, opts); err != nil {
+		st.Close()
+		return nil, err
+	}
+	handlers := map[string]localstack.Handler{
+		"ParserFunction": r.App.Parser.HandleSQS,
+		"WriterFunction": r.App.Writer.HandleSQS,
+	}
+	for _, src := range st.EventSources() {
+		h, ok := handlers[src.Function]
+		if !ok {
+			st.Close()
+			return nil, fmt.Errorf("the template maps %s to %s, which the local runtime does not know", src.QueueLogicalID, src.Function)
+		}
+		if opts.Wrap != nil {
+			h = opts.Wrap(src.Function, h)
+		}
+		m := src.Mapping(h)
+		m.Concurrency = max(opts.Concurrency, 2)
+		if _, err := st.StartMapping(ctx, m); err != nil {
+			st.Close()
+			return nil, err
+		}
+	}
+	return r, nil
+}
+
+func build(st *localstack.Stack, opts Options) (*app.App, error) {
+	env := st.Env()
+	cfg, err := config.FromEnv(func(k string) string { return env[k] })
+	if err != nil {
+		return nil, fmt.Errorf("local function environment: %w", err)
+	}
+	return app.New(cfg, st.AWSConfig(), app.Options{
+		Now: opts.Now, Log: opts.Log, BatchBytes: opts.BatchBytes,
+		S3Options: []func(*s3.Options){func(o *s3.Options) { o.UsePathStyle = true }},
+	}), nil
+}
+
+// Close stops the stack if this runtime started it.
+func (r *Runtime) Close() error { return r.Stack.Close() }
+
+// Idle waits until every import in flight has been processed.
+func (r *Runtime) Idle(ctx context.Context) error {
+	if r.Attached {
+		return nil
+	}
+	return r.Stack.Idle(ctx)
+}
