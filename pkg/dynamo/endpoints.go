@@ -3,6 +3,7 @@ package dynamo
 import (
 	"context"
 	"fmt"
+	"sort"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -190,4 +191,47 @@ func dedupe(ids []string) []string {
 		}
 	}
 	return out
+}
+
+// AllEndpoints returns every endpoint with its user's attributes, sorted by Id.
+func (s *Store) AllEndpoints(ctx context.Context) ([]*endpoint.Endpoint, error) {
+	items, err := s.scan(ctx, s.t.Endpoints)
+	if err != nil {
+		return nil, err
+	}
+	ids := make([]string, 0, len(items))
+	for _, item := range items {
+		if v, ok := item["Id"].(*types.AttributeValueMemberS); ok {
+			ids = append(ids, v.Value)
+		}
+	}
+	sort.Strings(ids)
+	var out []*endpoint.Endpoint
+	for len(ids) > 0 {
+		n := min(100, len(ids))
+		eps, err := s.Endpoints(ctx, ids[:n])
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, eps...)
+		ids = ids[n:]
+	}
+	return out, nil
+}
+
+// AllUsers returns every user's attributes, by UserId.
+func (s *Store) AllUsers(ctx context.Context) (map[string]map[string][]string, error) {
+	items, err := s.scan(ctx, s.t.Users)
+	if err != nil {
+		return nil, err
+	}
+	users := make(map[string]map[string][]string, len(items))
+	for _, item := range items {
+		var it userItem
+		if err := unmarshal(item, &it); err != nil {
+			return nil, fmt.Errorf("decode user item: %w", err)
+		}
+		users[it.UserId] = it.UserAttributes
+	}
+	return users, nil
 }

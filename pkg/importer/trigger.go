@@ -26,6 +26,10 @@ const ImportsPrefix = "imports/"
 // uploader chooses the job id of the import it starts, so that it can wait for it.
 const MetaJobId = "segport-job-id"
 
+// MetaFormat is the object metadata key with which an uploader names the format
+// (CSV or JSON) of a file whose extension does not.
+const MetaFormat = "segport-format"
+
 var jobIdPattern = regexp.MustCompile(`^[0-9a-f]{32}$`)
 
 // Trigger starts import jobs: from S3 ObjectCreated events, or from a direct
@@ -111,8 +115,9 @@ func (t *Trigger) objectCreated(ctx context.Context, rec events.S3EventRecord) e
 		created = t.Now.now()
 	}
 	segName, _, _ := strings.Cut(strings.TrimPrefix(key, ImportsPrefix), "/")
+	format, _ := decode.ParseFormat(obj.Metadata[MetaFormat])
 	spec := jobSpec{
-		id: id, created: created, bucket: bucket, objects: []*s3src.Object{obj},
+		id: id, created: created, bucket: bucket, objects: []*s3src.Object{obj}, format: format,
 		def: job.Definition{S3Url: "s3://" + bucket + "/" + key, SegmentName: segName, SegmentId: job.SegmentId(segName)},
 	}
 	if !strings.Contains(strings.TrimPrefix(key, ImportsPrefix), "/") {
@@ -246,6 +251,9 @@ func (t *Trigger) plan(ctx context.Context, s jobSpec) ([]job.Piece, decode.Form
 	sort.Slice(objs, func(i, k int) bool { return objs[i].Key < objs[k].Key })
 	for i, o := range objs {
 		f, ok := decode.FormatOf(o.Key)
+		if s.format != "" && len(objs) == 1 {
+			f, ok = s.format, true
+		}
 		if !ok {
 			var err error
 			if f, err = t.sniff(ctx, o); err != nil {

@@ -1,0 +1,207 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/segport/segport/pkg/decode"
+)
+
+// parseFlags parses flags wherever they stand among the arguments and returns the
+// positional ones.
+func parseFlags(fs *flag.FlagSet, args []string) ([]string, error) {
+	fs.SetOutput(io.Discard)
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, usageErr("%s: %v", fs.Name(), err)
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return pos, nil
+		}
+		pos = append(pos, args[0])
+		args = args[1:]
+	}
+}
+
+// fileSummary is what `validate --json` prints for one file.
+type fileSummary struct {
+	File     string        `json:"File"`
+	Format   string        `json:"Format"`
+	Rows     int           `json:"Rows"`
+	Valid    int           `json:"Valid"`
+	Invalid  int           `json:"Invalid"`
+	Failures []rowFailure  `json:"Failures"`
+	Error    *fileErrorOut `json:"Error,omitempty"`
+}
+
+type rowFailure struct {
+	Line    int    `json:"Line"`
+	Field   string `json:"Field"`
+	Message string `json:"Message"`
+}
+
+type fileErrorOut struct {
+	Line    int    `json:"Line,omitempty"`
+	Byte    int64  `json:"Byte,omitempty"`
+	Message string `json:"Message"`
+}
+
+// openDecoder opens a file and picks its format: --format, else the extension,
+// else the first bytes.
+func openDecoder(path, format string) (decode.Decoder, decode.Format, io.Closer, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, "", nil, err
+	}
+	br := bufio.NewReaderSize(f, 64*1024)
+	var fm decode.Format
+	switch {
+	case format != "":
+		if fm, err = decode.ParseFormat(format); err != nil {
+			f.Close()
+			return nil, "", nil, usageErr("%v", err)
+		}
+	default:
+		var ok bool
+		if fm, ok = decode.FormatOf(path); !ok {
+			head, _ := br.Peek(512)
+			fm = decode.Sniff(head)
+		}
+	}
+	return decode.New(fm, br, decode.Options{File: path}), fm, f, nil
+}
+
+// eachRow decodes a whole file, calling onRow for valid rows and onErr for row
+// errors; a file-level error is returned.
+func eachRow(dec decode.Decoder, onRow func(*decode.Row) error, onErr func(*decode.RowError)) error {
+	for {
+		row, err := dec.Decode()
+		var re *decode.RowError
+		switch {
+		case err == io.EOF:
+			return nil
+		case errors.As(err, &re):
+			onErr(re)
+		case err != nil:
+			return err
+		default:
+			if err := onRow(row); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+func validateCmd(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("validate", flag.ContinueOnError)
+	format := fs.String("format", "", "csv or json (default: from the extension, else sniffed)")
+	asJSON := fs.Bool("json", false, "print one JSON object per file")
+	files, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(files) == 0 {
+		return usageErr("validate: name at least one file")
+	}
+	code := 0
+	for _, path := range files {
+		s, err := validateFile(path, *format, stdout, *asJSON)
+		if err != nil {
+			var ee *exitError
+			if errors.As(err, &ee) {
+				return err
+			}
+			s.Error = &fileErrorOut{Message: err.Error()}
+			var fe *decode.FileError
+			if errors.As(err, &fe) {
+				s.Error.Line, s.Error.Byte = fe.Line, max(fe.Byte, 0)
+			}
+			code = 2
+			if !*asJSON {
+				fmt.Fprintln(stdout, err)
+			}
+		} else if s.Invalid > 0 && code == 0 {
+			code = 1
+		}
+		if *asJSON {
+			b, _ := json.Marshal(s)
+			fmt.Fprintf(stdout, "%s\n", b)
+		} else {
+			fmt.Fprintf(stdout, "%s: %d rows, %d valid, %d invalid\n", path, s.Rows, s.Valid, s.Invalid)
+		}
+	}
+	if code != 0 {
+		return &exitError{code: code, err: errSilent}
+	}
+	return nil
+}
+
+func validateFile(path, format string, stdout io.Writer, asJSON bool) (*fileSummary, error) {
+	s := &fileSummary{File: path, Failures: []rowFailure{}}
+	dec, fm, closer, err := openDecoder(path, format)
+	if err != nil {
+		return s, err
+	}
+	defer closer.Close()
+	s.Format = string(fm)
+	err = eachRow(dec, func(*decode.Row) error {
+		s.Rows++
+		s.Valid++
+		return nil
+	}, func(re *decode.RowError) {
+		s.Rows++
+		s.Invalid++
+		if asJSON {
+			s.Failures = append(s.Failures, rowFailure{Line: re.Line, Field: re.Field, Message: re.Msg})
+		} else {
+			fmt.Fprintln(stdout, re)
+		}
+	})
+	return s, err
+}
+
+func parseCmd(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("parse", flag.ContinueOnError)
+	format := fs.String("format", "", "csv or json (default: from the extension, else sniffed)")
+	files, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(files) != 1 {
+		return usageErr("parse: name one file")
+	}
+	dec, _, closer, err := openDecoder(files[0], *format)
+	if err != nil {
+		return &exitError{code: 2, err: err}
+	}
+	defer closer.Close()
+	out := bufio.NewWriter(stdout)
+	defer out.Flush()
+	invalid := 0
+	err = eachRow(dec, func(row *decode.Row) error {
+		b, err := row.Endpoint.MarshalCanonical()
+		if err != nil {
+			return err
+		}
+		out.Write(b)
+		return out.WriteByte('\n')
+	}, func(re *decode.RowError) {
+		invalid++
+		fmt.Fprintln(stderr, re)
+	})
+	if err != nil {
+		out.Flush()
+		return &exitError{code: 2, err: err}
+	}
+	if invalid > 0 {
+		return &exitError{code: 1, err: errSilent}
+	}
+	return nil
+}

@@ -1,0 +1,212 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/segport/segport/pkg/decode"
+	"github.com/segport/segport/pkg/dynamo"
+	"github.com/segport/segport/pkg/importer"
+	"github.com/segport/segport/pkg/job"
+)
+
+func importCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fset := flag.NewFlagSet("import", flag.ContinueOnError)
+	segName := fset.String("segment", "", "segment to import into (default: the file or folder name)")
+	format := fset.String("format", "", "csv or json (default: from each file's extension, else sniffed)")
+	sf := addStackFlags(fset)
+	paths, err := parseFlags(fset, args)
+	if err != nil {
+		return err
+	}
+	if len(paths) == 0 {
+		return usageErr("import: name a file, a folder or an s3:// URL")
+	}
+	if *format != "" {
+		f, err := decode.ParseFormat(*format)
+		if err != nil {
+			return usageErr("import: %v", err)
+		}
+		*format = string(f)
+	}
+	t, err := openTarget(ctx, sf, nil)
+	if err != nil {
+		return err
+	}
+	defer t.Close()
+	var ids []string
+	for _, p := range paths {
+		started, err := startImport(ctx, t, p, *segName, *format)
+		if err != nil {
+			return err
+		}
+		ids = append(ids, started...)
+	}
+	jobs, err := waitJobs(ctx, t.app.Store, ids, stdout)
+	if err != nil {
+		return err
+	}
+	failed := false
+	for _, j := range jobs {
+		printJob(stdout, j, sf.json)
+		failed = failed || j.JobStatus == job.Failed
+	}
+	if failed {
+		return &exitError{code: 1, err: errSilent}
+	}
+	return nil
+}
+
+// startImport starts the jobs for one argument and returns their ids.
+func startImport(ctx context.Context, t *target, p, segName, format string) ([]string, error) {
+	if strings.HasPrefix(p, "s3://") {
+		if segName == "" {
+			segName = path.Base(strings.TrimSuffix(p, "/"))
+		}
+		j, err := t.invoke(ctx, importer.Request{S3Url: p, Format: format, SegmentName: segName, JobId: newJobId()})
+		if err != nil {
+			return nil, err
+		}
+		return []string{j.Id}, nil
+	}
+	files, root, err := collectFiles(p)
+	if err != nil {
+		return nil, err
+	}
+	if segName == "" {
+		segName = strings.TrimSuffix(filepath.Base(p), filepath.Ext(p))
+	}
+	var ids []string
+	for _, f := range files {
+		rel, _ := filepath.Rel(root, f)
+		key := importer.ImportsPrefix + segName + "/" + filepath.ToSlash(rel)
+		id := newJobId()
+		meta := map[string]string{importer.MetaJobId: id}
+		if format != "" {
+			meta[importer.MetaFormat] = format
+		}
+		if err := upload(ctx, t, f, key, meta); err != nil {
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	return ids, nil
+}
+
+func upload(ctx context.Context, t *target, file, key string, meta map[string]string) error {
+	f, err := os.Open(file)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return t.app.Objects.Put(ctx, t.app.Config.Bucket, key, f, "application/octet-stream", meta)
+}
+
+// collectFiles lists a file, or the files of a folder and its subfolders, with
+// the folder their keys are relative to.
+func collectFiles(p string) ([]string, string, error) {
+	st, err := os.Stat(p)
+	if err != nil {
+		return nil, "", err
+	}
+	if !st.IsDir() {
+		return []string{p}, filepath.Dir(p), nil
+	}
+	var files []string
+	err = filepath.WalkDir(p, func(f string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.Type().IsRegular() && !strings.HasPrefix(d.Name(), ".") {
+			files = append(files, f)
+		}
+		return nil
+	})
+	if err == nil && len(files) == 0 {
+		err = fmt.Errorf("%s holds no files", p)
+	}
+	return files, p, err
+}
+
+func newJobId() string {
+	b := make([]byte, 16)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// waitJobs polls the jobs until they have all ended, drawing a progress line when
+// out is a terminal.
+func waitJobs(ctx context.Context, store *dynamo.Store, ids []string, out io.Writer) ([]*job.Job, error) {
+	tty := isTerminal(out)
+	start := time.Now()
+	for {
+		jobs := make([]*job.Job, 0, len(ids))
+		done := 0
+		for _, id := range ids {
+			j, err := store.Job(ctx, id)
+			if errors.Is(err, dynamo.ErrNotFound) {
+				if time.Since(start) > 2*time.Minute {
+					return nil, fmt.Errorf("job %s was never started: is the trigger running? (see the log in the data folder)", id)
+				}
+				continue
+			}
+			if err != nil {
+				return nil, err
+			}
+			jobs = append(jobs, j)
+			if j.JobStatus.Final() {
+				done++
+			}
+		}
+		if tty {
+			drawProgress(out, jobs, len(ids))
+		}
+		if done == len(ids) {
+			if tty {
+				fmt.Fprint(out, "\r\033[K")
+			}
+			return jobs, nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+func drawProgress(out io.Writer, jobs []*job.Job, total int) {
+	pieces, settled, rows := 0, 0, 0
+	for _, j := range jobs {
+		pieces += j.TotalPieces
+		settled += j.CompletedPieces + j.FailedPieces
+		rows += j.TotalProcessed
+	}
+	const width = 30
+	fill := 0
+	if pieces > 0 {
+		fill = width * settled / pieces
+	}
+	fmt.Fprintf(out, "\r\033[K[%s%s] %d/%d jobs started, %d/%d pieces, %d endpoints",
+		strings.Repeat("#", fill), strings.Repeat(".", width-fill), len(jobs), total, settled, pieces, rows)
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}

@@ -1,0 +1,179 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+
+	"github.com/segport/segport/pkg/dump"
+	"github.com/segport/segport/pkg/job"
+	"github.com/segport/segport/pkg/segment"
+)
+
+func queryCmd(ctx context.Context, noun string, args []string, stdout io.Writer) error {
+	fset := flag.NewFlagSet(noun, flag.ContinueOnError)
+	sf := addStackFlags(fset)
+	pos, err := parseFlags(fset, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) == 0 {
+		return usageErr("%s: say list, get or members", noun)
+	}
+	verb, rest := pos[0], pos[1:]
+	want := 1
+	if verb == "list" {
+		want = 0
+	}
+	if len(rest) != want || (noun == "endpoints" && verb != "get") || (noun == "jobs" && verb == "members") {
+		return usageErr("usage: segport %s %s", noun, map[int]string{0: verb, 1: verb + " NAME|ID"}[want])
+	}
+	t, err := openTarget(ctx, sf, nil)
+	if err != nil {
+		return err
+	}
+	defer t.Close()
+	st := t.app.Store
+	switch noun + " " + verb {
+	case "jobs list":
+		jobs, err := st.Jobs(ctx)
+		if err != nil {
+			return err
+		}
+		for _, j := range jobs {
+			if sf.json {
+				printJSON(stdout, j)
+			} else {
+				fmt.Fprintf(stdout, "%s  %-10s  %5d processed  %5d failed  %s -> %s\n", j.Id, j.JobStatus, j.TotalProcessed, j.TotalFailures, j.Definition.S3Url, j.Definition.SegmentName)
+			}
+		}
+	case "jobs get":
+		j, err := st.Job(ctx, rest[0])
+		if err != nil {
+			return err
+		}
+		printJob(stdout, j, sf.json)
+	case "segments list":
+		segs, err := st.Segments(ctx)
+		if err != nil {
+			return err
+		}
+		for _, s := range segs {
+			printSegment(stdout, s, sf.json)
+		}
+	case "segments get":
+		s, err := st.SegmentByName(ctx, rest[0])
+		if err != nil {
+			return err
+		}
+		printSegment(stdout, s, sf.json)
+	case "segments members":
+		s, err := st.SegmentByName(ctx, rest[0])
+		if err != nil {
+			return err
+		}
+		return printMembers(ctx, t, s, stdout)
+	case "endpoints get":
+		e, err := st.Endpoint(ctx, rest[0])
+		if err != nil {
+			return err
+		}
+		b, err := e.MarshalCanonical()
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "%s\n", b)
+	default:
+		return usageErr("unknown command: segport %s %s", noun, verb)
+	}
+	return nil
+}
+
+// printMembers prints the segment's endpoints as canonical JSON lines, by Id.
+func printMembers(ctx context.Context, t *target, s *segment.Segment, stdout io.Writer) error {
+	ids, err := t.app.Store.Members(ctx, s.Id, s.Shards)
+	if err != nil {
+		return err
+	}
+	out := bufio.NewWriter(stdout)
+	defer out.Flush()
+	for len(ids) > 0 {
+		n := min(100, len(ids))
+		eps, err := t.app.Store.Endpoints(ctx, ids[:n])
+		if err != nil {
+			return err
+		}
+		for _, e := range eps {
+			b, err := e.MarshalCanonical()
+			if err != nil {
+				return err
+			}
+			out.Write(b)
+			out.WriteByte('\n')
+		}
+		ids = ids[n:]
+	}
+	return nil
+}
+
+func dumpCmd(ctx context.Context, args []string, stdout io.Writer) error {
+	fset := flag.NewFlagSet("dump", flag.ContinueOnError)
+	dates := fset.Bool("dates", false, "keep creation, completion and modification dates")
+	sf := addStackFlags(fset)
+	if _, err := parseFlags(fset, args); err != nil {
+		return err
+	}
+	t, err := openTarget(ctx, sf, nil)
+	if err != nil {
+		return err
+	}
+	defer t.Close()
+	return dump.Write(ctx, stdout, t.app.Store, t.app.Objects, dump.Options{Dates: *dates})
+}
+
+func printJSON(w io.Writer, v any) {
+	b, _ := json.Marshal(v)
+	fmt.Fprintf(w, "%s\n", b)
+}
+
+func printJob(w io.Writer, j *job.Job, asJSON bool) {
+	if asJSON {
+		printJSON(w, j)
+		return
+	}
+	fmt.Fprintf(w, "Job %s: %s\n", j.Id, j.JobStatus)
+	fmt.Fprintf(w, "  source:    %s (%s)\n", j.Definition.S3Url, j.Definition.Format)
+	fmt.Fprintf(w, "  segment:   %s (%s)\n", j.Definition.SegmentName, j.Definition.SegmentId)
+	fmt.Fprintf(w, "  pieces:    %d total, %d completed, %d failed\n", j.TotalPieces, j.CompletedPieces, j.FailedPieces)
+	fmt.Fprintf(w, "  endpoints: %d imported, %d failed\n", j.TotalProcessed, j.TotalFailures)
+	fmt.Fprintf(w, "  created:   %s\n", j.CreationDate)
+	if j.CompletionDate != "" {
+		fmt.Fprintf(w, "  completed: %s\n", j.CompletionDate)
+	}
+	if j.ErrorReport != "" {
+		fmt.Fprintf(w, "  errors:    %s\n", j.ErrorReport)
+	}
+	for _, f := range j.Failures {
+		fmt.Fprintf(w, "  failure:   %s\n", f)
+	}
+}
+
+func printSegment(w io.Writer, s *segment.Segment, asJSON bool) {
+	if asJSON {
+		printJSON(w, s)
+		return
+	}
+	chans := make([]string, 0, len(s.ImportDefinition.ChannelCounts))
+	for ch, n := range s.ImportDefinition.ChannelCounts {
+		chans = append(chans, fmt.Sprintf("%s=%d", ch, n))
+	}
+	sort.Strings(chans)
+	fmt.Fprintf(w, "Segment %s (%s), version %d: %d endpoints; imported %d definitions [%s], latest %s from %s\n",
+		s.Name, s.Id, s.Version, s.EndpointCount, s.ImportDefinition.Size, strings.Join(chans, " "),
+		s.ImportDefinition.Format, s.ImportDefinition.S3Url)
+}

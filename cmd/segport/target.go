@@ -1,0 +1,148 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
+
+	"github.com/segport/segport/pkg/app"
+	"github.com/segport/segport/pkg/config"
+	"github.com/segport/segport/pkg/dynamo"
+	"github.com/segport/segport/pkg/endpoint"
+	"github.com/segport/segport/pkg/importer"
+	"github.com/segport/segport/pkg/job"
+	"github.com/segport/segport/pkg/localrun"
+)
+
+// stackFlags are the flags every stack command takes.
+type stackFlags struct {
+	data  string
+	aws   bool
+	stack string
+	json  bool
+}
+
+func addStackFlags(fs *flag.FlagSet) *stackFlags {
+	sf := &stackFlags{}
+	def := os.Getenv("SEGPORT_DATA")
+	if def == "" {
+		def = ".segport"
+	}
+	fs.StringVar(&sf.data, "data", def, "local stack data folder")
+	fs.BoolVar(&sf.aws, "aws", false, "use the deployed stack")
+	fs.StringVar(&sf.stack, "stack", "", "CloudFormation stack name (default: samconfig.toml's)")
+	fs.BoolVar(&sf.json, "json", false, "print JSON")
+	return sf
+}
+
+// target is a deployment to import into and query: local or on AWS.
+type target struct {
+	app    *app.App
+	rt     *localrun.Runtime
+	invoke func(ctx context.Context, req importer.Request) (*job.Job, error)
+}
+
+func (t *target) Close() {
+	if t.rt != nil {
+		t.rt.Close()
+	}
+}
+
+func openTarget(ctx context.Context, sf *stackFlags, log *slog.Logger) (*target, error) {
+	if sf.aws {
+		return openAWS(ctx, sf.stack)
+	}
+	if err := os.MkdirAll(sf.data, 0o755); err != nil {
+		return nil, err
+	}
+	if log == nil {
+		f, err := os.OpenFile(filepath.Join(sf.data, "segport.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+		if err != nil {
+			return nil, err
+		}
+		log = slog.New(slog.NewJSONHandler(f, nil))
+	}
+	rt, err := localrun.Open(ctx, localrun.Options{DataDir: sf.data, Log: log})
+	if err != nil {
+		return nil, fmt.Errorf("local stack in %s: %w", sf.data, err)
+	}
+	return &target{app: rt.App, rt: rt, invoke: rt.App.Trigger.CreateImportJob}, nil
+}
+
+// openAWS reads the deployed stack's outputs and parameters into a Config.
+func openAWS(ctx context.Context, stack string) (*target, error) {
+	if stack == "" {
+		stack = samconfigStack("samconfig.toml")
+	}
+	awsCfg, err := awsconfig.LoadDefaultConfig(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("aws configuration: %w", err)
+	}
+	out, err := cloudformation.NewFromConfig(awsCfg).DescribeStacks(ctx, &cloudformation.DescribeStacksInput{StackName: aws.String(stack)})
+	if err != nil {
+		return nil, fmt.Errorf("describe stack %s: %w", stack, err)
+	}
+	if len(out.Stacks) == 0 {
+		return nil, fmt.Errorf("stack %s not found", stack)
+	}
+	vals := map[string]string{}
+	for _, o := range out.Stacks[0].Outputs {
+		vals[aws.ToString(o.OutputKey)] = aws.ToString(o.OutputValue)
+	}
+	for _, p := range out.Stacks[0].Parameters {
+		vals[aws.ToString(p.ParameterKey)] = aws.ToString(p.ParameterValue)
+	}
+	shards, _ := strconv.Atoi(vals["MembershipShards"])
+	cfg := &config.Config{
+		Bucket: vals["BucketName"], ParseQueueURL: vals["ParseQueueUrl"], WriteQueueURL: vals["WriteQueueUrl"],
+		Tables: dynamo.Tables{
+			Endpoints: vals["EndpointsTableName"], Users: vals["UsersTableName"], Segments: vals["SegmentsTableName"],
+			Members: vals["MembersTableName"], Jobs: vals["JobsTableName"], Registry: vals["RegistryTableName"],
+		},
+		Shards: max(shards, 1), Limits: endpoint.DefaultLimits(),
+	}
+	a := app.New(cfg, awsCfg, app.Options{Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	lc := lambda.NewFromConfig(awsCfg)
+	fn := vals["TriggerFunctionArn"]
+	invoke := func(ctx context.Context, req importer.Request) (*job.Job, error) {
+		payload, _ := json.Marshal(req)
+		res, err := lc.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String(fn), Payload: payload})
+		if err != nil {
+			return nil, fmt.Errorf("invoke %s: %w", fn, err)
+		}
+		if res.FunctionError != nil {
+			return nil, fmt.Errorf("invoke %s: %s: %s", fn, aws.ToString(res.FunctionError), res.Payload)
+		}
+		var j job.Job
+		if err := json.Unmarshal(res.Payload, &j); err != nil {
+			return nil, fmt.Errorf("decode %s response: %w", fn, err)
+		}
+		return &j, nil
+	}
+	return &target{app: a, invoke: invoke}, nil
+}
+
+var stackNameLine = regexp.MustCompile(`(?m)^\s*stack_name\s*=\s*"([^"]+)"`)
+
+// samconfigStack reads stack_name from samconfig.toml, defaulting to "segport".
+func samconfigStack(path string) string {
+	b, err := os.ReadFile(path)
+	if err == nil {
+		if m := stackNameLine.FindSubmatch(b); m != nil {
+			return string(m[1])
+		}
+	}
+	return "segport"
+}
