@@ -165,6 +165,10 @@ func (t *template) ofType(typ string) []string {
 
 // findTemplate walks up from dir looking for template.yaml.
 func findTemplate(dir string) (string, error) {
+	dir, err := filepath.Abs(dir)
+	if err != nil {
+		return "", fmt.Errorf("find template.yaml: %w", err)
+	}
 	for d := dir; ; d = filepath.Dir(d) {
 		p := filepath.Join(d, "template.yaml")
 		if _, err := os.Stat(p); err == nil {

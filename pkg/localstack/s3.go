@@ -1,0 +1,58 @@
+package localstack
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/johannesboyne/gofakes3"
+	"github.com/johannesboyne/gofakes3/backend/s3afero"
+	"github.com/spf13/afero"
+)
+
+// s3Server is gofakes3 serving a directory-backed store on 127.0.0.1.
+type s3Server struct {
+	srv *http.Server
+	url string
+}
+
+// openS3Backend stores buckets as plain files under dir (objects are read
+// with seeks, so ranged GETs of large objects stay cheap) and their metadata
+// beside them.
+func openS3Backend(dir string) (gofakes3.Backend, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("s3 data dir: %w", err)
+	}
+	backend, err := s3afero.MultiBucket(afero.NewBasePathFs(afero.NewOsFs(), dir))
+	if err != nil {
+		return nil, fmt.Errorf("open s3 backend: %w", err)
+	}
+	return backend, nil
+}
+
+func serveS3(backend gofakes3.Backend, n *notifier) (*s3Server, error) {
+	faker := gofakes3.New(backend, gofakes3.WithAutoBucket(false))
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, fmt.Errorf("listen s3: %w", err)
+	}
+	srv := &http.Server{Handler: n.wrap(faker.Server()), ReadHeaderTimeout: 10 * time.Second}
+	go srv.Serve(ln)
+	return &s3Server{srv: srv, url: "http://" + ln.Addr().String()}, nil
+}
+
+func (s *s3Server) close(ctx context.Context) error {
+	if s == nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := s.srv.Shutdown(ctx); err != nil {
+		s.srv.Close()
+		return fmt.Errorf("shut down s3: %w", err)
+	}
+	return nil
+}
