@@ -72,12 +72,13 @@ type Import struct {
 func (s *Store) AddImport(ctx context.Context, segmentId string, im Import) error {
 	names := map[string]string{"#jobs": "Jobs", "#sz": "Size"}
 	values := map[string]types.AttributeValue{
-		":n": num(int64(im.Size)), ":one": num(1), ":now": str(im.Now), ":zero": num(0),
+		":n": num(int64(im.Size)), ":one": num(1), ":now": str(im.Now),
 		":job":  str(im.JobId),
 		":jobs": &types.AttributeValueMemberSS{Value: []string{im.JobId}},
 	}
 	expr := "SET ImportDefinition.#sz = ImportDefinition.#sz + :n, Version = Version + :one, LastModifiedDate = :now"
 	for i, ch := range sortedChannels(im.Channels) {
+		values[":zero"] = num(0)
 		k := strconv.Itoa(i)
 		names["#c"+k] = ch
 		values[":c"+k] = num(int64(im.Channels[ch]))
