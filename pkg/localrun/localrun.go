@@ -29,7 +29,7 @@ type Options struct {
 	BatchBytes        int               // write message bound; 0 for SQS's limit
 	Concurrency       int               // pollers per mapping; default 2
 	// Wrap, when set, wraps each SQS handler (tests use it to redeliver and shuffle).
-	Wrap func(function string, h localstack.Handler) localstack.Handler
+	Wrap func(src localstack.EventSource, h localstack.Handler) localstack.Handler
 	Now  importer.Clock
 	Log  *slog.Logger
 }
@@ -89,7 +89,7 @@ func Open(ctx context.Context, opts Options) (*Runtime, error) {
 			return nil, fmt.Errorf("the template maps %s to %s, which the local runtime does not know", src.QueueLogicalID, src.Function)
 		}
 		if opts.Wrap != nil {
-			h = opts.Wrap(src.Function, h)
+			h = opts.Wrap(src, h)
 		}
 		m := src.Mapping(h)
 		m.Concurrency = max(opts.Concurrency, 2)
