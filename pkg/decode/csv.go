@@ -1,8 +1,6 @@
 package decode
 
 import (
-	"bufio"
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -22,15 +20,16 @@ type CSVDecoder struct {
 	started bool
 	row     Row
 
-	fieldBuf []byte
-	ends     []int
 	fields   []string
+	fieldBuf []byte
+	escaped  []span
 }
 
 // NewCSV returns a decoder reading CSV from r.
 func NewCSV(r io.Reader, opts Options) *CSVDecoder {
 	d := &CSVDecoder{r: newReader(r, opts)}
 	d.b = endpoint.NewBuilder(d.r.opts.Limits)
+	d.b.UTF8Checked = true // reader.record checks whole records
 	return d
 }
 
@@ -39,22 +38,25 @@ func (d *CSVDecoder) Header() []string { return d.header }
 
 // Decode returns the next endpoint; see Decoder.
 func (d *CSVDecoder) Decode() (*Row, error) {
+	if d.r.err != nil {
+		return nil, d.r.err
+	}
+	return d.r.final(d.decode())
+}
+
+func (d *CSVDecoder) decode() (*Row, error) {
 	if !d.started {
 		d.started = true
 		if err := d.readHeader(); err != nil {
-			d.cols = nil
 			return nil, err
 		}
 	}
-	if d.cols == nil {
-		return nil, errHeaderWithoutInput
-	}
-	line, tooLong, err := d.readRecord()
+	line, tooLong, err := d.r.record(true)
 	if err != nil {
 		return nil, err
 	}
 	row := &d.row
-	*row = Row{Line: line, Raw: d.r.raw}
+	*row = Row{Line: line, Raw: trimEOL(d.r.raw)}
 	if tooLong {
 		return row, d.r.rowError(line, "", fmt.Sprintf("row is longer than the %d-byte limit", d.r.opts.RowLimit), ErrRowTooLong)
 	}
@@ -84,7 +86,7 @@ func (d *CSVDecoder) readHeader() error {
 	if err := d.r.start(); err != nil {
 		return err
 	}
-	line, tooLong, err := d.readRecord()
+	line, tooLong, err := d.r.record(true)
 	switch {
 	case err == io.EOF:
 		return &FileError{File: d.r.opts.File, Line: 1, Byte: -1, Err: ErrEmptyHeader, Msg: "the file is empty: a CSV endpoint file starts with a header row"}
@@ -133,137 +135,105 @@ func (d *CSVDecoder) setHeader(names []string, line int) error {
 	return nil
 }
 
-// readRecord reads the raw bytes of the next non-blank record into d.r.raw. A
-// record ends at a newline outside quotes: quote parity decides, as it does when a
-// large file is split into pieces.
-func (d *CSVDecoder) readRecord() (line int, tooLong bool, err error) {
-	r := d.r
-	for {
-		r.raw = r.raw[:0]
-		line = r.line
-		start := r.offset
-		quotes := 0
-		tooLong = false
-		for {
-			chunk, rerr := r.br.ReadSlice('\n')
-			quotes += bytes.Count(chunk, quote)
-			r.offset += int64(len(chunk))
-			if !tooLong && len(r.raw)+len(chunk) > r.opts.RowLimit {
-				tooLong = true
-				r.raw = append(r.raw, chunk[:max(0, min(len(chunk), rawKeep-len(r.raw)))]...)
-			} else if !tooLong {
-				r.raw = append(r.raw, chunk...)
-			}
-			if rerr == bufio.ErrBufferFull {
-				continue
-			}
-			if rerr != nil && rerr != io.EOF {
-				return 0, false, fmt.Errorf("read line %d: %w", r.line, rerr)
-			}
-			if rerr == nil {
-				r.line++
-				if quotes%2 == 1 {
-					continue
-				}
-			} else if r.offset == start {
-				return 0, false, io.EOF
-			} else if quotes%2 == 1 {
-				return 0, false, &FileError{File: r.opts.File, Line: line, Byte: start, Err: ErrUnterminatedQuote,
-					Msg: "a quoted field opened in the record starting on this line is never closed"}
-			}
-			break
-		}
-		if len(trimEOL(r.raw)) == 0 && !tooLong {
-			continue // blank line
-		}
-		if !tooLong {
-			if err := r.checkUTF8(r.raw, line, start); err != nil {
-				return 0, false, err
-			}
-		}
-		return line, tooLong, nil
-	}
-}
-
-var quote = []byte{'"'}
-
-func trimEOL(b []byte) []byte {
-	if n := len(b); n > 0 && b[n-1] == '\n' {
-		b = b[:n-1]
-		if n := len(b); n > 0 && b[n-1] == '\r' {
-			b = b[:n-1]
-		}
-	}
-	return b
-}
-
 // split parses one record into fields. On a syntax error it returns the 1-based
-// column (byte) and a message. The fields share one string allocation.
+// column (byte) and a message. The fields are substrings of one string made of the
+// record; quoted fields that need unescaping ("" or a CRLF inside) share a second.
 func (d *CSVDecoder) split(rec []byte) (fields []string, col int, msg string) {
-	buf, ends := d.fieldBuf[:0], d.ends[:0]
-	i := 0
-	for {
-		if i < len(rec) && rec[i] == '"' {
-			j := i + 1
-			for {
-				k := bytes.IndexByte(rec[j:], '"')
-				if k < 0 {
-					return nil, i + 1, "quoted field is not closed"
-				}
-				buf = appendUnCRLF(buf, rec[j:j+k])
-				j += k + 1
-				if j < len(rec) && rec[j] == '"' {
-					buf = append(buf, '"')
-					j++
-					continue
-				}
-				break
+	s := string(rec)
+	if strings.IndexByte(s, '"') < 0 {
+		// No quotes: a byte loop beats an IndexByte call per field, fields being short.
+		fields, prev := d.fields[:0], 0
+		for i := 0; i < len(s); i++ {
+			if s[i] == ',' {
+				fields = append(fields, s[prev:i])
+				prev = i + 1
 			}
-			if j < len(rec) && rec[j] != ',' {
-				return nil, j + 1, "text after the closing quote of a quoted field"
-			}
-			i = j
-		} else {
-			k := bytes.IndexByte(rec[i:], ',')
-			if k < 0 {
-				k = len(rec) - i
-			}
-			f := rec[i : i+k]
-			if q := bytes.IndexByte(f, '"'); q >= 0 {
-				return nil, i + q + 1, `a double quote in an unquoted field; quote the field and double the quote ("")`
-			}
-			buf = append(buf, f...)
-			i += k
 		}
-		ends = append(ends, len(buf))
-		if i >= len(rec) {
-			break
-		}
-		i++ // the comma
+		d.fields = append(fields, s[prev:])
+		return d.fields, 0, ""
 	}
-	d.fieldBuf, d.ends = buf, ends
-	s := string(buf)
-	fields = d.fields[:0]
-	prev := 0
-	for _, end := range ends {
-		fields = append(fields, s[prev:end])
-		prev = end
+	fields, col, msg = d.splitQuoted(s)
+	if msg != "" {
+		return nil, col, msg
+	}
+	if len(d.escaped) > 0 {
+		u := string(d.fieldBuf)
+		for _, e := range d.escaped {
+			fields[e.field] = u[e.start:e.end]
+		}
 	}
 	d.fields = fields
 	return fields, 0, ""
 }
 
-// appendUnCRLF appends b, turning CRLF line breaks inside a quoted field into LF.
-func appendUnCRLF(dst, b []byte) []byte {
+// splitQuoted splits a record that has quotes. A quoted field that needs
+// unescaping is left in d.fieldBuf, noted in d.escaped.
+func (d *CSVDecoder) splitQuoted(s string) (fields []string, col int, msg string) {
+	fields, d.escaped, d.fieldBuf = d.fields[:0], d.escaped[:0], d.fieldBuf[:0]
+	i := 0
 	for {
-		k := bytes.Index(b, []byte("\r\n"))
-		if k < 0 {
-			return append(dst, b...)
+		if i < len(s) && s[i] == '"' {
+			j, doubled := i+1, false
+			for {
+				k := strings.IndexByte(s[j:], '"')
+				if k < 0 {
+					return nil, i + 1, "quoted field is not closed"
+				}
+				j += k + 1
+				if j < len(s) && s[j] == '"' {
+					doubled = true
+					j++
+					continue
+				}
+				break
+			}
+			if j < len(s) && s[j] != ',' {
+				return nil, j + 1, "text after the closing quote of a quoted field"
+			}
+			f := s[i+1 : j-1]
+			if doubled || strings.Contains(f, "\r\n") {
+				start := len(d.fieldBuf)
+				d.fieldBuf = appendUnquoted(d.fieldBuf, f)
+				d.escaped = append(d.escaped, span{len(fields), start, len(d.fieldBuf)})
+			}
+			fields = append(fields, f)
+			i = j
+		} else {
+			k := strings.IndexByte(s[i:], ',')
+			if k < 0 {
+				k = len(s) - i
+			}
+			f := s[i : i+k]
+			if q := strings.IndexByte(f, '"'); q >= 0 {
+				return nil, i + q + 1, `a double quote in an unquoted field; quote the field and double the quote ("")`
+			}
+			fields = append(fields, f)
+			i += k
 		}
-		dst = append(dst, b[:k]...)
-		dst = append(dst, '\n')
-		b = b[k+2:]
+		if i >= len(s) {
+			break
+		}
+		i++ // the comma
 	}
+	return fields, 0, ""
+}
+
+// span is an unescaped quoted field: fields[field] is fieldBuf[start:end].
+type span struct{ field, start, end int }
+
+// appendUnquoted appends the text of a quoted field: "" becomes " and a CRLF line
+// break becomes LF.
+func appendUnquoted(dst []byte, f string) []byte {
+	for i := 0; i < len(f); i++ {
+		switch c := f[i]; {
+		case c == '"':
+			i++ // the second quote of ""
+		case c == '\r' && i+1 < len(f) && f[i+1] == '\n':
+			continue
+		}
+		dst = append(dst, f[i])
+	}
+	return dst
 }
 
 // IsRowError reports whether err leaves the decoder able to go on.
@@ -271,4 +241,3 @@ func IsRowError(err error) bool {
 	var re *RowError
 	return errors.As(err, &re)
 }
-

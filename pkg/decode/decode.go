@@ -60,18 +60,17 @@ func Sniff(head []byte) Format {
 
 // Sentinel errors; a FileError or RowError wraps one where it applies.
 var (
-	ErrCompressed         = errors.New("compressed input is not supported")
-	ErrNotUTF8            = errors.New("input is not UTF-8")
-	ErrUnknownHeader      = errors.New("unknown header")
-	ErrDuplicateHeader    = errors.New("duplicated header")
-	ErrDelimiter          = errors.New("not comma-delimited")
-	ErrUnterminatedQuote  = errors.New("unterminated quoted field")
-	ErrEmptyHeader        = errors.New("missing header")
-	ErrRowTooLong         = errors.New("row too long")
-	ErrFieldCount         = errors.New("wrong number of fields")
-	ErrSyntax             = errors.New("syntax error")
-	ErrInvalidEndpoint    = errors.New("invalid endpoint")
-	errHeaderWithoutInput = errors.New("no header")
+	ErrCompressed        = errors.New("compressed input is not supported")
+	ErrNotUTF8           = errors.New("input is not UTF-8")
+	ErrUnknownHeader     = errors.New("unknown header")
+	ErrDuplicateHeader   = errors.New("duplicated header")
+	ErrDelimiter         = errors.New("not comma-delimited")
+	ErrUnterminatedQuote = errors.New("unterminated quoted field")
+	ErrEmptyHeader       = errors.New("missing header")
+	ErrRowTooLong        = errors.New("row too long")
+	ErrFieldCount        = errors.New("wrong number of fields")
+	ErrSyntax            = errors.New("syntax error")
+	ErrInvalidEndpoint   = errors.New("invalid endpoint")
 )
 
 // FileError stops a file: nothing after it can be decoded. Line and Byte locate it
@@ -115,17 +114,23 @@ type RowError struct {
 }
 
 func (e *RowError) Error() string {
-	s := fmt.Sprintf("%s:%d: ", e.File, e.Line)
-	if e.Field != "" {
-		s += e.Field + ": "
+	var b strings.Builder
+	if e.File != "" {
+		b.WriteString(e.File + ":")
 	}
-	return s + e.Msg
+	fmt.Fprintf(&b, "%d: ", e.Line)
+	if e.Field != "" {
+		b.WriteString(e.Field + ": ")
+	}
+	b.WriteString(e.Msg)
+	return b.String()
 }
 
 func (e *RowError) Unwrap() error { return e.Err }
 
-// Row is one decoded record. Raw is the record as it stood in the file (at most
-// the first rawKeep bytes of an over-long one); it is reused by the next Decode.
+// Row is one decoded record. Raw is the record as it stood in the file, without its
+// line ending (at most the first rawKeep bytes of an over-long one); it is reused by
+// the next Decode.
 type Row struct {
 	Line     int
 	Raw      []byte
@@ -134,18 +139,19 @@ type Row struct {
 
 // Decoder is implemented by the CSV and NDJSON decoders. Decode returns the next
 // endpoint, or the row with a *RowError (go on), a *FileError (stop) or io.EOF.
+// Any error but a *RowError is final: every later Decode returns it again.
 type Decoder interface {
 	Decode() (*Row, error)
 }
 
 // Options tune a decoder. The zero value decodes a whole file with the spec's limits.
 type Options struct {
-	File     string           // name used in error messages
-	Limits   endpoint.Limits  // zero value means endpoint.DefaultLimits()
-	RowLimit int              // bytes in one record; 0 means 1 MiB
-	Header   []string         // CSV only: the header, when decoding a piece of a file after it
-	Line     int              // the line number of the first record in r; 0 means 1
-	Offset   int64            // the byte offset of r's start in the file
+	File     string          // name used in error messages
+	Limits   endpoint.Limits // a zero field means its endpoint.DefaultLimits() value
+	RowLimit int             // bytes in one record; 0 means 1 MiB
+	Header   []string        // CSV only: the header, when decoding a piece of a file after it
+	Line     int             // the line number of the first record in r; 0 means 1
+	Offset   int64           // the byte offset of r's start in the file
 }
 
 const (
@@ -164,9 +170,7 @@ func New(f Format, r io.Reader, opts Options) Decoder {
 }
 
 func (o *Options) defaults() {
-	if o.Limits == (endpoint.Limits{}) {
-		o.Limits = endpoint.DefaultLimits()
-	}
+	o.Limits = o.Limits.WithDefaults()
 	if o.RowLimit <= 0 {
 		o.RowLimit = defaultRowLimit
 	}
@@ -183,7 +187,9 @@ var magics = []struct {
 	{"gzip", []byte{0x1f, 0x8b}},
 	{"zip", []byte("PK\x03\x04")},
 	{"zip", []byte("PK\x05\x06")},
-	{"bzip2", []byte("BZh")},
+	{"bzip2", []byte("BZh1")}, {"bzip2", []byte("BZh2")}, {"bzip2", []byte("BZh3")},
+	{"bzip2", []byte("BZh4")}, {"bzip2", []byte("BZh5")}, {"bzip2", []byte("BZh6")},
+	{"bzip2", []byte("BZh7")}, {"bzip2", []byte("BZh8")}, {"bzip2", []byte("BZh9")},
 	{"zstd", []byte{0x28, 0xb5, 0x2f, 0xfd}},
 	{"xz", []byte{0xfd, '7', 'z', 'X', 'Z', 0}},
 }
@@ -203,9 +209,97 @@ func Compression(head []byte) string {
 type reader struct {
 	opts   Options
 	br     *bufio.Reader
-	line   int   // line number of the next unread byte
-	offset int64 // file offset of the next unread byte
-	raw    []byte
+	line   int    // line number of the next unread byte
+	offset int64  // file offset of the next unread byte
+	raw    []byte // the current record
+	buf    []byte // holds a record that does not lie whole in br's buffer
+	err    error  // the final error, once there is one
+}
+
+// final makes every error but a row error sticky: after a FileError, a read error
+// or io.EOF nothing more is decoded. A row error comes with its row.
+func (r *reader) final(row *Row, err error) (*Row, error) {
+	if err != nil && row == nil {
+		r.err = err
+	}
+	return row, err
+}
+
+// record reads the next non-blank record and returns the line it starts on.
+// r.raw holds its bytes: a view of the read buffer when the record lies
+// in it whole, as most do, else r.buf. A record ends at a newline; in CSV
+// (quoted), not at one inside quotes: quote parity decides, as it does when a large
+// file is split into pieces. A record over the row limit is read to its end but
+// only its first rawKeep bytes are kept.
+func (r *reader) record(quoted bool) (line int, tooLong bool, err error) {
+	for {
+		line, start, tooLong, err := r.next(quoted)
+		if err != nil || tooLong {
+			return line, tooLong, err
+		}
+		blank := len(trimEOL(r.raw)) == 0
+		if !quoted {
+			blank = len(bytes.TrimSpace(r.raw)) == 0 // white space alone is no JSON
+		}
+		if !blank {
+			return line, false, r.checkUTF8(r.raw, line, start)
+		}
+	}
+}
+
+// next reads the next record, blank or not, and returns where it starts.
+
+func (r *reader) next(quoted bool) (line int, start int64, tooLong bool, err error) {
+	line, start = r.line, r.offset
+	r.buf = r.buf[:0]
+	quotes := 0
+	for first := true; ; first = false {
+		chunk, rerr := r.br.ReadSlice('\n')
+		if rerr != nil && rerr != bufio.ErrBufferFull && rerr != io.EOF {
+			return 0, 0, false, fmt.Errorf("read line %d: %w", r.line, rerr)
+		}
+		if quoted {
+			quotes += bytes.Count(chunk, quote)
+		}
+		r.offset += int64(len(chunk))
+		if rerr == nil {
+			r.line++
+		}
+		ends := rerr == io.EOF || (rerr == nil && quotes%2 == 0)
+		switch {
+		case first && ends && len(chunk) <= r.opts.RowLimit:
+			r.raw = chunk // valid until the next read, as Row.Raw promises
+		case !tooLong && len(r.buf)+len(chunk) > r.opts.RowLimit:
+			tooLong = true
+			r.buf = r.buf[:min(len(r.buf), rawKeep)]
+			r.buf = append(r.buf, chunk[:max(0, min(len(chunk), rawKeep-len(r.buf)))]...)
+			r.raw = r.buf
+		case !tooLong:
+			r.buf = append(r.buf, chunk...)
+			r.raw = r.buf
+		}
+		switch {
+		case rerr == io.EOF && r.offset == start:
+			return 0, 0, false, io.EOF
+		case rerr == io.EOF && quotes%2 == 1:
+			return 0, 0, false, &FileError{File: r.opts.File, Line: line, Byte: start, Err: ErrUnterminatedQuote,
+				Msg: "a quoted field opened in the record starting on this line is never closed"}
+		case ends:
+			return line, start, tooLong, nil
+		}
+	}
+}
+
+var quote = []byte{'"'}
+
+func trimEOL(b []byte) []byte {
+	if n := len(b); n > 0 && b[n-1] == '\n' {
+		b = b[:n-1]
+		if n := len(b); n > 0 && b[n-1] == '\r' {
+			b = b[:n-1]
+		}
+	}
+	return b
 }
 
 func newReader(r io.Reader, opts Options) *reader {
@@ -222,6 +316,10 @@ func (r *reader) start() error {
 	if name := Compression(head); name != "" {
 		return &FileError{File: r.opts.File, Line: 1, Byte: 0, Err: ErrCompressed,
 			Msg: "the file is " + name + "-compressed; compressed files cannot be imported, decompress it first"}
+	}
+	if bytes.HasPrefix(head, []byte{0xFF, 0xFE}) || bytes.HasPrefix(head, []byte{0xFE, 0xFF}) {
+		return &FileError{File: r.opts.File, Line: 1, Byte: 0, Err: ErrNotUTF8,
+			Msg: "the file is UTF-16 encoded (it starts with a UTF-16 byte order mark); save it as UTF-8"}
 	}
 	if bytes.HasPrefix(head, bom) {
 		r.br.Discard(len(bom))

@@ -1,7 +1,6 @@
 package decode
 
 import (
-	"bufio"
 	"bytes"
 	"fmt"
 	"io"
@@ -23,84 +22,81 @@ type JSONDecoder struct {
 
 	p     jsonParser
 	attrs map[string]endpoint.Attr // resolved dotted names
+
+	// The values and problems of a line are collected while it is parsed and given
+	// to the builder once it parsed: the values then share one string, and a line
+	// with a syntax error never reaches the builder.
+	vals []byte
+	ops  []op
+}
+
+// op is one value (vals[start:end]) or one problem (msg) of a line.
+type op struct {
+	attr       endpoint.Attr
+	start, end int
+	field, msg string
+}
+
+func (d *JSONDecoder) fail(field, msg string) {
+	d.ops = append(d.ops, op{field: field, msg: msg})
+}
+
+// build gives the collected values and problems to the builder, in line order.
+func (d *JSONDecoder) build() {
+	d.b.Reset()
+	s := string(d.vals)
+	for _, o := range d.ops {
+		if o.msg != "" {
+			d.b.Fail(o.field, o.msg)
+		} else {
+			d.b.Set(o.attr, s[o.start:o.end])
+		}
+	}
 }
 
 // NewJSON returns a decoder reading newline-delimited JSON from r.
 func NewJSON(r io.Reader, opts Options) *JSONDecoder {
 	d := &JSONDecoder{r: newReader(r, opts), attrs: make(map[string]endpoint.Attr)}
 	d.b = endpoint.NewBuilder(d.r.opts.Limits)
+	d.b.UTF8Checked = true // whole lines are checked, and unescaping keeps UTF-8 valid
 	return d
 }
 
 // Decode returns the next endpoint; see Decoder.
 func (d *JSONDecoder) Decode() (*Row, error) {
+	if d.r.err != nil {
+		return nil, d.r.err
+	}
+	return d.r.final(d.decode())
+}
+
+func (d *JSONDecoder) decode() (*Row, error) {
 	if !d.started {
 		d.started = true
 		if err := d.r.start(); err != nil {
 			return nil, err
 		}
 	}
-	line, tooLong, err := d.readLine()
+	line, tooLong, err := d.r.record(false)
 	if err != nil {
 		return nil, err
 	}
 	row := &d.row
-	*row = Row{Line: line, Raw: d.r.raw}
+	*row = Row{Line: line, Raw: trimEOL(d.r.raw)}
 	if tooLong {
 		return row, d.r.rowError(line, "", fmt.Sprintf("row is longer than the %d-byte limit", d.r.opts.RowLimit), ErrRowTooLong)
 	}
-	d.b.Reset()
+	d.vals, d.ops = d.vals[:0], d.ops[:0]
 	if col, msg := d.parse(trimEOL(d.r.raw)); msg != "" {
 		return row, d.r.rowError(line, "", fmt.Sprintf("invalid JSON at column %d: %s", col, msg), ErrSyntax)
 	}
+	d.build()
 	e, ferr := d.b.Finish()
 	if ferr != nil {
 		return row, d.r.rowError(line, ferr.Field, ferr.Msg, ErrInvalidEndpoint)
 	}
 	row.Endpoint = e
 	return row, nil
-}
-
-// readLine reads the next non-blank line into d.r.raw.
-func (d *JSONDecoder) readLine() (line int, tooLong bool, err error) {
-	r := d.r
-	for {
-		r.raw = r.raw[:0]
-		line, start := r.line, r.offset
-		tooLong = false
-		for {
-			chunk, rerr := r.br.ReadSlice('\n')
-			r.offset += int64(len(chunk))
-			if !tooLong && len(r.raw)+len(chunk) > r.opts.RowLimit {
-				tooLong = true
-				r.raw = append(r.raw, chunk[:max(0, min(len(chunk), rawKeep-len(r.raw)))]...)
-			} else if !tooLong {
-				r.raw = append(r.raw, chunk...)
-			}
-			if rerr == bufio.ErrBufferFull {
-				continue
-			}
-			if rerr == io.EOF && r.offset == start {
-				return 0, false, io.EOF
-			}
-			if rerr != nil && rerr != io.EOF {
-				return 0, false, fmt.Errorf("read line %d: %w", r.line, rerr)
-			}
-			if rerr == nil {
-				r.line++
-			}
-			break
-		}
-		if !tooLong && len(bytes.TrimSpace(r.raw)) == 0 {
-			continue
-		}
-		if !tooLong {
-			if err := r.checkUTF8(r.raw, line, start); err != nil {
-				return 0, false, err
-			}
-		}
-		return line, tooLong, nil
-	}
 }
 
 // parse reads one JSON object into the builder. Attribute problems go to the
@@ -168,6 +164,10 @@ func (d *JSONDecoder) member(depth int) string {
 	}
 	switch c := p.buf[p.pos]; {
 	case c == '{':
+		if !isGroup(string(p.path)) {
+			d.notGroup()
+			return p.skipValue()
+		}
 		if depth >= maxDepth {
 			return "objects nested too deeply"
 		}
@@ -186,7 +186,7 @@ func (d *JSONDecoder) member(depth int) string {
 		return d.scalar(a)
 	}
 	if !a.MultiValue() {
-		d.b.Fail(a.Name(), "expected a single value, not a list")
+		d.fail(a.Name(), "expected a single value, not a list")
 		return p.skipValue()
 	}
 	p.pos++
@@ -209,23 +209,28 @@ func (d *JSONDecoder) member(depth int) string {
 	}
 }
 
-// scalar parses a string or number and gives it to the builder.
+// scalar parses a string or number and collects it as a value of a.
 func (d *JSONDecoder) scalar(a endpoint.Attr) string {
 	p := &d.p
+	if p.pos >= len(p.buf) {
+		return "unexpected end of line"
+	}
 	switch c := p.buf[p.pos]; {
 	case c == '"':
+		start := len(d.vals)
 		var msg string
-		p.val, msg = p.appendString(p.val[:0])
-		if msg != "" {
+		if d.vals, msg = p.appendString(d.vals); msg != "" {
 			return msg
 		}
-		d.b.Set(a, string(p.val))
+		d.ops = append(d.ops, op{attr: a, start: start, end: len(d.vals)})
 	case c == '-' || (c >= '0' && c <= '9'):
 		n, msg := p.number()
 		if msg != "" {
 			return msg
 		}
-		d.b.Set(a, string(n))
+		start := len(d.vals)
+		d.vals = append(d.vals, n...)
+		d.ops = append(d.ops, op{attr: a, start: start, end: len(d.vals)})
 	case c == 'n':
 		if !p.literal("null") {
 			return "invalid literal"
@@ -234,15 +239,15 @@ func (d *JSONDecoder) scalar(a endpoint.Attr) string {
 		if !p.literal("true") && !p.literal("false") {
 			return "invalid literal"
 		}
-		d.b.Fail(a.Name(), "expected a string or a number, not a boolean")
+		d.fail(a.Name(), "expected a string or a number, not a boolean")
 	default:
-		d.b.Fail(a.Name(), "expected a string or a number")
+		d.fail(a.Name(), "expected a string or a number")
 		return p.skipValue()
 	}
 	return ""
 }
 
-// attr resolves p.path, recording an unknown name on the builder.
+// attr resolves p.path, recording an unknown name as a problem.
 func (d *JSONDecoder) attr() (endpoint.Attr, bool) {
 	p := &d.p
 	if a, ok := d.attrs[string(p.path)]; ok {
@@ -252,9 +257,9 @@ func (d *JSONDecoder) attr() (endpoint.Attr, bool) {
 	a, err := endpoint.Lookup(name)
 	if err != nil {
 		if isGroup(name) {
-			d.b.Fail(name, "expected an object")
+			d.fail(name, "expected an object")
 		} else {
-			d.b.Fail(name, err.Error())
+			d.fail(name, err.Error())
 		}
 		return a, false
 	}
@@ -262,6 +267,20 @@ func (d *JSONDecoder) attr() (endpoint.Attr, bool) {
 		d.attrs[name] = a
 	}
 	return a, true
+}
+
+// notGroup records an object given where p.path names no group of attributes.
+func (d *JSONDecoder) notGroup() {
+	name := string(d.p.path)
+	a, err := endpoint.Lookup(name)
+	switch {
+	case err != nil:
+		d.fail(name, err.Error())
+	case a.MultiValue():
+		d.fail(name, "expected a string or a list of strings, not an object")
+	default:
+		d.fail(name, "expected a string or a number, not an object")
+	}
 }
 
 func isGroup(name string) bool {
@@ -421,8 +440,17 @@ func (p *jsonParser) number() ([]byte, string) {
 	return p.buf[start:p.pos], ""
 }
 
+// maxSkipDepth bounds the nesting of a value that is skipped (the value of an
+// unknown or misused member), so that a row of a million '[' does not grow the
+// stack to a million frames.
+const maxSkipDepth = 64
+
 // skipValue steps over any JSON value, checking its syntax.
 func (p *jsonParser) skipValue() string {
+	return p.skip(0)
+}
+
+func (p *jsonParser) skip(depth int) string {
 	p.skipSpace()
 	if p.pos >= len(p.buf) {
 		return "unexpected end of line"
@@ -436,14 +464,17 @@ func (p *jsonParser) skipValue() string {
 		_, msg := p.number()
 		return msg
 	case c == '{' || c == '[':
-		return p.skipContainer(c)
+		if depth >= maxSkipDepth {
+			return "values nested too deeply"
+		}
+		return p.skipContainer(c, depth)
 	case p.literal("true"), p.literal("false"), p.literal("null"):
 		return ""
 	}
 	return "unexpected character " + strconv.QuoteRune(rune(p.buf[p.pos]))
 }
 
-func (p *jsonParser) skipContainer(open byte) string {
+func (p *jsonParser) skipContainer(open byte, depth int) string {
 	closing := byte('}')
 	if open == '[' {
 		closing = ']'
@@ -465,7 +496,7 @@ func (p *jsonParser) skipContainer(open byte) string {
 				return "expected ':' after a member name"
 			}
 		}
-		if msg := p.skipValue(); msg != "" {
+		if msg := p.skip(depth + 1); msg != "" {
 			return msg
 		}
 		p.skipSpace()

@@ -111,7 +111,7 @@ func (a Attr) MultiValue() bool {
 	return a.Kind == KindAttribute || a.Kind == KindUserAttribute
 }
 
-// Custom reports whether the attribute is one of the three custom families.
+// IsCustom reports whether the attribute is one of the three custom families.
 func (a Attr) IsCustom() bool {
 	return a.Kind == KindAttribute || a.Kind == KindMetric || a.Kind == KindUserAttribute
 }
@@ -124,7 +124,7 @@ type UnknownAttributeError struct {
 
 func (e *UnknownAttributeError) Error() string {
 	if e.Suggestion != "" {
-		return "unknown attribute, did you mean " + e.Suggestion + "?"
+		return "did you mean " + e.Suggestion + "? (unknown attribute)"
 	}
 	return "unknown attribute"
 }
@@ -146,6 +146,9 @@ func Lookup(name string) (Attr, error) {
 // suggest returns the attribute name closest to an unknown one, or "".
 func suggest(name string) string {
 	best, bestDist := "", 3
+	if len(name) > 200 {
+		return "" // no attribute name is near, and the distance would cost len(name)²
+	}
 	for fixed := range fixedNames {
 		if d := nameDistance(name, fixed); d < bestDist || (d == bestDist && fixed < best) {
 			best, bestDist = fixed, d
@@ -155,7 +158,7 @@ func suggest(name string) string {
 		prefix := strings.TrimSuffix(f.prefix, ".")
 		segs := strings.Count(prefix, ".") + 1
 		parts := strings.SplitN(name, ".", segs+1)
-		if len(parts) <= segs {
+		if len(parts) <= segs || parts[segs] == "" {
 			continue
 		}
 		head := strings.Join(parts[:segs], ".")
@@ -174,6 +177,9 @@ func suggest(name string) string {
 func nameDistance(a, b string) int {
 	if strings.EqualFold(a, b) {
 		return 0
+	}
+	if d := len(a) - len(b); d > 3 || d < -3 {
+		return 4 // the distance is at least the difference in length: too far to suggest
 	}
 	return levenshtein(strings.ToLower(a), strings.ToLower(b))
 }

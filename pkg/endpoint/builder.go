@@ -26,8 +26,33 @@ func (e *FieldError) Error() string {
 type Builder struct {
 	Limits Limits
 
-	e   *Endpoint
-	err *FieldError
+	// UTF8Checked says the caller has checked that every value is valid UTF-8, as
+	// the decoders do for whole records; Set then skips its own check.
+	UTF8Checked bool
+
+	e    *Endpoint
+	p    *parts
+	err  *FieldError
+	size int // e.Size(), kept up to date as values are set
+
+	// vals backs the value lists of custom attributes, shared by many endpoints:
+	// each list is a capped window of it, so appending to one never writes into
+	// another. last is the list that ends where vals ends, which can grow in place.
+	vals      []string
+	last      Attr
+	lastStart int
+
+	zones map[string]bool // valid time zones seen
+}
+
+// parts holds an endpoint and the objects it may point to, allocated together:
+// one allocation per endpoint instead of up to six.
+type parts struct {
+	e         Endpoint
+	loc       Location
+	demo      Demographic
+	user      User
+	lat, long float64
 }
 
 // NewBuilder returns a Builder that enforces limits; a zero field of limits means
@@ -40,8 +65,11 @@ func NewBuilder(limits Limits) *Builder {
 
 // Reset starts a new endpoint.
 func (b *Builder) Reset() {
-	b.e = &Endpoint{}
+	b.p = new(parts)
+	b.e = &b.p.e
 	b.err = nil
+	b.size = 0
+	b.last = Attr{}
 }
 
 // Failed reports whether a problem has been recorded for the current endpoint.
@@ -61,7 +89,7 @@ func (b *Builder) Set(a Attr, v string) {
 	if v == "" || b.err != nil {
 		return
 	}
-	if !utf8.ValidString(v) {
+	if !b.UTF8Checked && !utf8.ValidString(v) {
 		b.Fail(a.Name(), "value is not valid UTF-8")
 		return
 	}
@@ -97,12 +125,12 @@ func (b *Builder) setString(a Attr, v string) {
 		v = b.enum(a, v, []string{"ALL", "NONE"})
 		dst = &e.OptOut
 	case KindEffectiveDate:
-		t, ok := ParseDate(v)
+		d, ok := normalizeDate(v)
 		if !ok {
 			b.Fail(a.Name(), "not an ISO 8601 date-time (for example 20171011T150548Z or 2017-10-11T15:05:48Z)")
 			return
 		}
-		v = FormatDate(t)
+		v = d
 		dst = &e.EffectiveDate
 	case KindRequestId:
 		dst = &e.RequestId
@@ -117,7 +145,7 @@ func (b *Builder) setString(a Attr, v string) {
 		v = c
 		dst = &b.location().Country
 	case KindTimezone:
-		if !ValidTimezone(v) {
+		if !b.validTimezone(v) {
 			b.Fail(a.Name(), strconv.Quote(v)+" is not a tz database time zone (for example America/Los_Angeles)")
 			return
 		}
@@ -141,6 +169,7 @@ func (b *Builder) setString(a Attr, v string) {
 		return
 	}
 	*dst = v
+	b.size += len(v)
 }
 
 // stringField returns the plain free-text fields of Location and Demographic.
@@ -171,6 +200,11 @@ func (b *Builder) stringField(k Kind) *string {
 // enum accepts v in any letter case and returns its canonical spelling.
 func (b *Builder) enum(a Attr, v string, allowed []string) string {
 	for _, s := range allowed {
+		if v == s {
+			return s
+		}
+	}
+	for _, s := range allowed {
 		if strings.EqualFold(v, s) {
 			return s
 		}
@@ -182,10 +216,10 @@ func (b *Builder) enum(a Attr, v string, allowed []string) string {
 func (b *Builder) setCoordinate(a Attr, v string) {
 	f, ok := parseFinite(v)
 	limit := 90.0
-	dst := &b.location().Latitude
+	dst, val := &b.location().Latitude, &b.p.lat
 	if a.Kind == KindLongitude {
 		limit = 180
-		dst = &b.location().Longitude
+		dst, val = &b.location().Longitude, &b.p.long
 	}
 	switch {
 	case !ok:
@@ -195,11 +229,12 @@ func (b *Builder) setCoordinate(a Attr, v string) {
 	case *dst != nil:
 		b.Fail(a.Name(), "given more than once")
 	default:
-		r := math.Round(f*10) / 10
-		if r == 0 {
-			r = 0 // no negative zero
+		*val = math.Round(f*10) / 10
+		if *val == 0 {
+			*val = 0 // no negative zero
 		}
-		*dst = &r
+		*dst = val
+		b.size += 8
 	}
 }
 
@@ -232,7 +267,32 @@ func (b *Builder) setCustom(a Attr, v string) {
 		b.Fail(a.Name(), "more than "+strconv.Itoa(b.Limits.ValuesPerAttribute)+" values")
 		return
 	}
-	(*m)[a.Custom] = append(vals, v)
+	(*m)[a.Custom] = b.appendValue(a, vals, v)
+	if !seen {
+		b.size += len(a.Custom)
+	}
+	b.size += len(v)
+}
+
+// appendValue appends v to the list vals of attribute a, taking the room from
+// b.vals: a new list, or the latest list growing in place, costs no allocation
+// of its own.
+func (b *Builder) appendValue(a Attr, vals []string, v string) []string {
+	grow := len(vals) > 0 && a == b.last
+	if len(vals) > 0 && !grow {
+		return append(vals, v) // an older list: copied, as append does
+	}
+	if len(b.vals) == cap(b.vals) {
+		if grow {
+			return append(vals, v)
+		}
+		b.vals = make([]string, 0, 64)
+	}
+	if !grow {
+		b.last, b.lastStart = a, len(b.vals)
+	}
+	b.vals = append(b.vals, v)
+	return b.vals[b.lastStart:len(b.vals):len(b.vals)]
 }
 
 func (b *Builder) setMetric(a Attr, v string) {
@@ -253,9 +313,13 @@ func (b *Builder) setMetric(a Attr, v string) {
 		return
 	}
 	b.e.Metrics[a.Custom] = f
+	b.size += len(a.Custom) + 8
 }
 
 func (b *Builder) checkName(name string) string {
+	if len(name) <= b.Limits.NameLength && plainASCII(name) {
+		return ""
+	}
 	if n := utf8.RuneCountInString(name); n > b.Limits.NameLength {
 		return "name has " + strconv.Itoa(n) + " characters, the limit is " + strconv.Itoa(b.Limits.NameLength)
 	}
@@ -277,21 +341,21 @@ func familyName(k Kind) string {
 
 func (b *Builder) location() *Location {
 	if b.e.Location == nil {
-		b.e.Location = &Location{}
+		b.e.Location = &b.p.loc
 	}
 	return b.e.Location
 }
 
 func (b *Builder) demographic() *Demographic {
 	if b.e.Demographic == nil {
-		b.e.Demographic = &Demographic{}
+		b.e.Demographic = &b.p.demo
 	}
 	return b.e.Demographic
 }
 
 func (b *Builder) user() *User {
 	if b.e.User == nil {
-		b.e.User = &User{}
+		b.e.User = &b.p.user
 	}
 	return b.e.User
 }
@@ -308,6 +372,7 @@ func (b *Builder) Finish() (*Endpoint, *FieldError) {
 		if msg != "" {
 			return nil, &FieldError{Field: "Address", Msg: msg}
 		}
+		b.size += len(addr) - len(e.Address)
 		e.Address = addr
 	}
 	if e.Id == "" {
@@ -320,11 +385,12 @@ func (b *Builder) Finish() (*Endpoint, *FieldError) {
 			return nil, &FieldError{Field: "Address", Msg: "missing: a new endpoint needs Address and ChannelType"}
 		}
 		e.Id = DerivedId(e.ChannelType, e.Address)
+		b.size += len(e.Id)
 	}
 	if e.User != nil && len(e.User.UserAttributes) > 0 && e.User.UserId == "" {
 		return nil, &FieldError{Field: "User.UserId", Msg: "missing: User.UserAttributes belong to a user, so a row that sets them needs User.UserId"}
 	}
-	if n := e.Size(); n > b.Limits.EndpointBytes {
+	if n := b.size; n > b.Limits.EndpointBytes {
 		return nil, &FieldError{Msg: "endpoint is " + strconv.Itoa(n) + " bytes, the limit is " + strconv.Itoa(b.Limits.EndpointBytes)}
 	}
 	return e, nil
@@ -333,6 +399,9 @@ func (b *Builder) Finish() (*Endpoint, *FieldError) {
 // parseFinite parses a finite decimal number. ParseFloat alone would also take
 // "0x1p4", "1_000", "Inf" and "NaN", which are not numbers in an endpoint file.
 func parseFinite(v string) (float64, bool) {
+	if f, ok := parseShortDecimal(v); ok {
+		return f, true
+	}
 	if !isDecimal(v) {
 		return 0, false
 	}
@@ -345,6 +414,20 @@ func parseFinite(v string) (float64, bool) {
 
 func isControl(r rune) bool { return r < 0x20 || r == 0x7f }
 
+// plainASCII reports whether s is printable ASCII without white space at its ends:
+// a name that needs no closer look.
+func plainASCII(s string) bool {
+	if s == "" || s[0] == ' ' || s[len(s)-1] == ' ' {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
 func checkId(v string) string {
 	if len(v) > 128 {
 		return "longer than 128 bytes"
@@ -353,6 +436,62 @@ func checkId(v string) string {
 		return "contains control characters"
 	}
 	return ""
+}
+
+var pow10 = [...]float64{1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15}
+
+// parseShortDecimal parses [+-]digits[.digits] of at most 15 digits without
+// strconv: the digits and the power of ten are exact in a float64, so one
+// division rounds as ParseFloat does. Anything else reports false.
+func parseShortDecimal(v string) (float64, bool) {
+	i, neg := 0, false
+	if i < len(v) && (v[i] == '-' || v[i] == '+') {
+		neg = v[i] == '-'
+		i++
+	}
+	var mant uint64
+	n, frac := 0, -1
+	for ; i < len(v); i++ {
+		switch c := v[i]; {
+		case c >= '0' && c <= '9':
+			mant = mant*10 + uint64(c-'0')
+			n++
+			if frac >= 0 {
+				frac++
+			}
+		case c == '.' && frac < 0:
+			frac = 0
+		default:
+			return 0, false
+		}
+	}
+	if n == 0 || n > 15 {
+		return 0, false
+	}
+	f := float64(mant)
+	if frac > 0 {
+		f /= pow10[frac]
+	}
+	if neg {
+		f = -f
+	}
+	return f, true
+}
+
+// validTimezone is ValidTimezone with a cache of the zones this Builder has seen,
+// cheaper than the shared one.
+func (b *Builder) validTimezone(name string) bool {
+	if b.zones[name] {
+		return true
+	}
+	if !ValidTimezone(name) {
+		return false
+	}
+	if b.zones == nil || len(b.zones) >= 1024 {
+		b.zones = make(map[string]bool)
+	}
+	b.zones[name] = true
+	return true
 }
 
 // isDecimal reports whether v is [+-]digits[.digits][(e|E)[+-]digits], where either

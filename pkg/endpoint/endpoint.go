@@ -95,6 +95,47 @@ func (e *Endpoint) compact() *Endpoint {
 	return &c
 }
 
+// Size is the endpoint's size as the EndpointBytes limit counts it: the UTF-8 bytes
+// of its string values and custom attribute names, and 8 bytes for each number. It
+// depends only on the normalised endpoint, so importing an endpoint's canonical form
+// again gives the same size.
+func (e *Endpoint) Size() int {
+	n := len(e.Id) + len(e.ChannelType) + len(e.Address) + len(e.EndpointStatus) +
+		len(e.OptOut) + len(e.EffectiveDate) + len(e.RequestId)
+	if l := e.Location; l != nil {
+		n += len(l.City) + len(l.Country) + len(l.PostalCode) + len(l.Region)
+		if l.Latitude != nil {
+			n += 8
+		}
+		if l.Longitude != nil {
+			n += 8
+		}
+	}
+	if d := e.Demographic; d != nil {
+		n += len(d.AppVersion) + len(d.Locale) + len(d.Make) + len(d.Model) +
+			len(d.ModelVersion) + len(d.Platform) + len(d.PlatformVersion) + len(d.Timezone)
+	}
+	n += listsSize(e.Attributes)
+	for k := range e.Metrics {
+		n += len(k) + 8
+	}
+	if u := e.User; u != nil {
+		n += len(u.UserId) + listsSize(u.UserAttributes)
+	}
+	return n
+}
+
+func listsSize(m map[string][]string) int {
+	n := 0
+	for k, vs := range m {
+		n += len(k)
+		for _, v := range vs {
+			n += len(v)
+		}
+	}
+	return n
+}
+
 // Clone returns a deep copy of e.
 func (e *Endpoint) Clone() *Endpoint {
 	c := *e

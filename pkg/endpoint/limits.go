@@ -1,7 +1,7 @@
 package endpoint
 
-// Limits are the spec's per-endpoint and per-deployment limits. The zero value is
-// not useful; start from DefaultLimits.
+// Limits are the spec's per-endpoint and per-deployment limits. A zero field means
+// the spec's default (see WithDefaults); start from DefaultLimits to change one.
 type Limits struct {
 	AttributesPerEndpoint int // custom names per endpoint, in each family
 	CustomAttributeNames  int // distinct custom names across the deployment
@@ -21,4 +21,26 @@ func DefaultLimits() Limits {
 		ValuesPerAttribute:    50,
 		EndpointBytes:         15 * 1024,
 	}
+}
+
+// WithDefaults returns l with every zero (or negative) field set to its default, so
+// that a caller may configure one limit and keep the spec's values for the others.
+func (l Limits) WithDefaults() Limits {
+	d := DefaultLimits()
+	for _, f := range []struct {
+		v   *int
+		def int
+	}{
+		{&l.AttributesPerEndpoint, d.AttributesPerEndpoint},
+		{&l.CustomAttributeNames, d.CustomAttributeNames},
+		{&l.NameLength, d.NameLength},
+		{&l.ValueLength, d.ValueLength},
+		{&l.ValuesPerAttribute, d.ValuesPerAttribute},
+		{&l.EndpointBytes, d.EndpointBytes},
+	} {
+		if *f.v <= 0 {
+			*f.v = f.def
+		}
+	}
+	return l
 }

@@ -66,6 +66,9 @@ func ValidTimezone(name string) bool {
 // normalizeLocale accepts "en_US", "en-us", "en" and "es_419" and returns the
 // ISO 15897 spelling: language in lower case, territory in upper case, joined by "_".
 func normalizeLocale(v string) (string, bool) {
+	if canonicalLocale(v) {
+		return v, true
+	}
 	lang, terr, hasTerr := strings.Cut(strings.ReplaceAll(v, "-", "_"), "_")
 	if len(lang) < 2 || len(lang) > 3 || !allLetters(lang) {
 		return "", false
@@ -81,6 +84,24 @@ func normalizeLocale(v string) (string, bool) {
 		return lang + "_" + terr, true
 	}
 	return "", false
+}
+
+// canonicalLocale reports whether v is already in the form normalizeLocale returns:
+// "en", "en_US" or "es_419".
+func canonicalLocale(v string) bool {
+	lang, terr, hasTerr := strings.Cut(v, "_")
+	if len(lang) < 2 || len(lang) > 3 || strings.ToLower(lang) != lang || !allLetters(lang) {
+		return false
+	}
+	switch {
+	case !hasTerr:
+		return true
+	case len(terr) == 2:
+		return terr[0] >= 'A' && terr[0] <= 'Z' && terr[1] >= 'A' && terr[1] <= 'Z'
+	case len(terr) == 3:
+		return strings.Trim(terr, "0123456789") == ""
+	}
+	return false
 }
 
 func allLetters(s string) bool {
@@ -111,9 +132,16 @@ func ParseDate(v string) (time.Time, bool) {
 	if len(v) < 8 || len(v) > 40 {
 		return time.Time{}, false
 	}
+	if t, ok := parseDateFast(v); ok {
+		return t, true
+	}
 	for _, layout := range dateLayouts {
 		if t, err := time.Parse(layout, v); err == nil {
-			return t.UTC(), true
+			// A UTC year outside 0..9999 would not format back to four digits.
+			if t = t.UTC(); t.Year() < 0 || t.Year() > 9999 {
+				return time.Time{}, false
+			}
+			return t, true
 		}
 	}
 	return time.Time{}, false
@@ -126,11 +154,183 @@ const DateLayout = "2006-01-02T15:04:05.000Z"
 // FormatDate formats t in DateLayout.
 func FormatDate(t time.Time) string { return t.UTC().Format(DateLayout) }
 
+// normalizeDate returns the EffectiveDate v in DateLayout, or false if ParseDate
+// would refuse it. It returns v itself when it already is in that form, and avoids
+// the time package for dates given in UTC.
+func normalizeDate(v string) (string, bool) {
+	var buf [32]byte
+	var out []byte
+	if f, ok := scanDate(v); ok && f.offset == 0 {
+		out = f.appendUTC(buf[:0])
+	} else {
+		t, ok := ParseDate(v)
+		if !ok {
+			return "", false
+		}
+		out = appendDate(buf[:0], t)
+	}
+	if string(out) == v {
+		return v, true
+	}
+	return string(out), true
+}
+
+// appendDate appends t in DateLayout, as t.AppendFormat would for the years
+// ParseDate accepts (0 to 9999), without interpreting the layout.
+func appendDate(b []byte, t time.Time) []byte {
+	t = t.UTC()
+	year, month, day := t.Date()
+	hour, minute, second := t.Clock()
+	f := dateFields{year, int(month), day, hour, minute, second, t.Nanosecond(), 0}
+	return f.appendUTC(b)
+}
+
+// dateFields are the parts of a date-time as written, before its offset applies.
+type dateFields struct {
+	year, month, day, hour, minute, second, nanosecond int
+	offset                                             int // seconds east of UTC
+}
+
+func (f dateFields) appendUTC(b []byte) []byte {
+	b = append4(b, f.year)
+	b = append2(append(b, '-'), f.month)
+	b = append2(append(b, '-'), f.day)
+	b = append2(append(b, 'T'), f.hour)
+	b = append2(append(b, ':'), f.minute)
+	b = append2(append(b, ':'), f.second)
+	ms := f.nanosecond / 1e6
+	b = append(b, '.', byte('0'+ms/100), byte('0'+ms/10%10), byte('0'+ms%10))
+	return append(b, 'Z')
+}
+
+func append2(b []byte, v int) []byte { return append(b, byte('0'+v/10%10), byte('0'+v%10)) }
+
+func append4(b []byte, v int) []byte { return append2(append2(b, v/100), v) }
+
+// parseDateFast parses the two common forms, 20171011T150548Z and
+// 2017-10-11T15:05:48.123Z (with a Z or a numeric offset), without time.Parse's
+// layout interpretation. It gives what ParseDate's layouts give, or reports false
+// and leaves the input to them.
+func parseDateFast(v string) (time.Time, bool) {
+	f, ok := scanDate(v)
+	if !ok {
+		return time.Time{}, false
+	}
+	t := time.Date(f.year, time.Month(f.month), f.day, f.hour, f.minute, f.second, f.nanosecond, time.UTC).
+		Add(-time.Duration(f.offset) * time.Second)
+	if t.Year() < 0 || t.Year() > 9999 {
+		return time.Time{}, false
+	}
+	return t, true
+}
+
+// scanDate reads the fields of a date-time in one of the forms parseDateFast takes.
+func scanDate(v string) (dateFields, bool) {
+	var d [6]int // year, month, day, hour, minute, second
+	extended := false
+	switch {
+	case len(v) >= 15 && v[8] == 'T':
+	case len(v) >= 19 && v[4] == '-' && v[7] == '-' && v[10] == 'T' && v[13] == ':' && v[16] == ':':
+		extended = true
+	default:
+		return dateFields{}, false
+	}
+	i := 0
+	for k, w := range [6]int{4, 2, 2, 2, 2, 2} {
+		if (k > 0 && extended) || k == 3 {
+			i++ // '-', 'T' or ':'
+		}
+		n, ok := digits(v, i, w)
+		if !ok {
+			return dateFields{}, false
+		}
+		d[k], i = n, i+w
+	}
+	ns := 0
+	if i < len(v) && v[i] == '.' {
+		j := i + 1
+		for j < len(v) && v[j] >= '0' && v[j] <= '9' {
+			j++
+		}
+		if j == i+1 || j-i-1 > 9 {
+			return dateFields{}, false
+		}
+		frac, _ := digits(v, i+1, j-i-1)
+		for range 9 - (j - i - 1) {
+			frac *= 10
+		}
+		ns, i = frac, j
+	}
+	offset, ok := zoneOffset(v[i:], extended)
+	if !ok || d[1] < 1 || d[1] > 12 || d[2] < 1 || d[2] > daysIn(d[1], d[0]) || d[3] > 23 || d[4] > 59 || d[5] > 59 {
+		return dateFields{}, false
+	}
+	return dateFields{d[0], d[1], d[2], d[3], d[4], d[5], ns, offset}, true
+}
+
+// zoneOffset parses "Z", "+hh:mm" (extended) or "+hhmm" (basic) into seconds east.
+func zoneOffset(z string, extended bool) (int, bool) {
+	if z == "Z" {
+		return 0, true
+	}
+	if len(z) != 5+btoi(extended) || (z[0] != '+' && z[0] != '-') || (extended && z[3] != ':') {
+		return 0, false
+	}
+	hh, ok1 := digits(z, 1, 2)
+	mm, ok2 := digits(z, len(z)-2, 2)
+	if !ok1 || !ok2 || hh > 23 || mm > 59 {
+		return 0, false
+	}
+	off := hh*3600 + mm*60
+	if z[0] == '-' {
+		off = -off
+	}
+	return off, true
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// digits parses the n decimal digits of s at i.
+func digits(s string, i, n int) (int, bool) {
+	if i+n > len(s) {
+		return 0, false
+	}
+	v := 0
+	for _, c := range []byte(s[i : i+n]) {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		v = v*10 + int(c-'0')
+	}
+	return v, true
+}
+
+func daysIn(month, year int) int {
+	switch month {
+	case 2:
+		if year%4 == 0 && (year%100 != 0 || year%400 == 0) {
+			return 29
+		}
+		return 28
+	case 4, 6, 9, 11:
+		return 30
+	}
+	return 31
+}
+
 // NormalizeAddress checks an address against its channel and returns the form used
 // for storage and for the derived Id. Messages never repeat the address: it is PII.
 func NormalizeAddress(channel, addr string) (string, string) {
 	switch channel {
 	case "EMAIL":
+		if strings.ContainsFunc(addr, isControl) {
+			return "", "not a valid email address"
+		}
 		local, domain, ok := strings.Cut(addr, "@")
 		if !ok || local == "" || !strings.Contains(domain, ".") || strings.ContainsAny(domain, "@ ") ||
 			strings.HasPrefix(domain, ".") || strings.HasSuffix(domain, ".") || strings.ContainsAny(local, " ") {
@@ -147,6 +347,9 @@ func NormalizeAddress(channel, addr string) (string, string) {
 }
 
 func normalizePhone(addr string) (string, string) {
+	if plainPhone(addr) {
+		return addr, ""
+	}
 	var b strings.Builder
 	b.Grow(len(addr))
 	for i := 0; i < len(addr); i++ {
@@ -168,12 +371,29 @@ func normalizePhone(addr string) (string, string) {
 	return b.String(), ""
 }
 
+// plainPhone reports whether addr is already a normalised phone number: an
+// optional leading + and 3 to 15 digits.
+func plainPhone(addr string) bool {
+	digits := strings.TrimPrefix(addr, "+")
+	if len(digits) < 3 || len(digits) > 15 {
+		return false
+	}
+	for i := 0; i < len(digits); i++ {
+		if digits[i] < '0' || digits[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
 // DerivedId is the Id of an endpoint imported without one: a hash of its channel and
 // normalised address, so that importing the same rows again updates, not duplicates.
+// It is the first 16 bytes of SHA-256(channel, 0, address) in hex.
 func DerivedId(channel, normalizedAddr string) string {
-	h := sha256.New()
-	h.Write([]byte(channel))
-	h.Write([]byte{0})
-	h.Write([]byte(normalizedAddr))
-	return hex.EncodeToString(h.Sum(nil)[:16])
+	var in [256]byte
+	msg := append(append(append(in[:0], channel...), 0), normalizedAddr...)
+	sum := sha256.Sum256(msg)
+	var out [32]byte
+	hex.Encode(out[:], sum[:16])
+	return string(out[:])
 }

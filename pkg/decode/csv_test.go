@@ -1,0 +1,105 @@
+package decode
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/segport/segport/pkg/endpoint"
+)
+
+const (
+	hdr  = "ChannelType,Address\n"
+	sms1 = `{"ChannelType":"SMS","Address":"2065550182"}`
+	sms2 = `{"ChannelType":"SMS","Address":"2065550183"}`
+	sms3 = `{"ChannelType":"SMS","Address":"2065550184"}`
+)
+
+func TestCSV(t *testing.T) {
+	big := strings.Repeat("x", 5000)
+	runCases(t, CSV, []decodeCase{
+		// Framing: line endings, BOM, blank lines.
+		{name: "LF", input: hdr + "SMS,2065550182\nSMS,2065550183\n", want: []string{"2 " + sms1, "3 " + sms2}},
+		{name: "CRLF", input: "ChannelType,Address\r\nSMS,2065550182\r\nSMS,2065550183\r\n", want: []string{"2 " + sms1, "3 " + sms2}},
+		{name: "mixed line endings", input: "ChannelType,Address\r\nSMS,2065550182\nSMS,2065550183\r\n", want: []string{"2 " + sms1, "3 " + sms2}},
+		{name: "no final newline", input: hdr + "SMS,2065550182", want: []string{"2 " + sms1}},
+		{name: "BOM stripped", input: "\xEF\xBB\xBF" + hdr + "SMS,2065550182\n", want: []string{"2 " + sms1}},
+		{name: "blank lines skipped", input: "\n" + hdr + "\n\r\nSMS,2065550182\n\n", want: []string{"5 " + sms1}},
+		{name: "header only", input: hdr, want: nil},
+		{name: "header spaces trimmed", input: " ChannelType , Address\n" + "SMS,2065550182\n", want: []string{"2 " + sms1}},
+		{name: "quoted header", input: `"ChannelType","Address"` + "\nSMS,2065550182\n", want: []string{"2 " + sms1}},
+
+		// RFC 4180 quoting.
+		{name: "quoted comma", input: "ChannelType,Address,Location.City\nSMS,2065550182,\"Washington, D.C.\"\n",
+			want: []string{`2 {"ChannelType":"SMS","Address":"2065550182","Location":{"City":"Washington, D.C."}}`}},
+		{name: "quoted quotes", input: "ChannelType,Address,Demographic.Model\nSMS,2065550182,\"5\"\" screen\"\n",
+			want: []string{`2 {"ChannelType":"SMS","Address":"2065550182","Demographic":{"Model":"5\" screen"}}`}},
+		{name: "quoted empty", input: "ChannelType,Address,Demographic.Model\nSMS,2065550182,\"\"\n", want: []string{"2 " + sms1}},
+		{name: "quoted line break keeps line numbers", input: "ChannelType,Address,Attributes.Note\nSMS,2065550182,\"a\nb\n\"\"c\"\"\"\nSMS,2065550183,x\n",
+			want: []string{`2 {"ChannelType":"SMS","Address":"2065550182","Attributes":{"Note":["a\nb\n\"c\""]}}`, `5 {"ChannelType":"SMS","Address":"2065550183","Attributes":{"Note":["x"]}}`}},
+		{name: "quoted CRLF becomes LF", input: "ChannelType,Address,Attributes.Note\r\nSMS,2065550182,\"a\r\nb\"\r\n",
+			want: []string{`2 {"ChannelType":"SMS","Address":"2065550182","Attributes":{"Note":["a\nb"]}}`}},
+		{name: "multi-line record before a bad row", input: "ChannelType,Address,Attributes.Note\nSMS,2065550182,\"one\ntwo\nthree\"\nSMS,,x\nSMS,2065550184,y\n",
+			want: []string{`2 {"ChannelType":"SMS","Address":"2065550182","Attributes":{"Note":["one\ntwo\nthree"]}}`, "5 row ErrInvalidEndpoint",
+				`6 {"ChannelType":"SMS","Address":"2065550184","Attributes":{"Note":["y"]}}`},
+			wantErr: "in:5: Address: missing"},
+		{name: "bad multi-line record", input: "ChannelType,Address,Attributes.Note\nSMS,2065550182,\"one\ntwo\",x\nSMS,2065550184,y\n",
+			want:    []string{"2 row ErrFieldCount", `4 {"ChannelType":"SMS","Address":"2065550184","Attributes":{"Note":["y"]}}`},
+			wantErr: "in:2: row has 4 fields, the header has 3"},
+		{name: "text after closing quote", input: hdr + "SMS,\"2065550182\"x\nSMS,2065550183\n", want: []string{"2 row ErrSyntax", "3 " + sms2},
+			wantErr: "in:2: column 17: text after the closing quote"},
+		{name: "quote in unquoted field", input: hdr + "SMS,20655\"5\"0182\nSMS,2065550183\n", want: []string{"2 row ErrSyntax", "3 " + sms2},
+			wantErr: "a double quote in an unquoted field"},
+		{name: "unterminated quote", input: hdr + "SMS,2065550182\nSMS,\"2065550183\nSMS,2065550184\n",
+			want: []string{"2 " + sms1, "file ErrUnterminatedQuote line 3 byte 35"}, wantErr: "in:3: a quoted field opened in the record starting on this line is never closed"},
+
+		// Rows and fields.
+		{name: "too few fields", input: hdr + "SMS\nSMS,2065550183\n", want: []string{"2 row ErrFieldCount", "3 " + sms2}, wantErr: "row has 1 fields, the header has 2"},
+		{name: "too many fields", input: hdr + "SMS,2065550182,x\nSMS,2065550183\n", want: []string{"2 row ErrFieldCount", "3 " + sms2}},
+		{name: "decoding goes on after row errors", input: hdr + "SMS,1\nFAX,2065550182\nSMS,2065550183\n,\nSMS,2065550184\n",
+			want: []string{"2 row ErrInvalidEndpoint", "3 row ErrInvalidEndpoint", "4 " + sms2, "5 row ErrInvalidEndpoint", "6 " + sms3}},
+		{name: "update by Id", input: "Id,Demographic.Make\nep-1,LG\n", want: []string{`2 {"Id":"ep-1","Demographic":{"Make":"LG"}}`}},
+		{name: "values trimmed", input: hdr + " SMS , 2065550182 \n", want: []string{"2 " + sms1}},
+		{name: "repeated Attributes header adds values", input: "ChannelType,Address,Attributes.i,Attributes.i,Attributes.i\nSMS,2065550182,a,,\"b,c\"\n",
+			want: []string{`2 {"ChannelType":"SMS","Address":"2065550182","Attributes":{"i":["a","b,c"]}}`}},
+		{name: "repeated user attributes header adds values", input: "ChannelType,Address,User.UserId,User.UserAttributes.n,User.UserAttributes.n\nSMS,2065550182,u,a,b\n",
+			want: []string{`2 {"ChannelType":"SMS","Address":"2065550182","User":{"UserId":"u","UserAttributes":{"n":["a","b"]}}}`}},
+		{name: "limits from options", input: "ChannelType,Address,Attributes.a,Attributes.b\nSMS,2065550182,1,2\nSMS,2065550183,1,\n",
+			opts: Options{Limits: endpoint.Limits{AttributesPerEndpoint: 1}},
+			want: []string{"2 row ErrInvalidEndpoint", `3 {"ChannelType":"SMS","Address":"2065550183","Attributes":{"a":["1"]}}`}, wantErr: "in:2: Attributes.b: more than 1 custom attributes in Attributes"},
+		{name: "row over the row limit", input: hdr + "SMS,2065550182\nSMS," + big + "\nSMS,2065550183\n", opts: Options{RowLimit: 1000},
+			want: []string{"2 " + sms1, "3 row ErrRowTooLong", "4 " + sms2}, wantErr: "in:3: row is longer than the 1000-byte limit"},
+		{name: "quoted row over the row limit", input: hdr + "SMS,\"" + big + "\n" + big + "\"\nSMS,2065550183\n", opts: Options{RowLimit: 1000},
+			want: []string{"2 row ErrRowTooLong", "4 " + sms2}},
+
+		// Header problems stop the file.
+		{name: "empty file", input: "", want: []string{"file ErrEmptyHeader line 1 byte -1"}, wantErr: "the file is empty"},
+		{name: "blank file", input: "\n\r\n", want: []string{"file ErrEmptyHeader line 1 byte -1"}},
+		{name: "unknown header with suggestion", input: "ChannelType,Address,Demographic.make\nSMS,2065550182,LG\n",
+			want: []string{"file ErrUnknownHeader line 1 byte -1"}, wantErr: "in:1: Demographic.make: did you mean Demographic.Make?"},
+		{name: "unknown header", input: "ChannelType,Address,Favourite colour\n", want: []string{"file ErrUnknownHeader line 1 byte -1"},
+			wantErr: "Favourite colour: unknown attribute"},
+		{name: "empty header column", input: "ChannelType,,Address\n", want: []string{"file ErrUnknownHeader line 1 byte -1"}, wantErr: "header column 2 is empty"},
+		{name: "duplicated header", input: "ChannelType,Address,ChannelType\n", want: []string{"file ErrDuplicateHeader line 1 byte -1"},
+			wantErr: "ChannelType: duplicated header (column 3)"},
+		{name: "duplicated metric header", input: "ChannelType,Address,Metrics.m,Metrics.m\n", want: []string{"file ErrDuplicateHeader line 1 byte -1"}},
+		{name: "semicolon-delimited", input: "ChannelType;Address\nSMS;2065550182\n", want: []string{"file ErrDelimiter line 1 byte -1"},
+			wantErr: "the header looks semicolon-delimited"},
+		{name: "tab-delimited", input: "ChannelType\tAddress\nSMS\t2065550182\n", want: []string{"file ErrDelimiter line 1 byte -1"},
+			wantErr: "the header looks tab-delimited"},
+		{name: "header syntax", input: "ChannelType,\"Address\"x\n", want: []string{"file ErrSyntax line 1 byte -1"}},
+		{name: "header over the row limit", input: "ChannelType," + big + "\n", opts: Options{RowLimit: 1000}, want: []string{"file ErrRowTooLong line 1 byte -1"}},
+
+		// Encoding problems stop the file, located by line and byte.
+		{name: "gzip", input: "\x1f\x8b\x08\x00rest", want: []string{"file ErrCompressed line 1 byte 0"}, wantErr: "the file is gzip-compressed"},
+		{name: "zip", input: "PK\x03\x04rest", want: []string{"file ErrCompressed line 1 byte 0"}, wantErr: "zip-compressed"},
+		{name: "bzip2", input: "BZh91AY&SY", want: []string{"file ErrCompressed line 1 byte 0"}, wantErr: "bzip2-compressed"},
+		{name: "zstd", input: "\x28\xb5\x2f\xfdrest", want: []string{"file ErrCompressed line 1 byte 0"}, wantErr: "zstd-compressed"},
+		{name: "UTF-16", input: "\xff\xfeC\x00h\x00", want: []string{"file ErrNotUTF8 line 1 byte 0"}, wantErr: "UTF-16"},
+		{name: "Latin-1 row", input: hdr + "SMS,2065550182\nSMS,20655\xe950183\n",
+			want: []string{"2 " + sms1, "file ErrNotUTF8 line 3 byte 44"}, wantErr: "in:3: invalid UTF-8 at byte 44 (0xe9)"},
+		{name: "Latin-1 after BOM", input: "\xEF\xBB\xBF" + hdr + "SMS,\xe9\n", want: []string{"file ErrNotUTF8 line 2 byte 27"}},
+		{name: "Latin-1 inside a multi-line field", input: "ChannelType,Address,Attributes.a\nSMS,2065550182,\"x\ny\xff\"\n",
+			want: []string{"file ErrNotUTF8 line 3 byte 52"}},
+		{name: "Latin-1 header", input: "ChannelType,Addr\xe9ss\n", want: []string{"file ErrNotUTF8 line 1 byte 16"}},
+	})
+}

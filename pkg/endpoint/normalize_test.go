@@ -1,0 +1,214 @@
+package endpoint
+
+import (
+	"math"
+	"strconv"
+	"testing"
+	"time"
+)
+
+func TestNormalizeCountry(t *testing.T) {
+	tests := []struct {
+		name    string
+		input   string
+		want    string
+		wantErr string
+	}{
+		{name: "alpha-3", input: "USA", want: "USA"},
+		{name: "lower case", input: "egy", want: "EGY"},
+		{name: "Åland", input: "ALA", want: "ALA"},
+		{name: "alpha-2 suggests alpha-3", input: "US", wantErr: "US: did you mean USA? (ISO 3166-1 alpha-3 is required)"},
+		{name: "alpha-2 lower case", input: "cn", wantErr: "cn: did you mean CHN?"},
+		{name: "unknown", input: "ZZZ", wantErr: `"ZZZ" is not an ISO 3166-1 alpha-3 country code`},
+		{name: "name", input: "Canada", wantErr: `"Canada" is not an ISO 3166-1 alpha-3 country code`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, msg := NormalizeCountry(tt.input)
+			if got != tt.want || msg != tt.wantErr && (tt.wantErr == "" || len(msg) < len(tt.wantErr) || msg[:len(tt.wantErr)] != tt.wantErr) {
+				t.Fatalf("NormalizeCountry(%q) = %q, %q; want %q, %q", tt.input, got, msg, tt.want, tt.wantErr)
+			}
+		})
+	}
+	if n := len(alpha3); n != 249 {
+		t.Errorf("%d alpha-3 codes, want the 249 officially assigned", n)
+	}
+	if c, ok := Alpha3("gb"); !ok || c != "GBR" {
+		t.Errorf("Alpha3(gb) = %q, %v", c, ok)
+	}
+	if _, ok := Alpha3("XX"); ok {
+		t.Error("Alpha3(XX) found a country")
+	}
+}
+
+func TestParseDate(t *testing.T) {
+	tests := []struct {
+		name    string
+		input   string
+		want    string
+		wantErr bool
+	}{
+		{name: "basic", input: "20171011T150548Z", want: "2017-10-11T15:05:48.000Z"},
+		{name: "basic offset", input: "20171011T150548-0700", want: "2017-10-11T22:05:48.000Z"},
+		{name: "basic fraction", input: "20171011T150548.123Z", want: "2017-10-11T15:05:48.123Z"},
+		{name: "basic no seconds", input: "20171011T1505Z", want: "2017-10-11T15:05:00.000Z"},
+		{name: "extended", input: "2017-10-11T15:05:48Z", want: "2017-10-11T15:05:48.000Z"},
+		{name: "extended offset", input: "2017-10-11T15:05:48+05:30", want: "2017-10-11T09:35:48.000Z"},
+		{name: "extended nanoseconds truncated to milliseconds", input: "2017-10-11T15:05:48.123456789Z", want: "2017-10-11T15:05:48.123Z"},
+		{name: "extended no seconds", input: "2017-10-11T15:05Z", want: "2017-10-11T15:05:00.000Z"},
+		{name: "calendar date", input: "2017-10-11", want: "2017-10-11T00:00:00.000Z"},
+		{name: "basic calendar date", input: "20171011", want: "2017-10-11T00:00:00.000Z"},
+		{name: "canonical form parses to itself", input: "2017-10-11T15:05:48.000Z", want: "2017-10-11T15:05:48.000Z"},
+		{name: "no zone", input: "2017-10-11T15:05:48", wantErr: true},
+		{name: "US order", input: "10/11/2017", wantErr: true},
+		{name: "hour 24", input: "2017-10-11T24:00:00Z", wantErr: true},
+		{name: "too short", input: "2017", wantErr: true},
+		{name: "year 10000 in UTC", input: "9999-12-31T23:00:00-02:00", wantErr: true},
+		{name: "year -1 in UTC", input: "0000-01-01T00:00:00+01:00", wantErr: true},
+		{name: "Unix time", input: "1507734348", wantErr: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, ok := ParseDate(tt.input)
+			if ok == tt.wantErr {
+				t.Fatalf("ParseDate(%q) ok = %v, want %v", tt.input, ok, !tt.wantErr)
+			}
+			if ok && FormatDate(got) != tt.want {
+				t.Fatalf("ParseDate(%q) = %s, want %s", tt.input, FormatDate(got), tt.want)
+			}
+			if ok && got.Location() != time.UTC {
+				t.Fatalf("ParseDate(%q) is not in UTC", tt.input)
+			}
+		})
+	}
+}
+
+func TestIsDecimal(t *testing.T) {
+	tests := []struct {
+		input string
+		want  bool
+	}{
+		{"0", true}, {"-12", true}, {"+1.5", true}, {".5", true}, {"5.", true}, {"1e3", true}, {"-2.5E-3", true},
+		{"", false}, {"-", false}, {".", false}, {"e3", false}, {"1e", false}, {"1e+", false}, {"0x10", false},
+		{"1_000", false}, {"Inf", false}, {"NaN", false}, {"1.2.3", false}, {" 1", false}, {"1,5", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.input, func(t *testing.T) {
+			if got := isDecimal(tt.input); got != tt.want {
+				t.Fatalf("isDecimal(%q) = %v, want %v", tt.input, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestEndpointSizeIgnoresInputForm(t *testing.T) {
+	// Size depends on the normalised endpoint: the same endpoint given in a longer
+	// form (basic date, spaced phone) has the same size as its canonical form.
+	a, errA := build(t, Limits{}, sms(kv{"EffectiveDate", "20171011T150548Z"}, kv{"Metrics.m", "1e0"}))
+	b, errB := build(t, Limits{}, []kv{{"ChannelType", "SMS"}, {"Address", "+12065550182"}, {"EffectiveDate", "2017-10-11T15:05:48.000Z"}, {"Metrics.m", "1"}})
+	if errA != nil || errB != nil {
+		t.Fatal(errA, errB)
+	}
+	if a.Size() != b.Size() {
+		t.Fatalf("sizes %d and %d differ", a.Size(), b.Size())
+	}
+}
+
+func TestCloneIsDeep(t *testing.T) {
+	e, ferr := build(t, Limits{}, sms(kv{"Location.Latitude", "1"}, kv{"Attributes.a", "x"}, kv{"Metrics.m", "1"},
+		kv{"User.UserId", "u"}, kv{"User.UserAttributes.b", "y"}, kv{"Demographic.Make", "LG"}))
+	if ferr != nil {
+		t.Fatal(ferr)
+	}
+	before, _ := e.MarshalCanonical()
+	c := e.Clone()
+	*c.Location.Latitude = 2
+	c.Attributes["a"][0] = "changed"
+	c.Metrics["m"] = 2
+	c.User.UserAttributes["b"][0] = "changed"
+	c.Demographic.Make = "Apple"
+	after, _ := e.MarshalCanonical()
+	if string(before) != string(after) {
+		t.Fatalf("changing the clone changed the original:\n%s\n%s", before, after)
+	}
+}
+
+func TestMarshalCanonicalOmitsEmptyObjects(t *testing.T) {
+	e := &Endpoint{Id: "x", Location: &Location{}, Demographic: &Demographic{}, User: &User{}, Attributes: map[string][]string{}}
+	got, err := e.MarshalCanonical()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(got) != `{"Id":"x"}` {
+		t.Fatalf("got %s", got)
+	}
+	e = &Endpoint{Id: "<&>", Attributes: map[string][]string{"b": {"2"}, "a": {"1"}}}
+	got, _ = e.MarshalCanonical()
+	if string(got) != `{"Id":"<&>","Attributes":{"a":["1"],"b":["2"]}}` {
+		t.Fatalf("got %s", got)
+	}
+}
+
+// FuzzParseDate checks that the fast paths of ParseDate and of formatting agree
+// with the time package's layouts.
+func FuzzParseDate(f *testing.F) {
+	for _, s := range []string{
+		"20171011T150548Z", "20171011T150548.123+0200", "2017-10-11T15:05:48Z", "2017-10-11T15:05:48.5-07:30",
+		"2016-02-29T00:00:00Z", "2017-02-29T00:00:00Z", "0000-01-01T00:00:00+01:00", "9999-12-31T23:59:59.999999999Z",
+		"2017-10-11T24:00:00Z", "2017-10-11T15:05:48+24:00", "20171011T150548,5Z",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, v string) {
+		fast, okFast := parseDateFast(v)
+		if !okFast {
+			return
+		}
+		var slow time.Time
+		okSlow := false
+		for _, layout := range dateLayouts {
+			if p, err := time.Parse(layout, v); err == nil {
+				slow, okSlow = p.UTC(), true
+				break
+			}
+		}
+		if !okSlow || !fast.Equal(slow) {
+			t.Fatalf("%q: fast %v, layouts %v (ok %v)", v, fast, slow, okSlow)
+		}
+		if got, want := string(appendDate(nil, fast)), FormatDate(fast); got != want {
+			t.Fatalf("appendDate gives %s, Format %s", got, want)
+		}
+	})
+}
+
+// FuzzNormalizeDate checks the Builder's path for dates against ParseDate and
+// FormatDate.
+func FuzzNormalizeDate(f *testing.F) {
+	for _, s := range []string{"20171011T150548Z", "2017-10-11T15:05:48.123456+02:00", "2017-10-11", "2017-10-11T15:05:48.000Z", "x"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, v string) {
+		got, ok := normalizeDate(v)
+		d, okWant := ParseDate(v)
+		if ok != okWant || (ok && got != FormatDate(d)) {
+			t.Fatalf("%q: normalizeDate %q %v, ParseDate %v %v", v, got, ok, d, okWant)
+		}
+	})
+}
+
+// FuzzParseFinite checks the short-decimal path against strconv.
+func FuzzParseFinite(f *testing.F) {
+	for _, s := range []string{"-61.2086", "440", ".5", "5.", "-0", "123456789012345", "0.000000000000001", "+7"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, v string) {
+		got, ok := parseShortDecimal(v)
+		if !ok {
+			return
+		}
+		want, err := strconv.ParseFloat(v, 64)
+		if err != nil || math.Float64bits(got) != math.Float64bits(want) {
+			t.Fatalf("%q: %v, strconv %v %v", v, got, want, err)
+		}
+	})
+}
