@@ -1,0 +1,123 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func writeFile(t *testing.T, name, body string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// runCLI runs the CLI in process and returns stdout, stderr and the exit code.
+func runCLI(t *testing.T, args ...string) (string, string, int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	var out, errOut bytes.Buffer
+	err := run(ctx, args, &out, &errOut)
+	code := 0
+	if err != nil {
+		code = 1
+		var ee *exitError
+		if errors.As(err, &ee) {
+			code = ee.code
+		}
+		if ee == nil || ee.err != errSilent {
+			errOut.WriteString(err.Error())
+		}
+	}
+	return out.String(), errOut.String(), code
+}
+
+func TestValidate(t *testing.T) {
+	good := writeFile(t, "good.csv", "ChannelType,Address\nEMAIL,a@example.com\n")
+	bad := writeFile(t, "bad.csv", "ChannelType,Address,Location.Country\nEMAIL,a@example.com,US\nFAX,1,USA\nSMS,2065550182,USA\n")
+	broken := writeFile(t, "broken.csv", "Demographic.make\nx\n")
+	noext := writeFile(t, "people", `{"ChannelType":"SMS","Address":"2065550182"}`+"\n")
+	tests := []struct {
+		name     string
+		args     []string
+		wantOut  []string
+		wantCode int
+	}{
+		{"valid", []string{"validate", good}, []string{good + ": 1 rows, 1 valid, 0 invalid"}, 0},
+		{"bad rows", []string{"validate", bad}, []string{
+			bad + ":2: Location.Country: US: did you mean USA?",
+			bad + `:3: ChannelType: "FAX" is not one of`,
+			bad + ": 3 rows, 1 valid, 2 invalid"}, 1},
+		{"file error", []string{"validate", good, broken}, []string{broken + ":1: Demographic.make: did you mean Demographic.Make?"}, 2},
+		{"sniffed json", []string{"validate", noext}, []string{noext + ": 1 rows, 1 valid, 0 invalid"}, 0},
+		{"forced format", []string{"validate", "--format", "csv", noext}, []string{noext + ":1: header column 2: a double quote in an unquoted field"}, 2},
+		{"json output", []string{"validate", "--json", bad}, []string{`{"File":"` + bad + `","Format":"CSV","Rows":3,"Valid":1,"Invalid":2,"Failures":[{"Line":2,"Field":"Location.Country","Message":"US: did you mean USA? (ISO 3166-1 alpha-3 is required)"}`}, 1},
+		{"no file", []string{"validate"}, nil, 2},
+		{"bad flag", []string{"validate", "--nope", good}, nil, 2},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			out, errOut, code := runCLI(t, tc.args...)
+			if code != tc.wantCode {
+				t.Errorf("exit code %d, want %d\nstdout %s\nstderr %s", code, tc.wantCode, out, errOut)
+			}
+			for _, w := range tc.wantOut {
+				if !strings.Contains(out, w) {
+					t.Errorf("stdout lacks %q:\n%s", w, out)
+				}
+			}
+		})
+	}
+}
+
+func TestParse(t *testing.T) {
+	f := writeFile(t, "p.csv", "Id,ChannelType,Address,Location.Latitude\nx1,EMAIL,A@Example.com,47.61\nx2,EMAIL,broken,\n")
+	out, errOut, code := runCLI(t, "parse", f)
+	if code != 1 || out != `{"Id":"x1","ChannelType":"EMAIL","Address":"a@example.com","Location":{"Latitude":47.6}}`+"\n" ||
+		!strings.Contains(errOut, f+":3: Address: not a valid email address") {
+		t.Errorf("code %d\nstdout %s\nstderr %s", code, out, errOut)
+	}
+}
+
+func TestImportAndQueryLocally(t *testing.T) {
+	data := t.TempDir()
+	out, errOut, code := runCLI(t, "import", "--data", data, "--json", "--segment", "cli seg", "../../examples/spec-example.csv")
+	if code != 0 {
+		t.Fatalf("import: code %d\n%s\n%s", code, out, errOut)
+	}
+	var j struct {
+		JobStatus      string
+		TotalProcessed int
+		Definition     struct{ SegmentName string }
+	}
+	if err := json.Unmarshal([]byte(out), &j); err != nil || j.JobStatus != "COMPLETED" || j.TotalProcessed != 5 || j.Definition.SegmentName != "cli seg" {
+		t.Fatalf("import printed %s (%v)", out, err)
+	}
+	out, _, code = runCLI(t, "segments", "members", "--data", data, "cli seg")
+	if code != 0 || strings.Count(out, "\n") != 5 || !strings.Contains(out, `"Address":"john.stiles@example.com"`) {
+		t.Fatalf("members: code %d\n%s", code, out)
+	}
+	out, _, code = runCLI(t, "segments", "get", "--json", "--data", data, "cli seg")
+	if code != 0 || !strings.Contains(out, `"EndpointCount":5`) {
+		t.Fatalf("segments get: code %d\n%s", code, out)
+	}
+	bad := writeFile(t, "bad.csv.gz", "\x1f\x8b\x08\x00")
+	out, _, code = runCLI(t, "import", "--data", data, "--segment", "cli seg", "--format", "csv", bad)
+	if code != 1 || !strings.Contains(out, "FAILED") || !strings.Contains(out, "gzip-compressed") {
+		t.Fatalf("failed import: code %d\n%s", code, out)
+	}
+	out, _, code = runCLI(t, "jobs", "list", "--data", data)
+	if code != 0 || strings.Count(out, "\n") != 2 {
+		t.Fatalf("jobs list: code %d\n%s", code, out)
+	}
+}
