@@ -22,6 +22,7 @@ import (
 type Objects interface {
 	Head(ctx context.Context, bucket, key string) (*s3src.Object, error)
 	Range(ctx context.Context, bucket, key string, start, end int64) (io.ReadCloser, error)
+	Prefetch(ctx context.Context, bucket, key string, start, end, window int64, inflight int) io.ReadCloser
 	List(ctx context.Context, bucket, prefix string) ([]*s3src.Object, error)
 	PutFile(ctx context.Context, bucket, key, path, contentType string) error
 	Concat(ctx context.Context, bucket, dstKey string, header []byte, keys []string) error

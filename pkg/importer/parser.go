@@ -17,6 +17,7 @@ import (
 	"github.com/segport/segport/pkg/decode"
 	"github.com/segport/segport/pkg/endpoint"
 	"github.com/segport/segport/pkg/job"
+	"github.com/segport/segport/pkg/s3src"
 	"github.com/segport/segport/pkg/sqsq"
 )
 
@@ -90,6 +91,13 @@ func (p *Parser) Piece(ctx context.Context, m *job.ParseMessage) error {
 	return p.Finisher.PieceProgress(ctx, m.JobId, rec)
 }
 
+// The parser reads a piece through prefetchInflight ranged GETs of
+// prefetchWindow bytes: memory stays bounded whatever the piece size.
+const (
+	prefetchWindow   = 4 << 20
+	prefetchInflight = 3
+)
+
 // pieceRun is the state of one parse of one piece.
 type pieceRun struct {
 	p       *Parser
@@ -106,11 +114,7 @@ type pieceRun struct {
 
 func (run *pieceRun) read(ctx context.Context) error {
 	m := run.m
-	body, err := run.p.Objects.Range(ctx, m.Bucket, m.Piece.Key, m.Piece.Start, m.Piece.End)
-	if err != nil {
-		run.res.Error = fmt.Sprintf("%s: the file cannot be read: %v", m.Piece.Key, err)
-		return nil
-	}
+	body := run.p.Objects.Prefetch(ctx, m.Bucket, m.Piece.Key, m.Piece.Start, m.Piece.End, prefetchWindow, prefetchInflight)
 	defer body.Close()
 	format, err := decode.ParseFormat(m.Format)
 	if err != nil {
@@ -132,6 +136,9 @@ func (run *pieceRun) read(ctx context.Context) error {
 			}
 		case errors.As(err, &fileErr):
 			run.res.Error = fileErr.Error()
+			return nil
+		case errors.Is(err, s3src.ErrNotFound):
+			run.res.Error = fmt.Sprintf("%s: the file vanished before it was read", m.Piece.Key)
 			return nil
 		case err != nil:
 			return fmt.Errorf("read piece %d of job %s: %w", m.Piece.Index, m.JobId, err)

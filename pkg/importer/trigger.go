@@ -16,6 +16,7 @@ import (
 
 	"github.com/segport/segport/pkg/decode"
 	"github.com/segport/segport/pkg/job"
+	"github.com/segport/segport/pkg/plan"
 	"github.com/segport/segport/pkg/s3src"
 )
 
@@ -245,40 +246,126 @@ func (t *Trigger) plan(ctx context.Context, s jobSpec) ([]job.Piece, decode.Form
 	if s.fail != "" {
 		return nil, "", s.fail, nil
 	}
-	formats := map[decode.Format][]string{}
-	var pieces []job.Piece
 	objs := append([]*s3src.Object(nil), s.objects...)
 	sort.Slice(objs, func(i, k int) bool { return objs[i].Key < objs[k].Key })
+	format, reason, err := t.format(ctx, objs, s.format)
+	if err != nil || reason != "" {
+		return nil, "", reason, err
+	}
+	var pieces []job.Piece
 	for i, o := range objs {
+		if o.Size == 0 {
+			if len(objs) == 1 {
+				return nil, format, "s3://" + o.Bucket + "/" + o.Key + ": the file is empty", nil
+			}
+			continue // an empty file in a folder adds nothing
+		}
+		ps, reason, err := t.planObject(ctx, o, i, format)
+		if err != nil || reason != "" {
+			return nil, format, reason, err
+		}
+		for _, p := range ps {
+			p.Index = len(pieces)
+			pieces = append(pieces, p)
+		}
+	}
+	return pieces, format, "", nil
+}
+
+// format returns the one format of the objects, or a reason naming the keys when
+// they mix formats or contradict the requested one.
+func (t *Trigger) format(ctx context.Context, objs []*s3src.Object, want decode.Format) (decode.Format, string, error) {
+	byFormat := map[decode.Format][]string{}
+	for _, o := range objs {
 		f, ok := decode.FormatOf(o.Key)
-		if s.format != "" && len(objs) == 1 {
-			f, ok = s.format, true
+		if want != "" && len(objs) == 1 {
+			f, ok = want, true
 		}
 		if !ok {
 			var err error
 			if f, err = t.sniff(ctx, o); err != nil {
-				return nil, "", "", err
+				return "", "", err
 			}
 		}
-		formats[f] = append(formats[f], o.Key)
-		if o.Size == 0 && len(objs) == 1 {
-			return nil, "", "s3://" + o.Bucket + "/" + o.Key + ": the file is empty", nil
-		}
-		pieces = append(pieces, job.Piece{Key: o.Key, Index: len(pieces), File: i, Start: 0, End: o.Size, Line: 1})
+		byFormat[f] = append(byFormat[f], o.Key)
 	}
-	if len(formats) > 1 {
-		return nil, "", fmt.Sprintf("the import mixes formats (one format per import): CSV %s; JSON %s",
-			strings.Join(formats[decode.CSV], ", "), strings.Join(formats[decode.JSON], ", ")), nil
+	if len(byFormat) > 1 {
+		return "", fmt.Sprintf("the import mixes formats (one format per import): CSV %s; JSON %s",
+			strings.Join(byFormat[decode.CSV], ", "), strings.Join(byFormat[decode.JSON], ", ")), nil
 	}
 	var format decode.Format
-	for f := range formats {
+	for f := range byFormat {
 		format = f
 	}
-	if s.format != "" && format != s.format {
-		return nil, "", fmt.Sprintf("the request says %s but the files are %s: %s", s.format, format, strings.Join(formats[format], ", ")), nil
+	if want != "" && format != want {
+		return "", fmt.Sprintf("the request says %s but the files are %s: %s", want, format, strings.Join(byFormat[format], ", ")), nil
 	}
-	return pieces, format, "", nil
+	return format, "", nil
 }
+
+// planObject splits one object into pieces of about PieceSize. A CSV header is
+// read once here and travels with every piece after the first.
+func (t *Trigger) planObject(ctx context.Context, o *s3src.Object, file int, format decode.Format) ([]job.Piece, string, error) {
+	var header []string
+	if format == decode.CSV {
+		var reason string
+		var err error
+		if header, reason, err = t.header(ctx, o); err != nil || reason != "" {
+			return nil, reason, err
+		}
+	}
+	size := t.PieceSize
+	if size <= 0 {
+		size = 64 << 20
+	}
+	open := func(ctx context.Context, start, end int64) (io.ReadCloser, error) {
+		return t.Objects.Range(ctx, o.Bucket, o.Key, start, end)
+	}
+	ps, err := plan.Split(ctx, o.Size, open, plan.Options{PieceSize: size, Quotes: format == decode.CSV})
+	if errors.Is(err, s3src.ErrNotFound) {
+		return nil, "s3://" + o.Bucket + "/" + o.Key + ": the file vanished before it was read", nil
+	}
+	if err != nil {
+		return nil, "", fmt.Errorf("plan s3://%s/%s: %w", o.Bucket, o.Key, err)
+	}
+	pieces := make([]job.Piece, len(ps))
+	for i, p := range ps {
+		pieces[i] = job.Piece{Key: o.Key, File: file, Start: p.Start, End: p.End, Line: p.Line}
+		if p.Start > 0 {
+			pieces[i].Header = header
+		}
+	}
+	return pieces, "", nil
+}
+
+// header reads a CSV object's header. A file-level problem in it (compression,
+// encoding, an unknown column) is a reason to fail the job before any row is read.
+func (t *Trigger) header(ctx context.Context, o *s3src.Object) ([]string, string, error) {
+	r, err := t.Objects.Range(ctx, o.Bucket, o.Key, 0, min(o.Size, headerWindow))
+	if errors.Is(err, s3src.ErrNotFound) {
+		return nil, "s3://" + o.Bucket + "/" + o.Key + ": the file vanished before it was read", nil
+	}
+	if err != nil {
+		return nil, "", err
+	}
+	defer r.Close()
+	dec := decode.NewCSV(r, decode.Options{File: o.Key})
+	_, err = dec.Decode()
+	var fe *decode.FileError
+	if errors.As(err, &fe) {
+		return nil, fe.Error(), nil
+	}
+	if h := dec.Header(); h != nil {
+		return h, "", nil
+	}
+	if err != nil && err != io.EOF && !decode.IsRowError(err) {
+		return nil, "", fmt.Errorf("read the header of s3://%s/%s: %w", o.Bucket, o.Key, err)
+	}
+	return nil, o.Key + ": the header is longer than " + fmt.Sprint(headerWindow) + " bytes", nil
+}
+
+// headerWindow bounds the bytes read to find a CSV header.
+const headerWindow = 2 << 20
 
 // sniff reads the first bytes of an object without a telling extension.
 func (t *Trigger) sniff(ctx context.Context, o *s3src.Object) (decode.Format, error) {

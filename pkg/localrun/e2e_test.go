@@ -226,7 +226,7 @@ func TestMergeAndSharedUserAttributes(t *testing.T) {
 func TestUnreadableFileFailsTheJob(t *testing.T) {
 	rt := sharedRuntime(t)
 	j := importFile(t, rt, "imports/broken/data.csv", "\x1f\x8b\x08\x00compressed")
-	if j.JobStatus != job.Failed || j.FailedPieces != 1 || len(j.Failures) != 1 || !strings.Contains(j.Failures[0], "gzip-compressed") {
+	if j.JobStatus != job.Failed || j.Definition.Format != "CSV" || len(j.Failures) != 1 || !strings.Contains(j.Failures[0], "gzip-compressed") {
 		t.Fatalf("job %+v", j)
 	}
 	j = importFile(t, rt, "imports/broken/header.csv", "ChannelType,Adress\nEMAIL,a@example.com\n")
