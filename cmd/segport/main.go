@@ -17,6 +17,7 @@ const usage = `segport - import Pinpoint-style endpoint files into DynamoDB segm
 Files (no stack needed):
   segport validate [--format csv|json] [--json] FILE...
   segport parse [--format csv|json] FILE
+  segport plan [--piece-size N] FILE
 
 Imports and queries (the local stack by default; --aws for the deployed stack):
   segport import [--segment NAME] [--format csv|json] [--json] PATH|s3://bucket/prefix...
@@ -79,6 +80,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return validateCmd(rest, stdout, stderr)
 	case "parse":
 		return parseCmd(rest, stdout, stderr)
+	case "plan":
+		return planCmd(ctx, rest, stdout)
 	case "import":
 		return importCmd(ctx, rest, stdout, stderr)
 	case "jobs", "segments", "endpoints":

@@ -121,3 +121,18 @@ func TestImportAndQueryLocally(t *testing.T) {
 		t.Fatalf("jobs list: code %d\n%s", code, out)
 	}
 }
+
+func TestPlan(t *testing.T) {
+	out, _, code := runCLI(t, "plan", "--piece-size", "100", "../../examples/spec-example.csv")
+	want := "../../examples/spec-example.csv: CSV, 307 bytes, 3 pieces of about 100 bytes\n" +
+		" piece          start            end       line      ~rows\n" +
+		"     0              0            105          1          1\n" +
+		"     1            105            201          3          2\n" +
+		"     2            201            307          5          2\n"
+	if code != 0 || out != want {
+		t.Errorf("code %d, output\n%s\nwant\n%s", code, out, want)
+	}
+	if _, _, code := runCLI(t, "plan", "--piece-size", "0", "../../examples/spec-example.csv"); code != 2 {
+		t.Errorf("a zero piece size gave exit code %d, want 2", code)
+	}
+}
