@@ -2,13 +2,18 @@
 GO        ?= go
 GOFLAGS   ?=
 LAMBDA_GOFLAGS = -tags lambda.norpc -trimpath -ldflags='-s -w'
-FUNCTIONS = trigger parser writer
+# Lambda runs the functions on arm64; the sam-local-invoke tests build them for
+# the host with `make build-<LogicalId> LAMBDA_ARCH=amd64`.
+LAMBDA_ARCH = arm64
+LAMBDA_BUILD = CGO_ENABLED=0 GOOS=linux GOARCH=$(LAMBDA_ARCH) $(GO) build $(LAMBDA_GOFLAGS)
+# Every AWS::Serverless::Function of template.yaml, by logical id.
+FUNCTIONS = $(shell awk '/^  [A-Za-z0-9]+:$$/ {id = $$1} /Type: AWS::Serverless::Function$$/ {sub(":", "", id); print id}' template.yaml)
 
 .PHONY: all build test bench demo cli lambdas clean
 
 all: build
 
-## build: the CLI into bin/segport and every Lambda into bin/<name>/bootstrap (linux/arm64)
+## build: the CLI into bin/segport and every Lambda into bin/<name>/bootstrap (linux/arm64; <name> is the logical id less "Function", lower case)
 build: cli lambdas
 
 cli:
@@ -16,17 +21,20 @@ cli:
 
 lambdas:
 	@for f in $(FUNCTIONS); do \
-		echo "build $$f"; \
-		CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build $(LAMBDA_GOFLAGS) -o bin/$$f/bootstrap ./functions/$$f || exit 1; \
+		d=$$(echo $$f | sed 's/Function$$//' | tr A-Z a-z); \
+		echo "build $$f into bin/$$d/bootstrap"; \
+		$(MAKE) --no-print-directory -s build-$$f ARTIFACTS_DIR=bin/$$d || exit 1; \
 	done
 
 # SAM's makefile builder calls build-<LogicalId> with ARTIFACTS_DIR set.
 build-TriggerFunction:
-	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build $(LAMBDA_GOFLAGS) -o $(ARTIFACTS_DIR)/bootstrap ./functions/trigger
+	$(LAMBDA_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/trigger
 build-ParserFunction:
-	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build $(LAMBDA_GOFLAGS) -o $(ARTIFACTS_DIR)/bootstrap ./functions/parser
+	$(LAMBDA_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/parser
 build-WriterFunction:
-	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build $(LAMBDA_GOFLAGS) -o $(ARTIFACTS_DIR)/bootstrap ./functions/writer
+	$(LAMBDA_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/writer
+build-ApiFunction:
+	$(LAMBDA_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/api
 
 ## test: every test, including the local-stack integration tests (installs the pinned npm emulators on first use)
 test:

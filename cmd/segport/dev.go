@@ -6,6 +6,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"time"
 
 	"github.com/segport/segport/pkg/importer"
 )
@@ -15,13 +19,15 @@ import (
 func devCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fset := flag.NewFlagSet("dev", flag.ContinueOnError)
 	sf := addStackFlags(fset)
+	apiPort := fset.Int("api-port", 0, "port of the query API on 127.0.0.1 (0: a free one)")
 	if _, err := parseFlags(fset, args); err != nil {
 		return err
 	}
 	if sf.aws {
 		return usageErr("dev runs the local stack; it takes no --aws")
 	}
-	t, err := openTarget(ctx, sf, slog.New(slog.NewTextHandler(stderr, nil)))
+	log := slog.New(slog.NewTextHandler(stderr, nil))
+	t, err := openTarget(ctx, sf, log)
 	if err != nil {
 		return err
 	}
@@ -29,12 +35,35 @@ func devCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if t.rt.Attached {
 		return fmt.Errorf("a local stack already runs on %s", sf.data)
 	}
+	apiURL, stopAPI, err := serveAPI(t.app.API(t.rt.Stack.AWSConfig(), log), *apiPort)
+	if err != nil {
+		return err
+	}
+	defer stopAPI()
 	fmt.Fprintf(stdout, "# segport local stack on %s; files put under s3://%s/%s<segment>/ are imported.\n", sf.data, t.app.Config.Bucket, importer.ImportsPrefix)
 	fmt.Fprintln(stdout, "# Paste these lines into a shell to point the AWS CLI and SDKs at it. Ctrl-C stops it.")
 	for _, l := range t.rt.Stack.ExportLines() {
 		fmt.Fprintln(stdout, l)
 	}
+	fmt.Fprintln(stdout, `# The query API (README "Querying segments"): curl "$SEGPORT_API_URL/v1/segments"`)
+	fmt.Fprintf(stdout, "export SEGPORT_API_URL=%s\n", apiURL)
 	<-ctx.Done()
 	fmt.Fprintln(stderr, "stopping")
 	return nil
+}
+
+// serveAPI serves the query API on 127.0.0.1:port and returns its base URL.
+func serveAPI(h http.Handler, port int) (string, func(), error) {
+	ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+	if err != nil {
+		return "", nil, fmt.Errorf("query API listener: %w", err)
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	go srv.Serve(ln)
+	stop := func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		srv.Shutdown(ctx)
+	}
+	return "http://" + ln.Addr().String(), stop, nil
 }

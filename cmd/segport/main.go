@@ -25,6 +25,7 @@ Imports and queries (the local stack by default; --aws for the deployed stack):
   segport segments list | segments get NAME | segments members NAME
   segport endpoints get ID
   segport dump [--dates]
+  segport dlq redrive
   segport dev
 
 Common flags of the stack commands:
@@ -86,6 +87,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return importCmd(ctx, rest, stdout, stderr)
 	case "jobs", "segments", "endpoints":
 		return queryCmd(ctx, cmd, rest, stdout)
+	case "dlq":
+		return dlqCmd(ctx, rest, stdout)
 	case "dump":
 		return dumpCmd(ctx, rest, stdout)
 	case "dev":

@@ -16,8 +16,10 @@ import (
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/segport/segport/pkg/app"
+	"github.com/segport/segport/pkg/chaos"
 	"github.com/segport/segport/pkg/config"
 	"github.com/segport/segport/pkg/dynamo"
 	"github.com/segport/segport/pkg/endpoint"
@@ -32,6 +34,7 @@ type stackFlags struct {
 	aws   bool
 	stack string
 	json  bool
+	chaos *chaos.Chaos // faults for the handlers of a stack this command starts (import, dev)
 }
 
 func addStackFlags(fs *flag.FlagSet) *stackFlags {
@@ -52,6 +55,8 @@ type target struct {
 	app    *app.App
 	rt     *localrun.Runtime
 	invoke func(ctx context.Context, req importer.Request) (*job.Job, error)
+	sqs    *sqs.Client
+	dlqs   map[string]string // dead-letter queue URL -> the queue it serves
 }
 
 func (t *target) Close() {
@@ -74,11 +79,15 @@ func openTarget(ctx context.Context, sf *stackFlags, log *slog.Logger) (*target,
 		}
 		log = slog.New(slog.NewJSONHandler(f, nil))
 	}
-	rt, err := localrun.Open(ctx, localrun.Options{DataDir: sf.data, Log: log})
+	rt, err := localrun.Open(ctx, localrun.Options{DataDir: sf.data, Log: log, Chaos: sf.chaos})
 	if err != nil {
 		return nil, fmt.Errorf("local stack in %s: %w", sf.data, err)
 	}
-	return &target{app: rt.App, rt: rt, invoke: rt.App.Trigger.CreateImportJob}, nil
+	dlqs := map[string]string{}
+	for src, dlq := range rt.Stack.DeadLetters {
+		dlqs[rt.Stack.Resources[dlq]] = rt.Stack.Resources[src]
+	}
+	return &target{app: rt.App, rt: rt, invoke: rt.App.Trigger.CreateImportJob, sqs: rt.Stack.SQSClient(), dlqs: dlqs}, nil
 }
 
 // openAWS reads the deployed stack's outputs and parameters into a Config.
@@ -131,7 +140,8 @@ func openAWS(ctx context.Context, stack string) (*target, error) {
 		}
 		return &j, nil
 	}
-	return &target{app: a, invoke: invoke}, nil
+	dlqs := map[string]string{vals["ParseDLQUrl"]: vals["ParseQueueUrl"], vals["WriteDLQUrl"]: vals["WriteQueueUrl"]}
+	return &target{app: a, invoke: invoke, sqs: sqs.NewFromConfig(awsCfg), dlqs: dlqs}, nil
 }
 
 var stackNameLine = regexp.MustCompile(`(?m)^\s*stack_name\s*=\s*"([^"]+)"`)

@@ -4,28 +4,18 @@ package main
 
 import (
 	"context"
-	"log/slog"
 	"os"
 
 	"github.com/aws/aws-lambda-go/lambda"
-	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 
 	"github.com/segport/segport/pkg/app"
-	"github.com/segport/segport/pkg/config"
 )
 
 func main() {
-	log := slog.New(slog.NewJSONHandler(os.Stdout, nil))
-	cfg, err := config.FromEnv(os.Getenv)
+	a, log, err := app.FromEnvironment(context.Background())
 	if err != nil {
-		log.Error("configuration", "err", err)
+		log.Error("start", "err", err)
 		os.Exit(1)
 	}
-	awsCfg, err := awsconfig.LoadDefaultConfig(context.Background())
-	if err != nil {
-		log.Error("aws configuration", "err", err)
-		os.Exit(1)
-	}
-	a := app.New(cfg, awsCfg, app.Options{Log: log})
 	lambda.Start(a.Parser.HandleSQS)
 }

@@ -3,9 +3,13 @@
 package app
 
 import (
+	"context"
+	"fmt"
 	"log/slog"
+	"os"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
@@ -13,6 +17,7 @@ import (
 	"github.com/segport/segport/pkg/config"
 	"github.com/segport/segport/pkg/dynamo"
 	"github.com/segport/segport/pkg/importer"
+	"github.com/segport/segport/pkg/metrics"
 	"github.com/segport/segport/pkg/s3src"
 	"github.com/segport/segport/pkg/sqsq"
 )
@@ -20,6 +25,7 @@ import (
 // App is the three handlers and the stores behind them.
 type App struct {
 	Config  *config.Config
+	AWS     aws.Config // the SDK configuration every client was built from
 	Store   *dynamo.Store
 	Objects *s3src.Store
 	Trigger *importer.Trigger
@@ -33,24 +39,51 @@ type Options struct {
 	Log        *slog.Logger
 	BatchBytes int                 // write message size bound; 0 for SQS's limit
 	S3Options  []func(*s3.Options) // e.g. path-style addressing for the local stack
+	Metrics    importer.Metrics    // where the handlers' measurements go; nil for nowhere
 }
 
 // New builds an App from cfg, using awsCfg for every client.
 func New(cfg *config.Config, awsCfg aws.Config, opts Options) *App {
 	db := dynamodb.NewFromConfig(awsCfg)
-	s3c := s3.NewFromConfig(awsCfg, opts.S3Options...)
+	s3opts := []func(*s3.Options){func(o *s3.Options) {
+		// Ranged GETs carry no whole-object checksum; the SDK would log an
+		// unstructured line for each of them.
+		o.DisableLogOutputChecksumValidationSkipped = true
+		o.UsePathStyle = cfg.S3PathStyle
+	}}
+	s3c := s3.NewFromConfig(awsCfg, append(s3opts, opts.S3Options...)...)
 	sqc := sqs.NewFromConfig(awsCfg)
 	store := dynamo.New(db, cfg.Tables, cfg.Shards)
 	objects := s3src.New(s3c)
 	fin := &importer.Finisher{Jobs: store, Objects: objects, Bucket: cfg.Bucket, Shards: cfg.Shards, Now: opts.Now, Log: opts.Log}
 	return &App{
 		Config:  cfg,
+		AWS:     awsCfg,
 		Store:   store,
 		Objects: objects,
 		Trigger: &importer.Trigger{Jobs: store, Objects: objects, Parse: sqsq.New(sqc, cfg.ParseQueueURL),
-			Bucket: cfg.Bucket, PieceSize: cfg.PieceSize, Now: opts.Now, Log: opts.Log},
+			Bucket: cfg.Bucket, PieceSize: cfg.PieceSize, Now: opts.Now, Log: opts.Log, Metrics: opts.Metrics},
 		Parser: &importer.Parser{Jobs: store, Objects: objects, Registry: store, Write: sqsq.New(sqc, cfg.WriteQueueURL),
-			Limits: cfg.Limits, BatchBytes: opts.BatchBytes, Now: opts.Now, Log: opts.Log, Finisher: fin},
-		Writer: &importer.Writer{Store: store, Jobs: store, Finisher: fin, Log: opts.Log},
+			Limits: cfg.Limits, BatchBytes: opts.BatchBytes, Now: opts.Now, Log: opts.Log, Finisher: fin, Metrics: opts.Metrics, MaxReceive: cfg.MaxReceive},
+		Writer: &importer.Writer{Store: store, Jobs: store, Finisher: fin, Log: opts.Log, Metrics: opts.Metrics, MaxReceive: cfg.MaxReceive},
 	}
+}
+
+// FromEnvironment is a Lambda function's start-up: a JSON logger and EMF metrics on
+// standard output (which Lambda sends to CloudWatch Logs), the configuration from
+// the SEGPORT_* variables and the SDK's from the usual AWS ones (credentials,
+// region, AWS_ENDPOINT_URL_*). The logger is returned even with an error, to
+// report it.
+func FromEnvironment(ctx context.Context) (*App, *slog.Logger, error) {
+	log := slog.New(slog.NewJSONHandler(os.Stdout, nil))
+	cfg, err := config.FromEnv(os.Getenv)
+	if err != nil {
+		return nil, log, err
+	}
+	awsCfg, err := awsconfig.LoadDefaultConfig(ctx)
+	if err != nil {
+		return nil, log, fmt.Errorf("aws configuration: %w", err)
+	}
+	m := &metrics.EMF{W: os.Stdout, Function: os.Getenv("AWS_LAMBDA_FUNCTION_NAME")}
+	return New(cfg, awsCfg, Options{Log: log, Metrics: m}), log, nil
 }

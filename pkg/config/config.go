@@ -18,8 +18,22 @@ type Config struct {
 	Tables        dynamo.Tables
 	PieceSize     int64
 	Shards        int
+	MaxReceive    int // the queues' maxReceiveCount
 	Limits        endpoint.Limits
+	// S3PathStyle addresses S3 as endpoint/bucket/key rather than
+	// bucket.endpoint/key: for a local S3 emulator named by host name
+	// (an IP-address endpoint is path-style anyway).
+	S3PathStyle bool
 }
+
+// S3PathStyleVar switches path-style S3 addressing on ("true"). The template
+// does not set it: it is for running the functions against local emulators.
+const S3PathStyleVar = "SEGPORT_S3_PATH_STYLE"
+
+// LocalOnly lists the variables FromEnv reads that a deployed function does
+// not need: the template checks expect every other SEGPORT_* variable the
+// functions read to be set by the template.
+var LocalOnly = []string{S3PathStyleVar}
 
 // FromEnv reads the SEGPORT_* variables through getenv (os.Getenv in a function).
 // A missing or malformed variable is an error naming it.
@@ -58,8 +72,9 @@ func FromEnv(getenv func(string) string) (*Config, error) {
 			Jobs:      str("SEGPORT_JOBS_TABLE"),
 			Registry:  str("SEGPORT_REGISTRY_TABLE"),
 		},
-		PieceSize: int64(num("SEGPORT_PIECE_SIZE", 64<<20)),
-		Shards:    num("SEGPORT_MEMBERSHIP_SHARDS", 16),
+		PieceSize:  int64(num("SEGPORT_PIECE_SIZE", 64<<20)),
+		Shards:     num("SEGPORT_MEMBERSHIP_SHARDS", 16),
+		MaxReceive: num("SEGPORT_MAX_RECEIVE_COUNT", 5),
 		Limits: endpoint.Limits{
 			AttributesPerEndpoint: num("SEGPORT_MAX_ATTRIBUTES_PER_ENDPOINT", lim.AttributesPerEndpoint),
 			CustomAttributeNames:  num("SEGPORT_MAX_CUSTOM_ATTRIBUTE_NAMES", lim.CustomAttributeNames),
@@ -69,11 +84,18 @@ func FromEnv(getenv func(string) string) (*Config, error) {
 			EndpointBytes:         num("SEGPORT_MAX_ENDPOINT_BYTES", lim.EndpointBytes),
 		},
 	}
+	switch v := getenv(S3PathStyleVar); v {
+	case "", "false", "0":
+	case "true", "1":
+		c.S3PathStyle = true
+	default:
+		bad = append(bad, S3PathStyleVar+"="+v)
+	}
 	if len(missing) > 0 {
 		return nil, fmt.Errorf("configuration: missing environment variables %v", missing)
 	}
 	if len(bad) > 0 {
-		return nil, fmt.Errorf("configuration: not positive integers: %v", bad)
+		return nil, fmt.Errorf("configuration: malformed values: %v", bad)
 	}
 	return c, nil
 }

@@ -1,9 +1,12 @@
 package decode
 
 import (
+	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
+	"math/bits"
 	"strings"
 
 	"github.com/segport/segport/pkg/endpoint"
@@ -20,9 +23,10 @@ type CSVDecoder struct {
 	started bool
 	row     Row
 
-	fields   []string
-	fieldBuf []byte
-	escaped  []span
+	// The fields of the current record (see split).
+	fields   []field
+	fieldBuf []byte // the text of quoted fields that needed unescaping
+	line     []byte // the record followed by fieldBuf
 }
 
 // NewCSV returns a decoder reading CSV from r.
@@ -60,16 +64,16 @@ func (d *CSVDecoder) decode() (*Row, error) {
 	if tooLong {
 		return row, d.r.rowError(line, "", fmt.Sprintf("row is longer than the %d-byte limit", d.r.opts.RowLimit), ErrRowTooLong)
 	}
-	fields, col, msg := d.split(trimEOL(d.r.raw))
+	text, col, msg := d.split(trimEOL(d.r.raw))
 	if msg != "" {
 		return row, d.r.rowError(line, "", fmt.Sprintf("column %d: %s", col, msg), ErrSyntax)
 	}
-	if len(fields) != len(d.cols) {
-		return row, d.r.rowError(line, "", fmt.Sprintf("row has %d fields, the header has %d", len(fields), len(d.cols)), ErrFieldCount)
+	if len(d.fields) != len(d.cols) {
+		return row, d.r.rowError(line, "", fmt.Sprintf("row has %d fields, the header has %d", len(d.fields), len(d.cols)), ErrFieldCount)
 	}
 	d.b.Reset()
-	for i, f := range fields {
-		d.b.Set(d.cols[i], f)
+	for i, f := range d.fields {
+		d.b.Set(d.cols[i], text[f.start:f.end])
 	}
 	e, ferr := d.b.Finish()
 	if ferr != nil {
@@ -95,11 +99,15 @@ func (d *CSVDecoder) readHeader() error {
 	case tooLong:
 		return &FileError{File: d.r.opts.File, Line: line, Byte: -1, Err: ErrRowTooLong, Msg: "the header is longer than the row limit"}
 	}
-	fields, col, msg := d.split(trimEOL(d.r.raw))
+	text, col, msg := d.split(trimEOL(d.r.raw))
 	if msg != "" {
 		return &FileError{File: d.r.opts.File, Line: line, Byte: -1, Err: ErrSyntax, Msg: fmt.Sprintf("header column %d: %s", col, msg)}
 	}
-	return d.setHeader(fields, line)
+	names := make([]string, len(d.fields))
+	for i, f := range d.fields {
+		names[i] = text[f.start:f.end]
+	}
+	return d.setHeader(names, line)
 }
 
 // setHeader resolves the header's names to attributes.
@@ -135,95 +143,105 @@ func (d *CSVDecoder) setHeader(names []string, line int) error {
 	return nil
 }
 
-// split parses one record into fields. On a syntax error it returns the 1-based
-// column (byte) and a message. The fields are substrings of one string made of the
-// record; quoted fields that need unescaping ("" or a CRLF inside) share a second.
-func (d *CSVDecoder) split(rec []byte) (fields []string, col int, msg string) {
-	s := string(rec)
-	if strings.IndexByte(s, '"') < 0 {
-		// No quotes: a byte loop beats an IndexByte call per field, fields being short.
-		fields, prev := d.fields[:0], 0
-		for i := 0; i < len(s); i++ {
-			if s[i] == ',' {
-				fields = append(fields, s[prev:i])
-				prev = i + 1
+// field is one field of the current record: text[start:end], where text is what
+// split returns.
+type field struct{ start, end int }
+
+// split parses one record into d.fields and returns the one string they are
+// substrings of: the record, followed by the text of the quoted fields that need
+// unescaping ("" or a CRLF inside). On a syntax error it returns the 1-based
+// column (byte) and a message. Fields are kept as offsets, not strings: storing
+// a string in the heap costs a write barrier while the GC runs, and it often does.
+func (d *CSVDecoder) split(rec []byte) (text string, col int, msg string) {
+	fields := d.fields[:0]
+	d.fieldBuf = d.fieldBuf[:0]
+	for i := 0; ; i++ { // i is at the start of a field
+		var f field
+		if i < len(rec) && rec[i] == '"' {
+			if f, i, col, msg = d.quotedField(rec, i); msg != "" {
+				return "", col, msg
 			}
+		} else {
+			j := nextSpecial(rec, i)
+			if j < len(rec) && rec[j] == '"' {
+				return "", j + 1, `a double quote in an unquoted field; quote the field and double the quote ("")`
+			}
+			f, i = field{i, j}, j
 		}
-		d.fields = append(fields, s[prev:])
-		return d.fields, 0, ""
-	}
-	fields, col, msg = d.splitQuoted(s)
-	if msg != "" {
-		return nil, col, msg
-	}
-	if len(d.escaped) > 0 {
-		u := string(d.fieldBuf)
-		for _, e := range d.escaped {
-			fields[e.field] = u[e.start:e.end]
+		fields = append(fields, f)
+		if i >= len(rec) {
+			break
 		}
 	}
 	d.fields = fields
-	return fields, 0, ""
-}
-
-// splitQuoted splits a record that has quotes. A quoted field that needs
-// unescaping is left in d.fieldBuf, noted in d.escaped.
-func (d *CSVDecoder) splitQuoted(s string) (fields []string, col int, msg string) {
-	fields, d.escaped, d.fieldBuf = d.fields[:0], d.escaped[:0], d.fieldBuf[:0]
-	i := 0
-	for {
-		if i < len(s) && s[i] == '"' {
-			j, doubled := i+1, false
-			for {
-				k := strings.IndexByte(s[j:], '"')
-				if k < 0 {
-					return nil, i + 1, "quoted field is not closed"
-				}
-				j += k + 1
-				if j < len(s) && s[j] == '"' {
-					doubled = true
-					j++
-					continue
-				}
-				break
-			}
-			if j < len(s) && s[j] != ',' {
-				return nil, j + 1, "text after the closing quote of a quoted field"
-			}
-			f := s[i+1 : j-1]
-			if doubled || strings.Contains(f, "\r\n") {
-				start := len(d.fieldBuf)
-				d.fieldBuf = appendUnquoted(d.fieldBuf, f)
-				d.escaped = append(d.escaped, span{len(fields), start, len(d.fieldBuf)})
-			}
-			fields = append(fields, f)
-			i = j
-		} else {
-			k := strings.IndexByte(s[i:], ',')
-			if k < 0 {
-				k = len(s) - i
-			}
-			f := s[i : i+k]
-			if q := strings.IndexByte(f, '"'); q >= 0 {
-				return nil, i + q + 1, `a double quote in an unquoted field; quote the field and double the quote ("")`
-			}
-			fields = append(fields, f)
-			i += k
-		}
-		if i >= len(s) {
-			break
-		}
-		i++ // the comma
+	if len(d.fieldBuf) == 0 {
+		return string(rec), 0, ""
 	}
-	return fields, 0, ""
+	d.line = append(append(d.line[:0], rec...), d.fieldBuf...)
+	return string(d.line), 0, ""
 }
 
-// span is an unescaped quoted field: fields[field] is fieldBuf[start:end].
-type span struct{ field, start, end int }
+// nextSpecial returns the index of the first comma or quote in b from i on, or
+// len(b). It tests eight bytes at a time: fields are too short for an IndexByte
+// call each to pay, and a byte loop takes a branch per byte.
+func nextSpecial(b []byte, i int) int {
+	for ; i+8 <= len(b); i += 8 {
+		x := binary.LittleEndian.Uint64(b[i:])
+		if m := hasByte(x, ',') | hasByte(x, '"'); m != 0 {
+			return i + bits.TrailingZeros64(m)/8
+		}
+	}
+	for ; i < len(b); i++ {
+		if b[i] == ',' || b[i] == '"' {
+			return i
+		}
+	}
+	return len(b)
+}
+
+// hasByte sets the high bit of the lowest byte of x that equals c (and perhaps of
+// bytes above it, which callers ignore); it is 0 if no byte does.
+func hasByte(x uint64, c byte) uint64 {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	v := x ^ (ones * uint64(c))
+	return (v - ones) &^ v & highs
+}
+
+// quotedField reads the quoted field that starts at rec[i] and returns it and the
+// index after its closing quote. A field that needs unescaping is unescaped into
+// d.fieldBuf, which split puts after the record.
+func (d *CSVDecoder) quotedField(rec []byte, i int) (f field, end, col int, msg string) {
+	j, doubled := i+1, false
+	for {
+		k := bytes.IndexByte(rec[j:], '"')
+		if k < 0 {
+			return field{}, 0, i + 1, "quoted field is not closed"
+		}
+		j += k + 1
+		if j < len(rec) && rec[j] == '"' {
+			doubled = true
+			j++
+			continue
+		}
+		break
+	}
+	if j < len(rec) && rec[j] != ',' {
+		return field{}, 0, j + 1, "text after the closing quote of a quoted field"
+	}
+	f = field{i + 1, j - 1}
+	if doubled || bytes.Contains(rec[f.start:f.end], crlf) {
+		start := len(rec) + len(d.fieldBuf)
+		d.fieldBuf = appendUnquoted(d.fieldBuf, rec[f.start:f.end])
+		f = field{start, len(rec) + len(d.fieldBuf)}
+	}
+	return f, j, 0, ""
+}
+
+var crlf = []byte("\r\n")
 
 // appendUnquoted appends the text of a quoted field: "" becomes " and a CRLF line
 // break becomes LF.
-func appendUnquoted(dst []byte, f string) []byte {
+func appendUnquoted(dst []byte, f []byte) []byte {
 	for i := 0; i < len(f); i++ {
 		switch c := f[i]; {
 		case c == '"':

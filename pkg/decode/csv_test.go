@@ -103,3 +103,27 @@ func TestCSV(t *testing.T) {
 		{name: "Latin-1 header", input: "ChannelType,Addr\xe9ss\n", want: []string{"file ErrNotUTF8 line 1 byte 16"}},
 	})
 }
+
+// TestNextSpecial checks the eight-bytes-at-a-time search against a byte loop, for
+// a comma or a quote at every position of records around the word size.
+func TestNextSpecial(t *testing.T) {
+	for n := range 40 {
+		for at := range n + 1 {
+			for _, c := range []byte{',', '"', 'x', 0x80 | ',', 0xff} {
+				b := []byte(strings.Repeat("é-", n)[:n])
+				if at < n {
+					b[at] = c
+				}
+				for from := 0; from <= n; from++ {
+					want := from
+					for want < n && b[want] != ',' && b[want] != '"' {
+						want++
+					}
+					if got := nextSpecial(b, from); got != want {
+						t.Fatalf("nextSpecial(%q, %d) = %d, want %d", b, from, got, want)
+					}
+				}
+			}
+		}
+	}
+}

@@ -18,9 +18,11 @@ import (
 // optimistic-locking version.
 type endpointItem struct {
 	*endpoint.Endpoint
-	St  string            `json:"St"`
-	Sx  map[string]string `json:"Sx,omitempty"`
-	Ver int64             `json:"Ver"`
+	// UserId repeats User.UserId at the top level, where the ByUser index can key on it.
+	UserId string            `json:"UserId,omitempty"`
+	St     string            `json:"St"`
+	Sx     map[string]string `json:"Sx,omitempty"`
+	Ver    int64             `json:"Ver"`
 }
 
 // Versioned is a stored record with the version it was read at (0: not stored yet).
@@ -57,10 +59,11 @@ func (s *Store) GetEndpoints(ctx context.Context, ids []string) (map[string]Vers
 // PutEndpoint stores rec if it is still at version ver; ErrConflict if not.
 func (s *Store) PutEndpoint(ctx context.Context, rec *merge.Endpoint, ver int64) error {
 	e := *rec.E
+	it := endpointItem{Endpoint: &e, Ver: ver + 1}
 	if e.User != nil {
 		e.User = &endpoint.User{UserId: e.User.UserId}
+		it.UserId = e.User.UserId
 	}
-	it := endpointItem{Endpoint: &e, Ver: ver + 1}
 	it.St, it.Sx = merge.Compact(rec.Stamps)
 	item, err := marshal(it)
 	if err != nil {
@@ -234,4 +237,13 @@ func (s *Store) AllUsers(ctx context.Context) (map[string]map[string][]string, e
 		users[it.UserId] = it.UserAttributes
 	}
 	return users, nil
+}
+
+// UserEndpointIds returns up to limit ids of the endpoints whose User.UserId is
+// userId, from the ByUser index (which lags writes slightly), and the token of the
+// next page ("" after the last).
+func (s *Store) UserEndpointIds(ctx context.Context, userId string, limit int, token string) ([]string, string, error) {
+	items, next, err := s.indexPage(ctx, s.t.Endpoints, EndpointsByUserIndex, "UserId", userId,
+		[]string{"Id", "UserId"}, true, limit, token)
+	return stringsOf(items, "Id"), next, err
 }

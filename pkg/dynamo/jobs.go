@@ -27,6 +27,7 @@ type jobItem struct {
 	Sk             string         `json:"Sk"`
 	JobStatus      job.Status     `json:"JobStatus"`
 	JobOrder       string         `json:"JobOrder"`
+	SegmentId      string         `json:"SegmentId,omitempty"` // Definition.SegmentId, for the BySegment index
 	CreationDate   string         `json:"CreationDate"`
 	CompletionDate string         `json:"CompletionDate,omitempty"`
 	TotalPieces    int            `json:"TotalPieces"`
@@ -53,10 +54,51 @@ type PieceRecord struct {
 	Report        string         `json:"Report,omitempty"`
 	Error         string         `json:"Error,omitempty"`
 	Done          []int          `json:"Done,omitempty" dynamodbav:",numberset,omitempty"`
+	// GaveUp is why the parse message was abandoned to the dead-letter queue.
+	GaveUp string `json:"GaveUp,omitempty"`
+	// FailedBatches are the batches abandoned to the dead-letter queue, by number.
+	FailedBatches map[string]FailedBatch `json:"FailedBatches,omitempty"`
 }
 
-// Settled reports whether every batch of a parsed piece has been written.
-func (p *PieceRecord) Settled() bool { return p.Parsed && len(p.Done) >= p.Batches }
+// FailedBatch is a write batch that was abandoned after its last delivery.
+type FailedBatch struct {
+	Rows   int    `json:"Rows"`
+	Reason string `json:"Reason"`
+}
+
+// Lost returns the failed batches not written since, and the rows they hold.
+func (p *PieceRecord) Lost() (map[int]FailedBatch, int) {
+	done := make(map[int]bool, len(p.Done))
+	for _, d := range p.Done {
+		done[d] = true
+	}
+	lost, rows := map[int]FailedBatch{}, 0
+	for k, fb := range p.FailedBatches {
+		n, err := strconv.Atoi(k)
+		if err == nil && !done[n] {
+			lost[n] = fb
+			rows += fb.Rows
+		}
+	}
+	return lost, rows
+}
+
+// Settled reports whether the piece has ended: parsed with every batch written or
+// abandoned, or abandoned itself.
+func (p *PieceRecord) Settled() bool {
+	if p.GaveUp != "" && !p.Parsed {
+		return true
+	}
+	lost, _ := p.Lost()
+	return p.Parsed && len(p.Done)+len(lost) >= p.Batches
+}
+
+// Incomplete reports whether the piece ended without all its rows: unreadable,
+// abandoned, or with abandoned batches.
+func (p *PieceRecord) Incomplete() bool {
+	lost, _ := p.Lost()
+	return p.Error != "" || (p.GaveUp != "" && !p.Parsed) || len(lost) > 0
+}
 
 func (it *jobItem) job() *job.Job {
 	j := &job.Job{
@@ -76,7 +118,7 @@ func (it *jobItem) job() *job.Job {
 // job and whether this call created it.
 func (s *Store) CreateJob(ctx context.Context, j *job.Job, order string) (*job.Job, bool, error) {
 	item, err := marshal(jobItem{JobId: j.Id, Sk: jobSk, JobStatus: j.JobStatus, JobOrder: order,
-		CreationDate: j.CreationDate, Definition: j.Definition})
+		SegmentId: j.Definition.SegmentId, CreationDate: j.CreationDate, Definition: j.Definition})
 	if err != nil {
 		return nil, false, fmt.Errorf("encode job %s: %w", j.Id, err)
 	}
@@ -117,12 +159,12 @@ func (s *Store) SetJobStatus(ctx context.Context, id string, status job.Status, 
 	return nil
 }
 
-// FinishJob stores a job's final state, unless it has already ended.
+// FinishJob stores a job's final state. Finishing is computed from the pieces'
+// records, so finishing again (after a dead-letter redrive) stores the new truth.
 func (s *Store) FinishJob(ctx context.Context, j *job.Job) error {
 	values := map[string]types.AttributeValue{
 		":s": str(string(j.JobStatus)), ":d": str(j.CompletionDate),
 		":p": num(int64(j.TotalProcessed)), ":f": num(int64(j.TotalFailures)),
-		":c": str(string(job.Completed)), ":x": str(string(job.Failed)),
 		":fl": failureList(j.Failures),
 	}
 	expr := "SET JobStatus = :s, CompletionDate = :d, TotalProcessed = :p, TotalFailures = :f, Failures = :fl"
@@ -134,7 +176,7 @@ func (s *Store) FinishJob(ctx context.Context, j *job.Job) error {
 		TableName:                 aws.String(s.t.Jobs),
 		Key:                       jobKey(j.Id, jobSk),
 		UpdateExpression:          aws.String(expr),
-		ConditionExpression:       aws.String("attribute_exists(JobId) AND JobStatus <> :c AND JobStatus <> :x"),
+		ConditionExpression:       aws.String("attribute_exists(JobId)"),
 		ExpressionAttributeValues: values,
 	})
 	if err != nil && !isConditionFailed(err) {
@@ -165,7 +207,7 @@ func (s *Store) PieceParsed(ctx context.Context, jobId string, index int, r job.
 		":rep": str(r.Report), ":err": str(r.Error),
 	}
 	return s.updatePiece(ctx, jobId, index,
-		"SET Parsed = :t, #i = :i, Batches = :b, #r = :r, Failed = :f, ChannelCounts = :cc, Failures = :fl, Report = :rep, #e = :err",
+		"SET Parsed = :t, #i = :i, Batches = :b, #r = :r, Failed = :f, ChannelCounts = :cc, Failures = :fl, Report = :rep, #e = :err REMOVE GaveUp",
 		map[string]string{"#i": "Index", "#r": "Rows", "#e": "Error"}, values)
 }
 
@@ -174,6 +216,27 @@ func (s *Store) PieceParsed(ctx context.Context, jobId string, index int, r job.
 func (s *Store) BatchDone(ctx context.Context, jobId string, index, seq int) (*PieceRecord, error) {
 	return s.updatePiece(ctx, jobId, index, "SET #i = :i ADD Done :d", map[string]string{"#i": "Index"},
 		map[string]types.AttributeValue{":i": num(int64(index)), ":d": &types.AttributeValueMemberNS{Value: []string{strconv.Itoa(seq)}}})
+}
+
+// PieceAbandoned records that a piece's parse message failed its last delivery
+// and went to the dead-letter queue, and returns the piece as it now stands. A
+// later successful parse (after a redrive) replaces the record.
+func (s *Store) PieceAbandoned(ctx context.Context, jobId string, index int, reason string) (*PieceRecord, error) {
+	return s.updatePiece(ctx, jobId, index, "SET #i = :i, GaveUp = :g", map[string]string{"#i": "Index"},
+		map[string]types.AttributeValue{":i": num(int64(index)), ":g": str(reason)})
+}
+
+// BatchAbandoned records that write batch seq of a piece failed its last delivery
+// and went to the dead-letter queue, and returns the piece as it now stands.
+func (s *Store) BatchAbandoned(ctx context.Context, jobId string, index, seq, rows int, reason string) (*PieceRecord, error) {
+	// The map must exist before a key can be set in it: two idempotent steps.
+	if _, err := s.updatePiece(ctx, jobId, index, "SET #i = :i, FailedBatches = if_not_exists(FailedBatches, :m)",
+		map[string]string{"#i": "Index"}, map[string]types.AttributeValue{":i": num(int64(index)), ":m": &types.AttributeValueMemberM{Value: map[string]types.AttributeValue{}}}); err != nil {
+		return nil, err
+	}
+	return s.updatePiece(ctx, jobId, index, "SET FailedBatches.#s = :b", map[string]string{"#s": strconv.Itoa(seq)},
+		map[string]types.AttributeValue{":b": &types.AttributeValueMemberM{Value: map[string]types.AttributeValue{
+			"Rows": num(int64(rows)), "Reason": str(reason)}}})
 }
 
 func (s *Store) updatePiece(ctx context.Context, jobId string, index int, expr string, names map[string]string, values map[string]types.AttributeValue) (*PieceRecord, error) {
@@ -198,9 +261,9 @@ func (s *Store) updatePiece(ctx context.Context, jobId string, index int, expr s
 // SettlePiece records that a piece has ended, failed or not, and reports whether
 // every piece of the job has.
 func (s *Store) SettlePiece(ctx context.Context, jobId string, index int, failed bool) (bool, error) {
-	expr := "ADD DonePieces :p"
+	expr := "ADD DonePieces :p DELETE FailedPieces :p"
 	if failed {
-		expr += ", FailedPieces :p"
+		expr = "ADD DonePieces :p, FailedPieces :p"
 	}
 	out, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:           aws.String(s.t.Jobs),

@@ -41,10 +41,12 @@ func (s *Store) EnsureSegment(ctx context.Context, id, name, created string) err
 		Key:       map[string]types.AttributeValue{"SegmentId": str(id)},
 		UpdateExpression: aws.String("SET #n = if_not_exists(#n, :n), CreationDate = if_not_exists(CreationDate, :c), " +
 			"SegmentType = :t, Shards = if_not_exists(Shards, :sh), Version = if_not_exists(Version, :zero), " +
-			"EndpointCount = if_not_exists(EndpointCount, :zero), ImportDefinition = if_not_exists(ImportDefinition, :def)"),
+			"EndpointCount = if_not_exists(EndpointCount, :zero), ImportDefinition = if_not_exists(ImportDefinition, :def), " +
+			"Contrib = if_not_exists(Contrib, :empty)"),
 		ExpressionAttributeNames: map[string]string{"#n": "Name"},
 		ExpressionAttributeValues: map[string]types.AttributeValue{
 			":n": str(name), ":c": str(created), ":t": str("IMPORT"), ":sh": num(int64(s.shards)), ":zero": num(0),
+			":empty": &types.AttributeValueMemberM{Value: map[string]types.AttributeValue{}},
 			":def": &types.AttributeValueMemberM{Value: map[string]types.AttributeValue{
 				"Size": num(0), "ChannelCounts": &types.AttributeValueMemberM{Value: map[string]types.AttributeValue{}},
 			}},
@@ -67,39 +69,49 @@ type Import struct {
 	Now      string
 }
 
-// AddImport adds a job's counts to its segment once, however often it is called,
-// and makes the job's Format and S3Url the segment's if it is the latest job.
+// contribution is what a job has added to a segment, kept in the segment's
+// Contrib map under the job's id.
+type contribution struct {
+	Size     int            `json:"Size"`
+	Channels map[string]int `json:"Channels"`
+	V        int            `json:"V"` // changes with every update, for the condition
+}
+
+// AddImport makes a job's contribution to its segment what im says: the change
+// from the job's previous contribution (none at first) is added, under the
+// condition that the previous contribution is still the stored one. Repeating it
+// changes nothing; a job finished again after a dead-letter redrive corrects its
+// numbers. The job's Format and S3Url become the segment's if it is the latest job.
 func (s *Store) AddImport(ctx context.Context, segmentId string, im Import) error {
-	names := map[string]string{"#jobs": "Jobs", "#sz": "Size"}
-	values := map[string]types.AttributeValue{
-		":n": num(int64(im.Size)), ":one": num(1), ":now": str(im.Now),
-		":job":  str(im.JobId),
-		":jobs": &types.AttributeValueMemberSS{Value: []string{im.JobId}},
+	next := contribution{Size: im.Size, Channels: im.Channels}
+	if next.Channels == nil {
+		next.Channels = map[string]int{}
 	}
-	expr := "SET ImportDefinition.#sz = ImportDefinition.#sz + :n, Version = Version + :one, LastModifiedDate = :now"
-	for i, ch := range sortedChannels(im.Channels) {
-		values[":zero"] = num(0)
-		k := strconv.Itoa(i)
-		names["#c"+k] = ch
-		values[":c"+k] = num(int64(im.Channels[ch]))
-		expr += fmt.Sprintf(", ImportDefinition.ChannelCounts.#c%s = if_not_exists(ImportDefinition.ChannelCounts.#c%s, :zero) + :c%s", k, k, k)
+	for attempt := 0; ; attempt++ {
+		prev, found, err := s.contribution(ctx, segmentId, im.JobId)
+		if err != nil {
+			return err
+		}
+		if found && prev.Size == next.Size && fmt.Sprint(prev.Channels) == fmt.Sprint(next.Channels) {
+			break
+		}
+		next.V = prev.V + 1
+		err = s.addContribution(ctx, segmentId, im, prev, found, next)
+		if err == nil {
+			break
+		}
+		if err != ErrConflict || attempt >= maxAttempts {
+			return err
+		}
+		if err := backoff(ctx, min(attempt, 4)); err != nil {
+			return err
+		}
 	}
 	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:                 aws.String(s.t.Segments),
-		Key:                       map[string]types.AttributeValue{"SegmentId": str(segmentId)},
-		UpdateExpression:          aws.String(expr + " ADD #jobs :jobs"),
-		ConditionExpression:       aws.String("attribute_exists(SegmentId) AND NOT contains(#jobs, :job)"),
-		ExpressionAttributeNames:  names,
-		ExpressionAttributeValues: values,
-	})
-	if err != nil && !isConditionFailed(err) {
-		return fmt.Errorf("add job %s to segment %s: %w", im.JobId, segmentId, err)
-	}
-	_, err = s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                aws.String(s.t.Segments),
 		Key:                      map[string]types.AttributeValue{"SegmentId": str(segmentId)},
 		UpdateExpression:         aws.String("SET ImportDefinition.#f = :f, ImportDefinition.S3Url = :u, LastJob = :o"),
-		ConditionExpression:      aws.String("attribute_exists(SegmentId) AND (attribute_not_exists(LastJob) OR LastJob < :o)"),
+		ConditionExpression:      aws.String("attribute_exists(SegmentId) AND (attribute_not_exists(LastJob) OR LastJob <= :o)"),
 		ExpressionAttributeNames: map[string]string{"#f": "Format"},
 		ExpressionAttributeValues: map[string]types.AttributeValue{
 			":f": str(im.Format), ":u": str(im.S3Url), ":o": str(im.JobOrder),
@@ -107,6 +119,76 @@ func (s *Store) AddImport(ctx context.Context, segmentId string, im Import) erro
 	})
 	if err != nil && !isConditionFailed(err) {
 		return fmt.Errorf("set import definition of segment %s: %w", segmentId, err)
+	}
+	return nil
+}
+
+func (s *Store) contribution(ctx context.Context, segmentId, jobId string) (contribution, bool, error) {
+	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName:                aws.String(s.t.Segments),
+		Key:                      map[string]types.AttributeValue{"SegmentId": str(segmentId)},
+		ConsistentRead:           aws.Bool(true),
+		ProjectionExpression:     aws.String("Contrib.#j"),
+		ExpressionAttributeNames: map[string]string{"#j": jobId},
+	})
+	if err != nil {
+		return contribution{}, false, fmt.Errorf("read segment %s: %w", segmentId, err)
+	}
+	var it struct {
+		Contrib map[string]contribution `json:"Contrib"`
+	}
+	if err := unmarshal(out.Item, &it); err != nil {
+		return contribution{}, false, fmt.Errorf("decode segment %s: %w", segmentId, err)
+	}
+	c, ok := it.Contrib[jobId]
+	return c, ok, nil
+}
+
+func (s *Store) addContribution(ctx context.Context, segmentId string, im Import, prev contribution, found bool, next contribution) error {
+	nextAV, err := marshal(next)
+	if err != nil {
+		return err
+	}
+	names := map[string]string{"#sz": "Size", "#j": im.JobId}
+	values := map[string]types.AttributeValue{
+		":d": num(int64(next.Size - prev.Size)), ":now": str(im.Now), ":next": &types.AttributeValueMemberM{Value: nextAV},
+	}
+	expr := "SET ImportDefinition.#sz = ImportDefinition.#sz + :d, LastModifiedDate = :now, Contrib.#j = :next"
+	cond := "attribute_exists(SegmentId) AND attribute_not_exists(Contrib.#j)"
+	if found {
+		values[":pv"] = num(int64(prev.V))
+		cond = "attribute_exists(SegmentId) AND Contrib.#j.V = :pv"
+	} else {
+		expr += ", Version = Version + :one"
+		values[":one"] = num(1)
+	}
+	chans := map[string]int{}
+	for ch, n := range next.Channels {
+		chans[ch] += n
+	}
+	for ch, n := range prev.Channels {
+		chans[ch] -= n
+	}
+	for i, ch := range sortedChannels(chans) {
+		k := strconv.Itoa(i)
+		names["#c"+k] = ch
+		values[":c"+k] = num(int64(chans[ch]))
+		values[":zero"] = num(0)
+		expr += fmt.Sprintf(", ImportDefinition.ChannelCounts.#c%s = if_not_exists(ImportDefinition.ChannelCounts.#c%s, :zero) + :c%s", k, k, k)
+	}
+	_, err = s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 aws.String(s.t.Segments),
+		Key:                       map[string]types.AttributeValue{"SegmentId": str(segmentId)},
+		UpdateExpression:          aws.String(expr),
+		ConditionExpression:       aws.String(cond),
+		ExpressionAttributeNames:  names,
+		ExpressionAttributeValues: values,
+	})
+	if isConditionFailed(err) {
+		return ErrConflict
+	}
+	if err != nil {
+		return fmt.Errorf("add job %s to segment %s: %w", im.JobId, segmentId, err)
 	}
 	return nil
 }

@@ -1,6 +1,8 @@
 package endpoint
 
 import (
+	"fmt"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -169,6 +171,13 @@ func TestBuilder(t *testing.T) {
 		{name: "metric NaN", input: sms(kv{"Metrics.sessions", "NaN"}), wantErr: "is not a finite number"},
 		{name: "metric underscore", input: sms(kv{"Metrics.sessions", "1_000"}), wantErr: "is not a finite number"},
 		{name: "metric twice", input: sms(kv{"Metrics.s", "1"}, kv{"Metrics.s", "2"}), wantErr: "Metrics.s: given more than once"},
+		{name: "lists interleaved", input: sms(kv{"Attributes.a", "1"}, kv{"Attributes.b", "2"}, kv{"Attributes.a", "3"}, kv{"Attributes.b", "4"}),
+			want: smsBase + `,"Attributes":{"a":["1","3"],"b":["2","4"]}`},
+		{name: "same name in two families", input: sms(kv{"User.UserId", "u1"}, kv{"Attributes.n", "a"}, kv{"User.UserAttributes.n", "b"}, kv{"Metrics.n", "1"}, kv{"Attributes.n", "c"}),
+			want: smsBase + `,"Attributes":{"n":["a","c"]},"Metrics":{"n":1},"User":{"UserId":"u1","UserAttributes":{"n":["b"]}}`},
+		{name: "many names, one given again", input: sms(append(many("Attributes.", 18, "v"), kv{"Attributes.naa", "w"})...), want: "*"},
+		{name: "many names, metric given again", input: sms(append(many("Metrics.", 18, "1"), kv{"Metrics.nab", "2"})...), wantErr: "Metrics.nab: given more than once"},
+		{name: "many names, 51 values", input: sms(append(many("Attributes.", 18, "v"), repeat(kv{"Attributes.nac", "w"}, 50)...)...), wantErr: "Attributes.nac: more than 50 values"},
 		{name: "name of 50", input: sms(kv{"Attributes." + long(50), "v"}), want: smsBase + `,"Attributes":{"` + long(50) + `":["v"]}`},
 		{name: "name over 50", input: sms(kv{"Attributes." + long(51), "v"}), wantErr: "name has 51 characters, the limit is 50"},
 		{name: "name over 50 in metrics", input: sms(kv{"Metrics." + long(51), "1"}), wantErr: "name has 51 characters"},
@@ -314,5 +323,50 @@ func TestDerivedId(t *testing.T) {
 	// The Id is part of the storage format: it must never change.
 	if got, want := DerivedId("SMS", "2065550182"), DerivedId("SMS", "2065550182"); got != want || got == "" {
 		t.Fatal("DerivedId is not deterministic")
+	}
+}
+
+// TestBuilderKeepsEndpoints checks that the memory a Builder shares between
+// endpoints (their parts, derived strings and value lists) never changes an
+// endpoint Finish returned, whatever the rows after it, and that a row that
+// failed leaves nothing in the next.
+func TestBuilderKeepsEndpoints(t *testing.T) {
+	b := NewBuilder(DefaultLimits())
+	var kept []*Endpoint
+	var want []string
+	for i := range 500 {
+		b.Reset()
+		n := strconv.Itoa(i)
+		b.Set(Attr{Kind: KindChannelType}, "EMAIL")
+		b.Set(Attr{Kind: KindAddress}, "User"+n+"@Example.com")
+		b.Set(Attr{Kind: KindEffectiveDate}, "20171011T15"+fmt.Sprintf("%04d", i%3600)[:2]+"00Z")
+		b.Set(Attr{Kind: KindAttribute, Custom: "a"}, "a"+n)
+		b.Set(Attr{Kind: KindAttribute, Custom: "b"}, "b"+n)
+		b.Set(Attr{Kind: KindAttribute, Custom: "a"}, "c"+n)
+		if i%7 == 0 {
+			b.Set(Attr{Kind: KindMake}, "LG")
+			b.Set(Attr{Kind: KindOptOut}, "bad") // the row fails
+		}
+		e, ferr := b.Finish()
+		if (ferr != nil) != (i%7 == 0) {
+			t.Fatalf("row %d: %v", i, ferr)
+		}
+		if ferr != nil {
+			continue
+		}
+		if e.Demographic != nil {
+			t.Fatalf("row %d has the Demographic of the failed row before it", i)
+		}
+		c, _ := e.MarshalCanonical()
+		kept, want = append(kept, e), append(want, string(c))
+	}
+	for _, e := range kept {
+		e.Attributes["a"] = append(e.Attributes["a"], "appended") // must not reach another list
+	}
+	for i, e := range kept {
+		e.Attributes["a"] = e.Attributes["a"][:2]
+		if c, _ := e.MarshalCanonical(); string(c) != want[i] {
+			t.Fatalf("endpoint %d changed:\n%s\nwas\n%s", i, c, want[i])
+		}
 	}
 }

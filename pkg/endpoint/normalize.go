@@ -1,9 +1,8 @@
 package endpoint
 
 import (
-	"crypto/sha256"
 	_ "embed"
-	"encoding/hex"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -27,9 +26,47 @@ var alpha3, alpha2 = func() (map[string]bool, map[string]string) {
 	return a3, a2
 }()
 
+// alpha3Codes lists the alpha-3 codes; alpha3Index maps three letters (see
+// letters3) to 1 + their index in it, or 0. Every row of a file may name a
+// country: a table lookup is cheaper than upper-casing and hashing.
+var alpha3Codes, alpha3Index = func() ([]string, *[26 * 26 * 26]uint8) {
+	codes := make([]string, 0, len(alpha3))
+	for c := range alpha3 {
+		codes = append(codes, c)
+	}
+	sort.Strings(codes)
+	var index [26 * 26 * 26]uint8
+	for i, c := range codes {
+		n, _ := letters3(c)
+		index[n] = uint8(i + 1)
+	}
+	return codes, &index
+}()
+
+// letters3 returns the number of a string of three ASCII letters, in any case.
+func letters3(v string) (int, bool) {
+	if len(v) != 3 {
+		return 0, false
+	}
+	n := 0
+	for i := range 3 {
+		c := v[i] | 0x20 // lower case
+		if c < 'a' || c > 'z' {
+			return 0, false
+		}
+		n = n*26 + int(c-'a')
+	}
+	return n, true
+}
+
 // NormalizeCountry returns the ISO 3166-1 alpha-3 code for v (any letter case), or a
 // message saying why v is not one.
 func NormalizeCountry(v string) (string, string) {
+	if n, ok := letters3(v); ok {
+		if i := alpha3Index[n]; i > 0 {
+			return alpha3Codes[i-1], ""
+		}
+	}
 	up := strings.ToUpper(v)
 	if alpha3[up] {
 		return up, ""
@@ -89,6 +126,9 @@ func normalizeLocale(v string) (string, bool) {
 // canonicalLocale reports whether v is already in the form normalizeLocale returns:
 // "en", "en_US" or "es_419".
 func canonicalLocale(v string) bool {
+	if len(v) == 5 && v[2] == '_' { // the common "en_US", without Cut and ToLower
+		return isLower(v[0]) && isLower(v[1]) && isUpper(v[3]) && isUpper(v[4])
+	}
 	lang, terr, hasTerr := strings.Cut(v, "_")
 	if len(lang) < 2 || len(lang) > 3 || strings.ToLower(lang) != lang || !allLetters(lang) {
 		return false
@@ -103,6 +143,10 @@ func canonicalLocale(v string) bool {
 	}
 	return false
 }
+
+func isLower(c byte) bool { return c >= 'a' && c <= 'z' }
+
+func isUpper(c byte) bool { return c >= 'A' && c <= 'Z' }
 
 func allLetters(s string) bool {
 	for i := 0; i < len(s); i++ {
@@ -161,6 +205,9 @@ func normalizeDate(v string) (string, bool) {
 	var buf [32]byte
 	var out []byte
 	if f, ok := scanDate(v); ok && f.offset == 0 {
+		if len(v) == len(DateLayout) && v[10] == 'T' && v[19] == '.' {
+			return v, true // extended, UTC, milliseconds: appendUTC would give v
+		}
 		out = f.appendUTC(buf[:0])
 	} else {
 		t, ok := ParseDate(v)
@@ -321,79 +368,4 @@ func daysIn(month, year int) int {
 		return 30
 	}
 	return 31
-}
-
-// NormalizeAddress checks an address against its channel and returns the form used
-// for storage and for the derived Id. Messages never repeat the address: it is PII.
-func NormalizeAddress(channel, addr string) (string, string) {
-	switch channel {
-	case "EMAIL":
-		if strings.ContainsFunc(addr, isControl) {
-			return "", "not a valid email address"
-		}
-		local, domain, ok := strings.Cut(addr, "@")
-		if !ok || local == "" || !strings.Contains(domain, ".") || strings.ContainsAny(domain, "@ ") ||
-			strings.HasPrefix(domain, ".") || strings.HasSuffix(domain, ".") || strings.ContainsAny(local, " ") {
-			return "", "not a valid email address"
-		}
-		return strings.ToLower(addr), ""
-	case "SMS", "VOICE":
-		return normalizePhone(addr)
-	}
-	if strings.ContainsFunc(addr, func(r rune) bool { return r == ' ' || isControl(r) }) {
-		return "", "contains white space"
-	}
-	return addr, ""
-}
-
-func normalizePhone(addr string) (string, string) {
-	if plainPhone(addr) {
-		return addr, ""
-	}
-	var b strings.Builder
-	b.Grow(len(addr))
-	for i := 0; i < len(addr); i++ {
-		c := addr[i]
-		switch {
-		case c >= '0' && c <= '9':
-			b.WriteByte(c)
-		case c == '+' && b.Len() == 0 && i == strings.IndexByte(addr, '+'):
-			b.WriteByte(c)
-		case c == ' ' || c == '-' || c == '(' || c == ')' || c == '.':
-		default:
-			return "", "not a phone number: only digits, a leading +, spaces, dashes, dots and parentheses are allowed"
-		}
-	}
-	digits := strings.TrimPrefix(b.String(), "+")
-	if len(digits) < 3 || len(digits) > 15 {
-		return "", "not a phone number: it must have 3 to 15 digits"
-	}
-	return b.String(), ""
-}
-
-// plainPhone reports whether addr is already a normalised phone number: an
-// optional leading + and 3 to 15 digits.
-func plainPhone(addr string) bool {
-	digits := strings.TrimPrefix(addr, "+")
-	if len(digits) < 3 || len(digits) > 15 {
-		return false
-	}
-	for i := 0; i < len(digits); i++ {
-		if digits[i] < '0' || digits[i] > '9' {
-			return false
-		}
-	}
-	return true
-}
-
-// DerivedId is the Id of an endpoint imported without one: a hash of its channel and
-// normalised address, so that importing the same rows again updates, not duplicates.
-// It is the first 16 bytes of SHA-256(channel, 0, address) in hex.
-func DerivedId(channel, normalizedAddr string) string {
-	var in [256]byte
-	msg := append(append(append(in[:0], channel...), 0), normalizedAddr...)
-	sum := sha256.Sum256(msg)
-	var out [32]byte
-	hex.Encode(out[:], sum[:16])
-	return string(out[:])
 }

@@ -3,6 +3,7 @@ package endpoint
 import (
 	"math"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -209,6 +210,45 @@ func FuzzParseFinite(f *testing.F) {
 		want, err := strconv.ParseFloat(v, 64)
 		if err != nil || math.Float64bits(got) != math.Float64bits(want) {
 			t.Fatalf("%q: %v, strconv %v %v", v, got, want, err)
+		}
+	})
+}
+
+// TestCountryTable checks the table lookup of NormalizeCountry against the code
+// sets for every string of three ASCII letters, in upper, lower and mixed case.
+func TestCountryTable(t *testing.T) {
+	for n := range 26 * 26 * 26 {
+		up := string([]byte{byte('A' + n/676), byte('A' + n/26%26), byte('A' + n%26)})
+		for _, v := range []string{up, strings.ToLower(up), up[:1] + strings.ToLower(up[1:])} {
+			got, msg := NormalizeCountry(v)
+			if alpha3[up] != (msg == "") || (alpha3[up] && got != up) {
+				t.Fatalf("NormalizeCountry(%q) = %q, %q; alpha-3 code: %v", v, got, msg, alpha3[up])
+			}
+		}
+	}
+}
+
+// FuzzNormalizeAddress checks the one-pass email check against the rules as
+// written, by runes, and the token check against its rule.
+func FuzzNormalizeAddress(f *testing.F) {
+	for _, s := range []string{"John.Stiles@Example.com", "a@b.c", "@b.c", "a@.b", "a@b.", "a@b", "a b@c.d", "a@b@c.d",
+		"Zoë@Example.com", "a\x01@b.c", "a\x7f@b.c", "a@b\xff.c", "A@B.C.", "ab", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, addr string) {
+		if got, ok, plain := plainEmail(addr); plain {
+			want, wantOk := emailByRunes(addr)
+			if got != want || ok != wantOk {
+				t.Fatalf("%q: plainEmail %q %v, emailByRunes %q %v", addr, got, ok, want, wantOk)
+			}
+		}
+		got, msg := NormalizeAddress("GCM", addr)
+		want, wantMsg := addr, ""
+		if strings.ContainsFunc(addr, func(r rune) bool { return r == ' ' || isControl(r) }) {
+			want, wantMsg = "", "contains white space"
+		}
+		if got != want || msg != wantMsg {
+			t.Fatalf("token %q: got %q %q, want %q %q", addr, got, msg, want, wantMsg)
 		}
 	})
 }

@@ -7,13 +7,16 @@ package importer
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
+	"strconv"
 	"time"
 
 	"github.com/segport/segport/pkg/dynamo"
 	"github.com/segport/segport/pkg/job"
 	"github.com/segport/segport/pkg/merge"
+	"github.com/segport/segport/pkg/metrics"
 	"github.com/segport/segport/pkg/s3src"
 	"github.com/segport/segport/pkg/segment"
 )
@@ -41,6 +44,8 @@ type JobStore interface {
 	JobRecord(ctx context.Context, id string) (*dynamo.JobRecord, error)
 	PieceParsed(ctx context.Context, jobId string, index int, r job.PieceResult) (*dynamo.PieceRecord, error)
 	BatchDone(ctx context.Context, jobId string, index, seq int) (*dynamo.PieceRecord, error)
+	PieceAbandoned(ctx context.Context, jobId string, index int, reason string) (*dynamo.PieceRecord, error)
+	BatchAbandoned(ctx context.Context, jobId string, index, seq, rows int, reason string) (*dynamo.PieceRecord, error)
 	SettlePiece(ctx context.Context, jobId string, index int, failed bool) (bool, error)
 	Pieces(ctx context.Context, jobId string) ([]*dynamo.PieceRecord, error)
 	EnsureSegment(ctx context.Context, id, name, created string) error
@@ -64,6 +69,19 @@ type EndpointStore interface {
 	AddMembers(ctx context.Context, segmentId string, ids []string) error
 }
 
+// Metrics receives one record per job started, piece parsed and batch handled
+// (pkg/metrics writes them as CloudWatch Embedded Metric Format).
+type Metrics interface {
+	Record(metrics.Record)
+}
+
+// record is nil-safe: a handler without Metrics records nothing.
+func record(m Metrics, r metrics.Record) {
+	if m != nil {
+		m.Record(r)
+	}
+}
+
 // Clock is injected so that tests control time.
 type Clock func() time.Time
 
@@ -79,6 +97,25 @@ func logger(l *slog.Logger) *slog.Logger {
 		return slog.Default()
 	}
 	return l
+}
+
+// lastDelivery reports whether an SQS message is on its last delivery before the
+// queue's redrive policy moves it to the dead-letter queue.
+func lastDelivery(attrs map[string]string, maxReceive int) bool {
+	if maxReceive <= 0 {
+		return false
+	}
+	n, err := strconv.Atoi(attrs["ApproximateReceiveCount"])
+	return err == nil && n >= maxReceive
+}
+
+// abandonReason says why a message went to the dead-letter queue, briefly.
+func abandonReason(what string, deliveries int, err error) string {
+	msg := err.Error()
+	if len(msg) > 300 {
+		msg = msg[:300] + "..."
+	}
+	return fmt.Sprintf("%s failed %d deliveries and is in the dead-letter queue (redrive it once the cause is fixed): %s", what, deliveries, msg)
 }
 
 // ReportKey is where a job's error report is written.

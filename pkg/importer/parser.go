@@ -17,6 +17,7 @@ import (
 	"github.com/segport/segport/pkg/decode"
 	"github.com/segport/segport/pkg/endpoint"
 	"github.com/segport/segport/pkg/job"
+	"github.com/segport/segport/pkg/metrics"
 	"github.com/segport/segport/pkg/s3src"
 	"github.com/segport/segport/pkg/sqsq"
 )
@@ -35,6 +36,10 @@ type Parser struct {
 	Now        Clock
 	Log        *slog.Logger
 	Finisher   *Finisher
+	Metrics    Metrics
+	// MaxReceive is the parse queue's maxReceiveCount: on a message's last
+	// delivery a failure abandons its piece, which then counts as failed.
+	MaxReceive int
 }
 
 // HandleSQS is the Lambda entry point for the parse queue.
@@ -50,21 +55,35 @@ func (p *Parser) HandleSQS(ctx context.Context, ev events.SQSEvent) (events.SQSE
 		}
 		if err != nil {
 			logger(p.Log).Error("piece not imported; it will be retried", "message", rec.MessageId, "job", m.JobId, "piece", m.Piece.Index, "err", err)
+			if lastDelivery(rec.Attributes, p.MaxReceive) && m.JobId != "" {
+				p.abandon(ctx, &m, err)
+			}
 			resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: rec.MessageId})
 		}
 	}
 	return resp, nil
 }
 
+// abandon records a piece whose message goes to the dead-letter queue as failed,
+// so that its job ends instead of waiting for it.
+func (p *Parser) abandon(ctx context.Context, m *job.ParseMessage, cause error) {
+	what := fmt.Sprintf("%s: piece %d (bytes %d-%d)", m.Piece.Key, m.Piece.Index, m.Piece.Start, m.Piece.End)
+	rec, err := p.Jobs.PieceAbandoned(ctx, m.JobId, m.Piece.Index, abandonReason(what, p.MaxReceive, cause))
+	if err == nil {
+		err = p.Finisher.PieceProgress(ctx, m.JobId, rec)
+	}
+	if err != nil {
+		logger(p.Log).Error("abandoned piece not recorded", "job", m.JobId, "piece", m.Piece.Index, "err", err)
+	}
+}
+
 // Piece imports one piece. It is safe to repeat: the batches it cuts and the
 // failures it finds are the same every time.
 func (p *Parser) Piece(ctx context.Context, m *job.ParseMessage) error {
-	r, err := p.Jobs.JobRecord(ctx, m.JobId)
-	if err != nil {
+	// The job must exist; it may have ended already: a piece redriven from the
+	// dead-letter queue, or a duplicate, is parsed again and finishing reconciles.
+	if _, err := p.Jobs.JobRecord(ctx, m.JobId); err != nil {
 		return err
-	}
-	if r.JobStatus.Final() {
-		return nil
 	}
 	created, err := time.Parse(time.RFC3339Nano, m.Created)
 	if err != nil {
@@ -86,6 +105,8 @@ func (p *Parser) Piece(ctx context.Context, m *job.ParseMessage) error {
 	if err != nil {
 		return err
 	}
+	record(p.Metrics, metrics.Record{Handler: "Parser", Job: m.JobId, Piece: &m.Piece.Index,
+		Rows: run.res.Rows, Failures: run.res.Failed, Batches: run.res.Batches, Since: created})
 	logger(p.Log).Info("piece parsed", "job", m.JobId, "piece", m.Piece.Index, "rows", run.res.Rows,
 		"failed", run.res.Failed, "batches", run.res.Batches, "error", run.res.Error != "")
 	return p.Finisher.PieceProgress(ctx, m.JobId, rec)

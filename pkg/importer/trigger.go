@@ -16,6 +16,7 @@ import (
 
 	"github.com/segport/segport/pkg/decode"
 	"github.com/segport/segport/pkg/job"
+	"github.com/segport/segport/pkg/metrics"
 	"github.com/segport/segport/pkg/plan"
 	"github.com/segport/segport/pkg/s3src"
 )
@@ -43,6 +44,7 @@ type Trigger struct {
 	PieceSize int64
 	Now       Clock
 	Log       *slog.Logger
+	Metrics   Metrics
 }
 
 // Request is a CreateImportJob-style request: import every object under S3Url.
@@ -229,6 +231,7 @@ func (t *Trigger) start(ctx context.Context, s jobSpec) (*job.Job, error) {
 		return nil, fmt.Errorf("queue %d pieces of job %s: %w", len(pieces), s.id, err)
 	}
 	log.Info("job started", "pieces", len(pieces), "files", len(s.objects), "format", format)
+	record(t.Metrics, metrics.Record{Handler: "Trigger", Job: s.id, Pieces: len(pieces), Since: s.created})
 	return t.current(ctx, s.id)
 }
 

@@ -14,6 +14,7 @@ import (
 	"github.com/segport/segport/pkg/dynamo"
 	"github.com/segport/segport/pkg/job"
 	"github.com/segport/segport/pkg/merge"
+	"github.com/segport/segport/pkg/metrics"
 )
 
 // Writer applies write batches: it merges each row into its endpoint and user by
@@ -26,6 +27,10 @@ type Writer struct {
 	// Concurrency bounds the conditional puts in flight; 0 means 8.
 	Concurrency int
 	Log         *slog.Logger
+	Metrics     Metrics
+	// MaxReceive is the write queue's maxReceiveCount: on a message's last
+	// delivery a failure abandons its batch, and its piece counts as failed.
+	MaxReceive int
 }
 
 // HandleSQS is the Lambda entry point for the write queue.
@@ -39,12 +44,30 @@ func (w *Writer) HandleSQS(ctx context.Context, ev events.SQSEvent) (events.SQSE
 		} else {
 			err = fmt.Errorf("decode write batch: %w", err)
 		}
+		record(w.Metrics, metrics.Record{Handler: "Writer", Job: b.JobId, Piece: &b.Piece, Batch: &b.Seq,
+			Rows: len(b.Rows), Batches: 1, Err: err, Message: rec.Attributes})
 		if err != nil {
 			logger(w.Log).Error("batch not written; it will be retried", "message", rec.MessageId, "job", b.JobId, "piece", b.Piece, "batch", b.Seq, "err", err)
+			if lastDelivery(rec.Attributes, w.MaxReceive) && b.JobId != "" {
+				w.abandon(ctx, &b, err)
+			}
 			resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: rec.MessageId})
 		}
 	}
 	return resp, nil
+}
+
+// abandon records a batch whose message goes to the dead-letter queue, so that its
+// piece and job end instead of waiting for it.
+func (w *Writer) abandon(ctx context.Context, b *job.WriteBatch, cause error) {
+	what := fmt.Sprintf("piece %d, write batch %d (%d rows)", b.Piece, b.Seq, len(b.Rows))
+	p, err := w.Jobs.BatchAbandoned(ctx, b.JobId, b.Piece, b.Seq, len(b.Rows), abandonReason(what, w.MaxReceive, cause))
+	if err == nil {
+		err = w.Finisher.PieceProgress(ctx, b.JobId, p)
+	}
+	if err != nil {
+		logger(w.Log).Error("abandoned batch not recorded", "job", b.JobId, "piece", b.Piece, "batch", b.Seq, "err", err)
+	}
 }
 
 // Batch applies one write batch.

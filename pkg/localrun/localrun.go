@@ -6,15 +6,18 @@ package localrun
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	segport "github.com/segport/segport"
 	"github.com/segport/segport/pkg/app"
+	"github.com/segport/segport/pkg/chaos"
 	"github.com/segport/segport/pkg/config"
 	"github.com/segport/segport/pkg/importer"
 	"github.com/segport/segport/pkg/localstack"
@@ -30,8 +33,13 @@ type Options struct {
 	Concurrency       int               // pollers per mapping; default 2
 	// Wrap, when set, wraps each SQS handler (tests use it to redeliver and shuffle).
 	Wrap func(src localstack.EventSource, h localstack.Handler) localstack.Handler
-	Now  importer.Clock
-	Log  *slog.Logger
+	// Chaos, when set, injects its faults into the parser and writer (see
+	// chaosApp); it needs a stack this process starts.
+	Chaos *chaos.Chaos
+	Now   importer.Clock
+	Log   *slog.Logger
+	// Metrics receives the handlers' measurements; nil for none.
+	Metrics importer.Metrics
 }
 
 // Runtime is segport running locally.
@@ -39,6 +47,7 @@ type Runtime struct {
 	Stack    *localstack.Stack
 	App      *app.App
 	Attached bool // the stack belongs to another process, which runs the handlers
+	proxy    *chaos.Proxy
 }
 
 // Open starts the local stack with the handlers, or attaches to a running one.
@@ -48,7 +57,10 @@ func Open(ctx context.Context, opts Options) (*Runtime, error) {
 		return nil, err
 	}
 	if ok {
-		a, err := build(st, opts)
+		if opts.Chaos != nil {
+			return nil, fmt.Errorf("chaos: %w; the segport dev process on %s runs the handlers (give it --chaos)", localstack.ErrAttached, opts.DataDir)
+		}
+		a, err := build(st, opts, st.AWSConfig())
 		if err != nil {
 			return nil, err
 		}
@@ -59,6 +71,7 @@ func Open(ctx context.Context, opts Options) (*Runtime, error) {
 			return nil, err
 		}
 	}
+	opts = chaosDefaults(opts)
 	if opts.VisibilityTimeout == 0 {
 		opts.VisibilityTimeout = 30 * time.Second
 	}
@@ -74,19 +87,27 @@ func Open(ctx context.Context, opts Options) (*Runtime, error) {
 		return nil, err
 	}
 	r.Stack = st
-	if r.App, err = build(st, opts); err != nil {
+	if r.App, err = build(st, opts, st.AWSConfig()); err != nil {
 		st.Close()
 		return nil, err
 	}
+	ha, err := r.chaosApp(opts)
+	if err != nil {
+		r.Close()
+		return nil, err
+	}
 	handlers := map[string]localstack.Handler{
-		"ParserFunction": r.App.Parser.HandleSQS,
-		"WriterFunction": r.App.Writer.HandleSQS,
+		"ParserFunction": ha.Parser.HandleSQS,
+		"WriterFunction": ha.Writer.HandleSQS,
 	}
 	for _, src := range st.EventSources() {
 		h, ok := handlers[src.Function]
 		if !ok {
-			st.Close()
+			r.Close()
 			return nil, fmt.Errorf("the template maps %s to %s, which the local runtime does not know", src.QueueLogicalID, src.Function)
+		}
+		if opts.Chaos != nil {
+			h = opts.Chaos.Wrap(h, src.QueueURL, st.SQSClient())
 		}
 		if opts.Wrap != nil {
 			h = opts.Wrap(src, h)
@@ -94,27 +115,33 @@ func Open(ctx context.Context, opts Options) (*Runtime, error) {
 		m := src.Mapping(h)
 		m.Concurrency = max(opts.Concurrency, 2)
 		if _, err := st.StartMapping(ctx, m); err != nil {
-			st.Close()
+			r.Close()
 			return nil, err
 		}
 	}
 	return r, nil
 }
 
-func build(st *localstack.Stack, opts Options) (*app.App, error) {
+func build(st *localstack.Stack, opts Options, awsCfg aws.Config) (*app.App, error) {
 	env := st.Env()
 	cfg, err := config.FromEnv(func(k string) string { return env[k] })
 	if err != nil {
 		return nil, fmt.Errorf("local function environment: %w", err)
 	}
-	return app.New(cfg, st.AWSConfig(), app.Options{
-		Now: opts.Now, Log: opts.Log, BatchBytes: opts.BatchBytes,
+	return app.New(cfg, awsCfg, app.Options{
+		Now: opts.Now, Log: opts.Log, BatchBytes: opts.BatchBytes, Metrics: opts.Metrics,
 		S3Options: []func(*s3.Options){func(o *s3.Options) { o.UsePathStyle = true }},
 	}), nil
 }
 
 // Close stops the stack if this runtime started it.
-func (r *Runtime) Close() error { return r.Stack.Close() }
+func (r *Runtime) Close() error {
+	err := r.Stack.Close()
+	if r.proxy != nil {
+		err = errors.Join(err, r.proxy.Close())
+	}
+	return err
+}
 
 // Idle waits until every import in flight has been processed.
 func (r *Runtime) Idle(ctx context.Context) error {

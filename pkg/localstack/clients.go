@@ -91,9 +91,15 @@ func (s *Stack) ExportLines() []string {
 	}
 	names := []string{"AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL_SQS", "AWS_ENDPOINT_URL_DYNAMODB",
 		"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION"}
+	// The functions' environment, less what the stack sets above: the template
+	// declares the AWS_ENDPOINT_URL_* variables empty for sam local invoke.
 	env := s.Env()
-	names = append(names, slices.Sorted(maps.Keys(env))...)
-	maps.Copy(vars, env)
+	for _, name := range slices.Sorted(maps.Keys(env)) {
+		if _, ok := vars[name]; !ok && env[name] != "" {
+			names = append(names, name)
+			vars[name] = env[name]
+		}
+	}
 	lines := make([]string, len(names))
 	for i, name := range names {
 		lines[i] = fmt.Sprintf("export %s=%s", name, shellQuote(vars[name]))

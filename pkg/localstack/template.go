@@ -39,8 +39,10 @@ type resource struct {
 	Properties map[string]any
 }
 
-// parseTemplate reads a SAM template in YAML (short-form tags allowed) or JSON.
-func parseTemplate(data []byte) (*template, error) {
+// ParseDocument reads a SAM template in YAML (short-form tags allowed) or JSON
+// into maps, slices and scalars, intrinsic functions in their long JSON form
+// ({"Ref": x}, {"Fn::Sub": s}, {"Fn::GetAtt": [x, attr]}, {"Fn::If": [...]}).
+func ParseDocument(data []byte) (map[string]any, error) {
 	var root yaml.Node
 	if err := yaml.Unmarshal(data, &root); err != nil {
 		return nil, fmt.Errorf("parse template: %w", err)
@@ -55,6 +57,15 @@ func parseTemplate(data []byte) (*template, error) {
 	top, ok := doc.(map[string]any)
 	if !ok {
 		return nil, errors.New("parse template: top level is not a mapping")
+	}
+	return top, nil
+}
+
+// parseTemplate reads a SAM template in YAML (short-form tags allowed) or JSON.
+func parseTemplate(data []byte) (*template, error) {
+	top, err := ParseDocument(data)
+	if err != nil {
+		return nil, err
 	}
 	t := &template{GlobalEnv: envVariables(dig(top, "Globals", "Function"))}
 	if err := remarshal(top["Parameters"], &t.Parameters); err != nil {

@@ -101,7 +101,7 @@ func decodePieces(b *testing.B, v *virtualCSV) {
 			if err == io.EOF {
 				break
 			}
-			if err != nil {
+			if err != nil && !decode.IsRowError(err) { // the file may end mid-record
 				b.Fatalf("piece at %d: %v", p.Start, err)
 			}
 		}

@@ -80,3 +80,37 @@ func (q *Queue) sendBatch(ctx context.Context, bodies [][]byte) error {
 	}
 	return nil
 }
+
+// Redrive moves every message of the dead-letter queue dlq back to q, as SQS's
+// "start DLQ redrive" does, and returns how many it moved. A message is deleted
+// from the dead-letter queue only once q has it.
+func (q *Queue) Redrive(ctx context.Context, dlq string) (int, error) {
+	moved, empty := 0, 0
+	for empty < 2 { // two empty receives in a row: the queue is drained
+		out, err := q.c.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{
+			QueueUrl: aws.String(dlq), MaxNumberOfMessages: 10, WaitTimeSeconds: 1, VisibilityTimeout: 60,
+		})
+		if err != nil {
+			return moved, fmt.Errorf("receive from %s: %w", dlq, err)
+		}
+		if len(out.Messages) == 0 {
+			empty++
+			continue
+		}
+		empty = 0
+		bodies := make([][]byte, len(out.Messages))
+		entries := make([]types.DeleteMessageBatchRequestEntry, len(out.Messages))
+		for i, m := range out.Messages {
+			bodies[i] = []byte(aws.ToString(m.Body))
+			entries[i] = types.DeleteMessageBatchRequestEntry{Id: aws.String(strconv.Itoa(i)), ReceiptHandle: m.ReceiptHandle}
+		}
+		if err := q.Send(ctx, bodies); err != nil {
+			return moved, err
+		}
+		if _, err := q.c.DeleteMessageBatch(ctx, &sqs.DeleteMessageBatchInput{QueueUrl: aws.String(dlq), Entries: entries}); err != nil {
+			return moved, fmt.Errorf("delete from %s: %w", dlq, err)
+		}
+		moved += len(out.Messages)
+	}
+	return moved, nil
+}

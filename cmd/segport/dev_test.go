@@ -1,0 +1,63 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"net/http"
+	"regexp"
+	"sync"
+	"testing"
+	"time"
+)
+
+// syncBuffer is a bytes.Buffer that dev's goroutine writes while the test reads.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// TestDevServesTheAPI runs `segport dev` until it prints the query API's URL,
+// then calls the API.
+func TestDevServesTheAPI(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	var out, errOut syncBuffer
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, []string{"dev", "--data", t.TempDir()}, &out, &errOut) }()
+	line := regexp.MustCompile(`(?m)^export SEGPORT_API_URL=(http://127\.0\.0\.1:\d+)$`)
+	var url string
+	for url == "" {
+		select {
+		case err := <-done:
+			t.Fatalf("dev ended: %v\n%s\n%s", err, out.String(), errOut.String())
+		case <-time.After(100 * time.Millisecond):
+		}
+		if m := line.FindStringSubmatch(out.String()); m != nil {
+			url = m[1]
+		}
+	}
+	res, err := http.Get(url + "/v1/segments")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK || res.Header.Get("Content-Type") != "application/json" {
+		t.Errorf("GET /v1/segments: %d %s", res.StatusCode, res.Header.Get("Content-Type"))
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("dev: %v", err)
+	}
+}

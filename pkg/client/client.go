@@ -1,0 +1,184 @@
+// Package client reads what segport imported, for other services: segments, their
+// endpoints in Pinpoint's shape with their users' attributes joined, a user's
+// endpoints, and import jobs. It needs only read access to the tables (the stack
+// outputs EndpointsTableName, UsersTableName, SegmentsTableName, MembersTableName
+// and JobsTableName name them).
+package client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"github.com/segport/segport/pkg/dynamo"
+	"github.com/segport/segport/pkg/endpoint"
+	"github.com/segport/segport/pkg/job"
+	"github.com/segport/segport/pkg/segment"
+)
+
+// Tables names the tables the client reads.
+type Tables struct {
+	Endpoints string
+	Users     string
+	Segments  string
+	Members   string
+	Jobs      string
+}
+
+// Client reads segport's tables. It is safe for concurrent use.
+type Client struct {
+	store *dynamo.Store
+	// Parallel is how many membership shards SegmentMembers reads at once; 0 means 8.
+	Parallel int
+}
+
+// New returns a Client that reads the tables t with clients built from cfg.
+func New(cfg aws.Config, t Tables, opts ...func(*dynamodb.Options)) *Client {
+	db := dynamodb.NewFromConfig(cfg, opts...)
+	return &Client{store: dynamo.New(db, dynamo.Tables{
+		Endpoints: t.Endpoints, Users: t.Users, Segments: t.Segments, Members: t.Members, Jobs: t.Jobs,
+	}, 1)}
+}
+
+// ErrNotFound means the segment, endpoint or job does not exist. Test for it with
+// errors.Is.
+var ErrNotFound = dynamo.ErrNotFound
+
+// ErrBadToken means a page token is malformed or was issued for another listing.
+var ErrBadToken = dynamo.ErrBadToken
+
+// Page sizes: a PageOptions.Size of 0 means DefaultPageSize; larger than
+// MaxPageSize means MaxPageSize.
+const (
+	DefaultPageSize = 100
+	MaxPageSize     = 1000
+)
+
+// PageOptions ask for one page of a listing: Token is the previous page's
+// NextToken, "" for the first page.
+type PageOptions struct {
+	Size  int
+	Token string
+}
+
+func (o PageOptions) size() int {
+	if o.Size <= 0 {
+		return DefaultPageSize
+	}
+	return min(o.Size, MaxPageSize)
+}
+
+// Page is one page of a listing. NextToken is "" on the last page; a page may
+// hold fewer items than asked for and still not be the last.
+type Page[T any] struct {
+	Items     []T
+	NextToken string
+}
+
+// GetEndpoint returns one endpoint with its user's attributes.
+func (c *Client) GetEndpoint(ctx context.Context, id string) (*endpoint.Endpoint, error) {
+	return c.store.Endpoint(ctx, id)
+}
+
+// GetUserEndpoints returns every endpoint whose User.UserId is userId, each with
+// the user's attributes. A user with no endpoints has none: that is not an error.
+func (c *Client) GetUserEndpoints(ctx context.Context, userId string) ([]*endpoint.Endpoint, error) {
+	var all []*endpoint.Endpoint
+	opts := PageOptions{Size: MaxPageSize}
+	for {
+		p, err := c.UserEndpointsPage(ctx, userId, opts)
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, p.Items...)
+		if p.NextToken == "" {
+			return all, nil
+		}
+		opts.Token = p.NextToken
+	}
+}
+
+// UserEndpointsPage returns one page of a user's endpoints.
+func (c *Client) UserEndpointsPage(ctx context.Context, userId string, opts PageOptions) (Page[*endpoint.Endpoint], error) {
+	ids, next, err := c.store.UserEndpointIds(ctx, userId, opts.size(), opts.Token)
+	if err != nil {
+		return Page[*endpoint.Endpoint]{}, fmt.Errorf("list endpoints of a user: %w", err)
+	}
+	eps, err := c.store.Endpoints(ctx, ids)
+	if err != nil {
+		return Page[*endpoint.Endpoint]{}, fmt.Errorf("read endpoints of a user: %w", err)
+	}
+	// The index lags the table: keep only endpoints that still name the user.
+	mine := eps[:0]
+	for _, e := range eps {
+		if e.User != nil && e.User.UserId == userId {
+			mine = append(mine, e)
+		}
+	}
+	return Page[*endpoint.Endpoint]{Items: mine, NextToken: next}, nil
+}
+
+// ListSegments returns one page of segments, in no particular order.
+func (c *Client) ListSegments(ctx context.Context, opts PageOptions) (Page[*segment.Segment], error) {
+	segs, next, err := c.store.SegmentsPage(ctx, opts.size(), opts.Token)
+	if err != nil {
+		return Page[*segment.Segment]{}, fmt.Errorf("list segments: %w", err)
+	}
+	return Page[*segment.Segment]{Items: segs, NextToken: next}, nil
+}
+
+// GetSegment returns a segment by id, or by name: a segment named by an import
+// folder has the id derived from its name.
+func (c *Client) GetSegment(ctx context.Context, id string) (*segment.Segment, error) {
+	seg, err := c.store.Segment(ctx, id)
+	if errors.Is(err, ErrNotFound) {
+		if seg, err = c.store.Segment(ctx, job.SegmentId(id)); errors.Is(err, ErrNotFound) {
+			return nil, fmt.Errorf("segment %q: %w", id, ErrNotFound)
+		}
+	}
+	return seg, err
+}
+
+// SegmentMembersPage returns one page of a segment's endpoints, with their users'
+// attributes. Pages go through the membership shards one after the other.
+func (c *Client) SegmentMembersPage(ctx context.Context, segmentId string, opts PageOptions) (Page[*endpoint.Endpoint], error) {
+	seg, err := c.GetSegment(ctx, segmentId)
+	if err != nil {
+		return Page[*endpoint.Endpoint]{}, err
+	}
+	ids, next, err := c.store.MembersPage(ctx, seg.Id, max(seg.Shards, 1), opts.size(), opts.Token)
+	if err != nil {
+		return Page[*endpoint.Endpoint]{}, fmt.Errorf("list members of segment %s: %w", seg.Id, err)
+	}
+	eps, err := c.store.Endpoints(ctx, ids)
+	if err != nil {
+		return Page[*endpoint.Endpoint]{}, fmt.Errorf("read members of segment %s: %w", seg.Id, err)
+	}
+	return Page[*endpoint.Endpoint]{Items: eps, NextToken: next}, nil
+}
+
+// GetImportJob returns an import job; while it runs, its counts are live.
+func (c *Client) GetImportJob(ctx context.Context, id string) (*job.Job, error) {
+	return c.store.Job(ctx, id)
+}
+
+// ListImportJobs returns one page of a segment's import jobs (by id or name),
+// newest first, or of every job in no particular order when segment is "".
+func (c *Client) ListImportJobs(ctx context.Context, segment string, opts PageOptions) (Page[*job.Job], error) {
+	segmentId := ""
+	if segment != "" {
+		seg, err := c.GetSegment(ctx, segment)
+		if err != nil {
+			return Page[*job.Job]{}, err
+		}
+		segmentId = seg.Id
+	}
+	jobs, next, err := c.store.JobsPage(ctx, segmentId, opts.size(), opts.Token)
+	if err != nil {
+		return Page[*job.Job]{}, fmt.Errorf("list import jobs: %w", err)
+	}
+	return Page[*job.Job]{Items: jobs, NextToken: next}, nil
+}

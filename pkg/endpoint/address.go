@@ -1,0 +1,133 @@
+package endpoint
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"strings"
+)
+
+// NormalizeAddress checks an address against its channel and returns the form used
+// for storage and for the derived Id. Messages never repeat the address: it is PII.
+func NormalizeAddress(channel, addr string) (string, string) {
+	switch channel {
+	case "EMAIL":
+		lower, ok, plain := plainEmail(addr)
+		if !plain {
+			lower, ok = emailByRunes(addr)
+		}
+		if !ok {
+			return "", "not a valid email address"
+		}
+		return lower, ""
+	case "SMS", "VOICE":
+		return normalizePhone(addr)
+	}
+	for i := 0; i < len(addr); i++ {
+		// A byte below 0x80 is that character, in valid UTF-8 or not.
+		if c := addr[i]; c == ' ' || c < 0x20 || c == 0x7f {
+			return "", "contains white space"
+		}
+	}
+	return addr, ""
+}
+
+// emailByRunes checks an email address and returns it in lower case.
+func emailByRunes(addr string) (string, bool) {
+	if strings.ContainsFunc(addr, isControl) {
+		return "", false
+	}
+	local, domain, ok := strings.Cut(addr, "@")
+	if !ok || local == "" || !strings.Contains(domain, ".") || strings.ContainsAny(domain, "@ ") ||
+		strings.HasPrefix(domain, ".") || strings.HasSuffix(domain, ".") || strings.ContainsAny(local, " ") {
+		return "", false
+	}
+	return strings.ToLower(addr), true
+}
+
+// plainEmail is emailByRunes for an ASCII address, in one pass over its bytes
+// instead of seven. plain is false when addr is not ASCII.
+func plainEmail(addr string) (lower string, ok, plain bool) {
+	at, dot, upper := -1, false, false
+	for i := 0; i < len(addr); i++ {
+		switch c := addr[i]; {
+		case c >= 0x80:
+			return "", false, false
+		case c < 0x20 || c == 0x7f || c == ' ':
+			return "", false, true
+		case c == '@':
+			if at >= 0 {
+				return "", false, true // a second @, in the domain
+			}
+			at = i
+		case c == '.':
+			dot = dot || at >= 0
+		case c >= 'A' && c <= 'Z':
+			upper = true
+		}
+	}
+	if at <= 0 || !dot || addr[at+1] == '.' || addr[len(addr)-1] == '.' {
+		return "", false, true
+	}
+	if !upper {
+		return addr, true, true
+	}
+	b := []byte(addr)
+	for i, c := range b {
+		if c >= 'A' && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
+		}
+	}
+	return string(b), true, true
+}
+
+func normalizePhone(addr string) (string, string) {
+	if plainPhone(addr) {
+		return addr, ""
+	}
+	var b strings.Builder
+	b.Grow(len(addr))
+	for i := 0; i < len(addr); i++ {
+		c := addr[i]
+		switch {
+		case c >= '0' && c <= '9':
+			b.WriteByte(c)
+		case c == '+' && b.Len() == 0 && i == strings.IndexByte(addr, '+'):
+			b.WriteByte(c)
+		case c == ' ' || c == '-' || c == '(' || c == ')' || c == '.':
+		default:
+			return "", "not a phone number: only digits, a leading +, spaces, dashes, dots and parentheses are allowed"
+		}
+	}
+	digits := strings.TrimPrefix(b.String(), "+")
+	if len(digits) < 3 || len(digits) > 15 {
+		return "", "not a phone number: it must have 3 to 15 digits"
+	}
+	return b.String(), ""
+}
+
+// plainPhone reports whether addr is already a normalised phone number: an
+// optional leading + and 3 to 15 digits.
+func plainPhone(addr string) bool {
+	digits := strings.TrimPrefix(addr, "+")
+	if len(digits) < 3 || len(digits) > 15 {
+		return false
+	}
+	for i := 0; i < len(digits); i++ {
+		if digits[i] < '0' || digits[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// DerivedId is the Id of an endpoint imported without one: a hash of its channel and
+// normalised address, so that importing the same rows again updates, not duplicates.
+// It is the first 16 bytes of SHA-256(channel, 0, address) in hex.
+func DerivedId(channel, normalizedAddr string) string {
+	var in [256]byte
+	msg := append(append(append(in[:0], channel...), 0), normalizedAddr...)
+	sum := sha256.Sum256(msg)
+	var out [32]byte
+	hex.Encode(out[:], sum[:16])
+	return string(out[:])
+}

@@ -1,0 +1,205 @@
+package endpoint
+
+import (
+	"strconv"
+	"strings"
+	"unicode/utf8"
+)
+
+// The custom attributes of a row are collected as they are set and put in the
+// endpoint's maps by Finish: each map is made once, at its final size, and a
+// row that fails never makes one. A name given again (a repeated CSV column)
+// is found by a short scan of the row's names, not by hashing.
+
+// custom is one custom attribute name of the current row, in the order first given.
+type custom struct {
+	kind   Kind
+	name   string
+	n      int     // values of an Attributes.* or User.UserAttributes.* list
+	start  int     // where its values begin in b.vals, once Finish has placed them
+	metric float64 // the value of a Metrics.* attribute
+}
+
+// listValue is one value of a list attribute, b.customs[custom], in the order given.
+type listValue struct {
+	custom int
+	v      string
+}
+
+// customIndexAt is the number of names in a row past which they are found through
+// a map: rows with more names than that are rare, and a scan would cost n².
+const customIndexAt = 16
+
+// family is the index of a custom kind in b.families.
+func family(k Kind) int { return int(k - KindAttribute) }
+
+// find returns the index of attribute a in b.customs, or -1.
+func (b *Builder) find(a Attr) int {
+	if len(b.customs) > customIndexAt {
+		if i, ok := b.index[a]; ok {
+			return i
+		}
+		return -1
+	}
+	for i := range b.customs {
+		if c := &b.customs[i]; c.kind == a.Kind && c.name == a.Custom {
+			return i
+		}
+	}
+	return -1
+}
+
+// add appends a new name to b.customs and returns its index.
+func (b *Builder) add(c custom) int {
+	i := len(b.customs)
+	b.customs = append(b.customs, c)
+	b.families[family(c.kind)]++
+	switch {
+	case len(b.customs) == customIndexAt+1:
+		if b.index == nil {
+			b.index = make(map[Attr]int)
+		}
+		for j, c := range b.customs {
+			b.index[Attr{Kind: c.kind, Custom: c.name}] = j
+		}
+	case len(b.customs) > customIndexAt+1:
+		b.index[Attr{Kind: c.kind, Custom: c.name}] = i
+	}
+	return i
+}
+
+func (b *Builder) resetCustoms() {
+	if len(b.customs) > customIndexAt {
+		clear(b.index)
+	}
+	b.customs, b.values, b.families = b.customs[:0], b.values[:0], [3]int{}
+}
+
+// setCustom checks a value of a custom attribute: its name (once per row), then
+// the value, then the limits, in that order, so that the first problem reported
+// does not depend on how values are stored.
+func (b *Builder) setCustom(a Attr, v string) {
+	i := b.find(a)
+	if i < 0 {
+		if msg := b.checkName(a.Custom); msg != "" {
+			b.Fail(a.Name(), msg)
+			return
+		}
+	}
+	if a.Kind == KindMetric {
+		b.setMetric(a, v, i)
+		return
+	}
+	if len(v) > b.Limits.ValueLength { // a character is at least a byte
+		if n := utf8.RuneCountInString(v); n > b.Limits.ValueLength {
+			b.Fail(a.Name(), "value has "+strconv.Itoa(n)+" characters, the limit is "+strconv.Itoa(b.Limits.ValueLength))
+			return
+		}
+	}
+	switch {
+	case i < 0 && b.families[family(a.Kind)] >= b.Limits.AttributesPerEndpoint:
+		b.Fail(a.Name(), "more than "+strconv.Itoa(b.Limits.AttributesPerEndpoint)+" custom attributes in "+familyName(a.Kind))
+		return
+	case i >= 0 && b.customs[i].n >= b.Limits.ValuesPerAttribute:
+		b.Fail(a.Name(), "more than "+strconv.Itoa(b.Limits.ValuesPerAttribute)+" values")
+		return
+	case i < 0:
+		i = b.add(custom{kind: a.Kind, name: a.Custom})
+		b.size += len(a.Custom)
+	}
+	b.customs[i].n++
+	b.values = append(b.values, listValue{i, v})
+	b.size += len(v)
+}
+
+func (b *Builder) setMetric(a Attr, v string, i int) {
+	f, ok := parseFinite(v)
+	switch {
+	case !ok:
+		b.Fail(a.Name(), strconv.Quote(v)+" is not a finite number")
+	case i >= 0:
+		b.Fail(a.Name(), "given more than once")
+	case b.families[family(KindMetric)] >= b.Limits.AttributesPerEndpoint:
+		b.Fail(a.Name(), "more than "+strconv.Itoa(b.Limits.AttributesPerEndpoint)+" custom attributes in Metrics")
+	default:
+		b.add(custom{kind: KindMetric, name: a.Custom, metric: f})
+		b.size += len(a.Custom) + 8
+	}
+}
+
+func (b *Builder) checkName(name string) string {
+	if len(name) <= b.Limits.NameLength && plainASCII(name) {
+		return ""
+	}
+	if n := utf8.RuneCountInString(name); n > b.Limits.NameLength {
+		return "name has " + strconv.Itoa(n) + " characters, the limit is " + strconv.Itoa(b.Limits.NameLength)
+	}
+	if strings.TrimSpace(name) != name || strings.ContainsFunc(name, isControl) {
+		return "name has white space at its ends or control characters"
+	}
+	return ""
+}
+
+func familyName(k Kind) string {
+	switch k {
+	case KindMetric:
+		return "Metrics"
+	case KindUserAttribute:
+		return "User.UserAttributes"
+	}
+	return "Attributes"
+}
+
+// putCustoms puts the row's custom attributes in the endpoint's maps.
+func (b *Builder) putCustoms() {
+	if len(b.customs) == 0 {
+		return
+	}
+	b.placeValues()
+	e := b.e
+	if n := b.families[family(KindAttribute)]; n > 0 {
+		e.Attributes = make(map[string][]string, n)
+	}
+	if n := b.families[family(KindMetric)]; n > 0 {
+		e.Metrics = make(map[string]float64, n)
+	}
+	if n := b.families[family(KindUserAttribute)]; n > 0 {
+		b.user().UserAttributes = make(map[string][]string, n)
+	}
+	for i := range b.customs {
+		c := &b.customs[i]
+		switch c.kind {
+		case KindAttribute:
+			e.Attributes[c.name] = b.vals[c.start : c.start+c.n : c.start+c.n]
+		case KindUserAttribute:
+			e.User.UserAttributes[c.name] = b.vals[c.start : c.start+c.n : c.start+c.n]
+		case KindMetric:
+			e.Metrics[c.name] = c.metric
+		}
+	}
+}
+
+// placeValues lays the list values out in b.vals, each list contiguous. b.vals is
+// shared by the lists of many endpoints; each list is a capped window of it, so
+// that appending to one never writes into another.
+func (b *Builder) placeValues() {
+	total := len(b.values)
+	if total == 0 {
+		return
+	}
+	if cap(b.vals)-len(b.vals) < total {
+		b.vals = make([]string, 0, max(64, total))
+	}
+	pos := len(b.vals)
+	b.vals = b.vals[:pos+total]
+	for i := range b.customs {
+		if c := &b.customs[i]; c.kind != KindMetric {
+			c.start, pos, c.n = pos, pos+c.n, 0
+		}
+	}
+	for _, lv := range b.values {
+		c := &b.customs[lv.custom]
+		b.vals[c.start+c.n] = lv.v
+		c.n++
+	}
+}

@@ -1,0 +1,124 @@
+package endpoint
+
+import (
+	"math"
+	"strconv"
+	"strings"
+)
+
+// parseFinite parses a finite decimal number. ParseFloat alone would also take
+// "0x1p4", "1_000", "Inf" and "NaN", which are not numbers in an endpoint file.
+func parseFinite(v string) (float64, bool) {
+	if f, ok := parseShortDecimal(v); ok {
+		return f, true
+	}
+	if !isDecimal(v) {
+		return 0, false
+	}
+	f, err := strconv.ParseFloat(v, 64)
+	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
+		return 0, false
+	}
+	return f, true
+}
+
+func isControl(r rune) bool { return r < 0x20 || r == 0x7f }
+
+// plainASCII reports whether s is printable ASCII without white space at its ends:
+// a name that needs no closer look.
+func plainASCII(s string) bool {
+	if s == "" || s[0] == ' ' || s[len(s)-1] == ' ' {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+func checkId(v string) string {
+	if len(v) > 128 {
+		return "longer than 128 bytes"
+	}
+	if strings.ContainsFunc(v, isControl) {
+		return "contains control characters"
+	}
+	return ""
+}
+
+var pow10 = [...]float64{1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15}
+
+// parseShortDecimal parses [+-]digits[.digits] of at most 15 digits without
+// strconv: the digits and the power of ten are exact in a float64, so one
+// division rounds as ParseFloat does. Anything else reports false.
+func parseShortDecimal(v string) (float64, bool) {
+	i, neg := 0, false
+	if i < len(v) && (v[i] == '-' || v[i] == '+') {
+		neg = v[i] == '-'
+		i++
+	}
+	var mant uint64
+	n, frac := 0, -1
+	for ; i < len(v); i++ {
+		switch c := v[i]; {
+		case c >= '0' && c <= '9':
+			mant = mant*10 + uint64(c-'0')
+			n++
+			if frac >= 0 {
+				frac++
+			}
+		case c == '.' && frac < 0:
+			frac = 0
+		default:
+			return 0, false
+		}
+	}
+	if n == 0 || n > 15 {
+		return 0, false
+	}
+	f := float64(mant)
+	if frac > 0 {
+		f /= pow10[frac]
+	}
+	if neg {
+		f = -f
+	}
+	return f, true
+}
+
+// isDecimal reports whether v is [+-]digits[.digits][(e|E)[+-]digits], where either
+// side of the point may be empty but not both.
+func isDecimal(v string) bool {
+	i := 0
+	if i < len(v) && (v[i] == '+' || v[i] == '-') {
+		i++
+	}
+	digits := func() int {
+		n := 0
+		for i < len(v) && v[i] >= '0' && v[i] <= '9' {
+			i++
+			n++
+		}
+		return n
+	}
+	n := digits()
+	if i < len(v) && v[i] == '.' {
+		i++
+		n += digits()
+	}
+	if n == 0 {
+		return false
+	}
+	if i < len(v) && (v[i] == 'e' || v[i] == 'E') {
+		i++
+		if i < len(v) && (v[i] == '+' || v[i] == '-') {
+			i++
+		}
+		if digits() == 0 {
+			return false
+		}
+	}
+	return i == len(v)
+}
