@@ -88,6 +88,16 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	if opts.DataDir == "" {
 		return nil, errors.New("start local stack: no data directory")
 	}
+	// The emulators run in another working directory: paths must be absolute.
+	for _, dir := range []*string{&opts.DataDir, &opts.NodeDir} {
+		if *dir != "" {
+			abs, err := filepath.Abs(*dir)
+			if err != nil {
+				return nil, fmt.Errorf("start local stack: %w", err)
+			}
+			*dir = abs
+		}
+	}
 	opts = withDefaults(opts)
 	tmpl, params, err := readTemplate(opts)
 	if err != nil {

@@ -300,3 +300,15 @@ func running(pid int) bool {
 	_, rest, _ := strings.Cut(string(stat), ") ")
 	return !strings.HasPrefix(rest, "Z")
 }
+
+// TestRelativeDataDir checks that a relative data directory is where the data
+// lands, although the emulators run in another working directory.
+func TestRelativeDataDir(t *testing.T) {
+	tmpl := testTemplate(t)
+	t.Chdir(t.TempDir())
+	startStack(t, Options{DataDir: "rel/data", Template: tmpl})
+	entries, err := os.ReadDir("rel/data/dynamo")
+	if err != nil || len(entries) == 0 {
+		t.Fatalf("rel/data/dynamo holds %d entries (%v): dynalite wrote elsewhere", len(entries), err)
+	}
+}
