@@ -51,7 +51,9 @@ func New(cfg *config.Config, awsCfg aws.Config, opts Options) *App {
 		o.DisableLogOutputChecksumValidationSkipped = true
 		o.UsePathStyle = cfg.S3PathStyle
 	}}
-	s3c := s3.NewFromConfig(awsCfg, append(s3opts, opts.S3Options...)...)
+	s3opts = append(s3opts, opts.S3Options...)
+	s3c := s3.NewFromConfig(awsCfg, s3opts...)
+	assume := newAssumer(awsCfg, s3opts)
 	sqc := sqs.NewFromConfig(awsCfg)
 	store := dynamo.New(db, cfg.Tables, cfg.Shards)
 	objects := s3src.New(s3c)
@@ -61,9 +63,9 @@ func New(cfg *config.Config, awsCfg aws.Config, opts Options) *App {
 		AWS:     awsCfg,
 		Store:   store,
 		Objects: objects,
-		Trigger: &importer.Trigger{Jobs: store, Objects: objects, Parse: sqsq.New(sqc, cfg.ParseQueueURL),
+		Trigger: &importer.Trigger{Jobs: store, Objects: objects, Assume: assume, Parse: sqsq.New(sqc, cfg.ParseQueueURL),
 			Bucket: cfg.Bucket, PieceSize: cfg.PieceSize, Now: opts.Now, Log: opts.Log, Metrics: opts.Metrics},
-		Parser: &importer.Parser{Jobs: store, Objects: objects, Registry: store, Write: sqsq.New(sqc, cfg.WriteQueueURL),
+		Parser: &importer.Parser{Jobs: store, Objects: objects, Assume: assume, ReportBucket: cfg.Bucket, Registry: store, Write: sqsq.New(sqc, cfg.WriteQueueURL),
 			Limits: cfg.Limits, BatchBytes: opts.BatchBytes, Now: opts.Now, Log: opts.Log, Finisher: fin, Metrics: opts.Metrics, MaxReceive: cfg.MaxReceive},
 		Writer: &importer.Writer{Store: store, Jobs: store, Finisher: fin, Log: opts.Log, Metrics: opts.Metrics, MaxReceive: cfg.MaxReceive},
 	}

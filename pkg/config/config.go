@@ -27,12 +27,13 @@ type Config struct {
 }
 
 // S3PathStyleVar switches path-style S3 addressing on ("true"). The template
-// does not set it: it is for running the functions against local emulators.
+// declares it empty: it is for running the functions against local emulators
+// (sam local invoke --env-vars).
 const S3PathStyleVar = "SEGPORT_S3_PATH_STYLE"
 
 // LocalOnly lists the variables FromEnv reads that a deployed function does
 // not need: the template checks expect every other SEGPORT_* variable the
-// functions read to be set by the template.
+// functions read to be set from the template's resources and parameters.
 var LocalOnly = []string{S3PathStyleVar}
 
 // FromEnv reads the SEGPORT_* variables through getenv (os.Getenv in a function).

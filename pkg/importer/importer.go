@@ -7,6 +7,7 @@ package importer
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -29,6 +30,21 @@ type Objects interface {
 	List(ctx context.Context, bucket, prefix string) ([]*s3src.Object, error)
 	PutFile(ctx context.Context, bucket, key, path, contentType string) error
 	Concat(ctx context.Context, bucket, dstKey string, header []byte, keys []string) error
+}
+
+// AssumeFunc returns Objects that read with credentials of an assumed role, for
+// imports from a bucket in another account.
+type AssumeFunc func(src job.Source) (Objects, error)
+
+// objectsFor returns the Objects that read src: own if src names no role.
+func objectsFor(own Objects, assume AssumeFunc, src job.Source) (Objects, error) {
+	if src.RoleArn == "" {
+		return own, nil
+	}
+	if assume == nil {
+		return nil, errors.New("imports with a RoleArn are not configured in this deployment")
+	}
+	return assume(src)
 }
 
 // Queue is what the handlers need of SQS.

@@ -26,11 +26,15 @@ import (
 // rows, sends valid endpoints to the write queue in size-bounded batches and
 // records failures, then records what it found on the piece.
 type Parser struct {
-	Jobs     JobStore
-	Objects  Objects
-	Registry Registry
-	Write    Queue
-	Limits   endpoint.Limits
+	Jobs    JobStore
+	Objects Objects
+	Assume  AssumeFunc // nil: no cross-account imports
+	// ReportBucket receives the error reports: the deployment's own bucket,
+	// whichever bucket the rows came from.
+	ReportBucket string
+	Registry     Registry
+	Write        Queue
+	Limits       endpoint.Limits
 	// BatchBytes bounds a write message; 0 means just under SQS's limit.
 	BatchBytes int
 	Now        Clock
@@ -135,7 +139,11 @@ type pieceRun struct {
 
 func (run *pieceRun) read(ctx context.Context) error {
 	m := run.m
-	body := run.p.Objects.Prefetch(ctx, m.Bucket, m.Piece.Key, m.Piece.Start, m.Piece.End, prefetchWindow, prefetchInflight)
+	objects, err := objectsFor(run.p.Objects, run.p.Assume, m.Source)
+	if err != nil {
+		return err
+	}
+	body := objects.Prefetch(ctx, m.Bucket, m.Piece.Key, m.Piece.Start, m.Piece.End, prefetchWindow, prefetchInflight)
 	defer body.Close()
 	format, err := decode.ParseFormat(m.Format)
 	if err != nil {
@@ -308,7 +316,7 @@ func (run *pieceRun) uploadReport(ctx context.Context) error {
 		return fmt.Errorf("write error report: %w", err)
 	}
 	key := reportPartKey(run.m.JobId, run.m.Piece.Index)
-	if err := run.p.Objects.PutFile(ctx, run.m.Bucket, key, run.report.Name(), "text/csv; charset=utf-8"); err != nil {
+	if err := run.p.Objects.PutFile(ctx, run.p.ReportBucket, key, run.report.Name(), "text/csv; charset=utf-8"); err != nil {
 		return err
 	}
 	run.res.Report = key

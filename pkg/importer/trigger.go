@@ -39,6 +39,7 @@ var jobIdPattern = regexp.MustCompile(`^[0-9a-f]{32}$`)
 type Trigger struct {
 	Jobs      JobStore
 	Objects   Objects
+	Assume    AssumeFunc // nil: no cross-account imports
 	Parse     Queue
 	Bucket    string
 	PieceSize int64
@@ -54,6 +55,10 @@ type Request struct {
 	SegmentName string `json:"SegmentName,omitempty"`
 	SegmentId   string `json:"SegmentId,omitempty"`
 	JobId       string `json:"JobId,omitempty"` // optional: repeat a request idempotently
+	// RoleArn and ExternalId name a role to assume to read a bucket in another
+	// account, as Pinpoint's CreateImportJob does.
+	RoleArn    string `json:"RoleArn,omitempty"`
+	ExternalId string `json:"ExternalId,omitempty"`
 }
 
 // Handle is the Lambda entry point: an S3 event, or a Request.
@@ -158,12 +163,17 @@ func (t *Trigger) CreateImportJob(ctx context.Context, req Request) (*job.Job, e
 	if !jobIdPattern.MatchString(id) {
 		id = job.NewId(req.S3Url, req.SegmentId, created.Format(time.RFC3339Nano))
 	}
-	objs, err := t.Objects.List(ctx, bucket, prefix)
+	src := job.Source{RoleArn: req.RoleArn, ExternalId: req.ExternalId}
+	objects, err := objectsFor(t.Objects, t.Assume, src)
+	if err != nil {
+		return nil, err
+	}
+	objs, err := objects.List(ctx, bucket, prefix)
 	if err != nil {
 		return nil, err
 	}
 	spec := jobSpec{
-		id: id, created: created, bucket: bucket, objects: objs, format: format,
+		id: id, created: created, bucket: bucket, objects: objs, format: format, source: src, reader: objects,
 		def: job.Definition{S3Url: req.S3Url, Format: string(format), SegmentName: req.SegmentName, SegmentId: req.SegmentId},
 	}
 	if len(objs) == 0 {
@@ -180,7 +190,9 @@ type jobSpec struct {
 	objects []*s3src.Object
 	format  decode.Format // "" to take it from the objects
 	def     job.Definition
-	fail    string // a reason to fail the job at once
+	fail    string     // a reason to fail the job at once
+	source  job.Source // how to read the objects
+	reader  Objects    // reads the objects; nil means t.Objects
 }
 
 // start creates the job, plans its pieces and queues them. Repeating it for the
@@ -221,7 +233,7 @@ func (t *Trigger) start(ctx context.Context, s jobSpec) (*job.Job, error) {
 	for i, p := range pieces {
 		bodies[i], err = json.Marshal(job.ParseMessage{
 			JobId: s.id, JobOrder: order, Created: j.CreationDate, Bucket: s.bucket, Format: string(format),
-			SegmentId: s.def.SegmentId, TotalPieces: len(pieces), Piece: p,
+			SegmentId: s.def.SegmentId, TotalPieces: len(pieces), Piece: p, Source: s.source,
 		})
 		if err != nil {
 			return nil, fmt.Errorf("encode parse message: %w", err)
@@ -251,7 +263,10 @@ func (t *Trigger) plan(ctx context.Context, s jobSpec) ([]job.Piece, decode.Form
 	}
 	objs := append([]*s3src.Object(nil), s.objects...)
 	sort.Slice(objs, func(i, k int) bool { return objs[i].Key < objs[k].Key })
-	format, reason, err := t.format(ctx, objs, s.format)
+	if s.reader == nil {
+		s.reader = t.Objects
+	}
+	format, reason, err := t.format(ctx, s.reader, objs, s.format)
 	if err != nil || reason != "" {
 		return nil, "", reason, err
 	}
@@ -263,7 +278,7 @@ func (t *Trigger) plan(ctx context.Context, s jobSpec) ([]job.Piece, decode.Form
 			}
 			continue // an empty file in a folder adds nothing
 		}
-		ps, reason, err := t.planObject(ctx, o, i, format)
+		ps, reason, err := t.planObject(ctx, s.reader, o, i, format)
 		if err != nil || reason != "" {
 			return nil, format, reason, err
 		}
@@ -277,7 +292,7 @@ func (t *Trigger) plan(ctx context.Context, s jobSpec) ([]job.Piece, decode.Form
 
 // format returns the one format of the objects, or a reason naming the keys when
 // they mix formats or contradict the requested one.
-func (t *Trigger) format(ctx context.Context, objs []*s3src.Object, want decode.Format) (decode.Format, string, error) {
+func (t *Trigger) format(ctx context.Context, objects Objects, objs []*s3src.Object, want decode.Format) (decode.Format, string, error) {
 	byFormat := map[decode.Format][]string{}
 	for _, o := range objs {
 		f, ok := decode.FormatOf(o.Key)
@@ -286,7 +301,7 @@ func (t *Trigger) format(ctx context.Context, objs []*s3src.Object, want decode.
 		}
 		if !ok {
 			var err error
-			if f, err = t.sniff(ctx, o); err != nil {
+			if f, err = sniff(ctx, objects, o); err != nil {
 				return "", "", err
 			}
 		}
@@ -308,12 +323,12 @@ func (t *Trigger) format(ctx context.Context, objs []*s3src.Object, want decode.
 
 // planObject splits one object into pieces of about PieceSize. A CSV header is
 // read once here and travels with every piece after the first.
-func (t *Trigger) planObject(ctx context.Context, o *s3src.Object, file int, format decode.Format) ([]job.Piece, string, error) {
+func (t *Trigger) planObject(ctx context.Context, objects Objects, o *s3src.Object, file int, format decode.Format) ([]job.Piece, string, error) {
 	var header []string
 	if format == decode.CSV {
 		var reason string
 		var err error
-		if header, reason, err = t.header(ctx, o); err != nil || reason != "" {
+		if header, reason, err = readHeader(ctx, objects, o); err != nil || reason != "" {
 			return nil, reason, err
 		}
 	}
@@ -322,7 +337,7 @@ func (t *Trigger) planObject(ctx context.Context, o *s3src.Object, file int, for
 		size = 64 << 20
 	}
 	open := func(ctx context.Context, start, end int64) (io.ReadCloser, error) {
-		return t.Objects.Range(ctx, o.Bucket, o.Key, start, end)
+		return objects.Range(ctx, o.Bucket, o.Key, start, end)
 	}
 	ps, err := plan.Split(ctx, o.Size, open, plan.Options{PieceSize: size, Quotes: format == decode.CSV})
 	if errors.Is(err, s3src.ErrNotFound) {
@@ -343,8 +358,8 @@ func (t *Trigger) planObject(ctx context.Context, o *s3src.Object, file int, for
 
 // header reads a CSV object's header. A file-level problem in it (compression,
 // encoding, an unknown column) is a reason to fail the job before any row is read.
-func (t *Trigger) header(ctx context.Context, o *s3src.Object) ([]string, string, error) {
-	r, err := t.Objects.Range(ctx, o.Bucket, o.Key, 0, min(o.Size, headerWindow))
+func readHeader(ctx context.Context, objects Objects, o *s3src.Object) ([]string, string, error) {
+	r, err := objects.Range(ctx, o.Bucket, o.Key, 0, min(o.Size, headerWindow))
 	if errors.Is(err, s3src.ErrNotFound) {
 		return nil, "s3://" + o.Bucket + "/" + o.Key + ": the file vanished before it was read", nil
 	}
@@ -371,8 +386,8 @@ func (t *Trigger) header(ctx context.Context, o *s3src.Object) ([]string, string
 const headerWindow = 2 << 20
 
 // sniff reads the first bytes of an object without a telling extension.
-func (t *Trigger) sniff(ctx context.Context, o *s3src.Object) (decode.Format, error) {
-	r, err := t.Objects.Range(ctx, o.Bucket, o.Key, 0, min(o.Size, 512))
+func sniff(ctx context.Context, objects Objects, o *s3src.Object) (decode.Format, error) {
+	r, err := objects.Range(ctx, o.Bucket, o.Key, 0, min(o.Size, 512))
 	if err != nil {
 		return "", err
 	}

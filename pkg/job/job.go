@@ -79,6 +79,14 @@ type ParseMessage struct {
 	SegmentId   string `json:"SegmentId"`
 	TotalPieces int    `json:"TotalPieces"`
 	Piece       Piece  `json:"Piece"`
+	Source      Source `json:"Source,omitempty"`
+}
+
+// Source says how to read a job's objects: with the functions' own role, or, for a
+// bucket in another account, with a role assumed through STS.
+type Source struct {
+	RoleArn    string `json:"RoleArn,omitempty"`
+	ExternalId string `json:"ExternalId,omitempty"`
 }
 
 // Order returns the key that orders jobs: creation date, then id.

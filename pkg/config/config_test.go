@@ -1,0 +1,40 @@
+package config
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestS3PathStyle(t *testing.T) {
+	tests := []struct {
+		value   string
+		want    bool
+		wantErr bool
+	}{
+		{"", false, false},
+		{"false", false, false},
+		{"true", true, false},
+		{"1", true, false},
+		{"yes", false, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.value, func(t *testing.T) {
+			env := map[string]string{S3PathStyleVar: tt.value}
+			for _, name := range []string{"SEGPORT_BUCKET", "SEGPORT_PARSE_QUEUE_URL", "SEGPORT_WRITE_QUEUE_URL",
+				"SEGPORT_ENDPOINTS_TABLE", "SEGPORT_USERS_TABLE", "SEGPORT_SEGMENTS_TABLE", "SEGPORT_MEMBERS_TABLE",
+				"SEGPORT_JOBS_TABLE", "SEGPORT_REGISTRY_TABLE"} {
+				env[name] = "x"
+			}
+			c, err := FromEnv(func(k string) string { return env[k] })
+			if tt.wantErr {
+				if err == nil || !strings.Contains(err.Error(), S3PathStyleVar) {
+					t.Fatalf("err = %v, want one naming %s", err, S3PathStyleVar)
+				}
+				return
+			}
+			if err != nil || c.S3PathStyle != tt.want {
+				t.Fatalf("S3PathStyle = %v, %v; want %v", c.S3PathStyle, err, tt.want)
+			}
+		})
+	}
+}
