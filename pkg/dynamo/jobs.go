@@ -327,18 +327,9 @@ func (s *Store) Job(ctx context.Context, id string) (*job.Job, error) {
 
 // JobRecord reads a job with its ordering key.
 func (s *Store) JobRecord(ctx context.Context, id string) (*JobRecord, error) {
-	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
-		TableName: aws.String(s.t.Jobs), Key: jobKey(id, jobSk), ConsistentRead: aws.Bool(true),
-	})
-	if err != nil {
-		return nil, fmt.Errorf("get job %s: %w", id, err)
-	}
-	if out.Item == nil {
-		return nil, fmt.Errorf("job %s: %w", id, ErrNotFound)
-	}
 	var it jobItem
-	if err := unmarshal(out.Item, &it); err != nil {
-		return nil, fmt.Errorf("decode job %s: %w", id, err)
+	if err := s.getItem(ctx, s.t.Jobs, jobKey(id, jobSk), "job "+id, &it); err != nil {
+		return nil, err
 	}
 	j := it.job()
 	if !j.JobStatus.Final() {

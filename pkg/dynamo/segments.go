@@ -213,20 +213,10 @@ func (s *Store) SetEndpointCount(ctx context.Context, segmentId string, count in
 
 // Segment reads one segment by id.
 func (s *Store) Segment(ctx context.Context, id string) (*segment.Segment, error) {
-	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
-		TableName:      aws.String(s.t.Segments),
-		Key:            map[string]types.AttributeValue{"SegmentId": str(id)},
-		ConsistentRead: aws.Bool(true),
-	})
-	if err != nil {
-		return nil, fmt.Errorf("get segment %s: %w", id, err)
-	}
-	if out.Item == nil {
-		return nil, fmt.Errorf("segment %s: %w", id, ErrNotFound)
-	}
 	var it segmentItem
-	if err := unmarshal(out.Item, &it); err != nil {
-		return nil, fmt.Errorf("decode segment %s: %w", id, err)
+	key := map[string]types.AttributeValue{"SegmentId": str(id)}
+	if err := s.getItem(ctx, s.t.Segments, key, "segment "+id, &it); err != nil {
+		return nil, err
 	}
 	return it.segment(), nil
 }

@@ -139,6 +139,21 @@ func (s *Store) batchGet(ctx context.Context, table string, keys []map[string]ty
 	return items, nil
 }
 
+// getItem reads one item, strongly consistent, into v; what names it in errors.
+func (s *Store) getItem(ctx context.Context, table string, key map[string]types.AttributeValue, what string, v any) error {
+	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(table), Key: key, ConsistentRead: aws.Bool(true)})
+	if err != nil {
+		return fmt.Errorf("get %s: %w", what, err)
+	}
+	if out.Item == nil {
+		return fmt.Errorf("%s: %w", what, ErrNotFound)
+	}
+	if err := unmarshal(out.Item, v); err != nil {
+		return fmt.Errorf("decode %s: %w", what, err)
+	}
+	return nil
+}
+
 // query returns every item of a Query, following pages.
 func (s *Store) query(ctx context.Context, in *dynamodb.QueryInput) ([]map[string]types.AttributeValue, error) {
 	var items []map[string]types.AttributeValue
