@@ -46,6 +46,12 @@ test:
 bench:
 	$(GO) run ./internal/benchreport -out docs/performance.md
 
+## soak: 100K generated rows through `segport import`, clean and with --chaos; prints the time, faults, retries and whether the dumps are equal
+.PHONY: soak
+soak: cli
+	$(GO) run ./internal/soak -segport bin/segport -rows 100000 \
+		-chaos duplicate=0.3,reorder=1,crash=0.05,throttle=0.1,unprocessed=0.2
+
 ## demo: import the spec's two example files on the embedded local stack and print the segment
 demo: cli
 	./bin/segport import --data .segport/demo --segment spec-example examples/spec-example.csv

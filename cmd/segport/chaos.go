@@ -1,6 +1,8 @@
 package main
 
 import (
+	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -29,9 +31,27 @@ func setChaos(sf *stackFlags, spec string) error {
 	return nil
 }
 
-// reportChaos says what was injected and retried, if anything was to be.
-func reportChaos(w io.Writer, sf *stackFlags) {
-	if sf.chaos != nil {
-		fmt.Fprintf(w, "chaos %s: %v\n", sf.chaos.Spec(), sf.chaos.Stats())
+// reportChaos says what was injected and retried, if anything was to be:
+// a line of text, or with --json an object {"Chaos": SPEC, "Stats": {...}}.
+// With t it first waits for t's stack to be idle, so that the duplicates and
+// redeliveries still on their way when the jobs ended are processed and
+// counted.
+func reportChaos(ctx context.Context, w io.Writer, sf *stackFlags, t *target) error {
+	if sf.chaos == nil {
+		return nil
 	}
+	if t != nil && t.rt != nil {
+		if err := t.rt.Idle(ctx); err != nil {
+			return err
+		}
+	}
+	if sf.json {
+		json.NewEncoder(w).Encode(struct {
+			Chaos string
+			Stats chaos.Stats
+		}{sf.chaos.Spec().String(), sf.chaos.Stats()})
+		return nil
+	}
+	fmt.Fprintf(w, "chaos %s: %v\n", sf.chaos.Spec(), sf.chaos.Stats())
+	return nil
 }

@@ -20,11 +20,15 @@ func devCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fset := flag.NewFlagSet("dev", flag.ContinueOnError)
 	sf := addStackFlags(fset)
 	apiPort := fset.Int("api-port", 0, "port of the query API on 127.0.0.1 (0: a free one)")
+	chaosSpec := addChaosFlag(fset)
 	if _, err := parseFlags(fset, args); err != nil {
 		return err
 	}
 	if sf.aws {
 		return usageErr("dev runs the local stack; it takes no --aws")
+	}
+	if err := setChaos(sf, *chaosSpec); err != nil {
+		return err
 	}
 	log := slog.New(slog.NewTextHandler(stderr, nil))
 	t, err := openTarget(ctx, sf, log)
@@ -49,6 +53,7 @@ func devCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fmt.Fprintf(stdout, "export SEGPORT_API_URL=%s\n", apiURL)
 	<-ctx.Done()
 	fmt.Fprintln(stderr, "stopping")
+	reportChaos(ctx, stderr, sf, nil)
 	return nil
 }
 

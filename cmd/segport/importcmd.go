@@ -25,13 +25,18 @@ func importCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fset := flag.NewFlagSet("import", flag.ContinueOnError)
 	segName := fset.String("segment", "", "segment to import into (default: the file or folder name)")
 	format := fset.String("format", "", "csv or json (default: from each file's extension, else sniffed)")
+	export := fset.String("pinpoint-export", "", "a Pinpoint export to migrate: local file or folder, or s3://bucket/prefix")
 	sf := addStackFlags(fset)
+	chaosSpec := addChaosFlag(fset)
 	paths, err := parseFlags(fset, args)
 	if err != nil {
 		return err
 	}
-	if len(paths) == 0 {
+	if len(paths) == 0 && *export == "" {
 		return usageErr("import: name a file, a folder or an s3:// URL")
+	}
+	if err := setChaos(sf, *chaosSpec); err != nil {
+		return err
 	}
 	if *format != "" {
 		f, err := decode.ParseFormat(*format)
@@ -46,6 +51,13 @@ func importCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	defer t.Close()
 	var ids []string
+	if *export != "" {
+		id, err := startExportImport(ctx, t, *export, *segName)
+		if err != nil {
+			return err
+		}
+		ids = append(ids, id)
+	}
 	for _, p := range paths {
 		started, err := startImport(ctx, t, p, *segName, *format)
 		if err != nil {
@@ -55,6 +67,12 @@ func importCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	jobs, err := waitJobs(ctx, t.app.Store, ids, stdout)
 	if err != nil {
+		return err
+	}
+	if err := addStats(ctx, t, true, jobs...); err != nil {
+		return err
+	}
+	if err := reportChaos(ctx, stderr, sf, t); err != nil {
 		return err
 	}
 	failed := false

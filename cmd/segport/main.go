@@ -18,15 +18,17 @@ Files (no stack needed):
   segport validate [--format csv|json] [--json] FILE...
   segport parse [--format csv|json] FILE
   segport plan [--piece-size N] FILE
+  segport migrate-check [--json] PATH...   (a Pinpoint export: files or folders, gzip or not)
 
 Imports and queries (the local stack by default; --aws for the deployed stack):
-  segport import [--segment NAME] [--format csv|json] [--json] PATH|s3://bucket/prefix...
+  segport import [--segment NAME] [--format csv|json] [--json] [--chaos SPEC] PATH|s3://bucket/prefix...
+  segport import --pinpoint-export PATH|s3://bucket/prefix --segment NAME [--json]
   segport jobs list | jobs get ID
   segport segments list | segments get NAME | segments members NAME
   segport endpoints get ID
   segport dump [--dates]
   segport dlq redrive
-  segport dev
+  segport dev [--chaos SPEC]
 
 Common flags of the stack commands:
   --data DIR     local stack data folder (env SEGPORT_DATA, default ./.segport)
@@ -83,6 +85,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return parseCmd(rest, stdout, stderr)
 	case "plan":
 		return planCmd(ctx, rest, stdout)
+	case "migrate-check":
+		return migrateCheckCmd(rest, stdout)
 	case "import":
 		return importCmd(ctx, rest, stdout, stderr)
 	case "jobs", "segments", "endpoints":

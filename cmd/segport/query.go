@@ -57,6 +57,9 @@ func queryCmd(ctx context.Context, noun string, args []string, stdout io.Writer)
 		if err != nil {
 			return err
 		}
+		if err := addStats(ctx, t, false, j); err != nil {
+			return err
+		}
 		printJob(stdout, j, sf.json)
 	case "segments list":
 		segs, err := st.Segments(ctx)
@@ -160,6 +163,9 @@ func printJob(w io.Writer, j *job.Job, asJSON bool) {
 	}
 	for _, f := range j.Failures {
 		fmt.Fprintf(w, "  failure:   %s\n", f)
+	}
+	if j.Stats != nil {
+		printStats(w, j.Stats)
 	}
 }
 

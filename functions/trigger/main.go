@@ -17,5 +17,5 @@ func main() {
 		log.Error("start", "err", err)
 		os.Exit(1)
 	}
-	lambda.Start(a.Trigger.Handle)
+	lambda.Start(a.TriggerHandler())
 }

@@ -8,6 +8,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"flag"
 	"fmt"
 	"io"
@@ -26,32 +27,48 @@ func main() {
 	out := flag.String("out", "docs/performance.md", "the report to write")
 	benchtime := flag.String("benchtime", "2s", "-benchtime of each decoder benchmark")
 	count := flag.Int("count", 3, "runs of each decoder benchmark; the report takes the median")
+	sections := flag.String("sections", "decoders,pipeline", "the report's sections: decoders, pipeline (pipeline.go)")
+	endpoints := flag.Int("endpoints", 100000, "endpoints the pipeline benchmark imports")
 	flag.Parse()
-	if err := run(*out, *benchtime, *count); err != nil {
+	if err := run(*out, *benchtime, *count, *sections, *endpoints); err != nil {
 		fmt.Fprintln(os.Stderr, "benchreport:", err)
 		os.Exit(1)
 	}
 }
 
-func run(out, benchtime string, count int) error {
-	decoders, err := goBench("^(BenchmarkCSVDecode|BenchmarkCSVBaseline|BenchmarkCSVShape|BenchmarkJSONDecode|BenchmarkJSONBaseline)$",
-		"-benchtime", benchtime, "-count", strconv.Itoa(count))
-	if err != nil {
-		return fmt.Errorf("run decoder benchmarks: %w", err)
+func run(out, benchtime string, count int, sections string, endpoints int) error {
+	var report []byte
+	if strings.Contains(sections, "decoders") {
+		var err error
+		if report, err = decoderReport(benchtime, count); err != nil {
+			return err
+		}
 	}
-	heap, err := goBench("^BenchmarkPeakHeap$", "-benchtime", "1x")
-	if err != nil {
-		return fmt.Errorf("run heap measurement: %w", err)
-	}
-	report, err := render(decoders, heap, benchtime, count)
-	if err != nil {
-		return err
+	if strings.Contains(sections, "pipeline") {
+		r, err := runPipeline(context.Background(), endpoints)
+		if err != nil {
+			return fmt.Errorf("pipeline benchmark: %w", err)
+		}
+		report = append(report, renderPipeline(r)...)
 	}
 	if err := os.WriteFile(out, report, 0o644); err != nil {
 		return fmt.Errorf("write report: %w", err)
 	}
 	fmt.Fprintf(os.Stderr, "wrote %s\n", out)
 	return nil
+}
+
+func decoderReport(benchtime string, count int) ([]byte, error) {
+	decoders, err := goBench("^(BenchmarkCSVDecode|BenchmarkCSVBaseline|BenchmarkCSVShape|BenchmarkJSONDecode|BenchmarkJSONBaseline)$",
+		"-benchtime", benchtime, "-count", strconv.Itoa(count))
+	if err != nil {
+		return nil, fmt.Errorf("run decoder benchmarks: %w", err)
+	}
+	heap, err := goBench("^BenchmarkPeakHeap$", "-benchtime", "1x")
+	if err != nil {
+		return nil, fmt.Errorf("run heap measurement: %w", err)
+	}
+	return render(decoders, heap, benchtime, count)
 }
 
 // results are the parsed output of one `go test -bench` run.

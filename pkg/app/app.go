@@ -17,6 +17,7 @@ import (
 	"github.com/segport/segport/pkg/config"
 	"github.com/segport/segport/pkg/dynamo"
 	"github.com/segport/segport/pkg/importer"
+	"github.com/segport/segport/pkg/meter"
 	"github.com/segport/segport/pkg/metrics"
 	"github.com/segport/segport/pkg/s3src"
 	"github.com/segport/segport/pkg/sqsq"
@@ -31,6 +32,8 @@ type App struct {
 	Trigger *importer.Trigger
 	Parser  *importer.Parser
 	Writer  *importer.Writer
+
+	meter meter.Options // how the handlers of meter.go are metered
 }
 
 // Options change how an App is built.
@@ -44,6 +47,7 @@ type Options struct {
 
 // New builds an App from cfg, using awsCfg for every client.
 func New(cfg *config.Config, awsCfg aws.Config, opts Options) *App {
+	awsCfg = meter.Config(awsCfg) // every client counts its requests for the jobs' Stats
 	db := dynamodb.NewFromConfig(awsCfg)
 	s3opts := []func(*s3.Options){func(o *s3.Options) {
 		// Ranged GETs carry no whole-object checksum; the SDK would log an
@@ -59,6 +63,7 @@ func New(cfg *config.Config, awsCfg aws.Config, opts Options) *App {
 	objects := s3src.New(s3c)
 	fin := &importer.Finisher{Jobs: store, Objects: objects, Bucket: cfg.Bucket, Shards: cfg.Shards, Now: opts.Now, Log: opts.Log}
 	return &App{
+		meter:   meterOptions(opts),
 		Config:  cfg,
 		AWS:     awsCfg,
 		Store:   store,
@@ -67,7 +72,8 @@ func New(cfg *config.Config, awsCfg aws.Config, opts Options) *App {
 			Bucket: cfg.Bucket, PieceSize: cfg.PieceSize, Now: opts.Now, Log: opts.Log, Metrics: opts.Metrics},
 		Parser: &importer.Parser{Jobs: store, Objects: objects, Assume: assume, ReportBucket: cfg.Bucket, Registry: store, Write: sqsq.New(sqc, cfg.WriteQueueURL),
 			Limits: cfg.Limits, BatchBytes: opts.BatchBytes, Now: opts.Now, Log: opts.Log, Finisher: fin, Metrics: opts.Metrics, MaxReceive: cfg.MaxReceive},
-		Writer: &importer.Writer{Store: store, Jobs: store, Finisher: fin, Log: opts.Log, Metrics: opts.Metrics, MaxReceive: cfg.MaxReceive},
+		Writer: &importer.Writer{Store: store, Jobs: store, Finisher: fin, Log: opts.Log, Metrics: opts.Metrics, MaxReceive: cfg.MaxReceive,
+			Concurrency: cfg.WriteConcurrency},
 	}
 }
 

@@ -96,6 +96,17 @@ func (c *Chaos) Stats() Stats {
 	}
 }
 
+// Add returns the sums of s's and o's counts.
+func (s Stats) Add(o Stats) Stats {
+	return Stats{
+		Batches: s.Batches + o.Batches, Reordered: s.Reordered + o.Reordered, Duplicated: s.Duplicated + o.Duplicated,
+		Redelivered: s.Redelivered + o.Redelivered, Crashed: s.Crashed + o.Crashed, CrashedAtEnd: s.CrashedAtEnd + o.CrashedAtEnd,
+		DynamoCalls: s.DynamoCalls + o.DynamoCalls, Throttled: s.Throttled + o.Throttled, Internal: s.Internal + o.Internal,
+		InternalApplied: s.InternalApplied + o.InternalApplied, UnprocessedItems: s.UnprocessedItems + o.UnprocessedItems,
+		UnprocessedKeys: s.UnprocessedKeys + o.UnprocessedKeys, SDKRetries: s.SDKRetries + o.SDKRetries,
+	}
+}
+
 // Injected is the number of faults injected.
 func (s Stats) Injected() int64 {
 	return s.Reordered + s.Duplicated + s.Crashed + s.Throttled + s.Internal + s.UnprocessedItems + s.UnprocessedKeys

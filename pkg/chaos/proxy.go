@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"hash/crc32"
 	"io"
@@ -212,5 +211,3 @@ func requestId() string {
 	rand.Read(b)
 	return strings.ToUpper(hex.EncodeToString(b))
 }
-
-var errBadBatch = errors.New("chaos proxy: malformed batch request")

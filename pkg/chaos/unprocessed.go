@@ -2,10 +2,13 @@ package chaos
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
 )
+
+var errBadBatch = errors.New("chaos proxy: malformed batch request")
 
 // heldBack is the part of a batch call the proxy kept from dynalite, to be
 // returned as unprocessed.
@@ -24,10 +27,10 @@ type heldBack struct {
 // it could do nothing of with a throttling error instead. Other calls, and
 // batches of one, pass unchanged.
 func (p *Proxy) holdBack(op string, body []byte) ([]byte, *heldBack, error) {
-	var req map[string]json.RawMessage
 	if op != "BatchWriteItem" && op != "BatchGetItem" {
 		return body, nil, nil
 	}
+	var req map[string]json.RawMessage
 	if err := json.Unmarshal(body, &req); err != nil {
 		return nil, nil, fmt.Errorf("%w: %v", errBadBatch, err)
 	}

@@ -19,7 +19,10 @@ type Config struct {
 	PieceSize     int64
 	Shards        int
 	MaxReceive    int // the queues' maxReceiveCount
-	Limits        endpoint.Limits
+	// WriteConcurrency bounds the conditional puts one writer invocation
+	// keeps in flight.
+	WriteConcurrency int
+	Limits           endpoint.Limits
 	// S3PathStyle addresses S3 as endpoint/bucket/key rather than
 	// bucket.endpoint/key: for a local S3 emulator named by host name
 	// (an IP-address endpoint is path-style anyway).
@@ -73,9 +76,10 @@ func FromEnv(getenv func(string) string) (*Config, error) {
 			Jobs:      str("SEGPORT_JOBS_TABLE"),
 			Registry:  str("SEGPORT_REGISTRY_TABLE"),
 		},
-		PieceSize:  int64(num("SEGPORT_PIECE_SIZE", 64<<20)),
-		Shards:     num("SEGPORT_MEMBERSHIP_SHARDS", 16),
-		MaxReceive: num("SEGPORT_MAX_RECEIVE_COUNT", 5),
+		PieceSize:        int64(num("SEGPORT_PIECE_SIZE", 64<<20)),
+		Shards:           num("SEGPORT_MEMBERSHIP_SHARDS", 16),
+		MaxReceive:       num("SEGPORT_MAX_RECEIVE_COUNT", 5),
+		WriteConcurrency: num("SEGPORT_WRITE_CONCURRENCY", 8),
 		Limits: endpoint.Limits{
 			AttributesPerEndpoint: num("SEGPORT_MAX_ATTRIBUTES_PER_ENDPOINT", lim.AttributesPerEndpoint),
 			CustomAttributeNames:  num("SEGPORT_MAX_CUSTOM_ATTRIBUTE_NAMES", lim.CustomAttributeNames),

@@ -105,11 +105,12 @@ func TestCSV(t *testing.T) {
 }
 
 // TestNextSpecial checks the eight-bytes-at-a-time search against a byte loop, for
-// a comma or a quote at every position of records around the word size.
+// a comma or a quote, or a look-alike byte, at every position of records around
+// the word size.
 func TestNextSpecial(t *testing.T) {
 	for n := range 40 {
 		for at := range n + 1 {
-			for _, c := range []byte{',', '"', 'x', 0x80 | ',', 0xff} {
+			for _, c := range []byte{',', '"', 'x', 0x80 | ',', 0xff, 0} {
 				b := []byte(strings.Repeat("é-", n)[:n])
 				if at < n {
 					b[at] = c

@@ -36,6 +36,10 @@ const (
 	KindAttribute
 	KindMetric
 	KindUserAttribute
+	// KindCreationDate is the endpoint's creation date. It is not an import
+	// attribute (Lookup does not know it): only a Pinpoint export gives it (see
+	// pkg/pinpointexport), and it is stored, merged and shown like EffectiveDate.
+	KindCreationDate
 )
 
 // Family prefixes of the custom attributes, as they appear in dotted names.
@@ -102,6 +106,8 @@ func (a Attr) Name() string {
 		return PrefixMetrics + a.Custom
 	case KindUserAttribute:
 		return PrefixUserAttributes + a.Custom
+	case KindCreationDate:
+		return "CreationDate"
 	}
 	return kindNames[a.Kind]
 }

@@ -145,14 +145,14 @@ func (b *Builder) setString(a Attr, v string) {
 	case KindOptOut:
 		v = b.enum(a, v, []string{"ALL", "NONE"})
 		dst = &e.OptOut
-	case KindEffectiveDate:
+	case KindEffectiveDate, KindCreationDate:
 		d, ok := normalizeDate(v)
 		if !ok {
 			b.Fail(a.Name(), "not an ISO 8601 date-time (for example 20171011T150548Z or 2017-10-11T15:05:48Z)")
 			return
 		}
 		v = d
-		dst = &e.EffectiveDate
+		dst = e.str(a.Kind)
 	case KindRequestId:
 		dst = &e.RequestId
 	case KindUserId:

@@ -16,6 +16,7 @@ type Endpoint struct {
 	EndpointStatus string              `json:"EndpointStatus,omitempty"`
 	OptOut         string              `json:"OptOut,omitempty"`
 	EffectiveDate  string              `json:"EffectiveDate,omitempty"`
+	CreationDate   string              `json:"CreationDate,omitempty"` // from a Pinpoint export only: see KindCreationDate
 	RequestId      string              `json:"RequestId,omitempty"`
 	Location       *Location           `json:"Location,omitempty"`
 	Demographic    *Demographic        `json:"Demographic,omitempty"`
@@ -101,7 +102,7 @@ func (e *Endpoint) compact() *Endpoint {
 // again gives the same size.
 func (e *Endpoint) Size() int {
 	n := len(e.Id) + len(e.ChannelType) + len(e.Address) + len(e.EndpointStatus) +
-		len(e.OptOut) + len(e.EffectiveDate) + len(e.RequestId)
+		len(e.OptOut) + len(e.EffectiveDate) + len(e.CreationDate) + len(e.RequestId)
 	if l := e.Location; l != nil {
 		n += len(l.City) + len(l.Country) + len(l.PostalCode) + len(l.Region)
 		if l.Latitude != nil {

@@ -5,7 +5,7 @@ import "sort"
 // Each calls fn for every attribute given in e, in canonical order, except
 // User.UserAttributes.*, which belong to the user (see UserAttrs).
 func (e *Endpoint) Each(fn func(Attr)) {
-	for _, k := range []Kind{KindId, KindChannelType, KindAddress, KindEndpointStatus, KindOptOut, KindEffectiveDate, KindRequestId} {
+	for _, k := range []Kind{KindId, KindChannelType, KindAddress, KindEndpointStatus, KindOptOut, KindEffectiveDate, KindCreationDate, KindRequestId} {
 		if *e.str(k) != "" {
 			fn(Attr{Kind: k})
 		}
@@ -83,6 +83,8 @@ func (e *Endpoint) str(k Kind) *string {
 		return &e.OptOut
 	case KindEffectiveDate:
 		return &e.EffectiveDate
+	case KindCreationDate:
+		return &e.CreationDate
 	case KindRequestId:
 		return &e.RequestId
 	case KindCity:

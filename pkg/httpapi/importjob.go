@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"regexp"
 
-	"github.com/segport/segport/pkg/decode"
 	"github.com/segport/segport/pkg/importer"
 	"github.com/segport/segport/pkg/s3src"
 )
@@ -74,7 +73,7 @@ func (h *Handler) checkImport(req importJobRequest) error {
 		return badRequest("SegmentName or SegmentId is required")
 	}
 	if req.Format != "" {
-		if _, err := decode.ParseFormat(req.Format); err != nil {
+		if _, err := importer.ParseFormat(req.Format); err != nil {
 			return badRequest("Format: " + err.Error())
 		}
 	}

@@ -145,13 +145,14 @@ func (run *pieceRun) read(ctx context.Context) error {
 	}
 	body := objects.Prefetch(ctx, m.Bucket, m.Piece.Key, m.Piece.Start, m.Piece.End, prefetchWindow, prefetchInflight)
 	defer body.Close()
-	format, err := decode.ParseFormat(m.Format)
+	format, err := ParseFormat(m.Format)
 	if err != nil {
 		return err
 	}
-	dec := decode.New(format, body, decode.Options{
+	dec := newDecoder(format, body, decode.Options{
 		File: m.Piece.Key, Limits: run.p.Limits, Header: m.Piece.Header, Line: m.Piece.Line, Offset: m.Piece.Start,
 	})
+	defer logExportCounts(run.p.Log, m, dec)
 	for {
 		row, err := dec.Decode()
 		var rowErr *decode.RowError

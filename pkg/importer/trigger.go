@@ -17,8 +17,10 @@ import (
 	"github.com/segport/segport/pkg/decode"
 	"github.com/segport/segport/pkg/job"
 	"github.com/segport/segport/pkg/metrics"
+	"github.com/segport/segport/pkg/pinpointexport"
 	"github.com/segport/segport/pkg/plan"
 	"github.com/segport/segport/pkg/s3src"
+	"github.com/segport/segport/pkg/stats"
 )
 
 // ImportsPrefix is the folder whose objects are imported: imports/<segment>/...
@@ -123,7 +125,7 @@ func (t *Trigger) objectCreated(ctx context.Context, rec events.S3EventRecord) e
 		created = t.Now.now()
 	}
 	segName, _, _ := strings.Cut(strings.TrimPrefix(key, ImportsPrefix), "/")
-	format, _ := decode.ParseFormat(obj.Metadata[MetaFormat])
+	format, _ := ParseFormat(obj.Metadata[MetaFormat])
 	spec := jobSpec{
 		id: id, created: created, bucket: bucket, objects: []*s3src.Object{obj}, format: format,
 		def: job.Definition{S3Url: "s3://" + bucket + "/" + key, SegmentName: segName, SegmentId: job.SegmentId(segName)},
@@ -154,7 +156,7 @@ func (t *Trigger) CreateImportJob(ctx context.Context, req Request) (*job.Job, e
 	}
 	var format decode.Format
 	if req.Format != "" {
-		if format, err = decode.ParseFormat(req.Format); err != nil {
+		if format, err = ParseFormat(req.Format); err != nil {
 			return nil, err
 		}
 	}
@@ -198,6 +200,7 @@ type jobSpec struct {
 // start creates the job, plans its pieces and queues them. Repeating it for the
 // same job id queues the same pieces again, which the parser and writer absorb.
 func (t *Trigger) start(ctx context.Context, s jobSpec) (*job.Job, error) {
+	stats.Attribute(ctx, s.id) // what this invocation costs is the job's (pkg/meter)
 	pieces, format, reason, err := t.plan(ctx, s)
 	if err != nil {
 		return nil, err
@@ -293,6 +296,9 @@ func (t *Trigger) plan(ctx context.Context, s jobSpec) ([]job.Piece, decode.Form
 // format returns the one format of the objects, or a reason naming the keys when
 // they mix formats or contradict the requested one.
 func (t *Trigger) format(ctx context.Context, objects Objects, objs []*s3src.Object, want decode.Format) (decode.Format, string, error) {
+	if want == pinpointexport.Format {
+		return want, "", nil // an export's objects are named .gz or nothing: only the request knows them
+	}
 	byFormat := map[decode.Format][]string{}
 	for _, o := range objs {
 		f, ok := decode.FormatOf(o.Key)
@@ -324,6 +330,11 @@ func (t *Trigger) format(ctx context.Context, objects Objects, objs []*s3src.Obj
 // planObject splits one object into pieces of about PieceSize. A CSV header is
 // read once here and travels with every piece after the first.
 func (t *Trigger) planObject(ctx context.Context, objects Objects, o *s3src.Object, file int, format decode.Format) ([]job.Piece, string, error) {
+	if format == pinpointexport.Format {
+		if ps, whole, reason, err := planCompressed(ctx, objects, o, file); whole || reason != "" || err != nil {
+			return ps, reason, err
+		}
+	}
 	var header []string
 	if format == decode.CSV {
 		var reason string

@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/segport/segport/pkg/stats"
 )
 
 // Status is a Pinpoint JobStatus.
@@ -56,6 +58,9 @@ type Job struct {
 	Failures        []string   `json:"Failures"`
 	Definition      Definition `json:"Definition"`
 	ErrorReport     string     `json:"ErrorReport,omitempty"`
+	// Stats are what the job's work cost, when the reader asked for them
+	// (pkg/stats): requests per service, capacity units, Lambda time, price.
+	Stats *stats.Stats `json:"Stats,omitempty"`
 }
 
 // Piece is one byte range of one object, parsed by one parser invocation.

@@ -40,6 +40,9 @@ type Options struct {
 	Log   *slog.Logger
 	// Metrics receives the handlers' measurements; nil for none.
 	Metrics importer.Metrics
+	// Client, when set, changes the SDK configuration of the handlers'
+	// clients (tests point them at counting proxies in front of st's emulators).
+	Client func(st *localstack.Stack, cfg aws.Config) aws.Config
 }
 
 // Runtime is segport running locally.
@@ -80,7 +83,7 @@ func Open(ctx context.Context, opts Options) (*Runtime, error) {
 		DataDir: opts.DataDir, NodeDir: opts.NodeDir, Template: segport.Template,
 		Parameters: opts.Parameters, VisibilityTimeout: opts.VisibilityTimeout, Logger: opts.Log,
 		OnObjectCreated: func(ctx context.Context, ev events.S3Event) error {
-			return r.App.Trigger.HandleS3(ctx, ev)
+			return r.App.S3Handler()(ctx, ev)
 		},
 	})
 	if err != nil {
@@ -97,8 +100,8 @@ func Open(ctx context.Context, opts Options) (*Runtime, error) {
 		return nil, err
 	}
 	handlers := map[string]localstack.Handler{
-		"ParserFunction": ha.Parser.HandleSQS,
-		"WriterFunction": ha.Writer.HandleSQS,
+		"ParserFunction": localstack.Handler(ha.ParserHandler()),
+		"WriterFunction": localstack.Handler(ha.WriterHandler()),
 	}
 	for _, src := range st.EventSources() {
 		h, ok := handlers[src.Function]
@@ -127,6 +130,9 @@ func build(st *localstack.Stack, opts Options, awsCfg aws.Config) (*app.App, err
 	cfg, err := config.FromEnv(func(k string) string { return env[k] })
 	if err != nil {
 		return nil, fmt.Errorf("local function environment: %w", err)
+	}
+	if opts.Client != nil {
+		awsCfg = opts.Client(st, awsCfg)
 	}
 	return app.New(cfg, awsCfg, app.Options{
 		Now: opts.Now, Log: opts.Log, BatchBytes: opts.BatchBytes, Metrics: opts.Metrics,

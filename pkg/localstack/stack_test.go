@@ -180,7 +180,7 @@ func checkEventSources(t *testing.T, s *Stack) {
 	if p.QueueLogicalID != "ParseQueue" || p.BatchSize != 1 || p.QueueURL != s.Resources["ParseQueue"] || !p.ReportBatchItemFailures {
 		t.Errorf("parser source = %+v", p)
 	}
-	if w.QueueLogicalID != "WriteQueue" || w.BatchSize != 10 || w.BatchWindow != time.Second {
+	if w.QueueLogicalID != "WriteQueue" || w.BatchSize != 1 || w.BatchWindow != 0 {
 		t.Errorf("writer source = %+v", w)
 	}
 }

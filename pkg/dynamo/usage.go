@@ -1,0 +1,85 @@
+package dynamo
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/segport/segport/pkg/meter"
+	"github.com/segport/segport/pkg/stats"
+)
+
+// Usage items: Sk "usage#<key>" in the Jobs table, one per unit of work done
+// for the job (a message handled, an S3 event record), holding what it cost
+// (stats.Stats). The key names the delivery (message id, receive count,
+// invocation), so a redelivered message adds an item, as it adds to the bill,
+// and storing the same counts again changes nothing. A job's Stats are the sum
+// of its usage items, taken when read: work done after the job ended (the
+// finishing invocation's last requests, a late duplicate) is in it too.
+const usagePrefix = "usage#"
+
+type usageItem struct {
+	JobId string `json:"JobId"`
+	Sk    string `json:"Sk"`
+	stats.Stats
+}
+
+// RecordUsage stores the counts of one unit of work for a job. The PutItem
+// that stores them is counted in them: one request, and the write units of the
+// item (computed from its size; the SDK's retries of this one call are not
+// counted).
+func (s *Store) RecordUsage(ctx context.Context, jobId, key string, st stats.Stats) error {
+	ctx = stats.Detach(ctx)
+	st = st.Clone()
+	st.EstimatedCostUSD = 0
+	st.Add(stats.Stats{Requests: map[string]int64{"DynamoDB.PutItem": 1}})
+	var item map[string]types.AttributeValue
+	for units := 1.0; ; {
+		withPut := st.Clone()
+		withPut.Add(stats.Stats{DynamoDBWriteUnits: units, DynamoDBComputedUnits: units})
+		var err error
+		if item, err = marshal(usageItem{JobId: jobId, Sk: usagePrefix + key, Stats: withPut}); err != nil {
+			return fmt.Errorf("encode usage of job %s: %w", jobId, err)
+		}
+		// The units are part of the item they pay for: settle on a fixed point.
+		u := stats.WriteUnits(meter.ItemSize(item))
+		if u <= units {
+			break
+		}
+		units = u
+	}
+	// Asked for, the units reported can be checked against those computed.
+	if _, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.t.Jobs), Item: item,
+		ReturnConsumedCapacity: types.ReturnConsumedCapacityTotal}); err != nil {
+		return fmt.Errorf("record usage of job %s: %w", jobId, err)
+	}
+	return nil
+}
+
+// Usage sums a job's usage items: its Stats, without the cost.
+func (s *Store) Usage(ctx context.Context, jobId string) (stats.Stats, error) {
+	items, err := s.query(ctx, &dynamodb.QueryInput{
+		TableName:              aws.String(s.t.Jobs),
+		KeyConditionExpression: aws.String("JobId = :j AND begins_with(Sk, :p)"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":j": str(jobId), ":p": str(usagePrefix),
+		},
+		ConsistentRead: aws.Bool(true),
+	})
+	var total stats.Stats
+	if err != nil {
+		return total, err
+	}
+	for _, item := range items {
+		var it usageItem
+		if err := unmarshal(item, &it); err != nil {
+			return total, fmt.Errorf("decode usage of job %s: %w", jobId, err)
+		}
+		total.Add(it.Stats)
+	}
+	total.EstimatedCostUSD = 0
+	return total, nil
+}
