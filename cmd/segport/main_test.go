@@ -96,12 +96,27 @@ func TestImportAndQueryLocally(t *testing.T) {
 		t.Fatalf("import: code %d\n%s\n%s", code, out, errOut)
 	}
 	var j struct {
+		Id             string
 		JobStatus      string
 		TotalProcessed int
 		Definition     struct{ SegmentName string }
+		Stats          struct {
+			Requests           map[string]int
+			DynamoDBWriteUnits float64
+			LambdaInvocations  int
+			EstimatedCostUSD   float64
+		}
 	}
 	if err := json.Unmarshal([]byte(out), &j); err != nil || j.JobStatus != "COMPLETED" || j.TotalProcessed != 5 || j.Definition.SegmentName != "cli seg" {
 		t.Fatalf("import printed %s (%v)", out, err)
+	}
+	// Five new endpoints: five endpoint puts, each with its member, and the job's bookkeeping.
+	if st := j.Stats; st.Requests["DynamoDB.PutItem"] < 5 || st.DynamoDBWriteUnits < 10 || st.LambdaInvocations < 3 || st.EstimatedCostUSD <= 0 {
+		t.Errorf("import stats %+v", st)
+	}
+	out, _, code = runCLI(t, "jobs", "get", "--data", data, j.Id)
+	if code != 0 || !strings.Contains(out, "  requests:  DynamoDB.BatchGetItem ") || !strings.Contains(out, "  cost:      $0.0000") {
+		t.Errorf("jobs get: code %d\n%s", code, out)
 	}
 	out, _, code = runCLI(t, "segments", "members", "--data", data, "cli seg")
 	if code != 0 || strings.Count(out, "\n") != 5 || !strings.Contains(out, `"Address":"john.stiles@example.com"`) {

@@ -7,23 +7,38 @@ import (
 	"os"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/segport/segport/pkg/job"
 	"github.com/segport/segport/pkg/stats"
 )
+
+// pricesVar overrides the unit prices of EstimatedCostUSD (stats.ParsePrices'
+// form): "DynamoDBWritePerMillion=0.7625,SQSPerMillion=0.5".
+const pricesVar = "SEGPORT_PRICES"
 
 // addStats sets the jobs' Stats: the sum of their usage records, priced at
 // SEGPORT_PRICES (default: us-east-1 on-demand). With settle, on the local
 // stack, it first waits for the handlers to be idle, so that the last
 // invocation of each job (which ended it) has stored what it cost.
 func addStats(ctx context.Context, t *target, settle bool, jobs ...*job.Job) error {
-	prices, err := stats.ParsePrices(os.Getenv(stats.PricesVar))
+	prices, err := stats.ParsePrices(os.Getenv(pricesVar))
 	if err != nil {
-		return usageErr("%v", err)
+		return usageErr("%s: %v", pricesVar, err)
 	}
-	if settle && t.rt != nil {
-		if err := t.rt.Idle(ctx); err != nil {
-			return err
+	if settle {
+		if t.rt != nil && !t.rt.Attached {
+			if err := t.rt.Idle(ctx); err != nil {
+				return err
+			}
+		} else {
+			// Elsewhere the invocation that ended the job stores its counts
+			// a moment after: give it that moment.
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(time.Second):
+			}
 		}
 	}
 	for _, j := range jobs {

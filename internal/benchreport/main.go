@@ -1,6 +1,7 @@
 // Command benchreport runs the decoder benchmarks of pkg/decode side by side in one
-// test process, then the peak-heap measurement, and writes the results as a
-// markdown report. `make bench` runs it as
+// test process, then the peak-heap measurement, then the pipeline benchmark on the
+// local stack (pipeline.go), and writes the results as a markdown report. `make
+// bench` runs it as
 //
 //	go run ./internal/benchreport -out docs/performance.md
 package main

@@ -42,7 +42,6 @@ import (
 // Settings of the local run that the ceiling loop copies.
 const (
 	benchPollers   = 2 // localrun's pollers per event-source mapping
-	benchPutsInFly = 8 // importer.Writer's default Concurrency
 	lambdaMemoryGB = 0.25
 	// lambdaFullCPUMB is the memory at which Lambda gives a function one
 	// whole vCPU; below it the CPU share is memory/1769.
@@ -57,10 +56,12 @@ type pipelineRun struct {
 	pipelineTime  time.Duration
 	ceilingTime   time.Duration   // the faster of ceilingTimes
 	ceilingTimes  []time.Duration // before and after the pipeline
-	pipelineStats stats.Stats // the job's Stats
-	ceilingStats  stats.Stats // the loop's requests, counted the same way
-	cpu           time.Duration // process CPU time during the pipeline run
-	ceilingCPU    time.Duration // and during the faster ceiling run
+	pipelineStats stats.Stats     // the job's Stats
+	ceilingStats  stats.Stats     // the loop's requests, counted the same way
+	cpu           time.Duration   // process CPU time during the pipeline run
+	ceilingCPU    time.Duration   // and during the faster ceiling run
+	puts          int             // conditional puts in flight per batch (the writer's Concurrency)
+	load          []string        // the 1-minute load average after each phase
 }
 
 var cpuProfile = flag.String("pipeline-cpuprofile", "", "write a CPU profile of the pipeline run (not the ceiling) to this file")
@@ -81,13 +82,16 @@ func runPipeline(ctx context.Context, n int) (*pipelineRun, error) {
 		return nil, err
 	}
 	defer rt.Close()
-	res := &pipelineRun{endpoints: n}
+	res := &pipelineRun{endpoints: n, puts: rt.App.Writer.Concurrency}
+	if res.puts <= 0 {
+		res.puts = 8 // importer.Writer's default
+	}
 
 	// dynalite runs faster once warm (V8 compiles its hot paths): a small
 	// untimed run first; then the ceiling before and after the pipeline, and
 	// the faster of the two counts.
 	fmt.Fprintf(os.Stderr, "pipeline: warming dynalite up\n")
-	if err := runCeiling(ctx, rt, min(n/5, 10000), &pipelineRun{}, "warm-up"); err != nil {
+	if err := runCeiling(ctx, rt, min(n/5, 10000), &pipelineRun{puts: res.puts}, "warm-up"); err != nil {
 		return nil, fmt.Errorf("warm-up: %w", err)
 	}
 	fmt.Fprintf(os.Stderr, "pipeline: the ceiling loop over %d endpoints\n", n)
@@ -95,6 +99,7 @@ func runPipeline(ctx context.Context, n int) (*pipelineRun, error) {
 		return nil, fmt.Errorf("ceiling loop: %w", err)
 	}
 	res.ceilingTimes = []time.Duration{res.ceilingTime}
+	res.load = append(res.load, loadAverage())
 	fmt.Fprintf(os.Stderr, "pipeline: importing %d endpoints\n", n)
 	file := generate("pipeline", n)
 	res.fileBytes = len(file)
@@ -127,6 +132,7 @@ func runPipeline(ctx context.Context, n int) (*pipelineRun, error) {
 	if *cpuProfile != "" {
 		pprof.StopCPUProfile()
 	}
+	res.load = append(res.load, loadAverage())
 	if j.JobStatus != job.Completed || j.TotalProcessed != n {
 		return nil, fmt.Errorf("pipeline job ended %s with %d of %d endpoints: %v", j.JobStatus, j.TotalProcessed, n, j.Failures)
 	}
@@ -134,10 +140,11 @@ func runPipeline(ctx context.Context, n int) (*pipelineRun, error) {
 		return nil, err
 	}
 	fmt.Fprintf(os.Stderr, "pipeline: the ceiling loop again\n")
-	again := &pipelineRun{}
+	again := &pipelineRun{puts: res.puts}
 	if err := runCeiling(ctx, rt, n, again, "ceiling-after"); err != nil {
 		return nil, fmt.Errorf("ceiling loop: %w", err)
 	}
+	res.load = append(res.load, loadAverage())
 	res.ceilingTimes = append(res.ceilingTimes, again.ceilingTime)
 	if again.ceilingTime < res.ceilingTime {
 		res.ceilingTime, res.ceilingStats, res.ceilingCPU = again.ceilingTime, again.ceilingStats, again.ceilingCPU
@@ -220,7 +227,7 @@ func runCeiling(ctx context.Context, rt *localrun.Runtime, n int, res *pipelineR
 		go func() {
 			defer wg.Done()
 			for seq := range work {
-				if err := ceilingBatch(ctx, store, jobId, segmentId, seq, batches[seq]); err != nil {
+				if err := ceilingBatch(ctx, store, jobId, segmentId, seq, batches[seq], res.puts); err != nil {
 					errs <- err
 					for range work {
 					}
@@ -244,10 +251,16 @@ func runCeiling(ctx context.Context, rt *localrun.Runtime, n int, res *pipelineR
 	res.ceilingTime = time.Since(start)
 	res.ceilingCPU = cpuTime() - cpu0
 	res.ceilingStats = c.Stats()
+	// The usage records count their own writes, as the pipeline's do.
+	own, err := store.Usage(stats.Detach(ctx), jobId)
+	if err != nil {
+		return err
+	}
+	res.ceilingStats.Add(own)
 	return nil
 }
 
-func ceilingBatch(ctx context.Context, store *dynamo.Store, jobId, segmentId string, seq int, recs []*merge.Endpoint) error {
+func ceilingBatch(ctx context.Context, store *dynamo.Store, jobId, segmentId string, seq int, recs []*merge.Endpoint, puts int) error {
 	ids := make([]string, len(recs))
 	for i, r := range recs {
 		ids[i] = r.E.Id
@@ -255,7 +268,7 @@ func ceilingBatch(ctx context.Context, store *dynamo.Store, jobId, segmentId str
 	if _, err := store.GetEndpoints(ctx, ids); err != nil {
 		return err
 	}
-	sem := make(chan struct{}, benchPutsInFly)
+	sem := make(chan struct{}, puts)
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	var firstErr error
@@ -374,7 +387,10 @@ func renderPipeline(r *pipelineRun) []byte {
 		"the ceiling measured on the same stack before and after it, once dynalite is warm. %d write batches (%.0f endpoints, about %d KiB, each); %d pollers per\n"+
 		"event-source mapping, %d conditional puts in flight per batch. Machine: %d CPUs, %s.\n\n",
 		commas(r.endpoints), float64(r.fileBytes)/1e6, r.batches, n/float64(max(r.batches, 1)),
-		(sqsq.MaxMessageBytes-1024)>>10, benchPollers, benchPutsInFly, runtime.NumCPU(), runtime.Version())
+		(sqsq.MaxMessageBytes-1024)>>10, benchPollers, r.puts, runtime.NumCPU(), runtime.Version())
+	fmt.Fprintf(&b, "The machine is shared: its 1-minute load average was %s after the ceiling, the pipeline and the\n"+
+		"second ceiling run; the ratio below takes the faster ceiling run, the less favourable to the pipeline.\n\n",
+		strings.Join(r.load, ", "))
 
 	fmt.Fprintf(&b, "| Throughput | Endpoints/s | Seconds |\n| --- | ---: | ---: |\n")
 	fmt.Fprintf(&b, "| Pipeline: upload to job COMPLETED (trigger, parser, SQS, writer, finish) | %.0f | %.1f |\n", pipeRate, r.pipelineTime.Seconds())
@@ -427,7 +443,10 @@ func renderPipeline(r *pipelineRun) []byte {
 		"  event-source mapping's receives and deletes, so it is an upper bound of the handlers'. Lambda's duration is\n"+
 		"  priced CPU-bound at 256 MB's CPU share; the wall-clock figure measured here is dominated by dynalite's latency.\n"+
 		"- SQS requests and billed chunks include, per Lambda invocation, one ReceiveMessage and one DeleteMessageBatch\n"+
-		"  of the event-source mapping (an estimate: Lambda's pollers also make empty receives, billed per queue, not per job).\n",
+		"  of the event-source mapping (an estimate: Lambda's pollers also make empty receives, billed per queue, not per job).\n"+
+		"- Writes that need no condition go in BatchWriteItem (the members, 25 a call). An endpoint is a conditional PutItem\n"+
+		"  (its version, or that it does not exist yet), read first by a consistent BatchGetItem of 100 keys; a batch's\n"+
+		"  bookkeeping is one UpdateItem on its piece and one usage record: that is the constant per batch above 2 units.\n",
 		s.DynamoDBComputedUnits, s.DynamoDBWriteUnits+s.DynamoDBReadUnits)
 	fmt.Fprintf(&b, "\nReproduce: `make bench`, or this section alone: `go run ./internal/benchreport -sections pipeline -out /tmp/pipeline.md`.\n")
 	return b.Bytes()
@@ -449,4 +468,13 @@ func seconds(ds []time.Duration) string {
 		ss[i] = fmt.Sprintf("%.1f s", d.Seconds())
 	}
 	return strings.Join(ss, " and ")
+}
+
+// loadAverage is the machine's 1-minute load average, or "?".
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if f := strings.Fields(string(b)); err == nil && len(f) > 0 {
+		return f[0]
+	}
+	return "?"
 }

@@ -60,17 +60,19 @@ func (s *source) shuffle(n int, swap func(i, j int)) {
 
 // counters are what was injected and what was seen retried.
 type counters struct {
-	batches, reordered, duplicated, redelivered atomic.Int64
-	crashed, crashedAtEnd                       atomic.Int64
-	ddbCalls, throttled, internal, applied      atomic.Int64
-	unprocessedItems, unprocessedKeys           atomic.Int64
-	sdkRetries                                  atomic.Int64
+	batches, reordered, postponed          atomic.Int64
+	duplicated, redelivered                atomic.Int64
+	crashed, crashedAtEnd                  atomic.Int64
+	ddbCalls, throttled, internal, applied atomic.Int64
+	unprocessedItems, unprocessedKeys      atomic.Int64
+	sdkRetries                             atomic.Int64
 }
 
 // Stats are the counts of a run so far.
 type Stats struct {
 	Batches          int64 // SQS batches handed to a handler
 	Reordered        int64 // batches of two or more messages shuffled
+	Postponed        int64 // single messages sent again to arrive later, unprocessed
 	Duplicated       int64 // messages sent to their queue a second time
 	Redelivered      int64 // messages received again (ApproximateReceiveCount > 1)
 	Crashed          int64 // invocations failed on purpose
@@ -88,7 +90,7 @@ type Stats struct {
 func (c *Chaos) Stats() Stats {
 	n := &c.count
 	return Stats{
-		Batches: n.batches.Load(), Reordered: n.reordered.Load(), Duplicated: n.duplicated.Load(),
+		Batches: n.batches.Load(), Reordered: n.reordered.Load(), Postponed: n.postponed.Load(), Duplicated: n.duplicated.Load(),
 		Redelivered: n.redelivered.Load(), Crashed: n.crashed.Load(), CrashedAtEnd: n.crashedAtEnd.Load(),
 		DynamoCalls: n.ddbCalls.Load(), Throttled: n.throttled.Load(), Internal: n.internal.Load(),
 		InternalApplied: n.applied.Load(), UnprocessedItems: n.unprocessedItems.Load(),
@@ -99,7 +101,8 @@ func (c *Chaos) Stats() Stats {
 // Add returns the sums of s's and o's counts.
 func (s Stats) Add(o Stats) Stats {
 	return Stats{
-		Batches: s.Batches + o.Batches, Reordered: s.Reordered + o.Reordered, Duplicated: s.Duplicated + o.Duplicated,
+		Batches: s.Batches + o.Batches, Reordered: s.Reordered + o.Reordered, Postponed: s.Postponed + o.Postponed,
+		Duplicated:  s.Duplicated + o.Duplicated,
 		Redelivered: s.Redelivered + o.Redelivered, Crashed: s.Crashed + o.Crashed, CrashedAtEnd: s.CrashedAtEnd + o.CrashedAtEnd,
 		DynamoCalls: s.DynamoCalls + o.DynamoCalls, Throttled: s.Throttled + o.Throttled, Internal: s.Internal + o.Internal,
 		InternalApplied: s.InternalApplied + o.InternalApplied, UnprocessedItems: s.UnprocessedItems + o.UnprocessedItems,
@@ -109,13 +112,13 @@ func (s Stats) Add(o Stats) Stats {
 
 // Injected is the number of faults injected.
 func (s Stats) Injected() int64 {
-	return s.Reordered + s.Duplicated + s.Crashed + s.Throttled + s.Internal + s.UnprocessedItems + s.UnprocessedKeys
+	return s.Reordered + s.Postponed + s.Duplicated + s.Crashed + s.Throttled + s.Internal + s.UnprocessedItems + s.UnprocessedKeys
 }
 
 // String reports the counts on one line.
 func (s Stats) String() string {
-	return fmt.Sprintf("%d batches: %d reordered, %d messages duplicated, %d invocations crashed (%d after all their writes), %d messages redelivered; "+
+	return fmt.Sprintf("%d batches: %d shuffled, %d messages postponed, %d duplicated, %d invocations crashed (%d after all their writes), %d messages redelivered; "+
 		"%d DynamoDB calls: %d throttled, %d HTTP 500 (%d applied), %d items and %d keys left unprocessed; %d SDK retries seen",
-		s.Batches, s.Reordered, s.Duplicated, s.Crashed, s.CrashedAtEnd, s.Redelivered,
+		s.Batches, s.Reordered, s.Postponed, s.Duplicated, s.Crashed, s.CrashedAtEnd, s.Redelivered,
 		s.DynamoCalls, s.Throttled, s.Internal, s.InternalApplied, s.UnprocessedItems, s.UnprocessedKeys, s.SDKRetries)
 }

@@ -283,6 +283,37 @@ func TestWrapDuplicatesAndReorders(t *testing.T) {
 	}
 }
 
+// TestWrapPostponesSingleMessages: a batch of one is reordered by sending it
+// to arrive later, once, and acknowledging it unprocessed.
+func TestWrapPostponesSingleMessages(t *testing.T) {
+	st := localStack(t)
+	queue := st.Resources["WriteQueue"]
+	c := New(Spec{Reorder: 1, Seed: 10})
+	var seen []string
+	h := c.Wrap(func(_ context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
+		for _, r := range ev.Records {
+			seen = append(seen, r.Body)
+		}
+		return events.SQSEventResponse{}, nil
+	}, queue, st.SQSClient())
+	one := events.SQSEvent{Records: []events.SQSMessage{{Body: t.Name(), Attributes: map[string]string{"ApproximateReceiveCount": "1"}}}}
+	if resp, err := h(testCtx(t), one); err != nil || len(resp.BatchItemFailures) > 0 || len(seen) > 0 {
+		t.Fatalf("postponing: %+v, %v; handler saw %v", resp, err, seen)
+	}
+	later := receive(t, st, queue, 1)[0]
+	if _, ok := later.MessageAttributes[postponeAttr]; !ok || aws.ToString(later.Body) != t.Name() {
+		t.Fatalf("postponed copy %+v", later)
+	}
+	again := events.SQSEvent{Records: []events.SQSMessage{{Body: aws.ToString(later.Body), Attributes: later.Attributes,
+		MessageAttributes: map[string]events.SQSMessageAttribute{postponeAttr: {DataType: "String", StringValue: aws.String("1")}}}}}
+	if _, err := h(testCtx(t), again); err != nil || len(seen) != 1 {
+		t.Fatalf("the postponed copy: %v; handler saw %v", err, seen)
+	}
+	if s := c.Stats(); s.Postponed != 1 || s.Batches != 2 {
+		t.Fatalf("stats: %+v", s)
+	}
+}
+
 // receive waits for n messages of queue, deleting them.
 func receive(t *testing.T, st *localstack.Stack, queue string, n int) []sqstypes.Message {
 	t.Helper()

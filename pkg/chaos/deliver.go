@@ -20,23 +20,29 @@ type Sender interface {
 	SendMessage(ctx context.Context, in *sqs.SendMessageInput, optFns ...func(*sqs.Options)) (*sqs.SendMessageOutput, error)
 }
 
-// duplicateAttr marks the copies Wrap sends, so that a copy is not copied again.
-const duplicateAttr = "segport-chaos-duplicate"
+// The attributes that mark the copies Wrap sends, so that a copy is not
+// copied, or postponed, again.
+const (
+	duplicateAttr = "segport-chaos-duplicate"
+	postponeAttr  = "segport-chaos-postponed"
+)
 
-// maxDelaySeconds bounds the delay of a duplicate, so that it usually arrives
-// after the original, but not much later.
+// maxDelaySeconds bounds the delay of a duplicate or postponed message, so
+// that it arrives after the messages around it, but not much later.
 const maxDelaySeconds = 2
 
 // minCrashHint is the fewest writes a crash point is drawn from before the
 // wrapper has seen how many writes its function makes.
 const minCrashHint = 4
 
-// Wrap returns h with the delivery faults: with probability Duplicate each
-// message of a batch is sent to queueURL once more (through send, after a
-// random delay of up to two seconds), with probability Reorder the batch is
-// shuffled, and with probability Crash the invocation fails after a random
-// number of its writes. The writes are counted by the transport of AWSConfig,
-// which h's clients must use.
+// Wrap returns h with the delivery faults. With probability Duplicate each
+// message of a batch is sent to queueURL once more (through send, 0-2 s
+// later). With probability Reorder a batch is shuffled or, if it is a single
+// message, postponed: sent again 1-2 s later and acknowledged unprocessed, so
+// that it arrives after the messages that followed it (the template's
+// functions take one message a batch, where there is nothing to shuffle).
+// With probability Crash the invocation fails after a random number of its
+// writes, counted by the transport of AWSConfig, which h's clients must use.
 func (c *Chaos) Wrap(h Handler, queueURL string, send Sender) Handler {
 	w := &wrapper{c: c, h: h, queueURL: queueURL, send: send}
 	return w.handle
@@ -55,10 +61,21 @@ type wrapper struct {
 func (w *wrapper) handle(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
 	c := w.c
 	c.count.batches.Add(1)
+	for _, r := range ev.Records {
+		if n, _ := strconv.Atoi(r.Attributes["ApproximateReceiveCount"]); n > 1 {
+			c.count.redelivered.Add(1)
+		}
+	}
+	reorder := c.rng.hit(c.spec.Reorder)
+	if reorder && len(ev.Records) == 1 {
+		if _, again := ev.Records[0].MessageAttributes[postponeAttr]; !again {
+			return events.SQSEventResponse{}, w.postpone(ctx, ev.Records[0])
+		}
+	}
 	if err := w.duplicate(ctx, ev.Records); err != nil {
 		return events.SQSEventResponse{}, err
 	}
-	if len(ev.Records) > 1 && c.rng.hit(c.spec.Reorder) {
+	if reorder && len(ev.Records) > 1 {
 		ev.Records = append([]events.SQSMessage(nil), ev.Records...)
 		c.rng.shuffle(len(ev.Records), func(i, j int) { ev.Records[i], ev.Records[j] = ev.Records[j], ev.Records[i] })
 		c.count.reordered.Add(1)
@@ -100,17 +117,25 @@ func (w *wrapper) observe(writes int64) {
 	}
 }
 
+// postpone sends the message again, to arrive later; the wrapper then
+// acknowledges the original. A failed send fails the invocation, so the
+// message is never lost.
+func (w *wrapper) postpone(ctx context.Context, r events.SQSMessage) error {
+	if err := w.resend(ctx, r, postponeAttr, int32(1+w.c.rng.intN(maxDelaySeconds))); err != nil {
+		return fmt.Errorf("postpone message: %w", err)
+	}
+	w.c.count.postponed.Add(1)
+	return nil
+}
+
 // duplicate sends the batch's messages again, each once: a message received
-// for the first time that is not itself a copy. It also counts redeliveries.
+// for the first time that is not itself a copy.
 func (w *wrapper) duplicate(ctx context.Context, recs []events.SQSMessage) error {
 	c := w.c
 	var again []events.SQSMessage
 	for _, r := range recs {
-		if n, _ := strconv.Atoi(r.Attributes["ApproximateReceiveCount"]); n > 1 {
-			c.count.redelivered.Add(1)
-			continue
-		}
-		if _, copied := r.MessageAttributes[duplicateAttr]; !copied {
+		n, _ := strconv.Atoi(r.Attributes["ApproximateReceiveCount"])
+		if _, copied := r.MessageAttributes[duplicateAttr]; n <= 1 && !copied {
 			again = append(again, r)
 		}
 	}
@@ -119,11 +144,7 @@ func (w *wrapper) duplicate(ctx context.Context, recs []events.SQSMessage) error
 	}
 	delay := int32(c.rng.intN(maxDelaySeconds + 1))
 	for _, r := range again {
-		_, err := w.send.SendMessage(ctx, &sqs.SendMessageInput{
-			QueueUrl: aws.String(w.queueURL), MessageBody: aws.String(r.Body), DelaySeconds: delay,
-			MessageAttributes: copyAttributes(r.MessageAttributes),
-		})
-		if err != nil {
+		if err := w.resend(ctx, r, duplicateAttr, delay); err != nil {
 			return fmt.Errorf("send duplicate: %w", err)
 		}
 		c.count.duplicated.Add(1)
@@ -131,14 +152,18 @@ func (w *wrapper) duplicate(ctx context.Context, recs []events.SQSMessage) error
 	return nil
 }
 
-func copyAttributes(in map[string]events.SQSMessageAttribute) map[string]sqstypes.MessageAttributeValue {
-	out := map[string]sqstypes.MessageAttributeValue{
-		duplicateAttr: {DataType: aws.String("String"), StringValue: aws.String("1")},
+// resend sends a copy of r, its attributes and the marker mark, to r's queue.
+func (w *wrapper) resend(ctx context.Context, r events.SQSMessage, mark string, delay int32) error {
+	attrs := map[string]sqstypes.MessageAttributeValue{
+		mark: {DataType: aws.String("String"), StringValue: aws.String("1")},
 	}
-	for name, a := range in {
-		out[name] = sqstypes.MessageAttributeValue{
+	for name, a := range r.MessageAttributes {
+		attrs[name] = sqstypes.MessageAttributeValue{
 			DataType: aws.String(a.DataType), StringValue: a.StringValue, BinaryValue: a.BinaryValue,
 		}
 	}
-	return out
+	_, err := w.send.SendMessage(ctx, &sqs.SendMessageInput{
+		QueueUrl: aws.String(w.queueURL), MessageBody: aws.String(r.Body), DelaySeconds: delay, MessageAttributes: attrs,
+	})
+	return err
 }

@@ -16,7 +16,7 @@ import (
 // probability from 0 to 1.
 type Spec struct {
 	Duplicate   float64 // an SQS batch is sent to its queue again, later
-	Reorder     float64 // a batch reaches the handler shuffled
+	Reorder     float64 // a batch reaches the handler shuffled, a single message later
 	Crash       float64 // an invocation dies after a random number of its writes
 	Throttle    float64 // a DynamoDB call fails with a throttling error or HTTP 500
 	Unprocessed float64 // a BatchWriteItem/BatchGetItem leaves part of its items unprocessed

@@ -3,6 +3,10 @@ package dynamo
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -27,15 +31,15 @@ type usageItem struct {
 	stats.Stats
 }
 
-// RecordUsage stores the counts of one unit of work for a job. The PutItem
-// that stores them is counted in them: one request, and the write units of the
-// item (computed from its size; the SDK's retries of this one call are not
-// counted).
+// RecordUsage stores the counts of one unit of work for a job. The write that
+// stores them is counted in them: one request, and the write units of the item
+// (computed from its size; the SDK's retries of this one call are not counted).
+// It is an UpdateItem, which the functions may already do on the Jobs table.
 func (s *Store) RecordUsage(ctx context.Context, jobId, key string, st stats.Stats) error {
 	ctx = stats.Detach(ctx)
 	st = st.Clone()
 	st.EstimatedCostUSD = 0
-	st.Add(stats.Stats{Requests: map[string]int64{"DynamoDB.PutItem": 1}})
+	st.Add(stats.Stats{Requests: map[string]int64{"DynamoDB.UpdateItem": 1}})
 	var item map[string]types.AttributeValue
 	for units := 1.0; ; {
 		withPut := st.Clone()
@@ -51,9 +55,25 @@ func (s *Store) RecordUsage(ctx context.Context, jobId, key string, st stats.Sta
 		}
 		units = u
 	}
+	keys := map[string]types.AttributeValue{"JobId": item["JobId"], "Sk": item["Sk"]}
+	names := map[string]string{}
+	values := map[string]types.AttributeValue{}
+	var sets []string
+	for _, name := range slices.Sorted(maps.Keys(item)) {
+		if _, ok := keys[name]; ok {
+			continue
+		}
+		k := strconv.Itoa(len(sets))
+		names["#a"+k], values[":a"+k] = name, item[name]
+		sets = append(sets, "#a"+k+" = :a"+k)
+	}
 	// Asked for, the units reported can be checked against those computed.
-	if _, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.t.Jobs), Item: item,
-		ReturnConsumedCapacity: types.ReturnConsumedCapacityTotal}); err != nil {
+	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: aws.String(s.t.Jobs), Key: keys, UpdateExpression: aws.String("SET " + strings.Join(sets, ", ")),
+		ExpressionAttributeNames: names, ExpressionAttributeValues: values,
+		ReturnConsumedCapacity: types.ReturnConsumedCapacityTotal,
+	})
+	if err != nil {
 		return fmt.Errorf("record usage of job %s: %w", jobId, err)
 	}
 	return nil

@@ -57,6 +57,9 @@ func TestMappingRedeliversBatchItemFailures(t *testing.T) {
 			src = e
 		}
 	}
+	// The template's writer takes one message at a time; a batch of ten
+	// gathered over a window is what this test is about.
+	src.BatchSize, src.BatchWindow = 10, time.Second
 	d := &deliveries{}
 	start := time.Now()
 	stop, err := s.StartMapping(ctx, src.Mapping(func(_ context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {

@@ -130,12 +130,9 @@ func (p Prices) WithCost(s Stats) Stats {
 	return s
 }
 
-// PricesVar names the environment variable that overrides prices:
-// comma-separated Name=USD pairs, Name a field of Prices, e.g.
+// ParsePrices returns DefaultPrices with the overrides of spec: comma-separated
+// Name=USD pairs, Name a field of Prices, e.g.
 // "DynamoDBWritePerMillion=0.7625,SQSPerMillion=0.5".
-const PricesVar = "SEGPORT_PRICES"
-
-// ParsePrices returns DefaultPrices with the overrides of spec (PricesVar's form).
 func ParsePrices(spec string) (Prices, error) {
 	p := DefaultPrices
 	v := reflect.ValueOf(&p).Elem()
@@ -146,11 +143,11 @@ func ParsePrices(spec string) (Prices, error) {
 		name, val, ok := strings.Cut(kv, "=")
 		f := v.FieldByName(strings.TrimSpace(name))
 		if !ok || !f.IsValid() {
-			return p, fmt.Errorf("%s: %q is not Name=USD with Name one of %s", PricesVar, kv, priceNames())
+			return p, fmt.Errorf("prices: %q is not Name=USD with Name one of %s", kv, priceNames())
 		}
 		x, err := strconv.ParseFloat(strings.TrimSpace(val), 64)
 		if err != nil || x < 0 || math.IsInf(x, 0) {
-			return p, fmt.Errorf("%s: %s: not a price: %q", PricesVar, name, val)
+			return p, fmt.Errorf("prices: %s: not a price: %q", name, val)
 		}
 		f.SetFloat(x)
 	}
