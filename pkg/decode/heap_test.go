@@ -34,9 +34,6 @@ func peakHeap(f Format, size int64) (peak uint64, rows int, err error) {
 // TestBoundedHeap checks that decoding 50 MB keeps the heap under 32 MiB. The
 // 100 MB and 1 GB measurements are in BenchmarkPeakHeap (make bench).
 func TestBoundedHeap(t *testing.T) {
-	if testing.Short() {
-		t.Skip("decodes 50 MB")
-	}
 	for _, f := range []Format{CSV, JSON} {
 		t.Run(string(f), func(t *testing.T) {
 			peak, rows, err := peakHeap(f, 50e6)
