@@ -199,7 +199,7 @@ var eventChecks = map[string]func(h *harness, fn string, payload []byte){
 			h.t.Errorf("job %+v, want COMPLETED with 2 rows", j)
 		}
 		e, err := h.app.Store.Endpoint(h.ctx, "f1ac0032caf20995a1e03a9582adef1c")
-		if err != nil || e.User == nil || len(e.User.UserAttributes["FirstName"]) != 1 {
+		if err != nil || e.User == nil || len(e.User.UserAttributes.Map()["FirstName"]) != 1 {
 			h.t.Errorf("endpoint %+v, %v", e, err)
 		}
 		h.expectFailureShape(fn, ev)

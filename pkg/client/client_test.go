@@ -117,7 +117,7 @@ func TestGetters(t *testing.T) {
 		t.Fatalf("GetSegment by id = %+v, %v", seg, err)
 	}
 	e, err := c.GetEndpoint(ctx, "getters-000010")
-	if err != nil || canonicalOf(t, e) != want["getters-000010"] || e.User.UserAttributes["FirstName"][0] != "Name10" {
+	if err != nil || canonicalOf(t, e) != want["getters-000010"] || e.User.UserAttributes.Map()["FirstName"][0] != "Name10" {
 		t.Fatalf("GetEndpoint = %+v, %v", e, err)
 	}
 	eps, err := c.GetUserEndpoints(ctx, "getters-user-000020")

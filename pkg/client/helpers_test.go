@@ -51,12 +51,12 @@ func genEndpoint(prefix string, i int) *endpoint.Endpoint {
 		EndpointStatus: "ACTIVE", OptOut: "NONE", EffectiveDate: "2026-01-02T03:04:05.000Z",
 		Location:    &endpoint.Location{City: "Seattle", Country: "USA", Latitude: &lat, Longitude: &lon, PostalCode: "98101"},
 		Demographic: &endpoint.Demographic{Platform: "ios", Timezone: "America/Los_Angeles", Locale: "en_US"},
-		Attributes:  map[string][]string{"Interests": {"books", "music"}},
-		Metrics:     map[string]float64{"visits": float64(i)},
+		Attributes:  endpoint.Lists{{Name: "Interests", Value: []string{"books", "music"}}},
+		Metrics:     endpoint.Metrics{{Name: "visits", Value: float64(i)}},
 		User:        &endpoint.User{UserId: fmt.Sprintf("%s-user-%06d", prefix, i)},
 	}
 	if i%10 == 0 {
-		e.User.UserAttributes = map[string][]string{"FirstName": {fmt.Sprintf("Name%d", i)}}
+		e.User.UserAttributes = endpoint.Lists{{Name: "FirstName", Value: []string{fmt.Sprintf("Name%d", i)}}}
 	}
 	return e
 }

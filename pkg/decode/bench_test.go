@@ -11,7 +11,6 @@ import (
 	"testing"
 
 	"github.com/segport/segport/pkg/decode/internal/gen"
-	"github.com/segport/segport/pkg/endpoint"
 )
 
 // benchRows is the size of the benchmark files: big enough to leave the caches,
@@ -61,14 +60,25 @@ func decodeWith(b *testing.B, d Decoder) int {
 	}
 }
 
-// BenchmarkCSVDecode decodes and validates the generated CSV file.
+// BenchmarkCSVDecode decodes and validates the generated CSV file, each endpoint
+// in the memory of the one before (ReuseEndpoint), as the parser does and as the
+// baseline reuses its records.
 func BenchmarkCSVDecode(b *testing.B) {
+	benchDecode(b, CSV, func(data []byte) int {
+		return decodeWith(b, NewCSV(bytes.NewReader(data), Options{ReuseEndpoint: true}))
+	})
+}
+
+// BenchmarkCSVDecodeKeep is BenchmarkCSVDecode with a new Endpoint for every row,
+// for callers that keep them.
+func BenchmarkCSVDecodeKeep(b *testing.B) {
 	benchDecode(b, CSV, func(data []byte) int {
 		return decodeWith(b, NewCSV(bytes.NewReader(data), Options{}))
 	})
 }
 
-// BenchmarkCSVBaseline merely reads the same file with encoding/csv.
+// BenchmarkCSVBaseline merely reads the same file with encoding/csv, reusing its
+// record (ReuseRecord): the fastest way encoding/csv reads.
 func BenchmarkCSVBaseline(b *testing.B) {
 	benchDecode(b, CSV, func(data []byte) int {
 		r := csv.NewReader(bytes.NewReader(data))
@@ -87,109 +97,16 @@ func BenchmarkCSVBaseline(b *testing.B) {
 	})
 }
 
-// BenchmarkCSVShape reads the same file with encoding/csv and makes of each row
-// the objects CSVDecode returns (an Endpoint with its Location, Demographic and
-// User, its maps and value lists, allocated as frugally as CSVDecode does) but
-// checks and normalises no value: the least any decoder returning
-// endpoint.Endpoint must do. It is not a goal's baseline; it shows how much of
-// CSVDecode's time the shape of its result costs.
-func BenchmarkCSVShape(b *testing.B) {
-	benchDecode(b, CSV, func(data []byte) int {
-		r := csv.NewReader(bytes.NewReader(data))
-		r.ReuseRecord = true
-		header, err := r.Read()
-		if err != nil {
-			b.Fatal(err)
-		}
-		var s shaper
-		s.cols = make([]endpoint.Attr, len(header))
-		s.repeats = make([]int, len(header))
-		for i, name := range header {
-			if s.cols[i], err = endpoint.Lookup(name); err != nil {
-				b.Fatal(err)
-			}
-			for _, other := range header {
-				if other == name {
-					s.repeats[i]++
-				}
-			}
-		}
-		n := 0
-		for {
-			rec, err := r.Read()
-			if err == io.EOF {
-				return n
-			}
-			if err != nil {
-				b.Fatal(err)
-			}
-			shapeSink = s.endpoint(rec)
-			n++
-		}
-	})
-}
-
-var shapeSink *endpoint.Endpoint
-
-// shaper puts the values of a record in an endpoint as they are.
-type shaper struct {
-	cols    []endpoint.Attr
-	repeats []int    // columns of the same name
-	vals    []string // backs the value lists, as in the Builder
-}
-
-func (s *shaper) endpoint(rec []string) *endpoint.Endpoint {
-	p := new(struct {
-		e    endpoint.Endpoint
-		loc  endpoint.Location
-		demo endpoint.Demographic
-		user endpoint.User
-	})
-	e := &p.e
-	e.Location, e.Demographic, e.User = &p.loc, &p.demo, &p.user
-	for i, v := range rec {
-		if v == "" {
-			continue
-		}
-		switch a := s.cols[i]; a.Kind {
-		case endpoint.KindAttribute:
-			e.Attributes = s.add(e.Attributes, a.Custom, v, s.repeats[i])
-		case endpoint.KindUserAttribute:
-			p.user.UserAttributes = s.add(p.user.UserAttributes, a.Custom, v, s.repeats[i])
-		case endpoint.KindMetric:
-			if e.Metrics == nil {
-				e.Metrics = make(map[string]float64)
-			}
-			e.Metrics[a.Custom] = float64(len(v))
-		case endpoint.KindChannelType:
-			e.ChannelType = v
-		case endpoint.KindAddress:
-			e.Address = v
-		default:
-			p.demo.Make = v // the other attributes cost a store each, wherever it goes
-		}
-	}
-	return e
-}
-
-func (s *shaper) add(m map[string][]string, name, v string, room int) map[string][]string {
-	if m == nil {
-		m = make(map[string][]string)
-	}
-	l, ok := m[name]
-	if !ok {
-		if cap(s.vals)-len(s.vals) < room {
-			s.vals = make([]string, 0, 64)
-		}
-		l = s.vals[len(s.vals) : len(s.vals) : len(s.vals)+room]
-		s.vals = s.vals[:len(s.vals)+room]
-	}
-	m[name] = append(l, v)
-	return m
-}
-
-// BenchmarkJSONDecode decodes and validates the generated NDJSON file.
+// BenchmarkJSONDecode decodes and validates the generated NDJSON file, reusing
+// the endpoint's memory as BenchmarkCSVDecode does.
 func BenchmarkJSONDecode(b *testing.B) {
+	benchDecode(b, JSON, func(data []byte) int {
+		return decodeWith(b, NewJSON(bytes.NewReader(data), Options{ReuseEndpoint: true}))
+	})
+}
+
+// BenchmarkJSONDecodeKeep is BenchmarkJSONDecode with a new Endpoint for every row.
+func BenchmarkJSONDecodeKeep(b *testing.B) {
 	benchDecode(b, JSON, func(data []byte) int {
 		return decodeWith(b, NewJSON(bytes.NewReader(data), Options{}))
 	})

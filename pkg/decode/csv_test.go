@@ -1,6 +1,8 @@
 package decode
 
 import (
+	"encoding/binary"
+	"math/rand/v2"
 	"strings"
 	"testing"
 
@@ -104,25 +106,33 @@ func TestCSV(t *testing.T) {
 	})
 }
 
-// TestNextSpecial checks the eight-bytes-at-a-time search against a byte loop, for
-// a comma or a quote, or a look-alike byte, at every position of records around
-// the word size.
-func TestNextSpecial(t *testing.T) {
+// TestSpecials checks the eight-bytes-at-a-time mask against a byte loop: records
+// of every length around the word size with commas, quotes and look-alike bytes
+// (several to a word, next to each other) at every position.
+func TestSpecials(t *testing.T) {
+	alphabet := []byte{',', '"', 'x', 0x80 | ',', 0x80 | '"', 0xff, 0, ',' + 1, '"' - 1}
+	rng := rand.New(rand.NewPCG(1, 2))
 	for n := range 40 {
-		for at := range n + 1 {
-			for _, c := range []byte{',', '"', 'x', 0x80 | ',', 0xff, 0} {
-				b := []byte(strings.Repeat("é-", n)[:n])
-				if at < n {
-					b[at] = c
+		for range 200 {
+			b := make([]byte, n)
+			for k := range b {
+				b[k] = alphabet[rng.IntN(len(alphabet))]
+			}
+			for i := 0; i < n; i++ {
+				var want uint64
+				for k := 0; k < 8 && i+k < n; k++ {
+					if b[i+k] == ',' || b[i+k] == '"' {
+						want |= 0x80 << (8 * k)
+					}
 				}
-				for from := 0; from <= n; from++ {
-					want := from
-					for want < n && b[want] != ',' && b[want] != '"' {
-						want++
-					}
-					if got := nextSpecial(b, from); got != want {
-						t.Fatalf("nextSpecial(%q, %d) = %d, want %d", b, from, got, want)
-					}
+				var got uint64
+				if i+8 <= n {
+					got = specials(binary.LittleEndian.Uint64(b[i:]))
+				} else {
+					got = lastSpecials(b[i:])
+				}
+				if got != want {
+					t.Fatalf("specials(%q, %d) = %#x, want %#x", b, i, got, want)
 				}
 			}
 		}

@@ -44,7 +44,7 @@ func (d *JSONDecoder) fail(field, msg string) {
 // build gives the collected values and problems to the builder, in line order.
 func (d *JSONDecoder) build() {
 	d.b.Reset()
-	s := string(d.vals)
+	s := d.b.Arena.String(d.vals)
 	for _, o := range d.ops {
 		if o.msg != "" {
 			d.b.Fail(o.field, o.msg)
@@ -58,6 +58,7 @@ func (d *JSONDecoder) build() {
 func NewJSON(r io.Reader, opts Options) *JSONDecoder {
 	d := &JSONDecoder{r: newReader(r, opts), attrs: make(map[string]endpoint.Attr)}
 	d.b = endpoint.NewBuilder(d.r.opts.Limits)
+	d.b.Reuse = opts.ReuseEndpoint
 	d.b.UTF8Checked = true // whole lines are checked, and unescaping keeps UTF-8 valid
 	return d
 }

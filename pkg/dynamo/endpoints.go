@@ -18,6 +18,10 @@ import (
 // optimistic-locking version.
 type endpointItem struct {
 	*endpoint.Endpoint
+	// Attributes and Metrics are stored as maps, in Pinpoint's shape; these hide
+	// the endpoint's sorted lists from the encoder.
+	Attributes map[string][]string `json:"Attributes,omitempty"`
+	Metrics    map[string]float64  `json:"Metrics,omitempty"`
 	// UserId repeats User.UserId at the top level, where the ByUser index can key on it.
 	UserId string            `json:"UserId,omitempty"`
 	St     string            `json:"St"`
@@ -50,6 +54,7 @@ func (s *Store) GetEndpoints(ctx context.Context, ids []string) (map[string]Vers
 			return nil, fmt.Errorf("decode endpoint item: %w", err)
 		}
 		e := it.Endpoint
+		e.Attributes, e.Metrics = endpoint.CustomOf(it.Attributes), endpoint.CustomOf(it.Metrics)
 		rec := &merge.Endpoint{E: e, Stamps: merge.Expand(merge.Names(e), it.St, it.Sx)}
 		out[e.Id] = Versioned[merge.Endpoint]{Rec: rec, Ver: it.Ver}
 	}
@@ -59,7 +64,7 @@ func (s *Store) GetEndpoints(ctx context.Context, ids []string) (map[string]Vers
 // PutEndpoint stores rec if it is still at version ver; ErrConflict if not.
 func (s *Store) PutEndpoint(ctx context.Context, rec *merge.Endpoint, ver int64) error {
 	e := *rec.E
-	it := endpointItem{Endpoint: &e, Ver: ver + 1}
+	it := endpointItem{Endpoint: &e, Attributes: e.Attributes.Map(), Metrics: e.Metrics.Map(), Ver: ver + 1}
 	if e.User != nil {
 		e.User = &endpoint.User{UserId: e.User.UserId}
 		it.UserId = e.User.UserId
@@ -176,7 +181,7 @@ func (s *Store) Endpoints(ctx context.Context, ids []string) ([]*endpoint.Endpoi
 		e := r.Rec.E
 		if e.User != nil {
 			if u, ok := users[e.User.UserId]; ok && len(u.Rec.Attrs) > 0 {
-				e.User.UserAttributes = u.Rec.Attrs
+				e.User.UserAttributes = endpoint.CustomOf(u.Rec.Attrs)
 			}
 		}
 		out = append(out, e)

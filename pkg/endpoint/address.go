@@ -4,14 +4,21 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"strings"
+
+	"github.com/segport/segport/internal/arena"
 )
 
 // NormalizeAddress checks an address against its channel and returns the form used
 // for storage and for the derived Id. Messages never repeat the address: it is PII.
 func NormalizeAddress(channel, addr string) (string, string) {
+	return normalizeAddress(channel, addr, nil)
+}
+
+// normalizeAddress is NormalizeAddress with the strings it makes taken from strs.
+func normalizeAddress(channel, addr string, strs *arena.Strings) (string, string) {
 	switch channel {
 	case "EMAIL":
-		lower, ok, plain := plainEmail(addr)
+		lower, ok, plain := plainEmail(addr, strs)
 		if !plain {
 			lower, ok = emailByRunes(addr)
 		}
@@ -46,7 +53,7 @@ func emailByRunes(addr string) (string, bool) {
 
 // plainEmail is emailByRunes for an ASCII address, in one pass over its bytes
 // instead of seven. plain is false when addr is not ASCII.
-func plainEmail(addr string) (lower string, ok, plain bool) {
+func plainEmail(addr string, strs *arena.Strings) (lower string, ok, plain bool) {
 	at, dot, upper := -1, false, false
 	for i := 0; i < len(addr); i++ {
 		switch c := addr[i]; {
@@ -71,13 +78,14 @@ func plainEmail(addr string) (lower string, ok, plain bool) {
 	if !upper {
 		return addr, true, true
 	}
-	b := []byte(addr)
+	var buf [128]byte
+	b := append(buf[:0], addr...)
 	for i, c := range b {
 		if c >= 'A' && c <= 'Z' {
 			b[i] = c + 'a' - 'A'
 		}
 	}
-	return string(b), true, true
+	return strs.String(b), true, true
 }
 
 func normalizePhone(addr string) (string, string) {
@@ -124,10 +132,14 @@ func plainPhone(addr string) bool {
 // normalised address, so that importing the same rows again updates, not duplicates.
 // It is the first 16 bytes of SHA-256(channel, 0, address) in hex.
 func DerivedId(channel, normalizedAddr string) string {
+	return derivedId(channel, normalizedAddr, nil)
+}
+
+func derivedId(channel, normalizedAddr string, strs *arena.Strings) string {
 	var in [256]byte
 	msg := append(append(append(in[:0], channel...), 0), normalizedAddr...)
 	sum := sha256.Sum256(msg)
 	var out [32]byte
 	hex.Encode(out[:], sum[:16])
-	return string(out[:])
+	return strs.String(out[:])
 }

@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/segport/segport/internal/arena"
 )
 
 // FieldError is a problem with one attribute of one endpoint definition.
@@ -30,6 +32,17 @@ type Builder struct {
 	// the decoders do for whole records; Set then skips its own check.
 	UTF8Checked bool
 
+	// Reuse lets Finish return the memory of the endpoint it returned before,
+	// overwritten, as csv.Reader's ReuseRecord does for its records: for callers
+	// done with an endpoint before they ask for the next, such as one encoding each
+	// as it comes. Strings are never reused: they stay valid.
+	Reuse bool
+
+	// Arena holds the strings the Builder makes (normalised values, derived Ids),
+	// shared with the endpoints it returns; decoders put the text of their rows
+	// in it too. NewBuilder sets it; nil makes every string by itself.
+	Arena *arena.Strings
+
 	e         *Endpoint
 	p         *parts
 	handedOut bool // Finish returned b.e
@@ -42,14 +55,18 @@ type Builder struct {
 	families [3]int       // names given in Attributes, Metrics and User.UserAttributes
 	index    map[Attr]int // b.customs by name, once a row has many names
 
-	// vals backs the value lists of custom attributes, shared by many endpoints.
-	vals []string
+	// Blocks shared by the custom attributes of many endpoints (see carve): the
+	// value lists, and the entries of Attributes, User.UserAttributes and Metrics.
+	vals        []string
+	listBlock   []Named[[]string]
+	metricBlock []Named[float64]
+	partsBlock  []parts // the endpoints themselves
 
 	zones map[string]bool // valid time zones seen
 }
 
-// parts holds an endpoint and the objects it may point to, allocated together:
-// one allocation per endpoint instead of up to six.
+// parts holds an endpoint and the objects it may point to, allocated together,
+// partsPerBlock at a time.
 type parts struct {
 	e         Endpoint
 	loc       Location
@@ -58,20 +75,26 @@ type parts struct {
 	lat, long float64
 }
 
+const partsPerBlock = 32
+
 // NewBuilder returns a Builder that enforces limits; a zero field of limits means
 // the spec's default.
 func NewBuilder(limits Limits) *Builder {
-	b := &Builder{Limits: limits.WithDefaults()}
+	b := &Builder{Limits: limits.WithDefaults(), Arena: new(arena.Strings)}
 	b.Reset()
 	return b
 }
 
 // Reset starts a new endpoint.
 func (b *Builder) Reset() {
-	if b.p != nil && !b.handedOut {
+	switch {
+	case b.Reuse && b.p != nil:
+		*b.p = parts{}
+		b.vals, b.listBlock, b.metricBlock = b.vals[:0], b.listBlock[:0], b.metricBlock[:0]
+	case b.p != nil && !b.handedOut:
 		*b.p = parts{} // Finish never returned it: use it again
-	} else {
-		b.p = new(parts)
+	default:
+		b.p = &carve(&b.partsBlock, 1, partsPerBlock)[0]
 	}
 	b.handedOut = false
 	b.e = &b.p.e
@@ -146,7 +169,7 @@ func (b *Builder) setString(a Attr, v string) {
 		v = b.enum(a, v, []string{"ALL", "NONE"})
 		dst = &e.OptOut
 	case KindEffectiveDate, KindCreationDate:
-		d, ok := normalizeDate(v)
+		d, ok := normalizeDate(v, b.Arena)
 		if !ok {
 			b.Fail(a.Name(), "not an ISO 8601 date-time (for example 20171011T150548Z or 2017-10-11T15:05:48Z)")
 			return
@@ -288,7 +311,7 @@ func (b *Builder) Finish() (*Endpoint, *FieldError) {
 	}
 	e := b.e
 	if e.Address != "" && e.ChannelType != "" {
-		addr, msg := NormalizeAddress(e.ChannelType, e.Address)
+		addr, msg := normalizeAddress(e.ChannelType, e.Address, b.Arena)
 		if msg != "" {
 			return nil, &FieldError{Field: "Address", Msg: msg}
 		}
@@ -304,7 +327,7 @@ func (b *Builder) Finish() (*Endpoint, *FieldError) {
 		case e.Address == "":
 			return nil, &FieldError{Field: "Address", Msg: "missing: a new endpoint needs Address and ChannelType"}
 		}
-		e.Id = DerivedId(e.ChannelType, e.Address)
+		e.Id = derivedId(e.ChannelType, e.Address, b.Arena)
 		b.size += len(e.Id)
 	}
 	if b.families[family(KindUserAttribute)] > 0 && (e.User == nil || e.User.UserId == "") {

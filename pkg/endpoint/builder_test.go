@@ -360,11 +360,13 @@ func TestBuilderKeepsEndpoints(t *testing.T) {
 		c, _ := e.MarshalCanonical()
 		kept, want = append(kept, e), append(want, string(c))
 	}
-	for _, e := range kept {
-		e.Attributes["a"] = append(e.Attributes["a"], "appended") // must not reach another list
+	for _, e := range kept { // must not reach another endpoint's list or family
+		e.Attributes[0].Value = append(e.Attributes[0].Value, "appended")
+		e.Attributes.Put("zz", []string{"added"})
 	}
 	for i, e := range kept {
-		e.Attributes["a"] = e.Attributes["a"][:2]
+		e.Attributes = e.Attributes[:len(e.Attributes)-1]
+		e.Attributes[0].Value = e.Attributes[0].Value[:len(e.Attributes[0].Value)-1]
 		if c, _ := e.MarshalCanonical(); string(c) != want[i] {
 			t.Fatalf("endpoint %d changed:\n%s\nwas\n%s", i, c, want[i])
 		}

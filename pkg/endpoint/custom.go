@@ -16,7 +16,7 @@ type custom struct {
 	kind   Kind
 	name   string
 	n      int     // values of an Attributes.* or User.UserAttributes.* list
-	start  int     // where its values begin in b.vals, once Finish has placed them
+	start  int     // where its values begin, once Finish has placed them (see placeValues)
 	metric float64 // the value of a Metrics.* attribute
 }
 
@@ -150,48 +150,63 @@ func familyName(k Kind) string {
 	return "Attributes"
 }
 
-// putCustoms puts the row's custom attributes in the endpoint's maps.
+// putCustoms puts the row's custom attributes in the endpoint, sorted by name.
 func (b *Builder) putCustoms() {
 	if len(b.customs) == 0 {
 		return
 	}
-	b.placeValues()
+	vals := b.placeValues()
 	e := b.e
-	if n := b.families[family(KindAttribute)]; n > 0 {
-		e.Attributes = make(map[string][]string, n)
-	}
-	if n := b.families[family(KindMetric)]; n > 0 {
-		e.Metrics = make(map[string]float64, n)
-	}
+	e.Attributes = carve(&b.listBlock, b.families[family(KindAttribute)], blockLen)
+	e.Metrics = carve(&b.metricBlock, b.families[family(KindMetric)], blockLen)
+	var users Lists
 	if n := b.families[family(KindUserAttribute)]; n > 0 {
-		b.user().UserAttributes = make(map[string][]string, n)
+		users = carve(&b.listBlock, n, blockLen)
+		b.user().UserAttributes = users
 	}
+	var na, nm, nu int
 	for i := range b.customs {
 		c := &b.customs[i]
 		switch c.kind {
 		case KindAttribute:
-			e.Attributes[c.name] = b.vals[c.start : c.start+c.n : c.start+c.n]
+			e.Attributes[na] = Named[[]string]{c.name, vals[c.start : c.start+c.n : c.start+c.n]}
+			na++
 		case KindUserAttribute:
-			e.User.UserAttributes[c.name] = b.vals[c.start : c.start+c.n : c.start+c.n]
+			users[nu] = Named[[]string]{c.name, vals[c.start : c.start+c.n : c.start+c.n]}
+			nu++
 		case KindMetric:
-			e.Metrics[c.name] = c.metric
+			e.Metrics[nm] = Named[float64]{c.name, c.metric}
+			nm++
 		}
 	}
+	e.Attributes.sort()
+	e.Metrics.sort()
+	users.sort()
 }
 
-// placeValues lays the list values out in b.vals, each list contiguous. b.vals is
-// shared by the lists of many endpoints; each list is a capped window of it, so
-// that appending to one never writes into another.
-func (b *Builder) placeValues() {
-	total := len(b.values)
-	if total == 0 {
-		return
+// blockLen is how many entries a shared block holds.
+const blockLen = 256
+
+// carve returns a window of n entries of *block, which is shared by many
+// endpoints, making a new block of size entries when it is full. The window is
+// capped, so that appending to one family never writes into another.
+func carve[V any](block *[]V, n, size int) []V {
+	if n == 0 {
+		return nil
 	}
-	if cap(b.vals)-len(b.vals) < total {
-		b.vals = make([]string, 0, max(64, total))
+	if cap(*block)-len(*block) < n {
+		*block = make([]V, 0, max(size, n))
 	}
-	pos := len(b.vals)
-	b.vals = b.vals[:pos+total]
+	pos := len(*block)
+	*block = (*block)[:pos+n]
+	return (*block)[pos : pos+n : pos+n]
+}
+
+// placeValues lays the list values out in a window of b.vals, each list
+// contiguous, and returns the window; c.start is where custom c's list begins in it.
+func (b *Builder) placeValues() []string {
+	vals := carve(&b.vals, len(b.values), blockLen)
+	pos := 0
 	for i := range b.customs {
 		if c := &b.customs[i]; c.kind != KindMetric {
 			c.start, pos, c.n = pos, pos+c.n, 0
@@ -199,7 +214,8 @@ func (b *Builder) placeValues() {
 	}
 	for _, lv := range b.values {
 		c := &b.customs[lv.custom]
-		b.vals[c.start+c.n] = lv.v
+		vals[c.start+c.n] = lv.v
 		c.n++
 	}
+	return vals
 }

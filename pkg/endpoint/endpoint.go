@@ -5,24 +5,25 @@ package endpoint
 import (
 	"bytes"
 	"encoding/json"
+	"slices"
 )
 
 // Endpoint is one endpoint definition in Pinpoint's JSON shape. Empty strings, nil
-// pointers and empty maps mean "not given".
+// pointers and empty custom families mean "not given".
 type Endpoint struct {
-	Id             string              `json:"Id,omitempty"`
-	ChannelType    string              `json:"ChannelType,omitempty"`
-	Address        string              `json:"Address,omitempty"`
-	EndpointStatus string              `json:"EndpointStatus,omitempty"`
-	OptOut         string              `json:"OptOut,omitempty"`
-	EffectiveDate  string              `json:"EffectiveDate,omitempty"`
-	CreationDate   string              `json:"CreationDate,omitempty"` // from a Pinpoint export only: see KindCreationDate
-	RequestId      string              `json:"RequestId,omitempty"`
-	Location       *Location           `json:"Location,omitempty"`
-	Demographic    *Demographic        `json:"Demographic,omitempty"`
-	Attributes     map[string][]string `json:"Attributes,omitempty"`
-	Metrics        map[string]float64  `json:"Metrics,omitempty"`
-	User           *User               `json:"User,omitempty"`
+	Id             string       `json:"Id,omitempty"`
+	ChannelType    string       `json:"ChannelType,omitempty"`
+	Address        string       `json:"Address,omitempty"`
+	EndpointStatus string       `json:"EndpointStatus,omitempty"`
+	OptOut         string       `json:"OptOut,omitempty"`
+	EffectiveDate  string       `json:"EffectiveDate,omitempty"`
+	CreationDate   string       `json:"CreationDate,omitempty"` // from a Pinpoint export only: see KindCreationDate
+	RequestId      string       `json:"RequestId,omitempty"`
+	Location       *Location    `json:"Location,omitempty"`
+	Demographic    *Demographic `json:"Demographic,omitempty"`
+	Attributes     Lists        `json:"Attributes,omitempty"`
+	Metrics        Metrics      `json:"Metrics,omitempty"`
+	User           *User        `json:"User,omitempty"`
 }
 
 // Location is the endpoint's Location object.
@@ -50,8 +51,8 @@ type Demographic struct {
 // User is the endpoint's User object. UserAttributes belong to the user: every
 // endpoint with the same UserId shares them.
 type User struct {
-	UserId         string              `json:"UserId,omitempty"`
-	UserAttributes map[string][]string `json:"UserAttributes,omitempty"`
+	UserId         string `json:"UserId,omitempty"`
+	UserAttributes Lists  `json:"UserAttributes,omitempty"`
 }
 
 // Channels is the set of channel types Pinpoint accepts.
@@ -117,8 +118,8 @@ func (e *Endpoint) Size() int {
 			len(d.ModelVersion) + len(d.Platform) + len(d.PlatformVersion) + len(d.Timezone)
 	}
 	n += listsSize(e.Attributes)
-	for k := range e.Metrics {
-		n += len(k) + 8
+	for _, m := range e.Metrics {
+		n += len(m.Name) + 8
 	}
 	if u := e.User; u != nil {
 		n += len(u.UserId) + listsSize(u.UserAttributes)
@@ -126,11 +127,11 @@ func (e *Endpoint) Size() int {
 	return n
 }
 
-func listsSize(m map[string][]string) int {
+func listsSize(lists Lists) int {
 	n := 0
-	for k, vs := range m {
-		n += len(k)
-		for _, v := range vs {
+	for _, l := range lists {
+		n += len(l.Name)
+		for _, v := range l.Value {
 			n += len(v)
 		}
 	}
@@ -157,12 +158,7 @@ func (e *Endpoint) Clone() *Endpoint {
 		c.Demographic = &d
 	}
 	c.Attributes = cloneLists(e.Attributes)
-	if e.Metrics != nil {
-		c.Metrics = make(map[string]float64, len(e.Metrics))
-		for k, v := range e.Metrics {
-			c.Metrics[k] = v
-		}
-	}
+	c.Metrics = slices.Clone(e.Metrics)
 	if e.User != nil {
 		u := User{UserId: e.User.UserId, UserAttributes: cloneLists(e.User.UserAttributes)}
 		c.User = &u
@@ -170,13 +166,10 @@ func (e *Endpoint) Clone() *Endpoint {
 	return &c
 }
 
-func cloneLists(m map[string][]string) map[string][]string {
-	if m == nil {
-		return nil
-	}
-	c := make(map[string][]string, len(m))
-	for k, v := range m {
-		c[k] = append([]string(nil), v...)
+func cloneLists(lists Lists) Lists {
+	c := slices.Clone(lists)
+	for i := range c {
+		c[i].Value = slices.Clone(c[i].Value)
 	}
 	return c
 }

@@ -1,6 +1,9 @@
 package endpoint
 
-import "sort"
+import (
+	"iter"
+	"slices"
+)
 
 // Each calls fn for every attribute given in e, in canonical order, except
 // User.UserAttributes.*, which belong to the user (see UserAttrs).
@@ -33,11 +36,35 @@ func (e *Endpoint) Each(fn func(Attr)) {
 	if e.User != nil && e.User.UserId != "" {
 		fn(Attr{Kind: KindUserId})
 	}
-	for _, name := range sortedKeys(e.Attributes) {
-		fn(Attr{Kind: KindAttribute, Custom: name})
+	for _, l := range e.Attributes {
+		fn(Attr{Kind: KindAttribute, Custom: l.Name})
 	}
-	for _, name := range sortedKeys(e.Metrics) {
-		fn(Attr{Kind: KindMetric, Custom: name})
+	for _, m := range e.Metrics {
+		fn(Attr{Kind: KindMetric, Custom: m.Name})
+	}
+}
+
+// CustomNames yields the dotted name of every custom attribute given in e,
+// User.UserAttributes.* included ("Attributes.x", "Metrics.y", ...).
+func (e *Endpoint) CustomNames() iter.Seq[string] {
+	return func(yield func(string) bool) {
+		for _, a := range e.Attributes {
+			if !yield(PrefixAttributes + a.Name) {
+				return
+			}
+		}
+		for _, m := range e.Metrics {
+			if !yield(PrefixMetrics + m.Name) {
+				return
+			}
+		}
+		if e.User != nil {
+			for _, a := range e.User.UserAttributes {
+				if !yield(PrefixUserAttributes + a.Name) {
+					return
+				}
+			}
+		}
 	}
 }
 
@@ -51,15 +78,11 @@ func Copy(dst, src *Endpoint, a Attr) {
 		v := *src.Location.Longitude
 		dst.loc().Longitude = &v
 	case KindAttribute:
-		if dst.Attributes == nil {
-			dst.Attributes = map[string][]string{}
-		}
-		dst.Attributes[a.Custom] = append([]string(nil), src.Attributes[a.Custom]...)
+		v, _ := src.Attributes.Get(a.Custom)
+		dst.Attributes.Put(a.Custom, slices.Clone(v))
 	case KindMetric:
-		if dst.Metrics == nil {
-			dst.Metrics = map[string]float64{}
-		}
-		dst.Metrics[a.Custom] = src.Metrics[a.Custom]
+		v, _ := src.Metrics.Get(a.Custom)
+		dst.Metrics.Put(a.Custom, v)
 	default:
 		if p := dst.str(a.Kind); p != nil {
 			*p = *src.str(a.Kind)
@@ -132,13 +155,4 @@ func (e *Endpoint) demo() *Demographic {
 		e.Demographic = &Demographic{}
 	}
 	return e.Demographic
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

@@ -8,6 +8,8 @@ import (
 	"sync"
 	"time"
 	_ "time/tzdata" // the tz database travels in the binary: Lambda images need not have it
+
+	"github.com/segport/segport/internal/arena"
 )
 
 //go:embed countries.txt
@@ -201,7 +203,7 @@ func FormatDate(t time.Time) string { return t.UTC().Format(DateLayout) }
 // normalizeDate returns the EffectiveDate v in DateLayout, or false if ParseDate
 // would refuse it. It returns v itself when it already is in that form, and avoids
 // the time package for dates given in UTC.
-func normalizeDate(v string) (string, bool) {
+func normalizeDate(v string, strs *arena.Strings) (string, bool) {
 	var buf [32]byte
 	var out []byte
 	if f, ok := scanDate(v); ok && f.offset == 0 {
@@ -219,7 +221,7 @@ func normalizeDate(v string) (string, bool) {
 	if string(out) == v {
 		return v, true
 	}
-	return string(out), true
+	return strs.String(out), true
 }
 
 // appendDate appends t in DateLayout, as t.AppendFormat would for the years

@@ -124,9 +124,9 @@ func TestCloneIsDeep(t *testing.T) {
 	before, _ := e.MarshalCanonical()
 	c := e.Clone()
 	*c.Location.Latitude = 2
-	c.Attributes["a"][0] = "changed"
-	c.Metrics["m"] = 2
-	c.User.UserAttributes["b"][0] = "changed"
+	c.Attributes[0].Value[0] = "changed"
+	c.Metrics[0].Value = 2
+	c.User.UserAttributes[0].Value[0] = "changed"
 	c.Demographic.Make = "Apple"
 	after, _ := e.MarshalCanonical()
 	if string(before) != string(after) {
@@ -135,7 +135,7 @@ func TestCloneIsDeep(t *testing.T) {
 }
 
 func TestMarshalCanonicalOmitsEmptyObjects(t *testing.T) {
-	e := &Endpoint{Id: "x", Location: &Location{}, Demographic: &Demographic{}, User: &User{}, Attributes: map[string][]string{}}
+	e := &Endpoint{Id: "x", Location: &Location{}, Demographic: &Demographic{}, User: &User{}, Attributes: Lists{}}
 	got, err := e.MarshalCanonical()
 	if err != nil {
 		t.Fatal(err)
@@ -143,7 +143,7 @@ func TestMarshalCanonicalOmitsEmptyObjects(t *testing.T) {
 	if string(got) != `{"Id":"x"}` {
 		t.Fatalf("got %s", got)
 	}
-	e = &Endpoint{Id: "<&>", Attributes: map[string][]string{"b": {"2"}, "a": {"1"}}}
+	e = &Endpoint{Id: "<&>", Attributes: CustomOf(map[string][]string{"b": {"2"}, "a": {"1"}})}
 	got, _ = e.MarshalCanonical()
 	if string(got) != `{"Id":"<&>","Attributes":{"a":["1"],"b":["2"]}}` {
 		t.Fatalf("got %s", got)
@@ -189,7 +189,7 @@ func FuzzNormalizeDate(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, v string) {
-		got, ok := normalizeDate(v)
+		got, ok := normalizeDate(v, nil)
 		d, okWant := ParseDate(v)
 		if ok != okWant || (ok && got != FormatDate(d)) {
 			t.Fatalf("%q: normalizeDate %q %v, ParseDate %v %v", v, got, ok, d, okWant)
@@ -236,7 +236,7 @@ func FuzzNormalizeAddress(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, addr string) {
-		if got, ok, plain := plainEmail(addr); plain {
+		if got, ok, plain := plainEmail(addr, nil); plain {
 			want, wantOk := emailByRunes(addr)
 			if got != want || ok != wantOk {
 				t.Fatalf("%q: plainEmail %q %v, emailByRunes %q %v", addr, got, ok, want, wantOk)

@@ -110,13 +110,13 @@ func TestRoutes(t *testing.T) {
 		}
 		var e endpoint.Endpoint
 		json.Unmarshal(got["api-04"], &e)
-		if e.Address != "a4@example.com" || e.User.UserId != "api-user-1" || e.User.UserAttributes["Plan"][0] != "gold" {
+		if e.Address != "a4@example.com" || e.User.UserId != "api-user-1" || e.User.UserAttributes.Map()["Plan"][0] != "gold" {
 			t.Errorf("api-04 = %s", got["api-04"])
 		}
 	})
 	t.Run("endpoint", func(t *testing.T) {
 		var e endpoint.Endpoint
-		if res := call(t, "GET", base+"/v1/endpoints/api-07", "", &e); res.StatusCode != 200 || e.Id != "api-07" || e.User.UserAttributes["Plan"][0] != "gold" {
+		if res := call(t, "GET", base+"/v1/endpoints/api-07", "", &e); res.StatusCode != 200 || e.Id != "api-07" || e.User.UserAttributes.Map()["Plan"][0] != "gold" {
 			t.Errorf("GET /v1/endpoints/api-07: %d %+v", res.StatusCode, e)
 		}
 	})

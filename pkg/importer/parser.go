@@ -226,20 +226,9 @@ func (run *pieceRun) limit() int {
 // register makes sure the row's custom attribute names fit the deployment's limit.
 func (run *pieceRun) register(ctx context.Context, e *endpoint.Endpoint) (field, msg string, err error) {
 	var fresh []string
-	add := func(prefix string, name string) {
-		if n := prefix + name; !run.names[n] {
+	for n := range e.CustomNames() {
+		if !run.names[n] {
 			fresh = append(fresh, n)
-		}
-	}
-	for n := range e.Attributes {
-		add(endpoint.PrefixAttributes, n)
-	}
-	for n := range e.Metrics {
-		add(endpoint.PrefixMetrics, n)
-	}
-	if e.User != nil {
-		for n := range e.User.UserAttributes {
-			add(endpoint.PrefixUserAttributes, n)
 		}
 	}
 	if len(fresh) == 0 {

@@ -101,7 +101,7 @@ func TestSampleEvents(t *testing.T) {
 			t.Fatalf("job %+v", j)
 		}
 		e, err := rt.App.Store.Endpoint(ctx, "f1ac0032caf20995a1e03a9582adef1c")
-		if err != nil || e.User.UserAttributes["FirstName"][0] != "John" {
+		if err != nil || e.User.UserAttributes.Map()["FirstName"][0] != "John" {
 			t.Fatalf("endpoint %+v, %v", e, err)
 		}
 		// A malformed message is reported as a batch item failure, not an error.

@@ -54,14 +54,14 @@ func NewUser(id string) *User {
 }
 
 // Apply merges a row's User.UserAttributes into u and reports whether anything changed.
-func (u *User) Apply(attrs map[string][]string, stamp string) bool {
+func (u *User) Apply(attrs endpoint.Lists, stamp string) bool {
 	changed := false
-	for name, vals := range attrs {
-		if old, ok := u.Stamps[name]; ok && old >= stamp {
+	for _, a := range attrs {
+		if old, ok := u.Stamps[a.Name]; ok && old >= stamp {
 			continue
 		}
-		u.Attrs[name] = append([]string(nil), vals...)
-		u.Stamps[name] = stamp
+		u.Attrs[a.Name] = append([]string(nil), a.Value...)
+		u.Stamps[a.Name] = stamp
 		changed = true
 	}
 	return changed

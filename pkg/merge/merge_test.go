@@ -29,10 +29,10 @@ func rows(rng *rand.Rand, n int) []stampedRow {
 			e.Location = &endpoint.Location{Latitude: &lat, Country: "USA"}
 		}
 		if rng.IntN(2) == 0 {
-			e.Attributes = map[string][]string{fmt.Sprint("a", rng.IntN(3)): {fmt.Sprint(i)}}
+			e.Attributes = endpoint.Lists{{Name: fmt.Sprint("a", rng.IntN(3)), Value: []string{fmt.Sprint(i)}}}
 		}
 		if rng.IntN(2) == 0 {
-			e.Metrics = map[string]float64{"m": float64(i)}
+			e.Metrics = endpoint.Metrics{{Name: "m", Value: float64(i)}}
 		}
 		out = append(out, stampedRow{e, fmt.Sprintf("%04d", rng.IntN(50))})
 	}
@@ -112,9 +112,9 @@ func TestApplyMergesLikeUpdateEndpoint(t *testing.T) {
 
 func TestUserApply(t *testing.T) {
 	u := NewUser("u")
-	u.Apply(map[string][]string{"Tier": {"gold"}, "Name": {"Ana"}}, "2")
-	u.Apply(map[string][]string{"Tier": {"silver"}}, "1")
-	u.Apply(map[string][]string{"Name": {"Ana Maria"}}, "3")
+	u.Apply(endpoint.Lists{{Name: "Name", Value: []string{"Ana"}}, {Name: "Tier", Value: []string{"gold"}}}, "2")
+	u.Apply(endpoint.Lists{{Name: "Tier", Value: []string{"silver"}}}, "1")
+	u.Apply(endpoint.Lists{{Name: "Name", Value: []string{"Ana Maria"}}}, "3")
 	if fmt.Sprint(u.Attrs) != "map[Name:[Ana Maria] Tier:[gold]]" {
 		t.Errorf("attrs %v", u.Attrs)
 	}

@@ -124,15 +124,7 @@ func (c *Check) add(e *endpoint.Endpoint) {
 	if e.Address == "" {
 		c.WithoutAddress++
 	}
-	for n := range e.Attributes {
-		c.names[endpoint.PrefixAttributes+n] = true
-	}
-	for n := range e.Metrics {
-		c.names[endpoint.PrefixMetrics+n] = true
-	}
-	if e.User != nil {
-		for n := range e.User.UserAttributes {
-			c.names[endpoint.PrefixUserAttributes+n] = true
-		}
+	for n := range e.CustomNames() {
+		c.names[n] = true
 	}
 }

@@ -264,14 +264,9 @@ func Expected() []string {
 			c := endpoint.Demographic(*d)
 			e.Demographic = &c
 		}
-		if len(r.Attributes) > 0 {
-			e.Attributes = r.Attributes
-		}
-		if len(r.Metrics) > 0 {
-			e.Metrics = r.Metrics
-		}
+		e.Attributes, e.Metrics = endpoint.CustomOf(r.Attributes), endpoint.CustomOf(r.Metrics)
 		if r.User != nil && r.User.UserId != "" {
-			e.User = &endpoint.User{UserId: r.User.UserId, UserAttributes: users[r.User.UserId]}
+			e.User = &endpoint.User{UserId: r.User.UserId, UserAttributes: endpoint.CustomOf(users[r.User.UserId])}
 		}
 		b, err := e.MarshalCanonical()
 		if err != nil {
