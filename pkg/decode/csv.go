@@ -160,50 +160,50 @@ func (d *CSVDecoder) split(rec []byte) (text string, col int, msg string) {
 	d.fieldBuf = d.fieldBuf[:0]
 	start := 0 // of the current field
 	for i := 0; i < len(rec); {
-		var m uint64
+		var x uint64
 		if i+8 <= len(rec) {
-			m = specials(binary.LittleEndian.Uint64(rec[i:]))
+			x = binary.LittleEndian.Uint64(rec[i:])
 		} else {
-			m = lastSpecials(rec[i:])
+			x = lastWord(rec[i:])
 		}
-		next := i + 8
-		for ; m != 0; m &= m - 1 {
-			k := i + bits.TrailingZeros64(m)/8
-			if rec[k] == ',' {
-				fields = append(fields, field{start, k})
-				start = k + 1
-				continue
-			}
-			if k != start {
-				return "", k + 1, `a double quote in an unquoted field; quote the field and double the quote ("")`
-			}
-			f, end, col, msg := d.quotedField(rec, k)
-			if msg != "" {
-				return "", col, msg
-			}
-			fields = append(fields, f)
-			if end == len(rec) {
-				d.fields = fields
-				return d.b.Arena.Concat(rec, d.fieldBuf), 0, ""
-			}
-			start, next = end+1, end+1 // rec[end] is a comma
-			break
+		commas, quotes := byteMask(x, ','), byteMask(x, '"')
+		if quotes != 0 { // only the commas before the first quote end fields here
+			commas &= quotes&-quotes - 1
 		}
-		i = next
+		for ; commas != 0; commas &= commas - 1 {
+			k := i + bits.TrailingZeros64(commas)/8
+			fields = append(fields, field{start, k})
+			start = k + 1
+		}
+		if quotes == 0 {
+			i += 8
+			continue
+		}
+		q := i + bits.TrailingZeros64(quotes)/8
+		if q != start {
+			return "", q + 1, `a double quote in an unquoted field; quote the field and double the quote ("")`
+		}
+		f, end, col, msg := d.quotedField(rec, q)
+		if msg != "" {
+			return "", col, msg
+		}
+		fields = append(fields, f)
+		if end == len(rec) {
+			d.fields = fields
+			return d.b.Arena.Concat(rec, d.fieldBuf), 0, ""
+		}
+		start, i = end+1, end+1 // rec[end] is a comma
 	}
 	d.fields = append(fields, field{start, len(rec)})
 	return d.b.Arena.Concat(rec, d.fieldBuf), 0, ""
 }
 
-// specials returns a mask of the commas and double quotes among the eight bytes
-// of x: the high bit of byte k is set when byte k is one.
-func specials(x uint64) uint64 { return byteMask(x, ',') | byteMask(x, '"') }
-
-// lastSpecials is specials for the last bytes of a record, fewer than eight.
-func lastSpecials(b []byte) uint64 {
-	var w [8]byte // zeros are neither
+// lastWord returns the last bytes of a record, fewer than eight, as a word
+// padded with zeros, which are neither commas nor quotes.
+func lastWord(b []byte) uint64 {
+	var w [8]byte
 	copy(w[:], b)
-	return specials(binary.LittleEndian.Uint64(w[:]))
+	return binary.LittleEndian.Uint64(w[:])
 }
 
 // byteMask sets the high bit of exactly those bytes of x that equal c.

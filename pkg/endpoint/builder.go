@@ -62,7 +62,10 @@ type Builder struct {
 	metricBlock []Named[float64]
 	partsBlock  []parts // the endpoints themselves
 
-	zones map[string]bool // valid time zones seen
+	goodNames [8]string // custom attribute names checked last, all good
+	nextName  int       // where the next goes in goodNames
+	zones     [8]string // valid time zones seen last
+	nextZone int       // where the next goes in zones
 }
 
 // parts holds an endpoint and the objects it may point to, allocated together,
@@ -128,13 +131,75 @@ func (b *Builder) Set(a Attr, v string) {
 		b.Fail(a.Name(), "value is not valid UTF-8")
 		return
 	}
-	switch a.Kind {
+	e := b.e
+	switch a.Kind { // one switch, for all attributes: a row sets many
 	case KindAttribute, KindUserAttribute, KindMetric:
 		b.setCustom(a, v)
 	case KindLatitude, KindLongitude:
 		b.setCoordinate(a, v)
-	default:
-		b.setString(a, v)
+	case KindId:
+		if msg := checkId(v); msg != "" {
+			b.Fail(a.Name(), msg)
+			return
+		}
+		b.put(a, &e.Id, v)
+	case KindChannelType:
+		b.put(a, &e.ChannelType, b.enum(a, v, Channels))
+	case KindAddress:
+		b.put(a, &e.Address, v)
+	case KindEndpointStatus:
+		b.put(a, &e.EndpointStatus, b.enum(a, v, statuses))
+	case KindOptOut:
+		b.put(a, &e.OptOut, b.enum(a, v, optOuts))
+	case KindEffectiveDate, KindCreationDate:
+		d, ok := normalizeDate(v, b.Arena)
+		if !ok {
+			b.Fail(a.Name(), "not an ISO 8601 date-time (for example 20171011T150548Z or 2017-10-11T15:05:48Z)")
+			return
+		}
+		b.put(a, e.str(a.Kind), d)
+	case KindRequestId:
+		b.put(a, &e.RequestId, v)
+	case KindUserId:
+		b.put(a, &b.user().UserId, v)
+	case KindCountry:
+		c, msg := NormalizeCountry(v)
+		if msg != "" {
+			b.Fail(a.Name(), msg)
+			return
+		}
+		b.put(a, &b.location().Country, c)
+	case KindTimezone:
+		if !b.validTimezone(v) {
+			b.Fail(a.Name(), strconv.Quote(v)+" is not a tz database time zone (for example America/Los_Angeles)")
+			return
+		}
+		b.put(a, &b.demographic().Timezone, v)
+	case KindLocale:
+		l, ok := normalizeLocale(v)
+		if !ok {
+			b.Fail(a.Name(), strconv.Quote(v)+" is not an ISO 15897 locale (for example en_US)")
+			return
+		}
+		b.put(a, &b.demographic().Locale, l)
+	case KindCity:
+		b.put(a, &b.location().City, v)
+	case KindPostalCode:
+		b.put(a, &b.location().PostalCode, v)
+	case KindRegion:
+		b.put(a, &b.location().Region, v)
+	case KindAppVersion:
+		b.put(a, &b.demographic().AppVersion, v)
+	case KindMake:
+		b.put(a, &b.demographic().Make, v)
+	case KindModel:
+		b.put(a, &b.demographic().Model, v)
+	case KindModelVersion:
+		b.put(a, &b.demographic().ModelVersion, v)
+	case KindPlatform:
+		b.put(a, &b.demographic().Platform, v)
+	case KindPlatformVersion:
+		b.put(a, &b.demographic().PlatformVersion, v)
 	}
 }
 
@@ -147,99 +212,20 @@ var mayTrim = func() (t [256]bool) {
 	return t
 }()
 
-func (b *Builder) setString(a Attr, v string) {
-	e := b.e
-	var dst *string
-	switch a.Kind {
-	case KindId:
-		if msg := checkId(v); msg != "" {
-			b.Fail(a.Name(), msg)
-			return
-		}
-		dst = &e.Id
-	case KindChannelType:
-		v = b.enum(a, v, Channels)
-		dst = &e.ChannelType
-	case KindAddress:
-		dst = &e.Address
-	case KindEndpointStatus:
-		v = b.enum(a, v, []string{"ACTIVE", "INACTIVE"})
-		dst = &e.EndpointStatus
-	case KindOptOut:
-		v = b.enum(a, v, []string{"ALL", "NONE"})
-		dst = &e.OptOut
-	case KindEffectiveDate, KindCreationDate:
-		d, ok := normalizeDate(v, b.Arena)
-		if !ok {
-			b.Fail(a.Name(), "not an ISO 8601 date-time (for example 20171011T150548Z or 2017-10-11T15:05:48Z)")
-			return
-		}
-		v = d
-		dst = e.str(a.Kind)
-	case KindRequestId:
-		dst = &e.RequestId
-	case KindUserId:
-		dst = &b.user().UserId
-	case KindCountry:
-		c, msg := NormalizeCountry(v)
-		if msg != "" {
-			b.Fail(a.Name(), msg)
-			return
-		}
-		v = c
-		dst = &b.location().Country
-	case KindTimezone:
-		if !b.validTimezone(v) {
-			b.Fail(a.Name(), strconv.Quote(v)+" is not a tz database time zone (for example America/Los_Angeles)")
-			return
-		}
-		dst = &b.demographic().Timezone
-	case KindLocale:
-		l, ok := normalizeLocale(v)
-		if !ok {
-			b.Fail(a.Name(), strconv.Quote(v)+" is not an ISO 15897 locale (for example en_US)")
-			return
-		}
-		v = l
-		dst = &b.demographic().Locale
-	default:
-		dst = b.stringField(a.Kind)
-	}
-	if b.err != nil || dst == nil {
-		return
-	}
-	if *dst != "" {
+// put stores v in the string field dst, unless a problem is recorded (by the
+// check that gave v, for one) or the field is set already.
+func (b *Builder) put(a Attr, dst *string, v string) {
+	switch {
+	case b.err != nil:
+	case *dst != "":
 		b.Fail(a.Name(), "given more than once")
-		return
+	default:
+		*dst = v
+		b.size += len(v)
 	}
-	*dst = v
-	b.size += len(v)
 }
 
-// stringField returns the plain free-text fields of Location and Demographic.
-func (b *Builder) stringField(k Kind) *string {
-	switch k {
-	case KindCity:
-		return &b.location().City
-	case KindPostalCode:
-		return &b.location().PostalCode
-	case KindRegion:
-		return &b.location().Region
-	case KindAppVersion:
-		return &b.demographic().AppVersion
-	case KindMake:
-		return &b.demographic().Make
-	case KindModel:
-		return &b.demographic().Model
-	case KindModelVersion:
-		return &b.demographic().ModelVersion
-	case KindPlatform:
-		return &b.demographic().Platform
-	case KindPlatformVersion:
-		return &b.demographic().PlatformVersion
-	}
-	return nil
-}
+var statuses, optOuts = []string{"ACTIVE", "INACTIVE"}, []string{"ALL", "NONE"}
 
 // enum accepts v in any letter case and returns its canonical spelling.
 func (b *Builder) enum(a Attr, v string, allowed []string) string {
@@ -341,18 +327,19 @@ func (b *Builder) Finish() (*Endpoint, *FieldError) {
 	return e, nil
 }
 
-// validTimezone is ValidTimezone with a cache of the zones this Builder has seen,
-// cheaper than the shared one.
+// validTimezone is ValidTimezone with a cache of the last few valid zones this
+// Builder has seen: a file's rows use few zones, and comparing a handful of
+// strings costs less than hashing one.
 func (b *Builder) validTimezone(name string) bool {
-	if b.zones[name] {
-		return true
+	for _, z := range &b.zones {
+		if z == name {
+			return true
+		}
 	}
 	if !ValidTimezone(name) {
 		return false
 	}
-	if b.zones == nil || len(b.zones) >= 1024 {
-		b.zones = make(map[string]bool)
-	}
-	b.zones[name] = true
+	b.zones[b.nextZone%len(b.zones)] = name
+	b.nextZone++
 	return true
 }

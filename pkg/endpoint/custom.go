@@ -128,7 +128,14 @@ func (b *Builder) setMetric(a Attr, v string, i int) {
 }
 
 func (b *Builder) checkName(name string) string {
+	for _, n := range &b.goodNames { // a file names the same few, row after row
+		if n == name {
+			return ""
+		}
+	}
 	if len(name) <= b.Limits.NameLength && plainASCII(name) {
+		b.goodNames[b.nextName%len(b.goodNames)] = name
+		b.nextName++
 		return ""
 	}
 	if n := utf8.RuneCountInString(name); n > b.Limits.NameLength {

@@ -41,7 +41,15 @@ func CustomOf[V any](m map[string]V) Custom[V] {
 }
 
 func (c Custom[V]) sort() {
-	slices.SortFunc(c, func(a, b Named[V]) int { return strings.Compare(a.Name, b.Name) })
+	if len(c) > 12 {
+		slices.SortFunc(c, func(a, b Named[V]) int { return strings.Compare(a.Name, b.Name) })
+		return
+	}
+	for i := 1; i < len(c); i++ { // a row's few names, often in order already
+		for j := i; j > 0 && c[j].Name < c[j-1].Name; j-- {
+			c[j], c[j-1] = c[j-1], c[j]
+		}
+	}
 }
 
 // Map returns c as a map (nil when c is empty).

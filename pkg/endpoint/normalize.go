@@ -275,6 +275,13 @@ func parseDateFast(v string) (time.Time, bool) {
 
 // scanDate reads the fields of a date-time in one of the forms parseDateFast takes.
 func scanDate(v string) (dateFields, bool) {
+	if f, ok := commonDate(v); ok {
+		return f, true
+	}
+	return scanGeneral(v)
+}
+
+func scanGeneral(v string) (dateFields, bool) {
 	var d [6]int // year, month, day, hour, minute, second
 	extended := false
 	switch {
@@ -315,6 +322,54 @@ func scanDate(v string) (dateFields, bool) {
 		return dateFields{}, false
 	}
 	return dateFields{d[0], d[1], d[2], d[3], d[4], d[5], ns, offset}, true
+}
+
+// commonDate is scanDate for the two forms most files use, 20171011T150548Z and
+// 2017-10-11T15:05:48.000Z, in a few comparisons; false sends anything else,
+// valid or not, to scanDate's general path.
+func commonDate(v string) (dateFields, bool) {
+	var f dateFields
+	var ok [7]bool
+	switch {
+	case len(v) == 16 && v[8] == 'T' && v[15] == 'Z':
+		f.year, ok[0] = four(v, 0)
+		f.month, ok[1] = two(v, 4)
+		f.day, ok[2] = two(v, 6)
+		f.hour, ok[3] = two(v, 9)
+		f.minute, ok[4] = two(v, 11)
+		f.second, ok[5] = two(v, 13)
+		ok[6] = true
+	case len(v) == 24 && v[4] == '-' && v[7] == '-' && v[10] == 'T' && v[13] == ':' && v[16] == ':' && v[19] == '.' && v[23] == 'Z':
+		f.year, ok[0] = four(v, 0)
+		f.month, ok[1] = two(v, 5)
+		f.day, ok[2] = two(v, 8)
+		f.hour, ok[3] = two(v, 11)
+		f.minute, ok[4] = two(v, 14)
+		f.second, ok[5] = two(v, 17)
+		hi, ok2 := two(v, 20)
+		lo := v[22] - '0'
+		f.nanosecond, ok[6] = (hi*10+int(lo))*1e6, ok2 && lo <= 9
+	default:
+		return f, false
+	}
+	if ok != [7]bool{true, true, true, true, true, true, true} || f.month < 1 || f.month > 12 || f.day < 1 ||
+		f.day > daysIn(f.month, f.year) || f.hour > 23 || f.minute > 59 || f.second > 59 {
+		return f, false
+	}
+	return f, true
+}
+
+// two parses the two decimal digits of s at i.
+func two(s string, i int) (int, bool) {
+	a, b := s[i]-'0', s[i+1]-'0' // a byte below '0' wraps past 9
+	return int(a)*10 + int(b), a <= 9 && b <= 9
+}
+
+// four parses the four decimal digits of s at i.
+func four(s string, i int) (int, bool) {
+	hi, ok1 := two(s, i)
+	lo, ok2 := two(s, i+2)
+	return hi*100 + lo, ok1 && ok2
 }
 
 // zoneOffset parses "Z", "+hh:mm" (extended) or "+hhmm" (basic) into seconds east.

@@ -252,3 +252,22 @@ func FuzzNormalizeAddress(f *testing.F) {
 		}
 	})
 }
+
+// commonDate must agree with scanDate's general path on every input it takes.
+func FuzzCommonDate(f *testing.F) {
+	for _, s := range []string{"20171011T150548Z", "2017-10-11T15:05:48.123Z", "20240229T235959Z", "20230229T000000Z",
+		"2017-13-11T15:05:48.123Z", "2017-10-11T24:05:48.123Z", "2017/10-11T15:05:48.123Z", "2017-10-11T15:05:48.1a3Z",
+		"0000-01-01T00:00:00.000Z", "99991231T235959Z", "2017101 T150548Z", "20171011T15054:Z"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, v string) {
+		got, ok := commonDate(v)
+		if !ok {
+			return
+		}
+		want, wantOK := scanGeneral(v)
+		if !wantOK || got != want {
+			t.Fatalf("commonDate(%q) = %+v; the general path gives %+v, %v", v, got, want, wantOK)
+		}
+	})
+}

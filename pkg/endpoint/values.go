@@ -55,25 +55,24 @@ var pow10 = [...]float64{1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10,
 // division rounds as ParseFloat does. Anything else reports false.
 func parseShortDecimal(v string) (float64, bool) {
 	i, neg := 0, false
-	if i < len(v) && (v[i] == '-' || v[i] == '+') {
-		neg = v[i] == '-'
+	if len(v) > 0 && (v[0] == '-' || v[0] == '+') {
+		neg = v[0] == '-'
 		i++
 	}
 	var mant uint64
-	n, frac := 0, -1
+	start, point := i, -1
 	for ; i < len(v); i++ {
-		switch c := v[i]; {
-		case c >= '0' && c <= '9':
-			mant = mant*10 + uint64(c-'0')
-			n++
-			if frac >= 0 {
-				frac++
-			}
-		case c == '.' && frac < 0:
-			frac = 0
-		default:
+		if d := v[i] - '0'; d <= 9 { // a byte below '0' wraps past 9
+			mant = mant*10 + uint64(d)
+		} else if v[i] == '.' && point < 0 {
+			point = i
+		} else {
 			return 0, false
 		}
+	}
+	n, frac := i-start, 0
+	if point >= 0 {
+		n, frac = n-1, i-point-1
 	}
 	if n == 0 || n > 15 {
 		return 0, false

@@ -151,6 +151,7 @@ func (run *pieceRun) read(ctx context.Context) error {
 	}
 	dec := newDecoder(format, body, decode.Options{
 		File: m.Piece.Key, Limits: run.p.Limits, Header: m.Piece.Header, Line: m.Piece.Line, Offset: m.Piece.Start,
+		ReuseEndpoint: true, // accept encodes each row before the next is decoded
 	})
 	defer logExportCounts(run.p.Log, m, dec)
 	for {

@@ -91,6 +91,7 @@ func NewDecoder(r io.Reader, opts decode.Options) *Decoder {
 	d := &Decoder{opts: opts, src: &sourceReader{r: r}, line: opts.Line, offset: opts.Offset}
 	d.b = endpoint.NewBuilder(opts.Limits)
 	d.b.UTF8Checked = true // whole lines are checked, and unescaping keeps UTF-8 valid
+	d.b.Reuse = opts.ReuseEndpoint
 	return d
 }
 
