@@ -1,8 +1,6 @@
 package decode
 
 import (
-	"encoding/binary"
-	"math/rand/v2"
 	"strings"
 	"testing"
 
@@ -104,37 +102,4 @@ func TestCSV(t *testing.T) {
 			want: []string{"file ErrNotUTF8 line 3 byte 52"}},
 		{name: "Latin-1 header", input: "ChannelType,Addr\xe9ss\n", want: []string{"file ErrNotUTF8 line 1 byte 16"}},
 	})
-}
-
-// TestSpecials checks the eight-bytes-at-a-time mask against a byte loop: records
-// of every length around the word size with commas, quotes and look-alike bytes
-// (several to a word, next to each other) at every position.
-func TestSpecials(t *testing.T) {
-	alphabet := []byte{',', '"', 'x', 0x80 | ',', 0x80 | '"', 0xff, 0, ',' + 1, '"' - 1}
-	rng := rand.New(rand.NewPCG(1, 2))
-	for n := range 40 {
-		for range 200 {
-			b := make([]byte, n)
-			for k := range b {
-				b[k] = alphabet[rng.IntN(len(alphabet))]
-			}
-			for i := 0; i < n; i++ {
-				var want uint64
-				for k := 0; k < 8 && i+k < n; k++ {
-					if b[i+k] == ',' || b[i+k] == '"' {
-						want |= 0x80 << (8 * k)
-					}
-				}
-				var x uint64
-				if i+8 <= n {
-					x = binary.LittleEndian.Uint64(b[i:])
-				} else {
-					x = lastWord(b[i:])
-				}
-				if got := byteMask(x, ',') | byteMask(x, '"'); got != want {
-					t.Fatalf("masks of %q at %d = %#x, want %#x", b, i, got, want)
-				}
-			}
-		}
-	}
 }

@@ -65,7 +65,9 @@ type Builder struct {
 	goodNames [8]string // custom attribute names checked last, all good
 	nextName  int       // where the next goes in goodNames
 	zones     [8]string // valid time zones seen last
-	nextZone int       // where the next goes in zones
+
+	plan     *columnPlan // the columns of a file, once SetColumns has been called
+	nextZone int         // where the next goes in zones
 }
 
 // parts holds an endpoint and the objects it may point to, allocated together,
@@ -99,6 +101,9 @@ func (b *Builder) Reset() {
 	default:
 		b.p = &carve(&b.partsBlock, 1, partsPerBlock)[0]
 	}
+	if b.plan != nil {
+		b.plan.resetRow(!b.handedOut && !b.Reuse)
+	}
 	b.handedOut = false
 	b.e = &b.p.e
 	b.err = nil
@@ -119,16 +124,7 @@ func (b *Builder) Fail(field, msg string) {
 // Set gives attribute a the textual value v. Surrounding white space is trimmed and
 // an empty value means "not given". For multi-value attributes Set adds a value.
 func (b *Builder) Set(a Attr, v string) {
-	if v == "" || b.err != nil {
-		return
-	}
-	if mayTrim[v[0]] || mayTrim[v[len(v)-1]] { // most values have nothing to trim
-		if v = strings.TrimSpace(v); v == "" {
-			return
-		}
-	}
-	if !b.UTF8Checked && !utf8.ValidString(v) {
-		b.Fail(a.Name(), "value is not valid UTF-8")
+	if v = b.prepare(a, v); v == "" {
 		return
 	}
 	e := b.e
@@ -201,6 +197,22 @@ func (b *Builder) Set(a Attr, v string) {
 	case KindPlatformVersion:
 		b.put(a, &b.demographic().PlatformVersion, v)
 	}
+}
+
+// prepare returns v trimmed, or "" when there is nothing to set: v is empty, it
+// is not UTF-8 (a problem it records) or a problem is recorded already.
+func (b *Builder) prepare(a Attr, v string) string {
+	if v == "" || b.err != nil {
+		return ""
+	}
+	if mayTrim[v[0]] || mayTrim[v[len(v)-1]] { // most values have nothing to trim
+		v = strings.TrimSpace(v)
+	}
+	if !b.UTF8Checked && !utf8.ValidString(v) {
+		b.Fail(a.Name(), "value is not valid UTF-8")
+		return ""
+	}
+	return v
 }
 
 // mayTrim marks the bytes that may begin or end white space TrimSpace removes:
@@ -322,7 +334,11 @@ func (b *Builder) Finish() (*Endpoint, *FieldError) {
 	if n := b.size; n > b.Limits.EndpointBytes {
 		return nil, &FieldError{Msg: "endpoint is " + strconv.Itoa(n) + " bytes, the limit is " + strconv.Itoa(b.Limits.EndpointBytes)}
 	}
-	b.putCustoms()
+	if b.plan != nil {
+		b.putSlots()
+	} else {
+		b.putCustoms()
+	}
 	b.handedOut = true
 	return e, nil
 }

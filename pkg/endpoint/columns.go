@@ -1,0 +1,184 @@
+package endpoint
+
+import (
+	"slices"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+)
+
+// A file with a header (CSV) gives every row the same attributes in the same
+// order. A Builder told them once, with SetColumns, resolves each column's custom
+// attribute then: its name is checked once, its values have a fixed place in the
+// row, and its family's order by name is known. Set finds a custom attribute
+// among the row's names and sorts them at the end, row after row; SetColumn
+// does neither. Both check the same things in the same order.
+
+// column is one column of the file.
+type column struct {
+	attr Attr
+	slot int // its custom attribute in b.slots; -1 for the other attributes
+}
+
+// slot is one custom attribute of the file's columns.
+type slot struct {
+	kind    Kind
+	name    string
+	nameErr string // what checkName says of the name
+	base    int    // where its values go in a row's window (lists)
+	width   int    // how many columns give it values: the most a row can
+	// The current row:
+	n      int     // values given (a metric: 0 or 1)
+	metric float64 // the value of a metric
+}
+
+// columnPlan is what SetColumns works out.
+type columnPlan struct {
+	columns []column
+	slots   []slot
+	order   [3][]int // the slots of each family, by name
+	width   int      // values a row's lists can hold
+	window  []string // the current row's list values: slot s from slots[s].base
+}
+
+// SetColumns tells the Builder the attributes of a file's columns: from then on
+// SetColumn(i, v) is Set(attrs[i], v). A row is built with SetColumn or with
+// Set, not both.
+func (b *Builder) SetColumns(attrs []Attr) {
+	p := &columnPlan{columns: make([]column, len(attrs))}
+	index := make(map[Attr]int)
+	for i, a := range attrs {
+		p.columns[i] = column{attr: a, slot: -1}
+		if a.Kind != KindAttribute && a.Kind != KindMetric && a.Kind != KindUserAttribute {
+			continue
+		}
+		s, ok := index[a]
+		if !ok {
+			s = len(p.slots)
+			index[a] = s
+			p.slots = append(p.slots, slot{kind: a.Kind, name: a.Custom, nameErr: b.checkName(a.Custom)})
+		}
+		p.slots[s].width++
+		p.columns[i].slot = s
+	}
+	for s := range p.slots {
+		sl := &p.slots[s]
+		if sl.kind != KindMetric {
+			sl.base, p.width = p.width, p.width+sl.width
+		}
+		f := family(sl.kind)
+		p.order[f] = append(p.order[f], s)
+	}
+	for f := range p.order {
+		slices.SortFunc(p.order[f], func(x, y int) int { return strings.Compare(p.slots[x].name, p.slots[y].name) })
+	}
+	b.plan = p
+}
+
+// SetColumn gives the attribute of column i (see SetColumns) the value v.
+func (b *Builder) SetColumn(i int, v string) {
+	if c := &b.plan.columns[i]; c.slot < 0 {
+		b.Set(c.attr, v)
+	} else {
+		b.setSlot(c, v)
+	}
+}
+
+// setSlot is setCustom for a column's custom attribute.
+func (b *Builder) setSlot(c *column, v string) {
+	if v = b.prepare(c.attr, v); v == "" {
+		return
+	}
+	p := b.plan
+	s := &p.slots[c.slot]
+	first := s.n == 0
+	if first && s.nameErr != "" {
+		b.Fail(c.attr.Name(), s.nameErr)
+		return
+	}
+	f := family(s.kind)
+	if s.kind == KindMetric {
+		m, ok := parseFinite(v)
+		switch {
+		case !ok:
+			b.Fail(c.attr.Name(), strconv.Quote(v)+" is not a finite number")
+		case !first:
+			b.Fail(c.attr.Name(), "given more than once")
+		case b.families[f] >= b.Limits.AttributesPerEndpoint:
+			b.Fail(c.attr.Name(), "more than "+strconv.Itoa(b.Limits.AttributesPerEndpoint)+" custom attributes in Metrics")
+		default:
+			s.n, s.metric = 1, m
+			b.families[f]++
+			b.size += len(s.name) + 8
+		}
+		return
+	}
+	if len(v) > b.Limits.ValueLength { // a character is at least a byte
+		if n := utf8.RuneCountInString(v); n > b.Limits.ValueLength {
+			b.Fail(c.attr.Name(), "value has "+strconv.Itoa(n)+" characters, the limit is "+strconv.Itoa(b.Limits.ValueLength))
+			return
+		}
+	}
+	switch {
+	case first && b.families[f] >= b.Limits.AttributesPerEndpoint:
+		b.Fail(c.attr.Name(), "more than "+strconv.Itoa(b.Limits.AttributesPerEndpoint)+" custom attributes in "+familyName(s.kind))
+		return
+	case !first && s.n >= b.Limits.ValuesPerAttribute:
+		b.Fail(c.attr.Name(), "more than "+strconv.Itoa(b.Limits.ValuesPerAttribute)+" values")
+		return
+	case first:
+		b.families[f]++
+		b.size += len(s.name)
+	}
+	if p.window == nil {
+		p.window = carve(&b.vals, p.width, blockLen)
+	}
+	p.window[s.base+s.n] = v
+	s.n++
+	b.size += len(v)
+}
+
+// resetRow forgets the current row's custom values. The window of a row that
+// was not handed out is kept for the next.
+func (p *columnPlan) resetRow(keepWindow bool) {
+	for s := range p.slots {
+		p.slots[s].n = 0
+	}
+	if !keepWindow {
+		p.window = nil
+	}
+}
+
+// putSlots puts the row's custom attributes in the endpoint, each family in the
+// order of its names.
+func (b *Builder) putSlots() {
+	p, e := b.plan, b.e
+	if n := b.families[family(KindAttribute)]; n > 0 {
+		e.Attributes = p.lists(carve(&b.listBlock, n, blockLen), KindAttribute)
+	}
+	if n := b.families[family(KindUserAttribute)]; n > 0 {
+		b.user().UserAttributes = p.lists(carve(&b.listBlock, n, blockLen), KindUserAttribute)
+	}
+	if n := b.families[family(KindMetric)]; n > 0 {
+		out, k := carve(&b.metricBlock, n, blockLen), 0
+		for _, s := range p.order[family(KindMetric)] {
+			if sl := &p.slots[s]; sl.n > 0 {
+				out[k] = Named[float64]{sl.name, sl.metric}
+				k++
+			}
+		}
+		e.Metrics = out
+	}
+}
+
+// lists fills out with the row's lists of family k.
+func (p *columnPlan) lists(out Lists, k Kind) Lists {
+	i := 0
+	for _, s := range p.order[family(k)] {
+		if sl := &p.slots[s]; sl.n > 0 {
+			out[i] = Named[[]string]{sl.name, p.window[sl.base : sl.base+sl.n : sl.base+sl.n]}
+			i++
+		}
+	}
+	return out
+}
