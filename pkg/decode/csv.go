@@ -22,7 +22,7 @@ type CSVDecoder struct {
 	row     Row
 
 	// The fields of the current record (see split).
-	fields   []field
+	fields   []endpoint.Span
 	fieldBuf []byte // the text of quoted fields that needed unescaping
 }
 
@@ -70,9 +70,7 @@ func (d *CSVDecoder) decode() (*Row, error) {
 		return row, d.r.rowError(line, "", fmt.Sprintf("row has %d fields, the header has %d", len(d.fields), len(d.cols)), ErrFieldCount)
 	}
 	d.b.Reset()
-	for i, f := range d.fields {
-		d.b.SetColumn(i, text[f.start:f.end])
-	}
+	d.b.SetRow(text, d.fields)
 	e, ferr := d.b.Finish()
 	if ferr != nil {
 		return row, d.r.rowError(line, ferr.Field, ferr.Msg, ErrInvalidEndpoint)
@@ -103,7 +101,7 @@ func (d *CSVDecoder) readHeader() error {
 	}
 	names := make([]string, len(d.fields))
 	for i, f := range d.fields {
-		names[i] = text[f.start:f.end]
+		names[i] = text[f.Start:f.End]
 	}
 	return d.setHeader(names, line)
 }
@@ -142,10 +140,6 @@ func (d *CSVDecoder) setHeader(names []string, line int) error {
 	return nil
 }
 
-// field is one field of the current record: text[start:end], where text is what
-// split returns.
-type field struct{ start, end int }
-
 // split parses one record into d.fields and returns the one string they are
 // substrings of: the record, followed by the text of the quoted fields that need
 // unescaping ("" or a CRLF inside). On a syntax error it returns the 1-based
@@ -179,7 +173,7 @@ func (d *CSVDecoder) split(rec []byte) (text string, col int, msg string) {
 		if q < end {
 			return "", q + 1, `a double quote in an unquoted field; quote the field and double the quote ("")`
 		}
-		fields = append(fields, field{start, end})
+		fields = append(fields, endpoint.Span{Start: start, End: end})
 		if end == len(rec) {
 			break
 		}
@@ -201,12 +195,12 @@ func nextQuote(rec []byte, i int) int {
 // quotedField reads the quoted field that starts at rec[i] and returns it and the
 // index after its closing quote. A field that needs unescaping is unescaped into
 // d.fieldBuf, which split puts after the record.
-func (d *CSVDecoder) quotedField(rec []byte, i int) (f field, end, col int, msg string) {
+func (d *CSVDecoder) quotedField(rec []byte, i int) (f endpoint.Span, end, col int, msg string) {
 	j, doubled := i+1, false
 	for {
 		k := bytes.IndexByte(rec[j:], '"')
 		if k < 0 {
-			return field{}, 0, i + 1, "quoted field is not closed"
+			return endpoint.Span{}, 0, i + 1, "quoted field is not closed"
 		}
 		j += k + 1
 		if j < len(rec) && rec[j] == '"' {
@@ -217,13 +211,13 @@ func (d *CSVDecoder) quotedField(rec []byte, i int) (f field, end, col int, msg 
 		break
 	}
 	if j < len(rec) && rec[j] != ',' {
-		return field{}, 0, j + 1, "text after the closing quote of a quoted field"
+		return endpoint.Span{}, 0, j + 1, "text after the closing quote of a quoted field"
 	}
-	f = field{i + 1, j - 1}
-	if doubled || bytes.Contains(rec[f.start:f.end], crlf) {
+	f = endpoint.Span{Start: i + 1, End: j - 1}
+	if doubled || bytes.Contains(rec[f.Start:f.End], crlf) {
 		start := len(rec) + len(d.fieldBuf)
-		d.fieldBuf = appendUnquoted(d.fieldBuf, rec[f.start:f.end])
-		f = field{start, len(rec) + len(d.fieldBuf)}
+		d.fieldBuf = appendUnquoted(d.fieldBuf, rec[f.Start:f.End])
+		f = endpoint.Span{Start: start, End: len(rec) + len(d.fieldBuf)}
 	}
 	return f, j, 0, ""
 }

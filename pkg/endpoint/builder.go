@@ -124,9 +124,13 @@ func (b *Builder) Fail(field, msg string) {
 // Set gives attribute a the textual value v. Surrounding white space is trimmed and
 // an empty value means "not given". For multi-value attributes Set adds a value.
 func (b *Builder) Set(a Attr, v string) {
-	if v = b.prepare(a, v); v == "" {
-		return
+	if v = b.prepare(a, v); v != "" {
+		b.set(a, v)
 	}
+}
+
+// set is Set for a prepared value.
+func (b *Builder) set(a Attr, v string) {
 	e := b.e
 	switch a.Kind { // one switch, for all attributes: a row sets many
 	case KindAttribute, KindUserAttribute, KindMetric:

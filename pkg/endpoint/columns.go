@@ -41,9 +41,8 @@ type columnPlan struct {
 	window  []string // the current row's list values: slot s from slots[s].base
 }
 
-// SetColumns tells the Builder the attributes of a file's columns: from then on
-// SetColumn(i, v) is Set(attrs[i], v). A row is built with SetColumn or with
-// Set, not both.
+// SetColumns tells the Builder the attributes of a file's columns, for SetRow. A
+// row is built with SetRow or with Set, not both.
 func (b *Builder) SetColumns(attrs []Attr) {
 	p := &columnPlan{columns: make([]column, len(attrs))}
 	index := make(map[Attr]int)
@@ -75,20 +74,32 @@ func (b *Builder) SetColumns(attrs []Attr) {
 	b.plan = p
 }
 
-// SetColumn gives the attribute of column i (see SetColumns) the value v.
-func (b *Builder) SetColumn(i int, v string) {
-	if c := &b.plan.columns[i]; c.slot < 0 {
-		b.Set(c.attr, v)
-	} else {
-		b.setSlot(c, v)
+// Span is where a value lies in the text of a row: text[Start:End].
+type Span struct{ Start, End int }
+
+// SetRow sets the columns of one row (see SetColumns): column i, attribute
+// attrs[i], has the value text[spans[i].Start:spans[i].End]; it is Set(attrs[i],
+// value) for each column in turn, without a call per column to find what to do.
+func (b *Builder) SetRow(text string, spans []Span) {
+	columns := b.plan.columns[:len(spans)]
+	for i, sp := range spans {
+		if sp.Start == sp.End {
+			continue
+		}
+		c := &columns[i]
+		v := b.prepare(c.attr, text[sp.Start:sp.End])
+		switch {
+		case v == "":
+		case c.slot >= 0:
+			b.setSlot(c, v)
+		default:
+			b.set(c.attr, v)
+		}
 	}
 }
 
-// setSlot is setCustom for a column's custom attribute.
+// setSlot is setCustom for a column's custom attribute and a prepared value.
 func (b *Builder) setSlot(c *column, v string) {
-	if v = b.prepare(c.attr, v); v == "" {
-		return
-	}
 	p := b.plan
 	s := &p.slots[c.slot]
 	first := s.n == 0

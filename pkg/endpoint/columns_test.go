@@ -7,10 +7,10 @@ import (
 	"testing"
 )
 
-// SetColumn must give what Set gives, endpoint or problem, for every row: random
+// SetRow must give what Set gives, endpoint or problem, for every row: random
 // headers with repeated list columns and awkward names, random values (empty,
 // padded, too long, not numbers), under small limits.
-func TestSetColumnEqualsSet(t *testing.T) {
+func TestSetRowEqualsSet(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
 	names := []string{"a", "b", "Interests", "zz", " padded", "a-name-longer-than-the-limit-of-twenty", "m"}
 	values := []string{"", "x", " y ", "12", "-3.5", "NaN", "1e3", "a value longer than the limit of twenty", "v"}
@@ -46,14 +46,18 @@ func TestSetColumnEqualsSet(t *testing.T) {
 			}
 			byColumn.Reset()
 			bySet.Reset()
+			var text string
+			spans := make([]Span, len(attrs))
 			for i, a := range attrs {
-				byColumn.SetColumn(i, vals[i])
+				spans[i] = Span{len(text), len(text) + len(vals[i])}
+				text += vals[i] + ","
 				bySet.Set(a, vals[i])
 			}
+			byColumn.SetRow(text, spans)
 			got, gotErr := byColumn.Finish()
 			want, wantErr := bySet.Finish()
 			if fmt.Sprint(gotErr) != fmt.Sprint(wantErr) {
-				t.Fatalf("header %v, row %q: SetColumn fails with %v, Set with %v", attrs, vals, gotErr, wantErr)
+				t.Fatalf("header %v, row %q: SetRow fails with %v, Set with %v", attrs, vals, gotErr, wantErr)
 			}
 			rows[gotErr != nil]++
 			if gotErr != nil {
@@ -62,7 +66,7 @@ func TestSetColumnEqualsSet(t *testing.T) {
 			g, _ := got.MarshalCanonical()
 			w, _ := want.MarshalCanonical()
 			if string(g) != string(w) || got.Size() != want.Size() {
-				t.Fatalf("header %v, row %q:\nSetColumn %s\nSet       %s", attrs, vals, g, w)
+				t.Fatalf("header %v, row %q:\nSetRow %s\nSet    %s", attrs, vals, g, w)
 			}
 		}
 	}
