@@ -209,7 +209,18 @@ func (b *Builder) prepare(a Attr, v string) string {
 	if v == "" || b.err != nil {
 		return ""
 	}
-	if mayTrim[v[0]] || mayTrim[v[len(v)-1]] { // most values have nothing to trim
+	if !b.UTF8Checked || !trimmed(v) { // most values need neither
+		return b.trimAndCheck(a, v)
+	}
+	return v
+}
+
+// trimmed reports whether v, not empty, has no white space to trim at its ends.
+func trimmed(v string) bool { return !mayTrim[v[0]] && !mayTrim[v[len(v)-1]] }
+
+// trimAndCheck is prepare's slow path: white space to trim or UTF-8 to check.
+func (b *Builder) trimAndCheck(a Attr, v string) string {
+	if !trimmed(v) {
 		v = strings.TrimSpace(v)
 	}
 	if !b.UTF8Checked && !utf8.ValidString(v) {

@@ -86,13 +86,18 @@ func (b *Builder) SetRow(text string, spans []Span) {
 		if sp.Start == sp.End {
 			continue
 		}
-		c := &columns[i]
-		v := b.prepare(c.attr, text[sp.Start:sp.End])
-		switch {
-		case v == "":
-		case c.slot >= 0:
+		if b.err != nil {
+			return // the row has failed: nothing more to check
+		}
+		c, v := &columns[i], text[sp.Start:sp.End]
+		if !b.UTF8Checked || !trimmed(v) { // prepare, without a call for most values
+			if v = b.trimAndCheck(c.attr, v); v == "" {
+				continue
+			}
+		}
+		if c.slot >= 0 {
 			b.setSlot(c, v)
-		default:
+		} else {
 			b.set(c.attr, v)
 		}
 	}
