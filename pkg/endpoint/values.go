@@ -60,21 +60,29 @@ func parseShortDecimal(v string) (float64, bool) {
 		i++
 	}
 	var mant uint64
-	start, point := i, -1
-	for ; i < len(v); i++ {
-		if d := v[i] - '0'; d <= 9 { // a byte below '0' wraps past 9
-			mant = mant*10 + uint64(d)
-		} else if v[i] == '.' && point < 0 {
-			point = i
-		} else {
-			return 0, false
+	start := i
+	for ; i < len(v); i++ { // the integer part, then the fraction: no test for the point a digit
+		d := v[i] - '0' // a byte below '0' wraps past 9
+		if d > 9 {
+			break
 		}
+		mant = mant*10 + uint64(d)
 	}
 	n, frac := i-start, 0
-	if point >= 0 {
-		n, frac = n-1, i-point-1
+	if i < len(v) && v[i] == '.' {
+		i++
+		point := i
+		for ; i < len(v); i++ {
+			d := v[i] - '0'
+			if d > 9 {
+				break
+			}
+			mant = mant*10 + uint64(d)
+		}
+		frac = i - point
+		n += frac
 	}
-	if n == 0 || n > 15 {
+	if i != len(v) || n == 0 || n > 15 {
 		return 0, false
 	}
 	f := float64(mant)
