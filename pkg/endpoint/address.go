@@ -4,6 +4,8 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/segport/segport/internal/arena"
 )
@@ -20,7 +22,7 @@ func normalizeAddress(channel, addr string, strs *arena.Strings) (string, string
 	case "EMAIL":
 		lower, ok, plain := plainEmail(addr, strs)
 		if !plain {
-			lower, ok = emailByRunes(addr)
+			lower, ok = emailByRunes(addr, strs)
 		}
 		if !ok {
 			return "", "not a valid email address"
@@ -39,7 +41,7 @@ func normalizeAddress(channel, addr string, strs *arena.Strings) (string, string
 }
 
 // emailByRunes checks an email address and returns it in lower case.
-func emailByRunes(addr string) (string, bool) {
+func emailByRunes(addr string, strs *arena.Strings) (string, bool) {
 	if strings.ContainsFunc(addr, isControl) {
 		return "", false
 	}
@@ -48,7 +50,12 @@ func emailByRunes(addr string) (string, bool) {
 		strings.HasPrefix(domain, ".") || strings.HasSuffix(domain, ".") || strings.ContainsAny(local, " ") {
 		return "", false
 	}
-	return strings.ToLower(addr), true
+	var buf [128]byte
+	lower := buf[:0]
+	for _, r := range addr { // strings.ToLower, into strs
+		lower = utf8.AppendRune(lower, unicode.ToLower(r))
+	}
+	return strs.String(lower), true
 }
 
 // plainEmail is emailByRunes for an ASCII address, in one pass over its bytes

@@ -144,7 +144,11 @@ func (b *Builder) set(a Attr, v string) {
 		}
 		b.put(a, &e.Id, v)
 	case KindChannelType:
-		b.put(a, &e.ChannelType, b.enum(a, v, Channels))
+		if c := exactChannel(v); c != "" {
+			b.put(a, &e.ChannelType, c)
+		} else {
+			b.put(a, &e.ChannelType, b.enum(a, v, Channels))
+		}
 	case KindAddress:
 		b.put(a, &e.Address, v)
 	case KindEndpointStatus:
@@ -215,8 +219,10 @@ func (b *Builder) prepare(a Attr, v string) string {
 	return v
 }
 
-// trimmed reports whether v, not empty, has no white space to trim at its ends.
-func trimmed(v string) bool { return !mayTrim[v[0]] && !mayTrim[v[len(v)-1]] }
+// trimmed reports whether v, not empty, has no white space to trim at its ends:
+// whether it begins and ends with a printable ASCII character other than the
+// space, or DEL (a control character TrimSpace keeps).
+func trimmed(v string) bool { return v[0]-'!' <= 0x7F-'!' && v[len(v)-1]-'!' <= 0x7F-'!' }
 
 // trimAndCheck is prepare's slow path: white space to trim or UTF-8 to check.
 func (b *Builder) trimAndCheck(a Attr, v string) string {
@@ -230,15 +236,6 @@ func (b *Builder) trimAndCheck(a Attr, v string) string {
 	return v
 }
 
-// mayTrim marks the bytes that may begin or end white space TrimSpace removes:
-// ASCII spaces and the bytes of multi-byte characters.
-var mayTrim = func() (t [256]bool) {
-	for c := range t {
-		t[c] = c >= 0x80 || c == ' ' || (c >= '\t' && c <= '\r')
-	}
-	return t
-}()
-
 // put stores v in the string field dst, unless a problem is recorded (by the
 // check that gave v, for one) or the field is set already.
 func (b *Builder) put(a Attr, dst *string, v string) {
@@ -250,6 +247,16 @@ func (b *Builder) put(a Attr, dst *string, v string) {
 		*dst = v
 		b.size += len(v)
 	}
+}
+
+// exactChannel returns v if it is one of Channels as spelled there, else "": a
+// switch finds it faster than a loop over Channels.
+func exactChannel(v string) string {
+	switch v {
+	case "GCM", "APNS", "APNS_SANDBOX", "APNS_VOIP", "APNS_VOIP_SANDBOX", "ADM", "SMS", "VOICE", "EMAIL", "BAIDU", "CUSTOM", "IN_APP":
+		return v
+	}
+	return ""
 }
 
 var statuses, optOuts = []string{"ACTIVE", "INACTIVE"}, []string{"ALL", "NONE"}

@@ -6,6 +6,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
+
+	"github.com/segport/segport/internal/arena"
 )
 
 func TestNormalizeCountry(t *testing.T) {
@@ -236,8 +239,11 @@ func FuzzNormalizeAddress(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, addr string) {
+		if lower, ok := emailByRunes(addr, &arena.Strings{}); ok && utf8.ValidString(addr) && lower != strings.ToLower(addr) {
+			t.Fatalf("%q: emailByRunes %q, strings.ToLower %q", addr, lower, strings.ToLower(addr))
+		}
 		if got, ok, plain := plainEmail(addr, nil); plain {
-			want, wantOk := emailByRunes(addr)
+			want, wantOk := emailByRunes(addr, nil)
 			if got != want || ok != wantOk {
 				t.Fatalf("%q: plainEmail %q %v, emailByRunes %q %v", addr, got, ok, want, wantOk)
 			}
@@ -251,6 +257,23 @@ func FuzzNormalizeAddress(f *testing.F) {
 			t.Fatalf("token %q: got %q %q, want %q %q", addr, got, msg, want, wantMsg)
 		}
 	})
+}
+
+// exactChannel must know Channels exactly.
+func TestExactChannel(t *testing.T) {
+	for _, c := range Channels {
+		if got := exactChannel(c); got != c {
+			t.Errorf("exactChannel(%q) = %q", c, got)
+		}
+		if got := exactChannel(strings.ToLower(c)); got != "" {
+			t.Errorf("exactChannel(%q) = %q, want \"\": only the exact spelling", strings.ToLower(c), got)
+		}
+	}
+	for _, v := range []string{"", "FCM", "PUSH", "EMAIL "} {
+		if got := exactChannel(v); got != "" {
+			t.Errorf("exactChannel(%q) = %q, not a channel", v, got)
+		}
+	}
 }
 
 // commonDate must agree with scanDate's general path on every input it takes.
