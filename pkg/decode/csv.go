@@ -152,9 +152,10 @@ func (d *CSVDecoder) split(rec []byte) (text string, col int, msg string) {
 	fields := d.fields[:0]
 	d.fieldBuf = d.fieldBuf[:0]
 	q := nextQuote(rec, 0) // the next quote from start on
+	crs := q < len(rec) && bytes.IndexByte(rec, '\r') >= 0
 	for start := 0; ; {
 		if start == q && q < len(rec) {
-			f, end, col, msg := d.quotedField(rec, start)
+			f, end, col, msg := d.quotedField(rec, start, crs)
 			if msg != "" {
 				return "", col, msg
 			}
@@ -193,9 +194,10 @@ func nextQuote(rec []byte, i int) int {
 }
 
 // quotedField reads the quoted field that starts at rec[i] and returns it and the
-// index after its closing quote. A field that needs unescaping is unescaped into
-// d.fieldBuf, which split puts after the record.
-func (d *CSVDecoder) quotedField(rec []byte, i int) (f endpoint.Span, end, col int, msg string) {
+// index after its closing quote. A field that needs unescaping ("", or a CRLF
+// when crs says rec has a CR at all) is unescaped into d.fieldBuf, which split
+// puts after the record.
+func (d *CSVDecoder) quotedField(rec []byte, i int, crs bool) (f endpoint.Span, end, col int, msg string) {
 	j, doubled := i+1, false
 	for {
 		k := bytes.IndexByte(rec[j:], '"')
@@ -214,7 +216,7 @@ func (d *CSVDecoder) quotedField(rec []byte, i int) (f endpoint.Span, end, col i
 		return endpoint.Span{}, 0, j + 1, "text after the closing quote of a quoted field"
 	}
 	f = endpoint.Span{Start: i + 1, End: j - 1}
-	if doubled || bytes.Contains(rec[f.Start:f.End], crlf) {
+	if doubled || (crs && bytes.Contains(rec[f.Start:f.End], crlf)) {
 		start := len(rec) + len(d.fieldBuf)
 		d.fieldBuf = appendUnquoted(d.fieldBuf, rec[f.Start:f.End])
 		f = endpoint.Span{Start: start, End: len(rec) + len(d.fieldBuf)}

@@ -62,12 +62,11 @@ type Builder struct {
 	metricBlock []Named[float64]
 	partsBlock  []parts // the endpoints themselves
 
-	goodNames [8]string // custom attribute names checked last, all good
-	nextName  int       // where the next goes in goodNames
-	zones     [8]string // valid time zones seen last
+	goodNames [8]string  // custom attribute names checked last, all good
+	nextName  int        // where the next goes in goodNames
+	zones     [16]string // valid time zones seen, see validTimezone
 
-	plan     *columnPlan // the columns of a file, once SetColumns has been called
-	nextZone int         // where the next goes in zones
+	plan *columnPlan // the columns of a file, once SetColumns has been called
 }
 
 // parts holds an endpoint and the objects it may point to, allocated together,
@@ -365,19 +364,17 @@ func (b *Builder) Finish() (*Endpoint, *FieldError) {
 	return e, nil
 }
 
-// validTimezone is ValidTimezone with a cache of the last few valid zones this
-// Builder has seen: a file's rows use few zones, and comparing a handful of
-// strings costs less than hashing one.
+// validTimezone is ValidTimezone with a cache of valid zones this Builder has
+// seen, a zone to a slot chosen by its length and last byte: a file's rows use
+// few zones, and comparing one string costs less than hashing it.
 func (b *Builder) validTimezone(name string) bool {
-	for _, z := range &b.zones {
-		if z == name {
-			return true
-		}
+	slot := &b.zones[(len(name)+int(name[len(name)-1]))%len(b.zones)] // name is not empty
+	if *slot == name {
+		return true
 	}
 	if !ValidTimezone(name) {
 		return false
 	}
-	b.zones[b.nextZone%len(b.zones)] = name
-	b.nextZone++
+	*slot = name
 	return true
 }
