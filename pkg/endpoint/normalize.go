@@ -204,6 +204,9 @@ func FormatDate(t time.Time) string { return t.UTC().Format(DateLayout) }
 // would refuse it. It returns v itself when it already is in that form, and avoids
 // the time package for dates given in UTC.
 func normalizeDate(v string, strs *arena.Strings) (string, bool) {
+	if d, ok := commonUTC(v, strs); ok {
+		return d, true
+	}
 	var buf [32]byte
 	var out []byte
 	if f, ok := scanDate(v); ok && f.offset == 0 {
@@ -322,6 +325,44 @@ func scanGeneral(v string) (dateFields, bool) {
 		return dateFields{}, false
 	}
 	return dateFields{d[0], d[1], d[2], d[3], d[4], d[5], ns, offset}, true
+}
+
+// commonUTC is normalizeDate for the two forms most files use, 20171011T150548Z
+// and 2017-10-11T15:05:48.123Z: it checks their digits and ranges and moves the
+// digits of the first into place, where the general path parses a date and
+// prints it. False leaves anything else, valid or not, to the general path.
+func commonUTC(v string, strs *arena.Strings) (string, bool) {
+	switch {
+	case len(v) == len(DateLayout) && v[4] == '-' && v[7] == '-' && v[10] == 'T' && v[13] == ':' && v[16] == ':' &&
+		v[19] == '.' && v[23] == 'Z':
+		_, ms1 := two(v, 20) // the milliseconds are digits
+		_, ms2 := two(v, 21)
+		return v, ms1 && ms2 && validDate(v, 0, 5, 8, 11, 14, 17)
+	case len(v) == 16 && v[8] == 'T' && v[15] == 'Z' && validDate(v, 0, 4, 6, 9, 11, 13):
+		var out [len(DateLayout)]byte
+		copy(out[:], "0000-00-00T00:00:00.000Z")
+		copy(out[0:4], v[0:4])
+		copy(out[5:7], v[4:6])
+		copy(out[8:10], v[6:8])
+		copy(out[11:13], v[9:11])
+		copy(out[14:16], v[11:13])
+		copy(out[17:19], v[13:15])
+		return strs.String(out[:]), true
+	}
+	return "", false
+}
+
+// validDate reports whether v holds a valid date and time in digits at the
+// given places: year (four digits), month, day, hour, minute, second (two each).
+func validDate(v string, year, month, day, hour, minute, second int) bool {
+	y, ok0 := four(v, year)
+	mo, ok1 := two(v, month)
+	d, ok2 := two(v, day)
+	h, ok3 := two(v, hour)
+	mi, ok4 := two(v, minute)
+	s, ok5 := two(v, second)
+	return ok0 && ok1 && ok2 && ok3 && ok4 && ok5 && mo >= 1 && mo <= 12 && d >= 1 && d <= daysIn(mo, y) &&
+		h <= 23 && mi <= 59 && s <= 59
 }
 
 // commonDate is scanDate for the two forms most files use, 20171011T150548Z and

@@ -294,3 +294,25 @@ func FuzzCommonDate(f *testing.F) {
 		}
 	})
 }
+
+// commonUTC must give what the general path gives, on every input it takes.
+func FuzzCommonUTC(f *testing.F) {
+	for _, s := range []string{"20171011T150548Z", "2017-10-11T15:05:48.123Z", "20240229T235959Z", "20230229T000000Z",
+		"2017-13-11T15:05:48.123Z", "2017-10-11T15:05:48.1a3Z", "0000-01-01T00:00:00.000Z", "20171011T15054:Z"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, v string) {
+		got, ok := commonUTC(v, &arena.Strings{})
+		if !ok {
+			return
+		}
+		var buf [32]byte
+		f, fok := scanGeneral(v)
+		if !fok || f.offset != 0 {
+			t.Fatalf("commonUTC(%q) = %q; the general path refuses it", v, got)
+		}
+		if want := string(f.appendUTC(buf[:0])); got != want {
+			t.Fatalf("commonUTC(%q) = %q, the general path gives %q", v, got, want)
+		}
+	})
+}
