@@ -169,12 +169,19 @@ func plainPhone(addr string) bool {
 // normalised address, so that importing the same rows again updates, not duplicates.
 // It is the first 16 bytes of SHA-256(channel, 0, address) in hex.
 func DerivedId(channel, normalizedAddr string) string {
-	return derivedId(channel, normalizedAddr, nil)
+	return derivedId(channel, normalizedAddr, nil, nil)
 }
 
-func derivedId(channel, normalizedAddr string, strs *arena.Strings) string {
-	var in [256]byte
-	msg := append(append(append(in[:0], channel...), 0), normalizedAddr...)
+// derivedId is DerivedId with its strings from strs and *scratch to hash in.
+func derivedId(channel, normalizedAddr string, strs *arena.Strings, scratch *[]byte) string {
+	var msg []byte
+	if scratch != nil {
+		msg = (*scratch)[:0]
+	}
+	msg = append(append(append(msg, channel...), 0), normalizedAddr...)
+	if scratch != nil {
+		*scratch = msg
+	}
 	sum := sha256.Sum256(msg)
 	var out [32]byte
 	for i, c := range sum[:16] {

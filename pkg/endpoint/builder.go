@@ -66,7 +66,8 @@ type Builder struct {
 	nextName  int        // where the next goes in goodNames
 	zones     [16]string // valid time zones seen, see validTimezone
 
-	plan *columnPlan // the columns of a file, once SetColumns has been called
+	plan    *columnPlan // the columns of a file, once SetColumns has been called
+	scratch []byte      // what derivedId hashes
 }
 
 // parts holds an endpoint and the objects it may point to, allocated together,
@@ -346,7 +347,7 @@ func (b *Builder) Finish() (*Endpoint, *FieldError) {
 		case e.Address == "":
 			return nil, &FieldError{Field: "Address", Msg: "missing: a new endpoint needs Address and ChannelType"}
 		}
-		e.Id = derivedId(e.ChannelType, e.Address, b.Arena)
+		e.Id = derivedId(e.ChannelType, e.Address, b.Arena, &b.scratch)
 		b.size += len(e.Id)
 	}
 	if b.families[family(KindUserAttribute)] > 0 && (e.User == nil || e.User.UserId == "") {
