@@ -316,3 +316,25 @@ func FuzzCommonUTC(f *testing.F) {
 		}
 	})
 }
+
+// The short path must take the numbers files are full of, so that they do not
+// reach strconv.
+func TestParseShortDecimalTakesCommonNumbers(t *testing.T) {
+	tests := []struct {
+		in   string
+		want float64
+	}{
+		{"440", 440}, {"-61.2086", -61.2086}, {"+7", 7}, {".5", 0.5}, {"5.", 5}, {"0", 0},
+		{"12345678.1234567", 12345678.1234567}, {"99999999", 99999999}, {"0.00000001", 1e-8},
+	}
+	for _, tt := range tests {
+		if got, ok := parseShortDecimal(tt.in); !ok || got != tt.want {
+			t.Errorf("parseShortDecimal(%q) = %v, %v; want %v", tt.in, got, ok, tt.want)
+		}
+	}
+	for _, in := range []string{"", ".", "-", "1e5", "1.2.3", "1234567890123456", "0x10", "1_0", " 1", "١"} {
+		if got, ok := parseShortDecimal(in); ok {
+			t.Errorf("parseShortDecimal(%q) = %v: not a short decimal", in, got)
+		}
+	}
+}
