@@ -79,7 +79,7 @@ type Span struct{ Start, End int }
 
 // SetRow sets the columns of one row (see SetColumns): column i, attribute
 // attrs[i], has the value text[spans[i].Start:spans[i].End]; it is Set(attrs[i],
-// value) for each column in turn, without a call per column to find what to do.
+// value) for each column in turn. spans has a Span for each column, no more.
 func (b *Builder) SetRow(text string, spans []Span) {
 	columns := b.plan.columns[:len(spans)]
 	for i, sp := range spans {

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/segport/segport/pkg/job"
 )
@@ -52,8 +53,10 @@ func TestConcurrentImportsIntoOneSegment(t *testing.T) {
 	if ja.JobStatus != job.Completed || jb.JobStatus != job.Completed || ja.TotalProcessed != 150 || jb.TotalProcessed != 150 {
 		t.Fatalf("jobs %+v\n%+v", ja, jb)
 	}
-	// On equal EffectiveDates the later job wins: the later creation date, then the greater id.
-	bLater := jb.CreationDate > ja.CreationDate || (jb.CreationDate == ja.CreationDate && jb.Id > ja.Id)
+	// On equal EffectiveDates the later job wins: the later creation date, then the
+	// greater id, as job.Order sorts them (RFC 3339 strings with their trailing
+	// zeros trimmed do not sort as times).
+	bLater := order(t, jb) > order(t, ja)
 	got := members(t, rt, "conc")
 	if len(got) != 150 {
 		t.Fatalf("%d members, want 150", len(got))
@@ -73,6 +76,16 @@ func TestConcurrentImportsIntoOneSegment(t *testing.T) {
 			t.Fatalf("endpoint %d:\n got %s\nwant %s", i, e, want)
 		}
 	}
+}
+
+// order is the key that orders j among jobs.
+func order(t *testing.T, j *job.Job) string {
+	t.Helper()
+	created, err := time.Parse(time.RFC3339Nano, j.CreationDate)
+	if err != nil {
+		t.Fatalf("job %s created %q: %v", j.Id, j.CreationDate, err)
+	}
+	return job.Order(created, j.Id)
 }
 
 func TestConcurrentWritersNeverExceedTheNameLimit(t *testing.T) {
