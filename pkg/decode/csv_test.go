@@ -1,6 +1,9 @@
 package decode
 
 import (
+	"encoding/csv"
+	"io"
+	"slices"
 	"strings"
 	"testing"
 
@@ -101,5 +104,47 @@ func TestCSV(t *testing.T) {
 		{name: "Latin-1 inside a multi-line field", input: "ChannelType,Address,Attributes.a\nSMS,2065550182,\"x\ny\xff\"\n",
 			want: []string{"file ErrNotUTF8 line 3 byte 52"}},
 		{name: "Latin-1 header", input: "ChannelType,Addr\xe9ss\n", want: []string{"file ErrNotUTF8 line 1 byte 16"}},
+	})
+}
+
+// FuzzSplit checks the field splitting against encoding/csv: on any record
+// encoding/csv reads as one, split gives the same fields, and it refuses what
+// encoding/csv refuses.
+func FuzzSplit(f *testing.F) {
+	for _, s := range []string{`a,b,c`, `"a,b",c`, `"say ""hi""",x`, "\"two\r\nlines\",y", `a"b,c`, `"a"b,c`, `,,`, `"`, `""`, `x,"y"`} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, rec string) {
+		for i := range rec {
+			if (rec[i] == '\n' || rec[i] == '\r') && strings.Count(rec[:i], `"`)%2 == 0 {
+				return // a line ending outside quotes: the reader ends the record there
+			}
+		}
+		r := csv.NewReader(strings.NewReader(rec + "\n"))
+		r.FieldsPerRecord = -1
+		want, err := r.Read()
+		if err == io.EOF {
+			return // a blank line, which the reader skips before split
+		}
+		if err == nil {
+			if _, next := r.Read(); next != io.EOF {
+				return // more than one record: not split's input
+			}
+		}
+		d := NewCSV(strings.NewReader(""), Options{})
+		text, _, msg := d.split([]byte(rec))
+		if (err != nil) != (msg != "") {
+			t.Fatalf("%q: encoding/csv says %v, split says %q", rec, err, msg)
+		}
+		if err != nil {
+			return
+		}
+		got := make([]string, len(d.fields))
+		for i, sp := range d.fields {
+			got[i] = text[sp.Start:sp.End]
+		}
+		if !slices.Equal(got, want) {
+			t.Fatalf("%q: split gives %q, encoding/csv %q", rec, got, want)
+		}
 	})
 }
