@@ -333,12 +333,31 @@ func scanGeneral(v string) (dateFields, bool) {
 // prints it. False leaves anything else, valid or not, to the general path.
 func commonUTC(v string, strs *arena.Strings) (string, bool) {
 	switch {
-	case len(v) == len(DateLayout) && v[4] == '-' && v[7] == '-' && v[10] == 'T' && v[13] == ':' && v[16] == ':' &&
-		v[19] == '.' && v[23] == 'Z':
-		_, ms1 := two(v, 20) // the milliseconds are digits
-		_, ms2 := two(v, 21)
-		return v, ms1 && ms2 && validDate(v, 0, 5, 8, 11, 14, 17)
-	case len(v) == 16 && v[8] == 'T' && v[15] == 'Z' && validDate(v, 0, 4, 6, 9, 11, 13):
+	case len(v) == len(DateLayout):
+		if v[4] != '-' || v[7] != '-' || v[10] != 'T' || v[13] != ':' || v[16] != ':' || v[19] != '.' || v[23] != 'Z' {
+			return "", false
+		}
+		y1, ok1 := twoDigits(v[0], v[1])
+		y2, ok2 := twoDigits(v[2], v[3])
+		mo, ok3 := twoDigits(v[5], v[6])
+		d, ok4 := twoDigits(v[8], v[9])
+		h, ok5 := twoDigits(v[11], v[12])
+		mi, ok6 := twoDigits(v[14], v[15])
+		s, ok7 := twoDigits(v[17], v[18])
+		_, ok8 := twoDigits(v[20], v[21]) // milliseconds
+		_, ok9 := twoDigits(v[22], '0')
+		return v, ok1 && ok2 && ok3 && ok4 && ok5 && ok6 && ok7 && ok8 && ok9 && validFields(y1*100+y2, mo, d, h, mi, s)
+	case len(v) == 16 && v[8] == 'T' && v[15] == 'Z':
+		y1, ok1 := twoDigits(v[0], v[1])
+		y2, ok2 := twoDigits(v[2], v[3])
+		mo, ok3 := twoDigits(v[4], v[5])
+		d, ok4 := twoDigits(v[6], v[7])
+		h, ok5 := twoDigits(v[9], v[10])
+		mi, ok6 := twoDigits(v[11], v[12])
+		s, ok7 := twoDigits(v[13], v[14])
+		if !ok1 || !ok2 || !ok3 || !ok4 || !ok5 || !ok6 || !ok7 || !validFields(y1*100+y2, mo, d, h, mi, s) {
+			return "", false
+		}
 		var out [len(DateLayout)]byte
 		copy(out[:], "0000-00-00T00:00:00.000Z")
 		copy(out[0:4], v[0:4])
@@ -352,17 +371,15 @@ func commonUTC(v string, strs *arena.Strings) (string, bool) {
 	return "", false
 }
 
-// validDate reports whether v holds a valid date and time in digits at the
-// given places: year (four digits), month, day, hour, minute, second (two each).
-func validDate(v string, year, month, day, hour, minute, second int) bool {
-	y, ok0 := four(v, year)
-	mo, ok1 := two(v, month)
-	d, ok2 := two(v, day)
-	h, ok3 := two(v, hour)
-	mi, ok4 := two(v, minute)
-	s, ok5 := two(v, second)
-	return ok0 && ok1 && ok2 && ok3 && ok4 && ok5 && mo >= 1 && mo <= 12 && d >= 1 && d <= daysIn(mo, y) &&
-		h <= 23 && mi <= 59 && s <= 59
+// twoDigits returns the number the digits a and b write, and whether they are digits.
+func twoDigits(a, b byte) (int, bool) {
+	a, b = a-'0', b-'0' // a byte below '0' wraps past 9
+	return int(a)*10 + int(b), a <= 9 && b <= 9
+}
+
+// validFields reports whether a date and time exists.
+func validFields(year, month, day, hour, minute, second int) bool {
+	return month >= 1 && month <= 12 && day >= 1 && day <= daysIn(month, year) && hour <= 23 && minute <= 59 && second <= 59
 }
 
 // commonDate is scanDate for the two forms most files use, 20171011T150548Z and
