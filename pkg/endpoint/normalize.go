@@ -337,25 +337,11 @@ func commonUTC(v string, strs *arena.Strings) (string, bool) {
 		if v[4] != '-' || v[7] != '-' || v[10] != 'T' || v[13] != ':' || v[16] != ':' || v[19] != '.' || v[23] != 'Z' {
 			return "", false
 		}
-		y1, ok1 := twoDigits(v[0], v[1])
-		y2, ok2 := twoDigits(v[2], v[3])
-		mo, ok3 := twoDigits(v[5], v[6])
-		d, ok4 := twoDigits(v[8], v[9])
-		h, ok5 := twoDigits(v[11], v[12])
-		mi, ok6 := twoDigits(v[14], v[15])
-		s, ok7 := twoDigits(v[17], v[18])
-		_, ok8 := twoDigits(v[20], v[21]) // milliseconds
-		_, ok9 := twoDigits(v[22], '0')
-		return v, ok1 && ok2 && ok3 && ok4 && ok5 && ok6 && ok7 && ok8 && ok9 && validFields(y1*100+y2, mo, d, h, mi, s)
+		_, ms1 := twoDigits(v[20], v[21]) // milliseconds
+		_, ms2 := twoDigits(v[22], '0')
+		return v, ms1 && ms2 && validDigits(v, &extendedPairs)
 	case len(v) == 16 && v[8] == 'T' && v[15] == 'Z':
-		y1, ok1 := twoDigits(v[0], v[1])
-		y2, ok2 := twoDigits(v[2], v[3])
-		mo, ok3 := twoDigits(v[4], v[5])
-		d, ok4 := twoDigits(v[6], v[7])
-		h, ok5 := twoDigits(v[9], v[10])
-		mi, ok6 := twoDigits(v[11], v[12])
-		s, ok7 := twoDigits(v[13], v[14])
-		if !ok1 || !ok2 || !ok3 || !ok4 || !ok5 || !ok6 || !ok7 || !validFields(y1*100+y2, mo, d, h, mi, s) {
+		if !validDigits(v, &basicPairs) {
 			return "", false
 		}
 		var out [len(DateLayout)]byte
@@ -369,6 +355,25 @@ func commonUTC(v string, strs *arena.Strings) (string, bool) {
 		return strs.String(out[:]), true
 	}
 	return "", false
+}
+
+// Where the pairs of digits of the year (two), month, day, hour, minute and second
+// are in the two common forms.
+var (
+	extendedPairs = [7]int{0, 2, 5, 8, 11, 14, 17} // 2017-10-11T15:05:48.000Z
+	basicPairs    = [7]int{0, 2, 4, 6, 9, 11, 13}  // 20171011T150548Z
+)
+
+// validDigits reports whether the pairs of digits of v at the offsets in at write
+// a date and time that exists.
+func validDigits(v string, at *[7]int) bool {
+	var n [7]int
+	ok := true
+	for i, o := range at {
+		d, digits := twoDigits(v[o], v[o+1])
+		n[i], ok = d, ok && digits
+	}
+	return ok && validFields(n[0]*100+n[1], n[2], n[3], n[4], n[5], n[6])
 }
 
 // twoDigits returns the number the digits a and b write, and whether they are digits.
