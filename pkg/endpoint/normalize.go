@@ -367,13 +367,19 @@ var (
 // validDigits reports whether the pairs of digits of v at the offsets in at write
 // a date and time that exists.
 func validDigits(v string, at *[7]int) bool {
-	var n [7]int
-	ok := true
+	n, ok := datePairs(v, at)
+	return ok && validFields(n[0]*100+n[1], n[2], n[3], n[4], n[5], n[6])
+}
+
+// datePairs reads the pairs of digits of v at the offsets in at, and reports
+// whether they all are digits.
+func datePairs(v string, at *[7]int) (n [7]int, ok bool) {
+	ok = true
 	for i, o := range at {
 		d, digits := twoDigits(v[o], v[o+1])
 		n[i], ok = d, ok && digits
 	}
-	return ok && validFields(n[0]*100+n[1], n[2], n[3], n[4], n[5], n[6])
+	return n, ok
 }
 
 // twoDigits returns the number the digits a and b write, and whether they are digits.
@@ -391,48 +397,20 @@ func validFields(year, month, day, hour, minute, second int) bool {
 // 2017-10-11T15:05:48.000Z, in a few comparisons; false sends anything else,
 // valid or not, to scanDate's general path.
 func commonDate(v string) (dateFields, bool) {
-	var f dateFields
-	var ok [7]bool
+	var n [7]int
+	var ok bool
+	ns := 0
 	switch {
 	case len(v) == 16 && v[8] == 'T' && v[15] == 'Z':
-		f.year, ok[0] = four(v, 0)
-		f.month, ok[1] = two(v, 4)
-		f.day, ok[2] = two(v, 6)
-		f.hour, ok[3] = two(v, 9)
-		f.minute, ok[4] = two(v, 11)
-		f.second, ok[5] = two(v, 13)
-		ok[6] = true
+		n, ok = datePairs(v, &basicPairs)
 	case len(v) == 24 && v[4] == '-' && v[7] == '-' && v[10] == 'T' && v[13] == ':' && v[16] == ':' && v[19] == '.' && v[23] == 'Z':
-		f.year, ok[0] = four(v, 0)
-		f.month, ok[1] = two(v, 5)
-		f.day, ok[2] = two(v, 8)
-		f.hour, ok[3] = two(v, 11)
-		f.minute, ok[4] = two(v, 14)
-		f.second, ok[5] = two(v, 17)
-		hi, ok2 := two(v, 20)
-		lo := v[22] - '0'
-		f.nanosecond, ok[6] = (hi*10+int(lo))*1e6, ok2 && lo <= 9
-	default:
-		return f, false
+		n, ok = datePairs(v, &extendedPairs)
+		ms, ms1 := twoDigits(v[20], v[21])
+		last, ms2 := twoDigits(v[22], '0')
+		ns, ok = (ms*10+last/10)*1e6, ok && ms1 && ms2
 	}
-	if ok != [7]bool{true, true, true, true, true, true, true} || f.month < 1 || f.month > 12 || f.day < 1 ||
-		f.day > daysIn(f.month, f.year) || f.hour > 23 || f.minute > 59 || f.second > 59 {
-		return f, false
-	}
-	return f, true
-}
-
-// two parses the two decimal digits of s at i.
-func two(s string, i int) (int, bool) {
-	a, b := s[i]-'0', s[i+1]-'0' // a byte below '0' wraps past 9
-	return int(a)*10 + int(b), a <= 9 && b <= 9
-}
-
-// four parses the four decimal digits of s at i.
-func four(s string, i int) (int, bool) {
-	hi, ok1 := two(s, i)
-	lo, ok2 := two(s, i+2)
-	return hi*100 + lo, ok1 && ok2
+	f := dateFields{year: n[0]*100 + n[1], month: n[2], day: n[3], hour: n[4], minute: n[5], second: n[6], nanosecond: ns}
+	return f, ok && validFields(f.year, f.month, f.day, f.hour, f.minute, f.second)
 }
 
 // zoneOffset parses "Z", "+hh:mm" (extended) or "+hhmm" (basic) into seconds east.
