@@ -20,10 +20,7 @@ func NormalizeAddress(channel, addr string) (string, string) {
 func normalizeAddress(channel, addr string, strs *arena.Strings) (string, string) {
 	switch channel {
 	case "EMAIL":
-		lower, ok, plain := plainEmail(addr, strs)
-		if !plain {
-			lower, ok = emailByRunes(addr, strs)
-		}
+		lower, ok := checkEmail(addr, strs)
 		if !ok {
 			return "", "not a valid email address"
 		}
@@ -40,71 +37,73 @@ func normalizeAddress(channel, addr string, strs *arena.Strings) (string, string
 	return addr, ""
 }
 
-// emailByRunes checks an email address and returns it in lower case.
-func emailByRunes(addr string, strs *arena.Strings) (string, bool) {
-	if strings.ContainsFunc(addr, isControl) {
-		return "", false
-	}
-	local, domain, ok := strings.Cut(addr, "@")
-	if !ok || local == "" || !strings.Contains(domain, ".") || strings.ContainsAny(domain, "@ ") ||
-		strings.HasPrefix(domain, ".") || strings.HasSuffix(domain, ".") || strings.ContainsAny(local, " ") {
-		return "", false
-	}
-	var buf [128]byte
-	lower := buf[:0]
-	for _, r := range addr { // strings.ToLower, into strs
-		lower = utf8.AppendRune(lower, unicode.ToLower(r))
-	}
-	return strs.String(lower), true
-}
-
-// plainEmail is emailByRunes for an ASCII address, in one pass over its bytes
-// instead of seven. plain is false when addr is not ASCII.
-func plainEmail(addr string, strs *arena.Strings) (lower string, ok, plain bool) {
-	at, dot, upper := -1, false, false
+// checkEmail checks an email address and returns it in lower case. An address has
+// an @ with something before it and a dot after it, its domain neither starts nor
+// ends with a dot, and it has no second @, no space and no control character. One
+// pass over the bytes checks it; a second, when it has capitals, lowers them: by
+// bytes when it is ASCII, else a rune at a time, as strings.ToLower does.
+func checkEmail(addr string, strs *arena.Strings) (string, bool) {
+	at, dot, upper, other := -1, false, false, false
 	for i := 0; i < len(addr); i++ {
 		switch emailClass[addr[i]] {
-		case emailPlain:
+		case emailPlain: // most bytes: first
 		case emailUpper:
 			upper = true
 		case emailDot:
 			dot = dot || at >= 0
 		case emailAt:
 			if at >= 0 {
-				return "", false, true // a second @, in the domain
+				return "", false // a second @, in the domain
 			}
 			at = i
 		case emailBad:
-			return "", false, true
-		default: // not ASCII
-			return "", false, false
+			return "", false
+		case emailNonASCII:
+			other = true
 		}
 	}
 	if at <= 0 || !dot || addr[at+1] == '.' || addr[len(addr)-1] == '.' {
-		return "", false, true
+		return "", false
 	}
-	if !upper {
-		return addr, true, true
+	if !upper && !other {
+		return addr, true
 	}
 	var buf [128]byte
-	b := append(buf[:0], addr...)
-	for i, c := range b {
-		if c >= 'A' && c <= 'Z' {
-			b[i] = c + 'a' - 'A'
+	lower := buf[:0]
+	if other {
+		for i := 0; i < len(addr); {
+			if c := addr[i]; c < utf8.RuneSelf {
+				if c-'A' < 26 {
+					c += 'a' - 'A'
+				}
+				lower = append(lower, c)
+				i++
+				continue
+			}
+			r, size := utf8.DecodeRuneInString(addr[i:])
+			lower = utf8.AppendRune(lower, unicode.ToLower(r))
+			i += size
+		}
+	} else {
+		lower = append(lower, addr...)
+		for i, c := range lower {
+			if c-'A' < 26 {
+				lower[i] = c + 'a' - 'A'
+			}
 		}
 	}
-	return strs.String(b), true, true
+	return strs.String(lower), true
 }
 
-// The classes of the bytes of an ASCII email address, for plainEmail: one table
-// lookup a byte instead of a comparison for each class.
+// The classes of the bytes of an email address, for checkEmail: one table lookup
+// a byte instead of a comparison for each class.
 const (
 	emailPlain = iota
 	emailUpper
 	emailDot
 	emailAt
-	emailBad // control characters and the space
-	emailNonASCII
+	emailBad      // control characters and the space
+	emailNonASCII // a byte of a multi-byte character
 )
 
 var emailClass = func() (t [256]uint8) {
