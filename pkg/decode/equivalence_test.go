@@ -2,6 +2,8 @@ package decode
 
 import (
 	"bytes"
+	"encoding/json"
+	"io"
 	"strings"
 	"testing"
 
@@ -182,4 +184,34 @@ func genFormat(f Format) gen.Format {
 		return gen.JSON
 	}
 	return gen.CSV
+}
+
+// Every generated endpoint, CSV and NDJSON, has the JSON encoding/json gives it
+// from AppendJSON, which the parser encodes its batches with.
+func TestAppendJSONOnGeneratedRows(t *testing.T) {
+	for f, g := range map[Format]gen.Format{CSV: gen.CSV, JSON: gen.JSON} {
+		d := New(f, bytes.NewReader(gen.Rows(g, 2, 2000)), Options{ReuseEndpoint: true})
+		rows := 0
+		for {
+			row, err := d.Decode()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				continue // generated bad rows
+			}
+			want, err := json.Marshal(row.Endpoint)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := row.Endpoint.AppendJSON(nil, true)
+			if err != nil || !bytes.Equal(got, want) {
+				t.Fatalf("%s line %d:\n got %s %v\nwant %s", f, row.Line, got, err, want)
+			}
+			rows++
+		}
+		if rows < 1000 {
+			t.Fatalf("%s: %d rows compared, want most of 2000", f, rows)
+		}
+	}
 }

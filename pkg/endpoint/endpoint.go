@@ -4,7 +4,6 @@ package endpoint
 
 import (
 	"bytes"
-	"encoding/json"
 	"slices"
 )
 
@@ -73,12 +72,11 @@ func (e *Endpoint) MarshalCanonical() ([]byte, error) {
 
 // WriteCanonical appends the canonical JSON of e to buf.
 func (e *Endpoint) WriteCanonical(buf *bytes.Buffer) error {
-	enc := json.NewEncoder(buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(e.compact()); err != nil {
+	b, err := e.compact().AppendJSON(buf.AvailableBuffer(), false)
+	if err != nil {
 		return err
 	}
-	buf.Truncate(buf.Len() - 1) // Encode's trailing newline
+	buf.Write(b)
 	return nil
 }
 

@@ -2,11 +2,10 @@ package endpoint
 
 import (
 	"encoding/json"
-	"math"
 	"slices"
-	"strconv"
 	"strings"
-	"unicode/utf8"
+
+	"github.com/segport/segport/internal/jsonw"
 )
 
 // Named is one custom attribute: its name and its value.
@@ -99,41 +98,36 @@ func (c *Custom[V]) Put(name string, v V) {
 // MarshalJSON writes the JSON object {name: value} with the names in order: the
 // bytes encoding/json writes for the same map.
 func (c Custom[V]) MarshalJSON() ([]byte, error) {
-	b := make([]byte, 0, 16*len(c)+2)
+	return c.appendJSON(make([]byte, 0, 16*len(c)+2), false)
+}
+
+// appendJSON appends MarshalJSON's object to b; escapeHTML escapes <, > and & as
+// encoding/json's Marshal does.
+func (c Custom[V]) appendJSON(b []byte, escapeHTML bool) ([]byte, error) {
 	b = append(b, '{')
 	for i, n := range c {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = appendJSONString(b, n.Name)
+		b = jsonw.AppendString(b, n.Name, escapeHTML)
 		b = append(b, ':')
-		var err error
-		if b, err = appendJSONValue(b, n.Value); err != nil {
-			return nil, err
+		switch v := any(n.Value).(type) {
+		case []string:
+			b = jsonw.AppendStrings(b, v, escapeHTML)
+		case float64:
+			var err error
+			if b, err = jsonw.AppendFloat(b, v); err != nil {
+				return nil, err
+			}
+		default:
+			j, err := json.Marshal(v)
+			if err != nil {
+				return nil, err
+			}
+			b = append(b, j...)
 		}
 	}
 	return append(b, '}'), nil
-}
-
-func appendJSONValue(b []byte, v any) ([]byte, error) {
-	switch v := v.(type) {
-	case []string:
-		if v == nil {
-			return append(b, "null"...), nil
-		}
-		b = append(b, '[')
-		for i, s := range v {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = appendJSONString(b, s)
-		}
-		return append(b, ']'), nil
-	case float64:
-		return appendJSONFloat(b, v)
-	}
-	j, err := json.Marshal(v)
-	return append(b, j...), err
 }
 
 // UnmarshalJSON reads a JSON object {name: value}.
@@ -144,76 +138,4 @@ func (c *Custom[V]) UnmarshalJSON(data []byte) error {
 	}
 	*c = CustomOf(m)
 	return nil
-}
-
-// appendJSONString appends s as encoding/json writes it with HTML escaping off;
-// encoding/json escapes <, > and & itself when its encoder asks for them.
-func appendJSONString(b []byte, s string) []byte {
-	const hex = "0123456789abcdef"
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
-				i++
-				continue
-			}
-			b = append(b, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				b = append(b, '\\', c)
-			case '\b':
-				b = append(b, '\\', 'b')
-			case '\f':
-				b = append(b, '\\', 'f')
-			case '\n':
-				b = append(b, '\\', 'n')
-			case '\r':
-				b = append(b, '\\', 'r')
-			case '\t':
-				b = append(b, '\\', 't')
-			default:
-				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xF])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		switch {
-		case r == utf8.RuneError && size == 1:
-			b = append(b, s[start:i]...)
-			b = append(b, `\ufffd`...)
-		case r == '\u2028' || r == '\u2029':
-			b = append(b, s[start:i]...)
-			b = append(b, '\\', 'u', '2', '0', '2', hex[r&0xF])
-		default:
-			i += size
-			continue
-		}
-		i += size
-		start = i
-	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
-}
-
-// appendJSONFloat appends f as encoding/json writes a float64.
-func appendJSONFloat(b []byte, f float64) ([]byte, error) {
-	if math.IsInf(f, 0) || math.IsNaN(f) {
-		return nil, &json.UnsupportedValueError{Str: strconv.FormatFloat(f, 'g', -1, 64)}
-	}
-	format := byte('f')
-	if abs := math.Abs(f); abs != 0 && (abs < 1e-6 || abs >= 1e21) {
-		format = 'e'
-	}
-	b = strconv.AppendFloat(b, f, format, -1, 64)
-	if format == 'e' { // e-09 becomes e-9
-		if n := len(b); n >= 4 && b[n-4] == 'e' && b[n-3] == '-' && b[n-2] == '0' {
-			b[n-2] = b[n-1]
-			b = b[:n-1]
-		}
-	}
-	return b, nil
 }

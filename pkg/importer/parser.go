@@ -132,6 +132,7 @@ type pieceRun struct {
 	names   map[string]bool // custom attribute names known to be registered
 
 	batch   bytes.Buffer
+	row     []byte // the JSON of the row being added to batch
 	rows    int
 	report  *os.File
 	reportW *csv.Writer
@@ -196,7 +197,8 @@ func (run *pieceRun) accept(ctx context.Context, row *decode.Row) error {
 		}
 	}
 	wr := job.WriteRow{Line: row.Line, Stamp: job.Stamp(eff, run.m.JobOrder, run.m.Piece.File, row.Line), Endpoint: e}
-	b, err := json.Marshal(wr)
+	b, err := wr.AppendJSON(run.row[:0])
+	run.row = b
 	if err != nil {
 		return fmt.Errorf("encode row %d: %w", row.Line, err)
 	}

@@ -1,6 +1,11 @@
 package job
 
-import "github.com/segport/segport/pkg/endpoint"
+import (
+	"strconv"
+
+	"github.com/segport/segport/internal/jsonw"
+	"github.com/segport/segport/pkg/endpoint"
+)
 
 // WriteBatch carries validated endpoints from the parser to the writer. Seq numbers
 // the batches of one piece from 0; the parser cuts batches at the same rows every
@@ -19,6 +24,22 @@ type WriteRow struct {
 	Line     int                `json:"L"`
 	Stamp    string             `json:"S"`
 	Endpoint *endpoint.Endpoint `json:"E"`
+}
+
+// AppendJSON appends r's JSON to b: json.Marshal's bytes, without reflection (see
+// endpoint.Endpoint.AppendJSON).
+func (r WriteRow) AppendJSON(b []byte) ([]byte, error) {
+	b = strconv.AppendInt(append(b, `{"L":`...), int64(r.Line), 10)
+	b = jsonw.AppendString(append(b, `,"S":`...), r.Stamp, true)
+	b = append(b, `,"E":`...)
+	if r.Endpoint == nil {
+		return append(b, "null}"...), nil
+	}
+	b, err := r.Endpoint.AppendJSON(b, true)
+	if err != nil {
+		return nil, err
+	}
+	return append(b, '}'), nil
 }
 
 // PieceResult is what the parser records when it has read a whole piece.
