@@ -19,7 +19,7 @@ func AppendString(b []byte, s string, escapeHTML bool) []byte {
 	for i := 0; i < len(s); {
 		c := s[i]
 		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' && (!escapeHTML || (c != '<' && c != '>' && c != '&')) {
+			if asIs[c] && (!escapeHTML || !html[c]) {
 				i++
 				continue
 			}
@@ -62,6 +62,16 @@ func AppendString(b []byte, s string, escapeHTML bool) []byte {
 	b = append(b, s[start:]...)
 	return append(b, '"')
 }
+
+// asIs marks the ASCII bytes a JSON string holds as they are; html those that
+// json.Marshal escapes all the same.
+var asIs, html = func() (asIs, html [utf8.RuneSelf]bool) {
+	for c := range asIs {
+		asIs[c] = c >= 0x20 && c != '"' && c != '\\'
+	}
+	html['<'], html['>'], html['&'] = true, true, true
+	return
+}()
 
 // AppendStrings appends v as encoding/json writes a []string.
 func AppendStrings(b []byte, v []string, escapeHTML bool) []byte {

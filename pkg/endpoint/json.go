@@ -8,42 +8,42 @@ import "github.com/segport/segport/internal/jsonw"
 // it batches, and reflection cost it four times what decoding the row did.
 func (e *Endpoint) AppendJSON(b []byte, escapeHTML bool) ([]byte, error) {
 	o := jsonObject{b: append(b, '{'), html: escapeHTML}
-	o.str("Id", e.Id)
-	o.str("ChannelType", e.ChannelType)
-	o.str("Address", e.Address)
-	o.str("EndpointStatus", e.EndpointStatus)
-	o.str("OptOut", e.OptOut)
-	o.str("EffectiveDate", e.EffectiveDate)
-	o.str("CreationDate", e.CreationDate)
-	o.str("RequestId", e.RequestId)
+	o.str(`"Id":`, e.Id)
+	o.str(`"ChannelType":`, e.ChannelType)
+	o.str(`"Address":`, e.Address)
+	o.str(`"EndpointStatus":`, e.EndpointStatus)
+	o.str(`"OptOut":`, e.OptOut)
+	o.str(`"EffectiveDate":`, e.EffectiveDate)
+	o.str(`"CreationDate":`, e.CreationDate)
+	o.str(`"RequestId":`, e.RequestId)
 	if l := e.Location; l != nil {
-		in := o.open("Location")
-		in.str("City", l.City)
-		in.str("Country", l.Country)
-		in.float("Latitude", l.Latitude)
-		in.float("Longitude", l.Longitude)
-		in.str("PostalCode", l.PostalCode)
-		in.str("Region", l.Region)
+		in := o.open(`"Location":`)
+		in.str(`"City":`, l.City)
+		in.str(`"Country":`, l.Country)
+		in.float(`"Latitude":`, l.Latitude)
+		in.float(`"Longitude":`, l.Longitude)
+		in.str(`"PostalCode":`, l.PostalCode)
+		in.str(`"Region":`, l.Region)
 		o.close(in)
 	}
 	if d := e.Demographic; d != nil {
-		in := o.open("Demographic")
-		in.str("AppVersion", d.AppVersion)
-		in.str("Locale", d.Locale)
-		in.str("Make", d.Make)
-		in.str("Model", d.Model)
-		in.str("ModelVersion", d.ModelVersion)
-		in.str("Platform", d.Platform)
-		in.str("PlatformVersion", d.PlatformVersion)
-		in.str("Timezone", d.Timezone)
+		in := o.open(`"Demographic":`)
+		in.str(`"AppVersion":`, d.AppVersion)
+		in.str(`"Locale":`, d.Locale)
+		in.str(`"Make":`, d.Make)
+		in.str(`"Model":`, d.Model)
+		in.str(`"ModelVersion":`, d.ModelVersion)
+		in.str(`"Platform":`, d.Platform)
+		in.str(`"PlatformVersion":`, d.PlatformVersion)
+		in.str(`"Timezone":`, d.Timezone)
 		o.close(in)
 	}
-	appendCustom(&o, "Attributes", e.Attributes)
-	appendCustom(&o, "Metrics", e.Metrics)
+	appendCustom(&o, `"Attributes":`, e.Attributes)
+	appendCustom(&o, `"Metrics":`, e.Metrics)
 	if u := e.User; u != nil {
-		in := o.open("User")
-		in.str("UserId", u.UserId)
-		appendCustom(&in, "UserAttributes", u.UserAttributes)
+		in := o.open(`"User":`)
+		in.str(`"UserId":`, u.UserId)
+		appendCustom(&in, `"UserAttributes":`, u.UserAttributes)
 		o.close(in)
 	}
 	if o.err != nil {
@@ -61,12 +61,13 @@ type jsonObject struct {
 	err  error // the first value that has no JSON form
 }
 
+// key starts the member k, given with its quotes and colon ("Id":), as it is written.
 func (o *jsonObject) key(k string) {
 	if o.n > 0 {
 		o.b = append(o.b, ',')
 	}
 	o.n++
-	o.b = append(append(append(o.b, '"'), k...), '"', ':')
+	o.b = append(o.b, k...)
 }
 
 func (o *jsonObject) str(k, v string) {
