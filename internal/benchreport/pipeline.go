@@ -362,6 +362,9 @@ func cpuTime() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
+// pipelineHeading starts the report's section on the pipeline.
+const pipelineHeading = "# Pipeline throughput and cost"
+
 // renderPipeline is the report's section on the pipeline.
 func renderPipeline(r *pipelineRun) []byte {
 	var b bytes.Buffer
@@ -395,7 +398,7 @@ func renderPipeline(r *pipelineRun) []byte {
 	}
 	floor := 2 * p.DynamoDBWritePerMillion
 
-	fmt.Fprintf(&b, "\n# Pipeline throughput and cost\n\n")
+	fmt.Fprintf(&b, "\n%s\n\n", pipelineHeading)
 	fmt.Fprintf(&b, "%s endpoints generated as one %.1f MB CSV file (e-mail and SMS addresses, location, demographics, two custom\n"+
 		"attributes and a metric; no user), imported on the local stack (gofakes3, fauxqs, dynalite) in one run, with\n"+
 		"the ceiling measured on the same stack before and after it, once dynalite is warm. %d write batches (%.0f endpoints, about %d KiB, each); %d pollers per\n"+
