@@ -2,9 +2,7 @@ package endpoint
 
 import (
 	"slices"
-	"strconv"
 	"strings"
-	"unicode/utf8"
 )
 
 // A file with a header (CSV) gives every row the same attributes in the same
@@ -107,51 +105,19 @@ func (b *Builder) SetRow(text string, spans []Span) {
 func (b *Builder) setSlot(c *column, v string) {
 	p := b.plan
 	s := &p.slots[c.slot]
-	first := s.n == 0
-	if first && s.nameErr != "" {
-		b.Fail(c.attr.Name(), s.nameErr)
+	m, ok := b.acceptCustom(c.attr, v, s.n, s.nameErr)
+	if !ok {
 		return
 	}
-	f := family(s.kind)
 	if s.kind == KindMetric {
-		m, ok := parseFinite(v)
-		switch {
-		case !ok:
-			b.Fail(c.attr.Name(), strconv.Quote(v)+" is not a finite number")
-		case !first:
-			b.Fail(c.attr.Name(), "given more than once")
-		case b.families[f] >= b.Limits.AttributesPerEndpoint:
-			b.Fail(c.attr.Name(), "more than "+strconv.Itoa(b.Limits.AttributesPerEndpoint)+" custom attributes in Metrics")
-		default:
-			s.n, s.metric = 1, m
-			b.families[f]++
-			b.size += len(s.name) + 8
-		}
+		s.n, s.metric = 1, m
 		return
-	}
-	if len(v) > b.Limits.ValueLength { // a character is at least a byte
-		if n := utf8.RuneCountInString(v); n > b.Limits.ValueLength {
-			b.Fail(c.attr.Name(), "value has "+strconv.Itoa(n)+" characters, the limit is "+strconv.Itoa(b.Limits.ValueLength))
-			return
-		}
-	}
-	switch {
-	case first && b.families[f] >= b.Limits.AttributesPerEndpoint:
-		b.Fail(c.attr.Name(), "more than "+strconv.Itoa(b.Limits.AttributesPerEndpoint)+" custom attributes in "+familyName(s.kind))
-		return
-	case !first && s.n >= b.Limits.ValuesPerAttribute:
-		b.Fail(c.attr.Name(), "more than "+strconv.Itoa(b.Limits.ValuesPerAttribute)+" values")
-		return
-	case first:
-		b.families[f]++
-		b.size += len(s.name)
 	}
 	if p.window == nil {
 		p.window = carve(&b.vals, p.width, blockLen)
 	}
 	p.window[s.base+s.n] = v
 	s.n++
-	b.size += len(v)
 }
 
 // resetRow forgets the current row's custom values. The window of a row that

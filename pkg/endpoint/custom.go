@@ -15,7 +15,7 @@ import (
 type custom struct {
 	kind   Kind
 	name   string
-	n      int     // values of an Attributes.* or User.UserAttributes.* list
+	n      int     // values given: of an Attributes.* or User.UserAttributes.* list, or 1 for a metric
 	start  int     // where its values begin, once Finish has placed them (see placeValues)
 	metric float64 // the value of a Metrics.* attribute
 }
@@ -53,7 +53,6 @@ func (b *Builder) find(a Attr) int {
 func (b *Builder) add(c custom) int {
 	i := len(b.customs)
 	b.customs = append(b.customs, c)
-	b.families[family(c.kind)]++
 	switch {
 	case len(b.customs) == customIndexAt+1:
 		if b.index == nil {
@@ -75,56 +74,77 @@ func (b *Builder) resetCustoms() {
 	b.customs, b.values, b.families = b.customs[:0], b.values[:0], [3]int{}
 }
 
-// setCustom checks a value of a custom attribute: its name (once per row), then
-// the value, then the limits, in that order, so that the first problem reported
-// does not depend on how values are stored.
+// setCustom sets a value of a custom attribute of the row, found among the
+// names the row has given so far (see acceptCustom for the checks).
 func (b *Builder) setCustom(a Attr, v string) {
 	i := b.find(a)
+	n, nameErr := 0, ""
 	if i < 0 {
-		if msg := b.checkName(a.Custom); msg != "" {
-			b.Fail(a.Name(), msg)
-			return
-		}
+		nameErr = b.checkName(a.Custom)
+	} else {
+		n = b.customs[i].n
 	}
-	if a.Kind == KindMetric {
-		b.setMetric(a, v, i)
+	m, ok := b.acceptCustom(a, v, n, nameErr)
+	if !ok {
 		return
+	}
+	if i < 0 {
+		i = b.add(custom{kind: a.Kind, name: a.Custom, metric: m})
+	}
+	b.customs[i].n++
+	if a.Kind != KindMetric {
+		b.values = append(b.values, listValue{i, v})
+	}
+}
+
+// acceptCustom checks value v of custom attribute a, which the row has given n
+// values so far, and counts it in the endpoint's size and its family; the caller
+// stores it. The checks come in an order that makes the first problem reported
+// not depend on how values are stored: the name, when v is its first value
+// (nameErr is what checkName says of it), then the value, then the limits. For a
+// metric it returns the number.
+func (b *Builder) acceptCustom(a Attr, v string, n int, nameErr string) (metric float64, ok bool) {
+	first := n == 0
+	if first && nameErr != "" {
+		b.Fail(a.Name(), nameErr)
+		return 0, false
+	}
+	f := family(a.Kind)
+	if a.Kind == KindMetric {
+		m, number := parseFinite(v)
+		switch {
+		case !number:
+			b.Fail(a.Name(), strconv.Quote(v)+" is not a finite number")
+		case !first:
+			b.Fail(a.Name(), "given more than once")
+		case b.families[f] >= b.Limits.AttributesPerEndpoint:
+			b.Fail(a.Name(), "more than "+strconv.Itoa(b.Limits.AttributesPerEndpoint)+" custom attributes in Metrics")
+		default:
+			b.families[f]++
+			b.size += len(a.Custom) + 8
+			return m, true
+		}
+		return 0, false
 	}
 	if len(v) > b.Limits.ValueLength { // a character is at least a byte
 		if n := utf8.RuneCountInString(v); n > b.Limits.ValueLength {
 			b.Fail(a.Name(), "value has "+strconv.Itoa(n)+" characters, the limit is "+strconv.Itoa(b.Limits.ValueLength))
-			return
+			return 0, false
 		}
 	}
 	switch {
-	case i < 0 && b.families[family(a.Kind)] >= b.Limits.AttributesPerEndpoint:
+	case first && b.families[f] >= b.Limits.AttributesPerEndpoint:
 		b.Fail(a.Name(), "more than "+strconv.Itoa(b.Limits.AttributesPerEndpoint)+" custom attributes in "+familyName(a.Kind))
-		return
-	case i >= 0 && b.customs[i].n >= b.Limits.ValuesPerAttribute:
+		return 0, false
+	case !first && n >= b.Limits.ValuesPerAttribute:
 		b.Fail(a.Name(), "more than "+strconv.Itoa(b.Limits.ValuesPerAttribute)+" values")
-		return
-	case i < 0:
-		i = b.add(custom{kind: a.Kind, name: a.Custom})
+		return 0, false
+	case first:
+		b.families[f]++
 		b.size += len(a.Custom)
 	}
-	b.customs[i].n++
-	b.values = append(b.values, listValue{i, v})
 	b.size += len(v)
-}
-
-func (b *Builder) setMetric(a Attr, v string, i int) {
-	f, ok := parseFinite(v)
-	switch {
-	case !ok:
-		b.Fail(a.Name(), strconv.Quote(v)+" is not a finite number")
-	case i >= 0:
-		b.Fail(a.Name(), "given more than once")
-	case b.families[family(KindMetric)] >= b.Limits.AttributesPerEndpoint:
-		b.Fail(a.Name(), "more than "+strconv.Itoa(b.Limits.AttributesPerEndpoint)+" custom attributes in Metrics")
-	default:
-		b.add(custom{kind: KindMetric, name: a.Custom, metric: f})
-		b.size += len(a.Custom) + 8
-	}
+	return 0, true
 }
 
 func (b *Builder) checkName(name string) string {
