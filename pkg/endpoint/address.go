@@ -168,19 +168,14 @@ func plainPhone(addr string) bool {
 // normalised address, so that importing the same rows again updates, not duplicates.
 // It is the first 16 bytes of SHA-256(channel, 0, address) in hex.
 func DerivedId(channel, normalizedAddr string) string {
-	return derivedId(channel, normalizedAddr, nil, nil)
+	var scratch []byte
+	return derivedId(channel, normalizedAddr, nil, &scratch)
 }
 
 // derivedId is DerivedId with its strings from strs and *scratch to hash in.
 func derivedId(channel, normalizedAddr string, strs *arena.Strings, scratch *[]byte) string {
-	var msg []byte
-	if scratch != nil {
-		msg = (*scratch)[:0]
-	}
-	msg = append(append(append(msg, channel...), 0), normalizedAddr...)
-	if scratch != nil {
-		*scratch = msg
-	}
+	msg := append(append(append((*scratch)[:0], channel...), 0), normalizedAddr...)
+	*scratch = msg
 	sum := sha256.Sum256(msg)
 	var out [32]byte
 	for i, c := range sum[:16] {

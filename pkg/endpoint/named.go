@@ -63,15 +63,6 @@ func (c Custom[V]) Map() map[string]V {
 	return m
 }
 
-// Names returns the names in order.
-func (c Custom[V]) Names() []string {
-	names := make([]string, len(c))
-	for i, n := range c {
-		names[i] = n.Name
-	}
-	return names
-}
-
 func (c Custom[V]) search(name string) (int, bool) {
 	return slices.BinarySearchFunc(c, name, func(n Named[V], name string) int { return strings.Compare(n.Name, name) })
 }

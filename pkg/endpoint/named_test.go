@@ -81,7 +81,11 @@ func TestCustomPutGet(t *testing.T) {
 	for _, n := range []string{"m", "a", "z", "m", "b"} {
 		c.Put(n, []string{n + "!"})
 	}
-	if got := c.Names(); !slices.Equal(got, []string{"a", "b", "m", "z"}) {
+	var got []string
+	for _, n := range c {
+		got = append(got, n.Name)
+	}
+	if !slices.Equal(got, []string{"a", "b", "m", "z"}) {
 		t.Fatalf("names %v, want [a b m z]", got)
 	}
 	if v, ok := c.Get("m"); !ok || v[0] != "m!" {
