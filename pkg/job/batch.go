@@ -7,6 +7,9 @@ import (
 	"github.com/segport/segport/pkg/endpoint"
 )
 
+// MaxMessageBytes is the largest message body SQS takes (1 MiB since 2025).
+const MaxMessageBytes = 1 << 20
+
 // WriteBatch carries validated endpoints from the parser to the writer. Seq numbers
 // the batches of one piece from 0; the parser cuts batches at the same rows every
 // time it parses a piece, so a batch is identified by (JobId, Piece, Seq).
@@ -14,10 +17,48 @@ type WriteBatch struct {
 	JobId     string     `json:"JobId"`
 	JobOrder  string     `json:"JobOrder"`
 	SegmentId string     `json:"SegmentId"`
+	Key       string     `json:"Key"` // the object the rows come from
 	Piece     int        `json:"Piece"`
 	Seq       int        `json:"Seq"`
 	Rows      []WriteRow `json:"Rows"`
 }
+
+// Tally counts the batch's rows per channel.
+func (b *WriteBatch) Tally() Tally {
+	var t Tally
+	for _, r := range b.Rows {
+		ch := ""
+		if r.Endpoint != nil {
+			ch = r.Endpoint.ChannelType
+		}
+		t.Count(ch)
+	}
+	return t
+}
+
+// FirstLine is the line of the batch's first row.
+func (b *WriteBatch) FirstLine() int {
+	if len(b.Rows) == 0 {
+		return 0
+	}
+	return b.Rows[0].Line
+}
+
+// AppendHead appends the JSON of b without its rows, up to the opening bracket of
+// "Rows": the parser appends rows encoded one by one (WriteRow.AppendJSON, comma
+// separated) and closes the batch with CloseBatch. The bytes are json.Marshal's.
+func (b *WriteBatch) AppendHead(dst []byte) []byte {
+	dst = jsonw.AppendString(append(dst, `{"JobId":`...), b.JobId, true)
+	dst = jsonw.AppendString(append(dst, `,"JobOrder":`...), b.JobOrder, true)
+	dst = jsonw.AppendString(append(dst, `,"SegmentId":`...), b.SegmentId, true)
+	dst = jsonw.AppendString(append(dst, `,"Key":`...), b.Key, true)
+	dst = strconv.AppendInt(append(dst, `,"Piece":`...), int64(b.Piece), 10)
+	dst = strconv.AppendInt(append(dst, `,"Seq":`...), int64(b.Seq), 10)
+	return append(dst, `,"Rows":[`...)
+}
+
+// CloseBatch ends a batch begun with AppendHead.
+func CloseBatch(dst []byte) []byte { return append(dst, "]}"...) }
 
 // WriteRow is one endpoint definition with the stamp that orders it.
 type WriteRow struct {
@@ -44,11 +85,11 @@ func (r WriteRow) AppendJSON(b []byte) ([]byte, error) {
 
 // PieceResult is what the parser records when it has read a whole piece.
 type PieceResult struct {
-	Batches       int            // write batches sent
-	Rows          int            // valid endpoint definitions
-	Failed        int            // rows that failed
-	ChannelCounts map[string]int // valid rows per channel
-	Failures      []string       // the first MaxFailures failures, in file order
-	Report        string         // key of the piece's part of the error report, if any rows failed
-	Error         string         // why the piece could not be read to its end, if it could not
+	Batches       int            `json:"Batches"`                 // write batches sent
+	Rows          int            `json:"Rows"`                    // valid endpoint definitions
+	Failed        int            `json:"Failed"`                  // rows that failed
+	ChannelCounts map[string]int `json:"ChannelCounts,omitempty"` // valid rows per channel
+	Failures      []string       `json:"Failures,omitempty"`      // the first MaxFailures failures, in file order
+	Report        string         `json:"Report,omitempty"`        // key of the piece's part of the error report, if any rows failed
+	Error         string         `json:"Error,omitempty"`         // why the piece could not be read to its end, if it could not
 }

@@ -36,3 +36,57 @@ func TestWriteRowJSON(t *testing.T) {
 		})
 	}
 }
+
+// A batch spliced from its head and rows encoded one by one is json.Marshal's
+// WriteBatch, whatever order its fields are declared in.
+func TestBatchJSON(t *testing.T) {
+	rows := []WriteRow{
+		{Line: 2, Stamp: "a", Endpoint: &endpoint.Endpoint{Id: "x", ChannelType: "SMS"}},
+		{Line: 3, Stamp: "b<", Endpoint: &endpoint.Endpoint{Id: "y"}},
+	}
+	tests := []struct {
+		name string
+		b    WriteBatch
+	}{
+		{name: "empty", b: WriteBatch{Rows: []WriteRow{}}},
+		{name: "rows", b: WriteBatch{JobId: "j", JobOrder: "o&", SegmentId: "s", Key: "imports/s/a\"b.csv", Piece: 3, Seq: 12, Rows: rows}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			want, err := json.Marshal(tt.b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := tt.b.AppendHead(nil)
+			for i, r := range tt.b.Rows {
+				if i > 0 {
+					got = append(got, ',')
+				}
+				if got, err = r.AppendJSON(got); err != nil {
+					t.Fatal(err)
+				}
+			}
+			got = CloseBatch(got)
+			if string(got) != string(want) {
+				t.Fatalf("got  %s\nwant %s", got, want)
+			}
+		})
+	}
+}
+
+func TestBatchTally(t *testing.T) {
+	b := WriteBatch{Rows: []WriteRow{
+		{Endpoint: &endpoint.Endpoint{ChannelType: "SMS"}}, {Endpoint: &endpoint.Endpoint{ChannelType: "SMS"}},
+		{Endpoint: &endpoint.Endpoint{Id: "only-id"}}, {Line: 9, Endpoint: &endpoint.Endpoint{ChannelType: "EMAIL"}},
+	}}
+	got := b.Tally()
+	want := Tally{Rows: 4, Channels: map[string]int{"SMS": 2, NoChannel: 1, "EMAIL": 1}}
+	if got.Rows != want.Rows || len(got.Channels) != len(want.Channels) {
+		t.Fatalf("got %+v, want %+v", got, want)
+	}
+	for ch, n := range want.Channels {
+		if got.Channels[ch] != n {
+			t.Fatalf("channel %s: got %d, want %d", ch, got.Channels[ch], n)
+		}
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -129,5 +130,22 @@ const stampDate = "20060102T150405.000"
 // attribute only if its stamp is greater, so rows may land in any order, any
 // number of times, and the result is that of applying them once in stamp order.
 func Stamp(effective time.Time, jobOrder string, file, line int) string {
-	return fmt.Sprintf("%s|%s|%04d|%010d", effective.UTC().Format(stampDate), jobOrder, file, line)
+	b := make([]byte, 0, len(stampDate)+len(jobOrder)+32)
+	b = effective.UTC().AppendFormat(b, stampDate)
+	b = append(append(b, '|'), jobOrder...)
+	b = appendOrdinal(append(b, '|'), file)
+	b = appendOrdinal(append(b, '|'), line)
+	return string(b)
+}
+
+// appendOrdinal appends n so that ordinals compare as strings as they do as
+// numbers, however many digits they have: a letter giving the digit count
+// ('a' for one digit), then the digits. A job's 10,000th file sorts after its
+// 9,999th.
+func appendOrdinal(b []byte, n int) []byte {
+	if n < 0 {
+		n = 0
+	}
+	digits := strconv.AppendInt(nil, int64(n), 10)
+	return append(append(b, byte('a'+len(digits)-1)), digits...)
 }
