@@ -179,7 +179,7 @@ var eventChecks = map[string]func(h *harness, fn string, payload []byte){
 		h.startJob(m.JobId, m.SegmentId)
 		h.expectNoFailures(h.invokeOK(fn, payload))
 		pieces, err := h.app.Store.Pieces(h.ctx, m.JobId)
-		if err != nil || len(pieces) != 1 || !pieces[0].Parsed || pieces[0].Rows != 5 || pieces[0].Batches != 1 {
+		if err != nil || len(pieces) != 1 || !pieces[0].Parsed || pieces[0].Result.Rows != 5 || pieces[0].Result.Batches != 1 {
 			h.t.Errorf("pieces %+v, %v; want one parsed piece of 5 rows in 1 batch", pieces, err)
 		}
 		h.expectMessage("WriteQueue", m.JobId)
@@ -349,10 +349,10 @@ func (h *harness) startJob(id, segId string) {
 	h.t.Helper()
 	j := &job.Job{Id: id, JobStatus: job.Created, CreationDate: "2026-11-01T12:00:00Z",
 		Definition: job.Definition{S3Url: "s3://segport/imports/spring customers/spec-example.csv", Format: "CSV", SegmentId: segId, SegmentName: "spring customers"}}
-	if _, _, err := h.app.Store.CreateJob(h.ctx, j, strings.Repeat("0", 10)); err != nil {
+	if _, _, err := h.app.Store.CreateJob(h.ctx, j, job.Launch{JobOrder: strings.Repeat("0", 10), SegmentId: segId}); err != nil {
 		h.t.Fatal(err)
 	}
-	if err := h.app.Store.SetJobStatus(h.ctx, id, job.Processing, 1); err != nil {
+	if err := h.app.Store.StartJob(h.ctx, id, []job.Piece{{Key: "imports/spring customers/spec-example.csv"}}); err != nil {
 		h.t.Fatal(err)
 	}
 }

@@ -171,7 +171,7 @@ func runPipeline(ctx context.Context, n int) (*pipelineRun, error) {
 		return nil, err
 	}
 	for _, p := range pieces {
-		res.batches += p.Batches
+		res.batches += p.Result.Batches
 	}
 	return res, nil
 }
@@ -231,6 +231,9 @@ func runCeiling(ctx context.Context, rt *localrun.Runtime, n int, res *pipelineR
 	c := stats.NewCounter("ceiling")
 	ctx = stats.NewContext(ctx, c)
 	jobId, segmentId := "bench-"+name, "bench-"+name
+	if err := store.StartJob(ctx, jobId, []job.Piece{{}}); err != nil { // the piece the batches are recorded on
+		return err
+	}
 	work := make(chan int)
 	errs := make(chan error, benchPollers)
 	cpu0 := cpuTime()
@@ -306,7 +309,11 @@ func ceilingBatch(ctx context.Context, store *dynamo.Store, jobId, segmentId str
 	if err := store.AddMembers(ctx, segmentId, ids); err != nil {
 		return err
 	}
-	if _, err := store.BatchDone(ctx, jobId, 0, seq); err != nil {
+	tally := job.Tally{}
+	for _, r := range recs {
+		tally.Count(r.E.ChannelType)
+	}
+	if _, err := store.BatchDone(ctx, jobId, 0, seq, tally); err != nil {
 		return err
 	}
 	return store.RecordUsage(ctx, jobId, fmt.Sprintf("batch#%d", seq), stats.Stats{})

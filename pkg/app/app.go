@@ -32,6 +32,7 @@ type App struct {
 	Trigger *importer.Trigger
 	Parser  *importer.Parser
 	Writer  *importer.Writer
+	Sweeper *importer.Sweeper
 
 	meter meter.Options // how the handlers of meter.go are metered
 }
@@ -60,20 +61,27 @@ func New(cfg *config.Config, awsCfg aws.Config, opts Options) *App {
 	assume := newAssumer(awsCfg, s3opts)
 	sqc := sqs.NewFromConfig(awsCfg)
 	store := dynamo.New(db, cfg.Tables, cfg.Shards)
+	if opts.Now != nil {
+		store.SetClock(opts.Now)
+	}
 	objects := s3src.New(s3c)
-	fin := &importer.Finisher{Jobs: store, Objects: objects, Bucket: cfg.Bucket, Shards: cfg.Shards, Now: opts.Now, Log: opts.Log}
+	parse := sqsq.New(sqc, cfg.ParseQueueURL)
+	fin := &importer.Finisher{Jobs: store, Segments: store, Objects: objects, Bucket: cfg.Bucket, Shards: cfg.Shards, Now: opts.Now, Log: opts.Log}
 	return &App{
 		meter:   meterOptions(opts),
 		Config:  cfg,
 		AWS:     awsCfg,
 		Store:   store,
 		Objects: objects,
-		Trigger: &importer.Trigger{Jobs: store, Objects: objects, Assume: assume, Parse: sqsq.New(sqc, cfg.ParseQueueURL),
-			Bucket: cfg.Bucket, PieceSize: cfg.PieceSize, Now: opts.Now, Log: opts.Log, Metrics: opts.Metrics},
+		Trigger: &importer.Trigger{Jobs: store, Segments: store, Registry: store, Limits: cfg.Limits, Objects: objects, Assume: assume,
+			Parse: parse, Bucket: cfg.Bucket, PieceSize: cfg.PieceSize, Now: opts.Now, Log: opts.Log, Metrics: opts.Metrics},
 		Parser: &importer.Parser{Jobs: store, Objects: objects, Assume: assume, ReportBucket: cfg.Bucket, Registry: store, Write: sqsq.New(sqc, cfg.WriteQueueURL),
 			Limits: cfg.Limits, BatchBytes: opts.BatchBytes, Now: opts.Now, Log: opts.Log, Finisher: fin, Metrics: opts.Metrics, MaxReceive: cfg.MaxReceive},
 		Writer: &importer.Writer{Store: store, Jobs: store, Finisher: fin, Log: opts.Log, Metrics: opts.Metrics, MaxReceive: cfg.MaxReceive,
 			Concurrency: cfg.WriteConcurrency},
+		Sweeper: &importer.Sweeper{Jobs: store, Parse: parse, Finisher: fin,
+			ParseDLQ: sqsq.New(sqc, cfg.ParseDLQURL), WriteDLQ: sqsq.New(sqc, cfg.WriteDLQURL),
+			StallAfter: cfg.StallAfter, MaxTries: cfg.MaxTries, Now: opts.Now, Log: opts.Log},
 	}
 }
 

@@ -190,7 +190,7 @@ func TestListSegmentsAndJobs(t *testing.T) {
 		created := time.Date(2026, 11, 1, 12, i, 0, 0, time.UTC)
 		j := &job.Job{Id: id, JobStatus: job.Created, CreationDate: created.Format(time.RFC3339Nano),
 			Definition: job.Definition{S3Url: "s3://segport/imports/jobs-seg/", Format: "CSV", SegmentId: segId, SegmentName: "jobs-seg"}}
-		if _, _, err := rt.App.Store.CreateJob(ctx, j, job.Order(created, id)); err != nil {
+		if _, _, err := rt.App.Store.CreateJob(ctx, j, job.Launch{JobOrder: job.Order(created, id), SegmentId: segId}); err != nil {
 			t.Fatal(err)
 		}
 		if err := rt.App.Store.EnsureSegment(ctx, segId, "jobs-seg", j.CreationDate); err != nil {

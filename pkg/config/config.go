@@ -5,6 +5,7 @@ package config
 import (
 	"fmt"
 	"strconv"
+	"time"
 
 	"github.com/segport/segport/pkg/dynamo"
 	"github.com/segport/segport/pkg/endpoint"
@@ -15,7 +16,16 @@ type Config struct {
 	Bucket        string
 	ParseQueueURL string
 	WriteQueueURL string
-	Tables        dynamo.Tables
+	// ParseDLQURL and WriteDLQURL are the queues' dead-letter queues, which
+	// the sweeper reads.
+	ParseDLQURL string
+	WriteDLQURL string
+	Tables      dynamo.Tables
+	// StallAfter is how long a job may make no progress before the sweeper
+	// sends its work again; MaxTries how often it does before it settles what
+	// is missing as failed.
+	StallAfter time.Duration
+	MaxTries   int
 	PieceSize     int64
 	Shards        int
 	MaxReceive    int // the queues' maxReceiveCount
@@ -68,6 +78,10 @@ func FromEnv(getenv func(string) string) (*Config, error) {
 		Bucket:        str("SEGPORT_BUCKET"),
 		ParseQueueURL: str("SEGPORT_PARSE_QUEUE_URL"),
 		WriteQueueURL: str("SEGPORT_WRITE_QUEUE_URL"),
+		ParseDLQURL:   str("SEGPORT_PARSE_DLQ_URL"),
+		WriteDLQURL:   str("SEGPORT_WRITE_DLQ_URL"),
+		StallAfter:    time.Duration(num("SEGPORT_STALL_SECONDS", 1800)) * time.Second,
+		MaxTries:      num("SEGPORT_MAX_TRIES", 3),
 		Tables: dynamo.Tables{
 			Endpoints: str("SEGPORT_ENDPOINTS_TABLE"),
 			Users:     str("SEGPORT_USERS_TABLE"),

@@ -30,10 +30,7 @@ type endpointItem struct {
 }
 
 // Versioned is a stored record with the version it was read at (0: not stored yet).
-type Versioned[T any] struct {
-	Rec *T
-	Ver int64
-}
+type Versioned[T any] = merge.Versioned[T]
 
 // GetEndpoints reads the endpoints with the given ids, strongly consistent. Ids not
 // stored are missing from the map.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sort"
 	"strconv"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -14,99 +15,56 @@ import (
 )
 
 // Jobs table: partition key JobId, sort key Sk. Sk "job" is the job itself; Sk
-// "piece#<nnnnnn>" records the progress of one piece. Progress is kept in sets
-// (ADD of a set element is idempotent), so redelivered messages count once.
+// "piece#<nnnnnn>" records the plan and progress of one piece. Every update is
+// idempotent: sets and maps keyed by batch number record progress, so
+// redelivered messages count once. The rules that read these records (when a
+// piece has settled, what a job sums to) are pkg/job's.
 
 const jobSk = "job"
 
 func pieceSk(i int) string { return fmt.Sprintf("piece#%06d", i) }
 
+// runningFlag marks the jobs that have not ended, for the sparse Running index
+// the sweeper queries.
+const runningFlag = "1"
+
 // jobItem is the job's own item.
 type jobItem struct {
-	JobId          string         `json:"JobId"`
-	Sk             string         `json:"Sk"`
-	JobStatus      job.Status     `json:"JobStatus"`
-	JobOrder       string         `json:"JobOrder"`
-	SegmentId      string         `json:"SegmentId,omitempty"` // Definition.SegmentId, for the BySegment index
-	CreationDate   string         `json:"CreationDate"`
-	CompletionDate string         `json:"CompletionDate,omitempty"`
-	TotalPieces    int            `json:"TotalPieces"`
-	TotalProcessed int            `json:"TotalProcessed"`
-	TotalFailures  int            `json:"TotalFailures"`
-	Failures       []string       `json:"Failures,omitempty"`
-	Definition     job.Definition `json:"Definition"`
-	ErrorReport    string         `json:"ErrorReport,omitempty"`
-	DonePieces     []int          `json:"DonePieces,omitempty" dynamodbav:",numberset,omitempty"`
-	FailedPieces   []int          `json:"FailedPieces,omitempty" dynamodbav:",numberset,omitempty"`
-}
-
-// PieceRecord is a piece's progress item.
-type PieceRecord struct {
-	JobId         string         `json:"JobId"`
-	Sk            string         `json:"Sk"`
-	Index         int            `json:"Index"`
-	Parsed        bool           `json:"Parsed"`
-	Batches       int            `json:"Batches"`
-	Rows          int            `json:"Rows"`
-	Failed        int            `json:"Failed"`
-	ChannelCounts map[string]int `json:"ChannelCounts,omitempty"`
-	Failures      []string       `json:"Failures,omitempty"`
-	Report        string         `json:"Report,omitempty"`
-	Error         string         `json:"Error,omitempty"`
-	Done          []int          `json:"Done,omitempty" dynamodbav:",numberset,omitempty"`
-	// GaveUp is why the parse message was abandoned to the dead-letter queue.
-	GaveUp string `json:"GaveUp,omitempty"`
-	// FailedBatches are the batches abandoned to the dead-letter queue, by number.
-	FailedBatches map[string]FailedBatch `json:"FailedBatches,omitempty"`
-}
-
-// FailedBatch is a write batch that was abandoned after its last delivery.
-type FailedBatch struct {
-	Rows   int    `json:"Rows"`
-	Reason string `json:"Reason"`
-}
-
-// Lost returns the failed batches not written since, and the rows they hold.
-func (p *PieceRecord) Lost() (map[int]FailedBatch, int) {
-	done := make(map[int]bool, len(p.Done))
-	for _, d := range p.Done {
-		done[d] = true
-	}
-	lost, rows := map[int]FailedBatch{}, 0
-	for k, fb := range p.FailedBatches {
-		n, err := strconv.Atoi(k)
-		if err == nil && !done[n] {
-			lost[n] = fb
-			rows += fb.Rows
-		}
-	}
-	return lost, rows
-}
-
-// Settled reports whether the piece has ended: parsed with every batch written or
-// abandoned, or abandoned itself.
-func (p *PieceRecord) Settled() bool {
-	if p.GaveUp != "" && !p.Parsed {
-		return true
-	}
-	lost, _ := p.Lost()
-	return p.Parsed && len(p.Done)+len(lost) >= p.Batches
-}
-
-// Incomplete reports whether the piece ended without all its rows: unreadable,
-// abandoned, or with abandoned batches.
-func (p *PieceRecord) Incomplete() bool {
-	lost, _ := p.Lost()
-	return p.Error != "" || (p.GaveUp != "" && !p.Parsed) || len(lost) > 0
+	JobId           string         `json:"JobId"`
+	Sk              string         `json:"Sk"`
+	JobStatus       job.Status     `json:"JobStatus"`
+	JobOrder        string         `json:"JobOrder"`
+	SegmentId       string         `json:"SegmentId,omitempty"` // Definition.SegmentId, for the BySegment index
+	Running         string         `json:"Running,omitempty"`   // "1" until the job ends, for the Running index
+	CreationDate    string         `json:"CreationDate"`
+	CompletionDate  string         `json:"CompletionDate,omitempty"`
+	TotalPieces     int            `json:"TotalPieces"`
+	CompletedPieces int            `json:"CompletedPieces"`
+	FailedPieces    int            `json:"FailedPieces"`
+	TotalProcessed  int            `json:"TotalProcessed"`
+	TotalFailures   int            `json:"TotalFailures"`
+	Failures        []string       `json:"Failures,omitempty"`
+	Definition      job.Definition `json:"Definition"`
+	ErrorReport     string         `json:"ErrorReport,omitempty"`
+	Launch          job.Launch     `json:"Launch"`
+	Progress        int64          `json:"Progress"`
+	Progressed      string         `json:"Progressed,omitempty"`
+	// Settled and FailedSet are the pieces that have settled, and those of
+	// them that failed.
+	Settled   []int `json:"Settled,omitempty" dynamodbav:",numberset,omitempty"`
+	FailedSet []int `json:"FailedSet,omitempty" dynamodbav:",numberset,omitempty"`
 }
 
 func (it *jobItem) job() *job.Job {
 	j := &job.Job{
 		Id: it.JobId, JobStatus: it.JobStatus, CreationDate: it.CreationDate, CompletionDate: it.CompletionDate,
-		TotalPieces: it.TotalPieces, FailedPieces: len(it.FailedPieces),
-		CompletedPieces: len(it.DonePieces) - len(it.FailedPieces),
-		TotalProcessed:  it.TotalProcessed, TotalFailures: it.TotalFailures, Failures: it.Failures,
+		TotalPieces: it.TotalPieces, CompletedPieces: it.CompletedPieces, FailedPieces: it.FailedPieces,
+		TotalProcessed: it.TotalProcessed, TotalFailures: it.TotalFailures, Failures: it.Failures,
 		Definition: it.Definition, ErrorReport: it.ErrorReport,
+	}
+	if !j.JobStatus.Final() {
+		j.FailedPieces = len(it.FailedSet)
+		j.CompletedPieces = len(it.Settled) - len(it.FailedSet)
 	}
 	if j.Failures == nil {
 		j.Failures = []string{}
@@ -114,11 +72,54 @@ func (it *jobItem) job() *job.Job {
 	return j
 }
 
+func (it *jobItem) head() *job.Head {
+	h := &job.Head{Job: it.job(), Launch: it.Launch, Progress: it.Progress}
+	h.Progressed, _ = time.Parse(time.RFC3339Nano, it.Progressed)
+	h.Launch.TotalPieces = it.TotalPieces
+	return h
+}
+
+// pieceItem is a piece's item. DynamoDB map keys are strings: batch numbers
+// are written in decimal.
+type pieceItem struct {
+	JobId  string                   `json:"JobId"`
+	Sk     string                   `json:"Sk"`
+	Index  int                      `json:"Index"`
+	Plan   job.Piece                `json:"Plan"`
+	Parsed bool                     `json:"Parsed"`
+	Result job.PieceResult          `json:"Result"`
+	Done   map[string]job.Tally     `json:"Done"`
+	Lost   map[string]job.LostBatch `json:"Lost"`
+	GaveUp string                   `json:"GaveUp,omitempty"`
+	Tries  int                      `json:"Tries,omitempty"`
+}
+
+func (it *pieceItem) state() (*job.PieceState, error) {
+	p := &job.PieceState{Index: it.Index, Plan: it.Plan, Parsed: it.Parsed, Result: it.Result, GaveUp: it.GaveUp, Tries: it.Tries,
+		Done: make(map[int]job.Tally, len(it.Done)), Lost: make(map[int]job.LostBatch, len(it.Lost))}
+	for k, t := range it.Done {
+		seq, err := strconv.Atoi(k)
+		if err != nil {
+			return nil, fmt.Errorf("piece %d: batch %q: %w", it.Index, k, err)
+		}
+		p.Done[seq] = t
+	}
+	for k, l := range it.Lost {
+		seq, err := strconv.Atoi(k)
+		if err != nil {
+			return nil, fmt.Errorf("piece %d: batch %q: %w", it.Index, k, err)
+		}
+		p.Lost[seq] = l
+	}
+	return p, nil
+}
+
 // CreateJob stores a new job unless one with its id exists; it returns the stored
 // job and whether this call created it.
-func (s *Store) CreateJob(ctx context.Context, j *job.Job, order string) (*job.Job, bool, error) {
-	item, err := marshal(jobItem{JobId: j.Id, Sk: jobSk, JobStatus: j.JobStatus, JobOrder: order,
-		SegmentId: j.Definition.SegmentId, CreationDate: j.CreationDate, Definition: j.Definition})
+func (s *Store) CreateJob(ctx context.Context, j *job.Job, launch job.Launch) (*job.Job, bool, error) {
+	item, err := marshal(jobItem{JobId: j.Id, Sk: jobSk, JobStatus: j.JobStatus, JobOrder: launch.JobOrder,
+		SegmentId: j.Definition.SegmentId, Running: runningFlag, CreationDate: j.CreationDate, Definition: j.Definition,
+		Launch: launch, Progressed: s.now()})
 	if err != nil {
 		return nil, false, fmt.Errorf("encode job %s: %w", j.Id, err)
 	}
@@ -133,53 +134,81 @@ func (s *Store) CreateJob(ctx context.Context, j *job.Job, order string) (*job.J
 	if !isConditionFailed(err) {
 		return nil, false, fmt.Errorf("create job %s: %w", j.Id, err)
 	}
-	stored, err := s.Job(ctx, j.Id)
-	return stored, false, err
+	stored, err := s.Head(ctx, j.Id)
+	if err != nil {
+		return nil, false, err
+	}
+	return stored.Job, false, nil
 }
 
-// SetJobStatus moves a job that has not ended to status, with its piece count
-// when pieces > 0.
-func (s *Store) SetJobStatus(ctx context.Context, id string, status job.Status, pieces int) error {
-	expr := "SET JobStatus = :s"
-	values := map[string]types.AttributeValue{":s": str(string(status)), ":c": str(string(job.Completed)), ":f": str(string(job.Failed))}
-	if pieces > 0 {
-		expr += ", TotalPieces = :n"
-		values[":n"] = num(int64(pieces))
+// StartJob records the pieces' plans and moves a CREATED job to PROCESSING. The
+// pieces are written before any parse message is sent, so nothing has recorded
+// progress on them yet.
+func (s *Store) StartJob(ctx context.Context, jobId string, pieces []job.Piece) error {
+	reqs := make([]types.WriteRequest, len(pieces))
+	for i, p := range pieces {
+		item, err := marshal(pieceItem{JobId: jobId, Sk: pieceSk(p.Index), Index: p.Index, Plan: p,
+			Done: map[string]job.Tally{}, Lost: map[string]job.LostBatch{}})
+		if err != nil {
+			return fmt.Errorf("encode piece %d of job %s: %w", p.Index, jobId, err)
+		}
+		reqs[i] = types.WriteRequest{PutRequest: &types.PutRequest{Item: item}}
+	}
+	if err := s.batchWrite(ctx, s.t.Jobs, reqs); err != nil {
+		return fmt.Errorf("record the pieces of job %s: %w", jobId, err)
 	}
 	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:                 aws.String(s.t.Jobs),
-		Key:                       jobKey(id, jobSk),
-		UpdateExpression:          aws.String(expr),
-		ConditionExpression:       aws.String("attribute_exists(JobId) AND JobStatus <> :c AND JobStatus <> :f"),
-		ExpressionAttributeValues: values,
+		TableName:           aws.String(s.t.Jobs),
+		Key:                 jobKey(jobId, jobSk),
+		UpdateExpression:    aws.String("SET JobStatus = :s, TotalPieces = :n, Progressed = :now"),
+		ConditionExpression: aws.String("JobStatus = :c"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":s": str(string(job.Processing)), ":c": str(string(job.Created)),
+			":n": num(int64(len(pieces))), ":now": str(s.now()),
+		},
 	})
 	if err != nil && !isConditionFailed(err) {
-		return fmt.Errorf("set status of job %s: %w", id, err)
+		return fmt.Errorf("start job %s: %w", jobId, err)
 	}
 	return nil
 }
 
-// FinishJob stores a job's final state. Finishing is computed from the pieces'
-// records, so finishing again (after a dead-letter redrive) stores the new truth.
-func (s *Store) FinishJob(ctx context.Context, j *job.Job) error {
+// Head reads the job's own item.
+func (s *Store) Head(ctx context.Context, id string) (*job.Head, error) {
+	var it jobItem
+	if err := s.getItem(ctx, s.t.Jobs, jobKey(id, jobSk), "job "+id, &it); err != nil {
+		return nil, err
+	}
+	return it.head(), nil
+}
+
+// FinishJob stores a job's final state if the job's progress is still progress.
+func (s *Store) FinishJob(ctx context.Context, j *job.Job, progress int64) error {
 	values := map[string]types.AttributeValue{
 		":s": str(string(j.JobStatus)), ":d": str(j.CompletionDate),
 		":p": num(int64(j.TotalProcessed)), ":f": num(int64(j.TotalFailures)),
-		":fl": failureList(j.Failures),
+		":cp": num(int64(j.CompletedPieces)), ":fp": num(int64(j.FailedPieces)),
+		":fl": failureList(j.Failures), ":pr": num(progress),
 	}
-	expr := "SET JobStatus = :s, CompletionDate = :d, TotalProcessed = :p, TotalFailures = :f, Failures = :fl"
+	expr := "SET JobStatus = :s, CompletionDate = :d, TotalProcessed = :p, TotalFailures = :f, " +
+		"CompletedPieces = :cp, FailedPieces = :fp, Failures = :fl"
 	if j.ErrorReport != "" {
-		expr += ", ErrorReport = :r"
+		expr += ", ErrorReport = :r REMOVE Running"
 		values[":r"] = str(j.ErrorReport)
+	} else {
+		expr += " REMOVE Running, ErrorReport"
 	}
 	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                 aws.String(s.t.Jobs),
 		Key:                       jobKey(j.Id, jobSk),
 		UpdateExpression:          aws.String(expr),
-		ConditionExpression:       aws.String("attribute_exists(JobId)"),
+		ConditionExpression:       aws.String("attribute_exists(JobId) AND Progress = :pr"),
 		ExpressionAttributeValues: values,
 	})
-	if err != nil && !isConditionFailed(err) {
+	if isConditionFailed(err) {
+		return ErrConflict
+	}
+	if err != nil {
 		return fmt.Errorf("finish job %s: %w", j.Id, err)
 	}
 	return nil
@@ -193,77 +222,99 @@ func failureList(fs []string) types.AttributeValue {
 	return &types.AttributeValueMemberL{Value: l}
 }
 
-// PieceParsed records what the parser found in a piece and returns the piece's
-// record as it now stands.
-func (s *Store) PieceParsed(ctx context.Context, jobId string, index int, r job.PieceResult) (*PieceRecord, error) {
-	channels := map[string]types.AttributeValue{}
-	for ch, n := range r.ChannelCounts {
-		channels[ch] = num(int64(n))
-	}
-	values := map[string]types.AttributeValue{
-		":t": &types.AttributeValueMemberBOOL{Value: true}, ":i": num(int64(index)),
-		":b": num(int64(r.Batches)), ":r": num(int64(r.Rows)), ":f": num(int64(r.Failed)),
-		":cc": &types.AttributeValueMemberM{Value: channels}, ":fl": failureList(r.Failures),
-		":rep": str(r.Report), ":err": str(r.Error),
-	}
-	return s.updatePiece(ctx, jobId, index,
-		"SET Parsed = :t, #i = :i, Batches = :b, #r = :r, Failed = :f, ChannelCounts = :cc, Failures = :fl, Report = :rep, #e = :err REMOVE GaveUp",
-		map[string]string{"#i": "Index", "#r": "Rows", "#e": "Error"}, values)
-}
-
-// BatchDone records that a piece's batch seq has been written and returns the
-// piece's record as it now stands.
-func (s *Store) BatchDone(ctx context.Context, jobId string, index, seq int) (*PieceRecord, error) {
-	return s.updatePiece(ctx, jobId, index, "SET #i = :i ADD Done :d", map[string]string{"#i": "Index"},
-		map[string]types.AttributeValue{":i": num(int64(index)), ":d": &types.AttributeValueMemberNS{Value: []string{strconv.Itoa(seq)}}})
-}
-
-// PieceAbandoned records that a piece's parse message failed its last delivery
-// and went to the dead-letter queue, and returns the piece as it now stands. A
-// later successful parse (after a redrive) replaces the record.
-func (s *Store) PieceAbandoned(ctx context.Context, jobId string, index int, reason string) (*PieceRecord, error) {
-	return s.updatePiece(ctx, jobId, index, "SET #i = :i, GaveUp = :g", map[string]string{"#i": "Index"},
-		map[string]types.AttributeValue{":i": num(int64(index)), ":g": str(reason)})
-}
-
-// BatchAbandoned records that write batch seq of a piece failed its last delivery
-// and went to the dead-letter queue, and returns the piece as it now stands.
-func (s *Store) BatchAbandoned(ctx context.Context, jobId string, index, seq, rows int, reason string) (*PieceRecord, error) {
-	// The map must exist before a key can be set in it: two idempotent steps.
-	if _, err := s.updatePiece(ctx, jobId, index, "SET #i = :i, FailedBatches = if_not_exists(FailedBatches, :m)",
-		map[string]string{"#i": "Index"}, map[string]types.AttributeValue{":i": num(int64(index)), ":m": &types.AttributeValueMemberM{Value: map[string]types.AttributeValue{}}}); err != nil {
+// PieceParsed records what the parser found in a piece.
+func (s *Store) PieceParsed(ctx context.Context, jobId string, index int, r job.PieceResult) (*job.PieceState, error) {
+	res, err := attributeValue(r)
+	if err != nil {
 		return nil, err
 	}
-	return s.updatePiece(ctx, jobId, index, "SET FailedBatches.#s = :b", map[string]string{"#s": strconv.Itoa(seq)},
-		map[string]types.AttributeValue{":b": &types.AttributeValueMemberM{Value: map[string]types.AttributeValue{
-			"Rows": num(int64(rows)), "Reason": str(reason)}}})
+	return s.progressed(ctx, jobId, index, "SET Parsed = :t, #res = :r REMOVE GaveUp", map[string]string{"#res": "Result"},
+		map[string]types.AttributeValue{":t": &types.AttributeValueMemberBOOL{Value: true}, ":r": res})
 }
 
-func (s *Store) updatePiece(ctx context.Context, jobId string, index int, expr string, names map[string]string, values map[string]types.AttributeValue) (*PieceRecord, error) {
+// BatchDone records that batch seq of a piece was written.
+func (s *Store) BatchDone(ctx context.Context, jobId string, index, seq int, t job.Tally) (*job.PieceState, error) {
+	av, err := attributeValue(t)
+	if err != nil {
+		return nil, err
+	}
+	return s.progressed(ctx, jobId, index, "SET #d.#s = :t", map[string]string{"#d": "Done", "#s": strconv.Itoa(seq)},
+		map[string]types.AttributeValue{":t": av})
+}
+
+// BatchLost records that batch seq of a piece was abandoned, unless it is already.
+func (s *Store) BatchLost(ctx context.Context, jobId string, index, seq int, lost job.LostBatch) (*job.PieceState, error) {
+	av, err := attributeValue(lost)
+	if err != nil {
+		return nil, err
+	}
+	return s.updatePiece(ctx, jobId, index, "SET #l.#s = if_not_exists(#l.#s, :l)", map[string]string{"#l": "Lost", "#s": strconv.Itoa(seq)},
+		map[string]types.AttributeValue{":l": av})
+}
+
+// PieceGaveUp records why a piece was given up, unless a reason is recorded.
+func (s *Store) PieceGaveUp(ctx context.Context, jobId string, index int, reason string) (*job.PieceState, error) {
+	return s.updatePiece(ctx, jobId, index, "SET GaveUp = if_not_exists(GaveUp, :g)", nil,
+		map[string]types.AttributeValue{":g": str(reason)})
+}
+
+// PieceTried counts a re-send of a piece.
+func (s *Store) PieceTried(ctx context.Context, jobId string, index int) (int, error) {
+	p, err := s.progressed(ctx, jobId, index, "ADD Tries :one", nil, map[string]types.AttributeValue{":one": num(1)})
+	if err != nil {
+		return 0, err
+	}
+	return p.Tries, nil
+}
+
+// progressed updates a piece and marks its job as progressing.
+func (s *Store) progressed(ctx context.Context, jobId string, index int, expr string, names map[string]string, values map[string]types.AttributeValue) (*job.PieceState, error) {
+	p, err := s.updatePiece(ctx, jobId, index, expr, names, values)
+	if err != nil {
+		return nil, err
+	}
+	_, err = s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 aws.String(s.t.Jobs),
+		Key:                       jobKey(jobId, jobSk),
+		UpdateExpression:          aws.String("SET Progressed = :now"),
+		ConditionExpression:       aws.String("attribute_exists(Running)"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":now": str(s.now())},
+	})
+	if err != nil && !isConditionFailed(err) {
+		return nil, fmt.Errorf("mark job %s as progressing: %w", jobId, err)
+	}
+	return p, nil
+}
+
+func (s *Store) updatePiece(ctx context.Context, jobId string, index int, expr string, names map[string]string, values map[string]types.AttributeValue) (*job.PieceState, error) {
 	out, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                 aws.String(s.t.Jobs),
 		Key:                       jobKey(jobId, pieceSk(index)),
 		UpdateExpression:          aws.String(expr),
+		ConditionExpression:       aws.String("attribute_exists(JobId)"),
 		ExpressionAttributeNames:  names,
 		ExpressionAttributeValues: values,
 		ReturnValues:              types.ReturnValueAllNew,
 	})
+	if isConditionFailed(err) {
+		return nil, fmt.Errorf("piece %d of job %s: %w", index, jobId, ErrNotFound)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("update piece %d of job %s: %w", index, jobId, err)
 	}
-	var p PieceRecord
-	if err := unmarshal(out.Attributes, &p); err != nil {
+	var it pieceItem
+	if err := unmarshal(out.Attributes, &it); err != nil {
 		return nil, fmt.Errorf("decode piece %d of job %s: %w", index, jobId, err)
 	}
-	return &p, nil
+	return it.state()
 }
 
-// SettlePiece records that a piece has ended, failed or not, and reports whether
-// every piece of the job has.
+// SettlePiece records that a piece has settled, failed or not, and reports
+// whether every piece of the job has.
 func (s *Store) SettlePiece(ctx context.Context, jobId string, index int, failed bool) (bool, error) {
-	expr := "ADD DonePieces :p DELETE FailedPieces :p"
+	expr := "SET Progressed = :now ADD Settled :p, Progress :one DELETE FailedSet :p"
 	if failed {
-		expr = "ADD DonePieces :p, FailedPieces :p"
+		expr = "SET Progressed = :now ADD Settled :p, FailedSet :p, Progress :one"
 	}
 	out, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:           aws.String(s.t.Jobs),
@@ -271,10 +322,14 @@ func (s *Store) SettlePiece(ctx context.Context, jobId string, index int, failed
 		UpdateExpression:    aws.String(expr),
 		ConditionExpression: aws.String("attribute_exists(JobId)"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":p": &types.AttributeValueMemberNS{Value: []string{strconv.Itoa(index)}},
+			":p":   &types.AttributeValueMemberNS{Value: []string{strconv.Itoa(index)}},
+			":one": num(1), ":now": str(s.now()),
 		},
 		ReturnValues: types.ReturnValueAllNew,
 	})
+	if isConditionFailed(err) {
+		return false, fmt.Errorf("job %s: %w", jobId, ErrNotFound)
+	}
 	if err != nil {
 		return false, fmt.Errorf("settle piece %d of job %s: %w", index, jobId, err)
 	}
@@ -282,11 +337,11 @@ func (s *Store) SettlePiece(ctx context.Context, jobId string, index int, failed
 	if err := unmarshal(out.Attributes, &it); err != nil {
 		return false, fmt.Errorf("decode job %s: %w", jobId, err)
 	}
-	return it.TotalPieces > 0 && len(it.DonePieces) >= it.TotalPieces, nil
+	return it.TotalPieces > 0 && len(it.Settled) >= it.TotalPieces, nil
 }
 
-// Pieces returns the progress records of a job's pieces, in piece order.
-func (s *Store) Pieces(ctx context.Context, jobId string) ([]*PieceRecord, error) {
+// Pieces returns the states of a job's pieces, in piece order.
+func (s *Store) Pieces(ctx context.Context, jobId string) ([]*job.PieceState, error) {
 	items, err := s.query(ctx, &dynamodb.QueryInput{
 		TableName:              aws.String(s.t.Jobs),
 		KeyConditionExpression: aws.String("JobId = :j AND begins_with(Sk, :p)"),
@@ -298,51 +353,62 @@ func (s *Store) Pieces(ctx context.Context, jobId string) ([]*PieceRecord, error
 	if err != nil {
 		return nil, err
 	}
-	pieces := make([]*PieceRecord, 0, len(items))
+	pieces := make([]*job.PieceState, 0, len(items))
 	for _, item := range items {
-		var p PieceRecord
-		if err := unmarshal(item, &p); err != nil {
+		var it pieceItem
+		if err := unmarshal(item, &it); err != nil {
 			return nil, fmt.Errorf("decode piece of job %s: %w", jobId, err)
 		}
-		pieces = append(pieces, &p)
+		p, err := it.state()
+		if err != nil {
+			return nil, fmt.Errorf("decode piece of job %s: %w", jobId, err)
+		}
+		pieces = append(pieces, p)
 	}
 	sort.Slice(pieces, func(i, j int) bool { return pieces[i].Index < pieces[j].Index })
 	return pieces, nil
 }
 
-// JobRecord is a job with the ordering key and segment it writes to.
-type JobRecord struct {
-	*job.Job
-	Order string
-}
-
-// Job reads a job. While it runs, its counts are summed from its pieces.
-func (s *Store) Job(ctx context.Context, id string) (*job.Job, error) {
-	r, err := s.JobRecord(ctx, id)
+// Running returns the jobs that have not ended, oldest first (the Running index).
+func (s *Store) Running(ctx context.Context) ([]*job.Head, error) {
+	items, err := s.query(ctx, &dynamodb.QueryInput{
+		TableName:                 aws.String(s.t.Jobs),
+		IndexName:                 aws.String("Running"),
+		KeyConditionExpression:    aws.String("Running = :r"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":r": str(runningFlag)},
+	})
 	if err != nil {
 		return nil, err
 	}
-	return r.Job, nil
+	heads := make([]*job.Head, 0, len(items))
+	for _, item := range items {
+		var it jobItem
+		if err := unmarshal(item, &it); err != nil {
+			return nil, fmt.Errorf("decode job: %w", err)
+		}
+		heads = append(heads, it.head())
+	}
+	return heads, nil
 }
 
-// JobRecord reads a job with its ordering key.
-func (s *Store) JobRecord(ctx context.Context, id string) (*JobRecord, error) {
-	var it jobItem
-	if err := s.getItem(ctx, s.t.Jobs, jobKey(id, jobSk), "job "+id, &it); err != nil {
+// Job reads a job. While it runs, its counts are those of its pieces so far:
+// TotalProcessed counts the rows written.
+func (s *Store) Job(ctx context.Context, id string) (*job.Job, error) {
+	h, err := s.Head(ctx, id)
+	if err != nil {
 		return nil, err
 	}
-	j := it.job()
-	if !j.JobStatus.Final() {
-		pieces, err := s.Pieces(ctx, id)
-		if err != nil {
-			return nil, err
-		}
-		for _, p := range pieces {
-			j.TotalProcessed += p.Rows
-			j.TotalFailures += p.Failed
-		}
+	j := h.Job
+	if j.JobStatus.Final() || j.JobStatus == job.Created {
+		return j, nil
 	}
-	return &JobRecord{Job: j, Order: it.JobOrder}, nil
+	pieces, err := s.Pieces(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	sum := job.Summarize(pieces, h.Launch.TotalPieces)
+	j.TotalProcessed, j.TotalFailures = sum.Written.Rows, sum.Failures
+	return j, nil
 }
 
 // Jobs lists every job, oldest first.

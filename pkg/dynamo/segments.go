@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/segport/segport/pkg/job"
 	"github.com/segport/segport/pkg/segment"
 )
 
@@ -58,17 +59,6 @@ func (s *Store) EnsureSegment(ctx context.Context, id, name, created string) err
 	return nil
 }
 
-// Import is what one finished job adds to its segment.
-type Import struct {
-	JobId    string
-	JobOrder string
-	Size     int
-	Channels map[string]int
-	Format   string
-	S3Url    string
-	Now      string
-}
-
 // contribution is what a job has added to a segment, kept in the segment's
 // Contrib map under the job's id.
 type contribution struct {
@@ -77,13 +67,13 @@ type contribution struct {
 	V        int            `json:"V"` // changes with every update, for the condition
 }
 
-// AddImport makes a job's contribution to its segment what im says: the change
+// SetContribution makes a job's contribution to its segment what im says: the change
 // from the job's previous contribution (none at first) is added, under the
 // condition that the previous contribution is still the stored one. Repeating it
 // changes nothing; a job finished again after a dead-letter redrive corrects its
 // numbers. The job's Format and S3Url become the segment's if it is the latest job.
-func (s *Store) AddImport(ctx context.Context, segmentId string, im Import) error {
-	next := contribution{Size: im.Size, Channels: im.Channels}
+func (s *Store) SetContribution(ctx context.Context, segmentId string, im job.Contribution) error {
+	next := contribution{Size: im.Written.Rows, Channels: im.Written.Channels}
 	if next.Channels == nil {
 		next.Channels = map[string]int{}
 	}
@@ -144,7 +134,7 @@ func (s *Store) contribution(ctx context.Context, segmentId, jobId string) (cont
 	return c, ok, nil
 }
 
-func (s *Store) addContribution(ctx context.Context, segmentId string, im Import, prev contribution, found bool, next contribution) error {
+func (s *Store) addContribution(ctx context.Context, segmentId string, im job.Contribution, prev contribution, found bool, next contribution) error {
 	nextAV, err := marshal(next)
 	if err != nil {
 		return err

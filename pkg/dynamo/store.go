@@ -14,6 +14,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/segport/segport/pkg/job"
 )
 
 // Tables names segport's tables.
@@ -31,6 +33,19 @@ type Store struct {
 	db     *dynamodb.Client
 	t      Tables
 	shards int
+	clock  func() time.Time
+}
+
+// SetClock makes the store date what it records (when a job last progressed)
+// by now instead of the system clock.
+func (s *Store) SetClock(now func() time.Time) { s.clock = now }
+
+func (s *Store) now() string {
+	t := time.Now()
+	if s.clock != nil {
+		t = s.clock()
+	}
+	return t.UTC().Format(time.RFC3339Nano)
 }
 
 // New returns a Store. shards is how many partitions a segment's membership is
@@ -43,10 +58,10 @@ func New(db *dynamodb.Client, t Tables, shards int) *Store {
 }
 
 // ErrConflict means a conditional write lost a race; read again and retry.
-var ErrConflict = errors.New("conditional write conflict")
+var ErrConflict = job.ErrConflict
 
 // ErrNotFound means the item does not exist.
-var ErrNotFound = errors.New("not found")
+var ErrNotFound = job.ErrNotFound
 
 func isConditionFailed(err error) bool {
 	var cf *types.ConditionalCheckFailedException
@@ -60,6 +75,10 @@ var (
 
 func marshal(v any) (map[string]types.AttributeValue, error) {
 	return attributevalue.MarshalMapWithOptions(v, encOpts)
+}
+
+func attributeValue(v any) (types.AttributeValue, error) {
+	return attributevalue.MarshalWithOptions(v, encOpts)
 }
 
 func unmarshal(item map[string]types.AttributeValue, v any) error {

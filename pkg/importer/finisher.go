@@ -1,69 +1,106 @@
 package importer
 
 import (
+	"bytes"
 	"context"
+	"encoding/csv"
+	"errors"
+	"fmt"
 	"log/slog"
-	"sort"
-	"time"
+	"strconv"
 
-	"github.com/segport/segport/pkg/dynamo"
 	"github.com/segport/segport/pkg/job"
 )
 
-// Finisher settles pieces and ends jobs. Every step is idempotent: the parser and
-// the writer both call it, as often as messages are redelivered, and whichever
-// sees the last piece settle ends the job.
+// Finisher settles pieces and ends jobs. Every step is idempotent: the parser,
+// the writer and the sweeper all call it, as often as messages are redelivered,
+// and whoever sees the last piece settle ends the job. The end is computed from
+// the pieces' states alone and stored only at the progress it was computed from,
+// so a finisher that read a stale state never overwrites a fresh one.
 type Finisher struct {
-	Jobs    JobStore
-	Objects Objects
-	Bucket  string
-	Shards  int
-	Now     Clock
-	Log     *slog.Logger
+	Jobs     JobBook
+	Segments SegmentBook
+	Objects  Objects
+	Bucket   string
+	Shards   int
+	Now      Clock
+	Log      *slog.Logger
 }
 
-// PieceProgress settles a piece once it is parsed and all its batches are written,
-// and ends the job once all its pieces are settled.
-func (f *Finisher) PieceProgress(ctx context.Context, jobId string, p *dynamo.PieceRecord) error {
+// PieceProgress settles a piece once it has ended, and ends the job once all its
+// pieces have.
+func (f *Finisher) PieceProgress(ctx context.Context, jobId string, p *job.PieceState) error {
 	if !p.Settled() {
 		return nil
 	}
-	all, err := f.Jobs.SettlePiece(ctx, jobId, p.Index, p.Incomplete())
+	all, err := f.Jobs.SettlePiece(ctx, jobId, p.Index, p.Failed())
 	if err != nil || !all {
 		return err
 	}
 	return f.Finish(ctx, jobId)
 }
 
+// maxFinishAttempts bounds how often Finish computes again because progress
+// moved on while it ran; whoever moved it finishes after it.
+const maxFinishAttempts = 5
+
 // Finish ends a job whose pieces have all settled: it sums the pieces, writes the
 // error report, sets the job's contribution to its segment, recounts the segment's
-// members and stores the job's final state. It is computed from the pieces'
-// records alone, so running it again changes nothing, unless a piece's record
-// changed (a dead-letter redrive), and then it stores the new truth.
+// members and stores the job's final state. A job whose pieces have not all
+// settled is left alone: the last one to settle finishes it.
 func (f *Finisher) Finish(ctx context.Context, jobId string) error {
-	r, err := f.Jobs.JobRecord(ctx, jobId)
+	for attempt := 1; ; attempt++ {
+		err := f.finishOnce(ctx, jobId)
+		if !errors.Is(err, job.ErrConflict) || attempt == maxFinishAttempts {
+			return err
+		}
+	}
+}
+
+func (f *Finisher) finishOnce(ctx context.Context, jobId string) error {
+	h, err := f.Jobs.Head(ctx, jobId)
 	if err != nil {
 		return err
+	}
+	if h.Launch.TotalPieces == 0 && !h.Job.JobStatus.Final() && h.Job.JobStatus != job.Processing {
+		return nil // not planned yet
 	}
 	pieces, err := f.Jobs.Pieces(ctx, jobId)
 	if err != nil {
 		return err
 	}
-	j, channels, parts := summarize(*r.Job, pieces)
-	if r.JobStatus.Final() && r.JobStatus == j.JobStatus && r.TotalProcessed == j.TotalProcessed &&
-		r.TotalFailures == j.TotalFailures && len(r.Failures) == len(j.Failures) {
+	s := job.Summarize(pieces, h.Launch.TotalPieces)
+	if !s.Settled {
+		return nil
+	}
+	j := *h.Job
+	j.JobStatus, j.TotalProcessed, j.TotalFailures = s.Status, s.Written.Rows, s.Failures
+	j.CompletedPieces, j.FailedPieces, j.Failures = s.Completed, s.FailedN, s.Messages
+	if j.Failures == nil {
+		j.Failures = []string{}
+	}
+	if h.Job.JobStatus.Final() && sameEnd(h.Job, &j) {
 		return nil // finished already, and nothing changed since
 	}
+	parts := s.Reports
+	if lost := lostReport(pieces); lost != nil {
+		key := lostPartKey(jobId)
+		if err := f.Objects.Put(ctx, f.Bucket, key, bytes.NewReader(lost), "text/csv; charset=utf-8", nil); err != nil {
+			return err
+		}
+		parts = append(parts, key)
+	}
+	j.ErrorReport = ""
 	if len(parts) > 0 {
 		j.ErrorReport = "s3://" + f.Bucket + "/" + ReportKey(jobId)
 		if err := f.Objects.Concat(ctx, f.Bucket, ReportKey(jobId), reportHeader, parts); err != nil {
 			return err
 		}
 	}
-	now := f.Now.now().Format(time.RFC3339Nano)
+	now := f.Now.now().Format(job.DateFormat)
 	if seg := j.Definition.SegmentId; seg != "" {
-		if err := f.Jobs.AddImport(ctx, seg, dynamo.Import{
-			JobId: jobId, JobOrder: r.Order, Size: j.TotalProcessed, Channels: channels,
+		if err := f.Segments.SetContribution(ctx, seg, job.Contribution{
+			JobId: jobId, JobOrder: h.Launch.JobOrder, Written: s.Written,
 			Format: j.Definition.Format, S3Url: j.Definition.S3Url, Now: now,
 		}); err != nil {
 			return err
@@ -73,73 +110,53 @@ func (f *Finisher) Finish(ctx context.Context, jobId string) error {
 		}
 	}
 	j.CompletionDate = now
-	if err := f.Jobs.FinishJob(ctx, &j); err != nil {
+	if err := f.Jobs.FinishJob(ctx, &j, h.Progress); err != nil {
 		return err
 	}
 	logger(f.Log).Info("job ended", "job", jobId, "status", j.JobStatus, "processed", j.TotalProcessed, "failures", j.TotalFailures)
 	return nil
 }
 
-// summarize adds up a job's pieces: counts, channel counts, the first failures in
-// file order and the parts of the error report.
-func summarize(j job.Job, pieces []*dynamo.PieceRecord) (job.Job, map[string]int, []string) {
-	j.TotalProcessed, j.TotalFailures, j.Failures = 0, 0, []string{}
-	channels := map[string]int{}
-	var parts []string
-	incomplete := 0
-	for _, p := range pieces {
-		lost, lostRows := p.Lost()
-		failures := append([]string(nil), p.Failures...)
-		if p.Parsed {
-			j.TotalProcessed += p.Rows - lostRows
-			j.TotalFailures += p.Failed + lostRows
-			for ch, n := range p.ChannelCounts {
-				channels[ch] += n
-			}
-			if p.Report != "" {
-				parts = append(parts, p.Report)
-			}
-		} else if p.GaveUp != "" {
-			failures = append(failures, p.GaveUp)
-		}
-		if p.Error != "" {
-			failures = append(failures, p.Error)
-		}
-		for _, seq := range sortedSeqs(lost) {
-			failures = append(failures, lost[seq].Reason)
-		}
-		if p.Incomplete() {
-			incomplete++
-		}
-		for _, fl := range failures {
-			if len(j.Failures) < job.MaxFailures {
-				j.Failures = append(j.Failures, fl)
-			}
+// sameEnd reports whether two ends of a job say the same.
+func sameEnd(a, b *job.Job) bool {
+	if a.JobStatus != b.JobStatus || a.TotalProcessed != b.TotalProcessed || a.TotalFailures != b.TotalFailures ||
+		a.CompletedPieces != b.CompletedPieces || a.FailedPieces != b.FailedPieces || len(a.Failures) != len(b.Failures) {
+		return false
+	}
+	for i := range a.Failures {
+		if a.Failures[i] != b.Failures[i] {
+			return false
 		}
 	}
-	j.JobStatus = job.Completed
-	if incomplete == len(pieces) {
-		j.JobStatus = job.Failed
-	}
-	return j, channels, parts
+	return true
 }
 
-func sortedSeqs(m map[int]dynamo.FailedBatch) []int {
-	seqs := make([]int, 0, len(m))
-	for s := range m {
-		seqs = append(seqs, s)
+// lostReport is the error report's part for the rows of lost batches: one line
+// per batch, at its first row; nil if no batch is lost.
+func lostReport(pieces []*job.PieceState) []byte {
+	var buf bytes.Buffer
+	w := csv.NewWriter(&buf)
+	for _, p := range pieces {
+		for _, seq := range p.Unwritten() {
+			lb := p.Lost[seq]
+			w.Write([]string{p.Plan.Key, strconv.Itoa(lb.Line), "",
+				fmt.Sprintf("%d rows from this line on were not imported: %s", lb.Rows, lb.Reason), ""})
+		}
 	}
-	sort.Ints(seqs)
-	return seqs
+	w.Flush()
+	if buf.Len() == 0 {
+		return nil
+	}
+	return buf.Bytes()
 }
 
 // Recount stores the exact number of distinct endpoints in a segment. A count
 // only replaces one taken earlier, so concurrent jobs leave the latest.
 func (f *Finisher) Recount(ctx context.Context, segmentId string) error {
 	at := f.Now.now().Format("2006-01-02T15:04:05.000000000Z")
-	n, err := f.Jobs.CountMembers(ctx, segmentId, f.Shards)
+	n, err := f.Segments.CountMembers(ctx, segmentId, f.Shards)
 	if err != nil {
 		return err
 	}
-	return f.Jobs.SetEndpointCount(ctx, segmentId, n, at)
+	return f.Segments.SetEndpointCount(ctx, segmentId, n, at)
 }

@@ -14,21 +14,25 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/segport/segport/pkg/dynamo"
 	"github.com/segport/segport/pkg/job"
 	"github.com/segport/segport/pkg/merge"
 	"github.com/segport/segport/pkg/metrics"
-	"github.com/segport/segport/pkg/s3src"
-	"github.com/segport/segport/pkg/segment"
 )
 
-// Objects is what the handlers need of S3.
+// Objects is what the handlers need of S3. Missing objects are job.ErrNotFound.
 type Objects interface {
-	Head(ctx context.Context, bucket, key string) (*s3src.Object, error)
+	Head(ctx context.Context, bucket, key string) (*job.Object, error)
+	// Range reads bytes [start, end) of an object.
 	Range(ctx context.Context, bucket, key string, start, end int64) (io.ReadCloser, error)
+	// Prefetch reads bytes [start, end) through up to inflight ranged reads of
+	// window bytes each, ahead of the reader.
 	Prefetch(ctx context.Context, bucket, key string, start, end, window int64, inflight int) io.ReadCloser
-	List(ctx context.Context, bucket, prefix string) ([]*s3src.Object, error)
+	// List returns every object under prefix, subfolders included.
+	List(ctx context.Context, bucket, prefix string) ([]*job.Object, error)
 	PutFile(ctx context.Context, bucket, key, path, contentType string) error
+	Put(ctx context.Context, bucket, key string, body io.Reader, contentType string, meta map[string]string) error
+	// Concat writes header followed by the objects keys, in order, to dstKey;
+	// repeating it writes the same object.
 	Concat(ctx context.Context, bucket, dstKey string, header []byte, keys []string) error
 }
 
@@ -47,41 +51,92 @@ func objectsFor(own Objects, assume AssumeFunc, src job.Source) (Objects, error)
 	return assume(src)
 }
 
-// Queue is what the handlers need of SQS.
+// Queue is what the handlers need of SQS: delivery at least once, in any order.
 type Queue interface {
 	Send(ctx context.Context, bodies [][]byte) error
 }
 
-// JobStore is what the handlers need of the Jobs and Segments tables.
-type JobStore interface {
-	CreateJob(ctx context.Context, j *job.Job, order string) (*job.Job, bool, error)
-	SetJobStatus(ctx context.Context, id string, status job.Status, pieces int) error
-	FinishJob(ctx context.Context, j *job.Job) error
-	JobRecord(ctx context.Context, id string) (*dynamo.JobRecord, error)
-	PieceParsed(ctx context.Context, jobId string, index int, r job.PieceResult) (*dynamo.PieceRecord, error)
-	BatchDone(ctx context.Context, jobId string, index, seq int) (*dynamo.PieceRecord, error)
-	PieceAbandoned(ctx context.Context, jobId string, index int, reason string) (*dynamo.PieceRecord, error)
-	BatchAbandoned(ctx context.Context, jobId string, index, seq, rows int, reason string) (*dynamo.PieceRecord, error)
+// DeadLetters is what the sweeper needs of a dead-letter queue.
+type DeadLetters interface {
+	// Peek returns up to max messages without removing them (so that they can
+	// still be redriven); a message peeked is hidden from the next Peek for a
+	// while. It returns fewer, or none, when the queue holds fewer.
+	Peek(ctx context.Context, max int) ([][]byte, error)
+}
+
+// JobBook is the bookkeeping of import jobs (the Jobs table). Every method is
+// safe to repeat with the same arguments: a redelivered message, or a retry
+// after a crash, records nothing twice. Each returns job.ErrNotFound for a job
+// that does not exist.
+type JobBook interface {
+	// CreateJob stores j, CREATED, with launch (what its parse messages share),
+	// unless a job with its id exists. It returns the stored job and whether
+	// this call created it.
+	CreateJob(ctx context.Context, j *job.Job, launch job.Launch) (*job.Job, bool, error)
+	// StartJob records the plans of the job's pieces and moves a job that has
+	// not ended to PROCESSING with TotalPieces = len(pieces).
+	StartJob(ctx context.Context, jobId string, pieces []job.Piece) error
+	// Head reads the job's own record, not its pieces: one small read.
+	Head(ctx context.Context, jobId string) (*job.Head, error)
+	// PieceParsed records what parsing found in a piece, replacing an earlier
+	// parse's result and clearing GaveUp, and marks the job as progressing. It
+	// returns the piece's state as stored after the update; so do the others.
+	PieceParsed(ctx context.Context, jobId string, index int, r job.PieceResult) (*job.PieceState, error)
+	// BatchDone records that write batch seq of a piece was written, with its
+	// tally, and marks the job as progressing.
+	BatchDone(ctx context.Context, jobId string, index, seq int, t job.Tally) (*job.PieceState, error)
+	// BatchLost records that write batch seq was abandoned, unless its loss is
+	// recorded already (the first reason stays).
+	BatchLost(ctx context.Context, jobId string, index, seq int, lost job.LostBatch) (*job.PieceState, error)
+	// PieceGaveUp records why a piece's parse was abandoned, unless a reason is
+	// recorded already.
+	PieceGaveUp(ctx context.Context, jobId string, index int, reason string) (*job.PieceState, error)
+	// PieceTried counts one more re-send of a piece by the sweeper and marks the
+	// job as progressing; it returns the count.
+	PieceTried(ctx context.Context, jobId string, index int) (int, error)
+	// SettlePiece records that a piece has settled, failed or not, moves the
+	// job's progress on, and reports whether every piece has settled.
 	SettlePiece(ctx context.Context, jobId string, index int, failed bool) (bool, error)
-	Pieces(ctx context.Context, jobId string) ([]*dynamo.PieceRecord, error)
+	// Pieces returns the states of all the job's pieces, in piece order.
+	Pieces(ctx context.Context, jobId string) ([]*job.PieceState, error)
+	// FinishJob stores the job's final state, unless the job's progress has
+	// moved on from progress since it was read: then job.ErrConflict.
+	FinishJob(ctx context.Context, j *job.Job, progress int64) error
+	// Running returns the jobs that have not ended, oldest first.
+	Running(ctx context.Context) ([]*job.Head, error)
+}
+
+// SegmentBook is what ending a job needs of the Segments and Members tables.
+type SegmentBook interface {
+	// EnsureSegment creates the segment unless it exists.
 	EnsureSegment(ctx context.Context, id, name, created string) error
-	AddImport(ctx context.Context, segmentId string, im dynamo.Import) error
+	// SetContribution makes a job's contribution to its segment c: the change
+	// from its previous contribution (none at first) is added to the segment's
+	// totals exactly once, however often it is called.
+	SetContribution(ctx context.Context, segmentId string, c job.Contribution) error
+	// CountMembers counts the segment's distinct member endpoints.
 	CountMembers(ctx context.Context, segmentId string, shards int) (int, error)
+	// SetEndpointCount stores a count taken at countedAt unless a later one is.
 	SetEndpointCount(ctx context.Context, segmentId string, count int, countedAt string) error
-	Segment(ctx context.Context, id string) (*segment.Segment, error)
 }
 
 // Registry is the deployment-wide custom attribute registry.
 type Registry interface {
+	// Register adds names unless that would pass limit; it returns every
+	// registered name and whether names are all among them. Concurrent callers
+	// never pass the limit together.
 	Register(ctx context.Context, names []string, limit int) ([]string, bool, error)
 }
 
 // EndpointStore is what the writer needs of the Endpoints, Users and Members tables.
 type EndpointStore interface {
-	GetEndpoints(ctx context.Context, ids []string) (map[string]dynamo.Versioned[merge.Endpoint], error)
+	// GetEndpoints reads endpoints with the version each was read at (0: new).
+	GetEndpoints(ctx context.Context, ids []string) (map[string]merge.Versioned[merge.Endpoint], error)
+	// PutEndpoint stores rec if it is still at version ver; job.ErrConflict if not.
 	PutEndpoint(ctx context.Context, rec *merge.Endpoint, ver int64) error
-	GetUsers(ctx context.Context, ids []string) (map[string]dynamo.Versioned[merge.User], error)
+	GetUsers(ctx context.Context, ids []string) (map[string]merge.Versioned[merge.User], error)
 	PutUser(ctx context.Context, u *merge.User, ver int64) error
+	// AddMembers records the endpoints as members of the segment; idempotent.
 	AddMembers(ctx context.Context, segmentId string, ids []string) error
 }
 
@@ -125,13 +180,18 @@ func lastDelivery(attrs map[string]string, maxReceive int) bool {
 	return err == nil && n >= maxReceive
 }
 
-// abandonReason says why a message went to the dead-letter queue, briefly.
-func abandonReason(what string, deliveries int, err error) string {
+// abandonReason says, briefly, why a message went to the dead-letter queue.
+func abandonReason(deliveries int, err error) string {
 	msg := err.Error()
 	if len(msg) > 300 {
 		msg = msg[:300] + "..."
 	}
-	return fmt.Sprintf("%s failed %d deliveries and is in the dead-letter queue (redrive it once the cause is fixed): %s", what, deliveries, msg)
+	return fmt.Sprintf("failed %d deliveries and is in the dead-letter queue (redrive it once the cause is fixed): %s", deliveries, msg)
+}
+
+// pieceGaveUp is the located reason of a piece given up.
+func pieceGaveUp(p job.Piece, why string) string {
+	return fmt.Sprintf("%s:%d: the piece from this line (bytes %d-%d) was not imported: %s", p.Key, p.Line, p.Start, p.End, why)
 }
 
 // ReportKey is where a job's error report is written.
@@ -140,6 +200,9 @@ func ReportKey(jobId string) string { return "reports/" + jobId + ".csv" }
 func reportPartKey(jobId string, piece int) string {
 	return "reports/" + jobId + "/parts/" + pieceName(piece) + ".csv"
 }
+
+// lostPartKey is the error report's part that lists the lost write batches.
+func lostPartKey(jobId string) string { return "reports/" + jobId + "/parts/lost.csv" }
 
 func pieceName(i int) string {
 	const digits = "0123456789"

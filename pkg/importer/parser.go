@@ -18,15 +18,13 @@ import (
 	"github.com/segport/segport/pkg/endpoint"
 	"github.com/segport/segport/pkg/job"
 	"github.com/segport/segport/pkg/metrics"
-	"github.com/segport/segport/pkg/s3src"
-	"github.com/segport/segport/pkg/sqsq"
 )
 
 // Parser imports pieces: it streams a piece's byte range, decodes and validates its
 // rows, sends valid endpoints to the write queue in size-bounded batches and
 // records failures, then records what it found on the piece.
 type Parser struct {
-	Jobs    JobStore
+	Jobs    JobBook
 	Objects Objects
 	Assume  AssumeFunc // nil: no cross-account imports
 	// ReportBucket receives the error reports: the deployment's own bucket,
@@ -71,8 +69,7 @@ func (p *Parser) HandleSQS(ctx context.Context, ev events.SQSEvent) (events.SQSE
 // abandon records a piece whose message goes to the dead-letter queue as failed,
 // so that its job ends instead of waiting for it.
 func (p *Parser) abandon(ctx context.Context, m *job.ParseMessage, cause error) {
-	what := fmt.Sprintf("%s: piece %d (bytes %d-%d)", m.Piece.Key, m.Piece.Index, m.Piece.Start, m.Piece.End)
-	rec, err := p.Jobs.PieceAbandoned(ctx, m.JobId, m.Piece.Index, abandonReason(what, p.MaxReceive, cause))
+	rec, err := p.Jobs.PieceGaveUp(ctx, m.JobId, m.Piece.Index, pieceGaveUp(m.Piece, "its message "+abandonReason(p.MaxReceive, cause)))
 	if err == nil {
 		err = p.Finisher.PieceProgress(ctx, m.JobId, rec)
 	}
@@ -86,8 +83,8 @@ func (p *Parser) abandon(ctx context.Context, m *job.ParseMessage, cause error) 
 func (p *Parser) Piece(ctx context.Context, m *job.ParseMessage) error {
 	// The job must exist; it may have ended already: a piece redriven from the
 	// dead-letter queue, or a duplicate, is parsed again and finishing reconciles.
-	if _, err := p.Jobs.JobRecord(ctx, m.JobId); err != nil {
-		return err
+	if _, err := p.Jobs.Head(ctx, m.JobId); err != nil {
+		return fmt.Errorf("read job %s: %w", m.JobId, err)
 	}
 	created, err := time.Parse(time.RFC3339Nano, m.Created)
 	if err != nil {
@@ -131,9 +128,10 @@ type pieceRun struct {
 	res     job.PieceResult
 	names   map[string]bool // custom attribute names known to be registered
 
-	batch   bytes.Buffer
+	batch   []byte // the rows of the batch being cut, comma separated
 	row     []byte // the JSON of the row being added to batch
-	rows    int
+	cut     job.Cut
+	body    []byte // the message being sent
 	report  *os.File
 	reportW *csv.Writer
 }
@@ -169,7 +167,7 @@ func (run *pieceRun) read(ctx context.Context) error {
 		case errors.As(err, &fileErr):
 			run.res.Error = fileErr.Error()
 			return nil
-		case errors.Is(err, s3src.ErrNotFound):
+		case errors.Is(err, job.ErrNotFound):
 			run.res.Error = fmt.Sprintf("%s: the file vanished before it was read", m.Piece.Key)
 			return nil
 		case err != nil:
@@ -202,16 +200,18 @@ func (run *pieceRun) accept(ctx context.Context, row *decode.Row) error {
 	if err != nil {
 		return fmt.Errorf("encode row %d: %w", row.Line, err)
 	}
-	if run.rows > 0 && run.batch.Len()+len(b)+1 > run.limit() {
+	if run.cut.Rows > 0 && len(run.batch)+len(b)+1 > run.limit() {
 		if err := run.flush(ctx); err != nil {
 			return err
 		}
 	}
-	if run.rows > 0 {
-		run.batch.WriteByte(',')
+	if run.cut.Rows > 0 {
+		run.batch = append(run.batch, ',')
+	} else {
+		run.cut.Line = row.Line
 	}
-	run.batch.Write(b)
-	run.rows++
+	run.batch = append(run.batch, b...)
+	run.cut.Count(e.ChannelType)
 	run.res.Rows++
 	if e.ChannelType != "" {
 		run.res.ChannelCounts[e.ChannelType]++
@@ -223,7 +223,7 @@ func (run *pieceRun) limit() int {
 	if run.p.BatchBytes > 0 {
 		return run.p.BatchBytes
 	}
-	return sqsq.MaxMessageBytes - 1024
+	return job.MaxMessageBytes - 1024 // room for the batch's head
 }
 
 // register makes sure the row's custom attribute names fit the deployment's limit.
@@ -260,26 +260,18 @@ func (run *pieceRun) register(ctx context.Context, e *endpoint.Endpoint) (field,
 
 // flush sends the current batch.
 func (run *pieceRun) flush(ctx context.Context) error {
-	if run.rows == 0 {
+	if run.cut.Rows == 0 {
 		return nil
 	}
 	m := run.m
-	var body bytes.Buffer
-	head, err := json.Marshal(job.WriteBatch{JobId: m.JobId, JobOrder: m.JobOrder, SegmentId: m.SegmentId, Piece: m.Piece.Index, Seq: run.res.Batches})
-	if err != nil {
-		return err
-	}
-	// The rows were encoded one by one as they came; splice them into "Rows".
-	body.Write(bytes.TrimSuffix(head, []byte(`,"Rows":null}`)))
-	body.WriteString(`,"Rows":[`)
-	body.Write(run.batch.Bytes())
-	body.WriteString("]}")
-	if err := run.p.Write.Send(ctx, [][]byte{body.Bytes()}); err != nil {
+	head := job.WriteBatch{JobId: m.JobId, JobOrder: m.JobOrder, SegmentId: m.SegmentId, Key: m.Piece.Key, Piece: m.Piece.Index, Seq: run.res.Batches}
+	run.body = job.CloseBatch(append(head.AppendHead(run.body[:0]), run.batch...))
+	if err := run.p.Write.Send(ctx, [][]byte{run.body}); err != nil {
 		return fmt.Errorf("send batch %d of piece %d of job %s: %w", run.res.Batches, m.Piece.Index, m.JobId, err)
 	}
 	run.res.Batches++
-	run.batch.Reset()
-	run.rows = 0
+	run.res.Cuts = append(run.res.Cuts, run.cut)
+	run.batch, run.cut = run.batch[:0], job.Cut{}
 	return nil
 }
 

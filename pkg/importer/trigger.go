@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/segport/segport/pkg/decode"
+	"github.com/segport/segport/pkg/endpoint"
 	"github.com/segport/segport/pkg/job"
 	"github.com/segport/segport/pkg/metrics"
 	"github.com/segport/segport/pkg/pinpointexport"
@@ -39,7 +40,13 @@ var jobIdPattern = regexp.MustCompile(`^[0-9a-f]{32}$`)
 // Trigger starts import jobs: from S3 ObjectCreated events, or from a direct
 // CreateImportJob-style request naming an s3:// folder.
 type Trigger struct {
-	Jobs      JobStore
+	Jobs      JobBook
+	Segments  SegmentBook
+	// Registry and Limits register the custom attribute names of CSV headers
+	// when a job starts, in file and column order, so that which names fit the
+	// deployment's limit does not depend on the order pieces are parsed in.
+	Registry  Registry
+	Limits    endpoint.Limits
 	Objects   Objects
 	Assume    AssumeFunc // nil: no cross-account imports
 	Parse     Queue
@@ -109,7 +116,7 @@ func (t *Trigger) objectCreated(ctx context.Context, rec events.S3EventRecord) e
 		return nil // a folder marker, or not an import
 	}
 	obj, err := t.Objects.Head(ctx, bucket, key)
-	if errors.Is(err, s3src.ErrNotFound) {
+	if errors.Is(err, job.ErrNotFound) {
 		logger(t.Log).Warn("imported object vanished before its job started", "bucket", bucket, "sequencer", rec.S3.Object.Sequencer)
 		return nil
 	}
@@ -127,7 +134,7 @@ func (t *Trigger) objectCreated(ctx context.Context, rec events.S3EventRecord) e
 	segName, _, _ := strings.Cut(strings.TrimPrefix(key, ImportsPrefix), "/")
 	format, _ := ParseFormat(obj.Metadata[MetaFormat])
 	spec := jobSpec{
-		id: id, created: created, bucket: bucket, objects: []*s3src.Object{obj}, format: format,
+		id: id, created: created, bucket: bucket, objects: []*job.Object{obj}, format: format,
 		def: job.Definition{S3Url: "s3://" + bucket + "/" + key, SegmentName: segName, SegmentId: job.SegmentId(segName)},
 	}
 	if !strings.Contains(strings.TrimPrefix(key, ImportsPrefix), "/") {
@@ -189,7 +196,7 @@ type jobSpec struct {
 	id      string
 	created time.Time
 	bucket  string
-	objects []*s3src.Object
+	objects []*job.Object
 	format  decode.Format // "" to take it from the objects
 	def     job.Definition
 	fail    string     // a reason to fail the job at once
@@ -201,101 +208,143 @@ type jobSpec struct {
 // same job id queues the same pieces again, which the parser and writer absorb.
 func (t *Trigger) start(ctx context.Context, s jobSpec) (*job.Job, error) {
 	stats.Attribute(ctx, s.id) // what this invocation costs is the job's (pkg/meter)
-	pieces, format, reason, err := t.plan(ctx, s)
+	pl, err := t.plan(ctx, s)
 	if err != nil {
 		return nil, err
 	}
-	s.def.Format = string(format)
-	j := &job.Job{Id: s.id, JobStatus: job.Created, CreationDate: s.created.UTC().Format(time.RFC3339Nano), Definition: s.def, Failures: []string{}}
+	s.def.Format = string(pl.format)
+	created := s.created.UTC().Format(job.DateFormat)
+	j := &job.Job{Id: s.id, JobStatus: job.Created, CreationDate: created, Definition: s.def, Failures: []string{}}
 	order := job.Order(s.created, s.id)
-	stored, _, err := t.Jobs.CreateJob(ctx, j, order)
+	launch := job.Launch{JobOrder: order, Created: created, Bucket: s.bucket, Format: string(pl.format),
+		SegmentId: s.def.SegmentId, TotalPieces: len(pl.pieces), Source: s.source}
+	stored, _, err := t.Jobs.CreateJob(ctx, j, launch)
 	if err != nil {
 		return nil, err
 	}
-	if stored.JobStatus.Final() {
-		return stored, nil
+	if stored.JobStatus != job.Created {
+		return stored, nil // started already; the sweeper sends again whatever stalled
 	}
 	log := logger(t.Log).With("job", s.id)
 	if s.def.SegmentId != "" {
-		if err := t.Jobs.EnsureSegment(ctx, s.def.SegmentId, s.def.SegmentName, j.CreationDate); err != nil {
+		if err := t.Segments.EnsureSegment(ctx, s.def.SegmentId, s.def.SegmentName, j.CreationDate); err != nil {
 			return nil, err
 		}
 	}
-	if reason != "" {
-		log.Warn("job failed before parsing", "reason", reason)
-		j.JobStatus, j.CompletionDate, j.Failures = job.Failed, t.Now.now().Format(time.RFC3339Nano), []string{reason}
-		if err := t.Jobs.FinishJob(ctx, j); err != nil {
+	if pl.reason == "" && len(pl.pieces) == 0 {
+		pl.reason = s.def.S3Url + ": nothing to import: every file is empty"
+	}
+	if pl.reason != "" {
+		log.Warn("job failed before parsing", "reason", pl.reason)
+		j.JobStatus, j.CompletionDate, j.Failures = job.Failed, t.Now.now().Format(job.DateFormat), []string{pl.reason}
+		if err := t.Jobs.FinishJob(ctx, j, 0); err != nil {
 			return nil, err
 		}
 		return t.current(ctx, s.id)
 	}
-	if err := t.Jobs.SetJobStatus(ctx, s.id, job.Processing, len(pieces)); err != nil {
+	if err := t.register(ctx, pl.names); err != nil {
 		return nil, err
 	}
-	bodies := make([][]byte, len(pieces))
-	for i, p := range pieces {
-		bodies[i], err = json.Marshal(job.ParseMessage{
-			JobId: s.id, JobOrder: order, Created: j.CreationDate, Bucket: s.bucket, Format: string(format),
-			SegmentId: s.def.SegmentId, TotalPieces: len(pieces), Piece: p, Source: s.source,
-		})
+	if err := t.Jobs.StartJob(ctx, s.id, pl.pieces); err != nil {
+		return nil, err
+	}
+	bodies := make([][]byte, len(pl.pieces))
+	for i, p := range pl.pieces {
+		bodies[i], err = json.Marshal(job.ParseMessage{JobId: s.id, Launch: launch, Piece: p})
 		if err != nil {
 			return nil, fmt.Errorf("encode parse message: %w", err)
 		}
 	}
 	if err := t.Parse.Send(ctx, bodies); err != nil {
-		return nil, fmt.Errorf("queue %d pieces of job %s: %w", len(pieces), s.id, err)
+		return nil, fmt.Errorf("queue %d pieces of job %s: %w", len(pl.pieces), s.id, err)
 	}
-	log.Info("job started", "pieces", len(pieces), "files", len(s.objects), "format", format)
-	record(t.Metrics, metrics.Record{Handler: "Trigger", Job: s.id, Pieces: len(pieces), Since: s.created})
+	log.Info("job started", "pieces", len(pl.pieces), "files", len(s.objects), "format", pl.format)
+	record(t.Metrics, metrics.Record{Handler: "Trigger", Job: s.id, Pieces: len(pl.pieces), Since: s.created})
 	return t.current(ctx, s.id)
 }
 
+// register registers the custom attribute names of the job's CSV headers, in
+// order, as many as fit the deployment's limit. Rows that set a name that did
+// not fit fail when they are parsed, whichever piece is parsed first.
+func (t *Trigger) register(ctx context.Context, names []string) error {
+	if len(names) == 0 || t.Registry == nil {
+		return nil
+	}
+	limit := t.Limits.CustomAttributeNames
+	if _, ok, err := t.Registry.Register(ctx, names, limit); err != nil || ok {
+		return err
+	}
+	for _, n := range names {
+		if _, ok, err := t.Registry.Register(ctx, []string{n}, limit); err != nil || !ok {
+			return err
+		}
+	}
+	return nil
+}
+
 func (t *Trigger) current(ctx context.Context, id string) (*job.Job, error) {
-	r, err := t.Jobs.JobRecord(ctx, id)
+	h, err := t.Jobs.Head(ctx, id)
 	if err != nil {
 		return nil, err
 	}
-	return r.Job, nil
+	return h.Job, nil
+}
+
+// jobPlan is a job's pieces, or the reason it fails before any is parsed.
+type jobPlan struct {
+	pieces []job.Piece
+	format decode.Format
+	names  []string // the custom attribute names of the CSV headers, in order
+	reason string
 }
 
 // plan decides the format and splits every object into pieces. A reason instead
 // of pieces fails the job.
-func (t *Trigger) plan(ctx context.Context, s jobSpec) ([]job.Piece, decode.Format, string, error) {
+func (t *Trigger) plan(ctx context.Context, s jobSpec) (jobPlan, error) {
 	if s.fail != "" {
-		return nil, "", s.fail, nil
+		return jobPlan{reason: s.fail}, nil
 	}
-	objs := append([]*s3src.Object(nil), s.objects...)
+	objs := append([]*job.Object(nil), s.objects...)
 	sort.Slice(objs, func(i, k int) bool { return objs[i].Key < objs[k].Key })
 	if s.reader == nil {
 		s.reader = t.Objects
 	}
+	var pl jobPlan
 	format, reason, err := t.format(ctx, s.reader, objs, s.format)
 	if err != nil || reason != "" {
-		return nil, "", reason, err
+		return jobPlan{reason: reason}, err
 	}
-	var pieces []job.Piece
+	pl.format = format
+	seen := map[string]bool{}
 	for i, o := range objs {
 		if o.Size == 0 {
 			if len(objs) == 1 {
-				return nil, format, "s3://" + o.Bucket + "/" + o.Key + ": the file is empty", nil
+				return jobPlan{format: format, reason: "s3://" + o.Bucket + "/" + o.Key + ": the file is empty"}, nil
 			}
 			continue // an empty file in a folder adds nothing
 		}
-		ps, reason, err := t.planObject(ctx, s.reader, o, i, format)
+		ps, header, reason, err := t.planObject(ctx, s.reader, o, i, format)
 		if err != nil || reason != "" {
-			return nil, format, reason, err
+			return jobPlan{format: format, reason: reason}, err
 		}
 		for _, p := range ps {
-			p.Index = len(pieces)
-			pieces = append(pieces, p)
+			p.Index = len(pl.pieces)
+			pl.pieces = append(pl.pieces, p)
+		}
+		for _, col := range header {
+			a, err := endpoint.Lookup(strings.TrimSpace(col))
+			if err == nil && a.Custom != "" && !seen[a.Name()] {
+				seen[a.Name()] = true
+				pl.names = append(pl.names, a.Name())
+			}
 		}
 	}
-	return pieces, format, "", nil
+	return pl, nil
 }
 
 // format returns the one format of the objects, or a reason naming the keys when
 // they mix formats or contradict the requested one.
-func (t *Trigger) format(ctx context.Context, objects Objects, objs []*s3src.Object, want decode.Format) (decode.Format, string, error) {
+func (t *Trigger) format(ctx context.Context, objects Objects, objs []*job.Object, want decode.Format) (decode.Format, string, error) {
 	if want == pinpointexport.Format {
 		return want, "", nil // an export's objects are named .gz or nothing: only the request knows them
 	}
@@ -329,10 +378,10 @@ func (t *Trigger) format(ctx context.Context, objects Objects, objs []*s3src.Obj
 
 // planObject splits one object into pieces of about PieceSize. A CSV header is
 // read once here and travels with every piece after the first.
-func (t *Trigger) planObject(ctx context.Context, objects Objects, o *s3src.Object, file int, format decode.Format) ([]job.Piece, string, error) {
+func (t *Trigger) planObject(ctx context.Context, objects Objects, o *job.Object, file int, format decode.Format) ([]job.Piece, []string, string, error) {
 	if format == pinpointexport.Format {
 		if ps, whole, reason, err := planCompressed(ctx, objects, o, file); whole || reason != "" || err != nil {
-			return ps, reason, err
+			return ps, nil, reason, err
 		}
 	}
 	var header []string
@@ -340,7 +389,7 @@ func (t *Trigger) planObject(ctx context.Context, objects Objects, o *s3src.Obje
 		var reason string
 		var err error
 		if header, reason, err = readHeader(ctx, objects, o); err != nil || reason != "" {
-			return nil, reason, err
+			return nil, nil, reason, err
 		}
 	}
 	size := t.PieceSize
@@ -351,11 +400,11 @@ func (t *Trigger) planObject(ctx context.Context, objects Objects, o *s3src.Obje
 		return objects.Range(ctx, o.Bucket, o.Key, start, end)
 	}
 	ps, err := plan.Split(ctx, o.Size, open, plan.Options{PieceSize: size, Quotes: format == decode.CSV})
-	if errors.Is(err, s3src.ErrNotFound) {
-		return nil, "s3://" + o.Bucket + "/" + o.Key + ": the file vanished before it was read", nil
+	if errors.Is(err, job.ErrNotFound) {
+		return nil, nil, "s3://" + o.Bucket + "/" + o.Key + ": the file vanished before it was read", nil
 	}
 	if err != nil {
-		return nil, "", fmt.Errorf("plan s3://%s/%s: %w", o.Bucket, o.Key, err)
+		return nil, nil, "", fmt.Errorf("plan s3://%s/%s: %w", o.Bucket, o.Key, err)
 	}
 	pieces := make([]job.Piece, len(ps))
 	for i, p := range ps {
@@ -364,14 +413,14 @@ func (t *Trigger) planObject(ctx context.Context, objects Objects, o *s3src.Obje
 			pieces[i].Header = header
 		}
 	}
-	return pieces, "", nil
+	return pieces, header, "", nil
 }
 
 // header reads a CSV object's header. A file-level problem in it (compression,
 // encoding, an unknown column) is a reason to fail the job before any row is read.
-func readHeader(ctx context.Context, objects Objects, o *s3src.Object) ([]string, string, error) {
+func readHeader(ctx context.Context, objects Objects, o *job.Object) ([]string, string, error) {
 	r, err := objects.Range(ctx, o.Bucket, o.Key, 0, min(o.Size, headerWindow))
-	if errors.Is(err, s3src.ErrNotFound) {
+	if errors.Is(err, job.ErrNotFound) {
 		return nil, "s3://" + o.Bucket + "/" + o.Key + ": the file vanished before it was read", nil
 	}
 	if err != nil {
@@ -397,7 +446,7 @@ func readHeader(ctx context.Context, objects Objects, o *s3src.Object) ([]string
 const headerWindow = 2 << 20
 
 // sniff reads the first bytes of an object without a telling extension.
-func sniff(ctx context.Context, objects Objects, o *s3src.Object) (decode.Format, error) {
+func sniff(ctx context.Context, objects Objects, o *job.Object) (decode.Format, error) {
 	r, err := objects.Range(ctx, o.Bucket, o.Key, 0, min(o.Size, 512))
 	if err != nil {
 		return "", err

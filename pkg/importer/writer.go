@@ -11,7 +11,6 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
-	"github.com/segport/segport/pkg/dynamo"
 	"github.com/segport/segport/pkg/job"
 	"github.com/segport/segport/pkg/merge"
 	"github.com/segport/segport/pkg/metrics"
@@ -22,7 +21,7 @@ import (
 // its piece. Applying a batch twice, or batches in any order, changes nothing more.
 type Writer struct {
 	Store    EndpointStore
-	Jobs     JobStore
+	Jobs     JobBook
 	Finisher *Finisher
 	// Concurrency bounds the conditional puts in flight; 0 means 8.
 	Concurrency int
@@ -60,8 +59,8 @@ func (w *Writer) HandleSQS(ctx context.Context, ev events.SQSEvent) (events.SQSE
 // abandon records a batch whose message goes to the dead-letter queue, so that its
 // piece and job end instead of waiting for it.
 func (w *Writer) abandon(ctx context.Context, b *job.WriteBatch, cause error) {
-	what := fmt.Sprintf("piece %d, write batch %d (%d rows)", b.Piece, b.Seq, len(b.Rows))
-	p, err := w.Jobs.BatchAbandoned(ctx, b.JobId, b.Piece, b.Seq, len(b.Rows), abandonReason(what, w.MaxReceive, cause))
+	lost := job.LostBatch{Tally: b.Tally(), Line: b.FirstLine(), Reason: fmt.Sprintf("piece %d, write batch %d %s", b.Piece, b.Seq, abandonReason(w.MaxReceive, cause))}
+	p, err := w.Jobs.BatchLost(ctx, b.JobId, b.Piece, b.Seq, lost)
 	if err == nil {
 		err = w.Finisher.PieceProgress(ctx, b.JobId, p)
 	}
@@ -96,7 +95,7 @@ func (w *Writer) Batch(ctx context.Context, b *job.WriteBatch) error {
 			return err
 		}
 	}
-	p, err := w.Jobs.BatchDone(ctx, b.JobId, b.Piece, b.Seq)
+	p, err := w.Jobs.BatchDone(ctx, b.JobId, b.Piece, b.Seq, b.Tally())
 	if err != nil {
 		return err
 	}
@@ -118,7 +117,7 @@ func (w *Writer) endpoints(ctx context.Context, byId map[string][]job.WriteRow) 
 		pending, err = w.each(ctx, pending, func(ctx context.Context, id string) error {
 			v, ok := recs[id]
 			if !ok {
-				v = dynamo.Versioned[merge.Endpoint]{Rec: merge.NewEndpoint(id)}
+				v = merge.Versioned[merge.Endpoint]{Rec: merge.NewEndpoint(id)}
 			}
 			changed := false
 			for _, r := range byId[id] {
@@ -150,7 +149,7 @@ func (w *Writer) users(ctx context.Context, byUser map[string][]job.WriteRow) er
 		pending, err = w.each(ctx, pending, func(ctx context.Context, id string) error {
 			v, ok := recs[id]
 			if !ok {
-				v = dynamo.Versioned[merge.User]{Rec: merge.NewUser(id)}
+				v = merge.Versioned[merge.User]{Rec: merge.NewUser(id)}
 			}
 			changed := false
 			for _, r := range byUser[id] {
@@ -192,7 +191,7 @@ func (w *Writer) each(ctx context.Context, ids []string, fn func(context.Context
 			mu.Lock()
 			defer mu.Unlock()
 			switch {
-			case errors.Is(err, dynamo.ErrConflict):
+			case errors.Is(err, job.ErrConflict):
 				conflicts = append(conflicts, id)
 			case err != nil:
 				errs = append(errs, err)

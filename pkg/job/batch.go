@@ -92,4 +92,11 @@ type PieceResult struct {
 	Failures      []string       `json:"Failures,omitempty"`      // the first MaxFailures failures, in file order
 	Report        string         `json:"Report,omitempty"`        // key of the piece's part of the error report, if any rows failed
 	Error         string         `json:"Error,omitempty"`         // why the piece could not be read to its end, if it could not
+	Cuts          []Cut          `json:"Cuts,omitempty"`          // the write batches, by Seq
+}
+
+// Cut is one write batch as the parser cut it: its first line and its tally.
+type Cut struct {
+	Line int `json:"Line"`
+	Tally
 }

@@ -75,17 +75,45 @@ type Piece struct {
 	Header []string `json:"Header,omitempty"` // CSV: the header, for a piece that starts after it
 }
 
-// ParseMessage asks the parser to import one piece.
-type ParseMessage struct {
-	JobId       string `json:"JobId"`
+// Launch is what every parse message of a job shares, stored with the job so
+// that stalled pieces can be sent again.
+type Launch struct {
 	JobOrder    string `json:"JobOrder"` // sorts jobs: creation date, then id
 	Created     string `json:"Created"`
 	Bucket      string `json:"Bucket"`
 	Format      string `json:"Format"`
 	SegmentId   string `json:"SegmentId"`
 	TotalPieces int    `json:"TotalPieces"`
-	Piece       Piece  `json:"Piece"`
 	Source      Source `json:"Source,omitempty"`
+}
+
+// ParseMessage asks the parser to import one piece.
+type ParseMessage struct {
+	JobId string `json:"JobId"`
+	Launch
+	Piece Piece `json:"Piece"`
+}
+
+// Head is a job's own record, without its pieces.
+type Head struct {
+	Job    *Job
+	Launch Launch
+	// Progress moves on whenever a piece settles; a job's end is stored only at
+	// the progress it was computed from.
+	Progress int64
+	// Progressed is when the job last made progress; the sweeper re-sends the
+	// work of jobs that have made none for a while.
+	Progressed time.Time
+}
+
+// Contribution is what one job adds to its segment.
+type Contribution struct {
+	JobId    string
+	JobOrder string
+	Written  Tally // endpoint definitions applied: Size and ChannelCounts
+	Format   string
+	S3Url    string
+	Now      string
 }
 
 // Source says how to read a job's objects: with the functions' own role, or, for a
@@ -121,6 +149,10 @@ func Failure(file string, line int, field, msg string) string {
 	}
 	return s + msg
 }
+
+// DateFormat is how jobs and segments write dates: Pinpoint's ISO 8601, in UTC,
+// with milliseconds.
+const DateFormat = "2006-01-02T15:04:05.000Z"
 
 // stampDate is the compact, fixed-width form of dates inside stamps.
 const stampDate = "20060102T150405.000"

@@ -43,6 +43,9 @@ type Options struct {
 	// Client, when set, changes the SDK configuration of the handlers'
 	// clients (tests point them at counting proxies in front of st's emulators).
 	Client func(st *localstack.Stack, cfg aws.Config) aws.Config
+	// SweepEvery is how often the sweeper runs (default 5 s); it also runs
+	// when the stack starts, to resume the jobs an earlier process left.
+	SweepEvery time.Duration
 }
 
 // Runtime is segport running locally.
@@ -50,7 +53,12 @@ type Runtime struct {
 	Stack    *localstack.Stack
 	App      *app.App
 	Attached bool // the stack belongs to another process, which runs the handlers
-	proxy    *chaos.Proxy
+	// Resumed counts the jobs an earlier process left unfinished (killed with
+	// its queues' messages in flight) whose pieces this one sent again.
+	Resumed   int
+	proxy     *chaos.Proxy
+	stopSweep context.CancelFunc
+	swept     chan struct{}
 }
 
 // Open starts the local stack with the handlers, or attaches to a running one.
@@ -122,7 +130,47 @@ func Open(ctx context.Context, opts Options) (*Runtime, error) {
 			return nil, err
 		}
 	}
+	if err := r.resume(ctx); err != nil {
+		r.Close()
+		return nil, err
+	}
+	r.sweepEvery(max(opts.SweepEvery, 0))
 	return r, nil
+}
+
+// resume sends again the unsettled pieces of every job that has not ended: this
+// process just started the queues, so nothing of them is in flight.
+func (r *Runtime) resume(ctx context.Context) error {
+	sw := *r.App.Sweeper
+	sw.StallAfter = 0
+	rep, err := sw.Sweep(ctx)
+	if err != nil {
+		return fmt.Errorf("resume interrupted jobs: %w", err)
+	}
+	r.Resumed = rep.Stalled
+	return nil
+}
+
+// sweepEvery runs the sweeper periodically until Close.
+func (r *Runtime) sweepEvery(every time.Duration) {
+	if every == 0 {
+		every = 5 * time.Second
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	r.stopSweep, r.swept = cancel, make(chan struct{})
+	go func() {
+		defer close(r.swept)
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				r.App.Sweeper.Sweep(ctx) // it logs what it did; a failed sweep is retried at the next tick
+			}
+		}
+	}()
 }
 
 func build(st *localstack.Stack, opts Options, awsCfg aws.Config) (*app.App, error) {
@@ -142,6 +190,10 @@ func build(st *localstack.Stack, opts Options, awsCfg aws.Config) (*app.App, err
 
 // Close stops the stack if this runtime started it.
 func (r *Runtime) Close() error {
+	if r.stopSweep != nil {
+		r.stopSweep()
+		<-r.swept
+	}
 	err := r.Stack.Close()
 	if r.proxy != nil {
 		err = errors.Join(err, r.proxy.Close())
@@ -149,10 +201,18 @@ func (r *Runtime) Close() error {
 	return err
 }
 
-// Idle waits until every import in flight has been processed.
+// Idle waits until every import in flight has been processed, and what reached
+// a dead-letter queue has been recorded on its job.
 func (r *Runtime) Idle(ctx context.Context) error {
 	if r.Attached {
 		return nil
+	}
+	if err := r.Stack.Idle(ctx); err != nil {
+		return err
+	}
+	rep, err := r.App.Sweeper.Sweep(ctx)
+	if err != nil || rep == (importer.SweepReport{}) {
+		return err
 	}
 	return r.Stack.Idle(ctx)
 }

@@ -73,7 +73,7 @@ func waitFor(t *testing.T, rt *Runtime, id string, ok func(*job.Job) bool) *job.
 		case <-ctx.Done():
 			pieces, _ := rt.App.Store.Pieces(context.Background(), id)
 			for _, p := range pieces {
-				t.Logf("piece %d: parsed %v batches %d rows %d done %v failed batches %v gave up %q", p.Index, p.Parsed, p.Batches, p.Rows, p.Done, p.FailedBatches, p.GaveUp)
+				t.Logf("piece %d: parsed %v batches %d rows %d done %v lost %v gave up %q", p.Index, p.Parsed, p.Result.Batches, p.Result.Rows, p.Done, p.Lost, p.GaveUp)
 			}
 			t.Fatalf("job %s: never reached the state: last %+v, %v", id, j, err)
 		case <-time.After(100 * time.Millisecond):

@@ -11,6 +11,13 @@ import (
 	"github.com/segport/segport/pkg/endpoint"
 )
 
+// Versioned is a stored record with the version it was read at (0: not stored
+// yet); a conditional write of the record succeeds only at that version.
+type Versioned[T any] struct {
+	Rec *T
+	Ver int64
+}
+
 // Endpoint is a stored endpoint with the stamp of each of its attributes.
 type Endpoint struct {
 	E      *endpoint.Endpoint

@@ -13,16 +13,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+
+	"github.com/segport/segport/pkg/job"
 )
 
 // Object describes one stored object.
-type Object struct {
-	Bucket   string
-	Key      string
-	Size     int64
-	ETag     string
-	Metadata map[string]string
-}
+type Object = job.Object
 
 // Store reads and writes objects.
 type Store struct {
@@ -33,7 +29,7 @@ type Store struct {
 func New(c *s3.Client) *Store { return &Store{c: c} }
 
 // ErrNotFound means the object does not exist (any more).
-var ErrNotFound = errors.New("object not found")
+var ErrNotFound = job.ErrNotFound
 
 func classify(err error) error {
 	var nsk *types.NoSuchKey

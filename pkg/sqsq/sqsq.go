@@ -11,10 +11,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
+
+	"github.com/segport/segport/pkg/job"
 )
 
-// MaxMessageBytes is the largest message body SQS takes (256 KiB).
-const MaxMessageBytes = 256 * 1024
+// MaxMessageBytes is the largest message body SQS takes (1 MiB).
+const MaxMessageBytes = job.MaxMessageBytes
 
 // Queue sends messages to one queue.
 type Queue struct {
@@ -113,4 +115,42 @@ func (q *Queue) Redrive(ctx context.Context, dlq string) (int, error) {
 		moved += len(out.Messages)
 	}
 	return moved, nil
+}
+
+// Peek reads up to max messages of the queue without deleting them. Each is
+// hidden while Peek reads on, so that it is read once, and made visible again
+// at the end, so that a redrive finds it at once.
+func (q *Queue) Peek(ctx context.Context, max int) ([][]byte, error) {
+	var (
+		bodies  [][]byte
+		handles []*string
+	)
+	defer func() {
+		for len(handles) > 0 {
+			n := min(10, len(handles))
+			entries := make([]types.ChangeMessageVisibilityBatchRequestEntry, n)
+			for i, h := range handles[:n] {
+				entries[i] = types.ChangeMessageVisibilityBatchRequestEntry{Id: aws.String(strconv.Itoa(i)), ReceiptHandle: h}
+			}
+			handles = handles[n:]
+			// Best effort: a message left hidden shows again after the timeout.
+			q.c.ChangeMessageVisibilityBatch(ctx, &sqs.ChangeMessageVisibilityBatchInput{QueueUrl: aws.String(q.url), Entries: entries})
+		}
+	}()
+	for len(bodies) < max {
+		out, err := q.c.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{
+			QueueUrl: aws.String(q.url), MaxNumberOfMessages: int32(min(10, max-len(bodies))), VisibilityTimeout: 120,
+		})
+		if err != nil {
+			return bodies, fmt.Errorf("receive from %s: %w", q.url, err)
+		}
+		if len(out.Messages) == 0 {
+			break
+		}
+		for _, m := range out.Messages {
+			bodies = append(bodies, []byte(aws.ToString(m.Body)))
+			handles = append(handles, m.ReceiptHandle)
+		}
+	}
+	return bodies, nil
 }

@@ -1,0 +1,226 @@
+package importer
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/segport/segport/pkg/job"
+)
+
+// Sweeper makes every job end, whatever was lost on the way: it records what
+// reached the dead-letter queues, sends again the pieces of jobs that made no
+// progress for StallAfter, and after MaxTries re-sends without progress settles
+// what is still missing as failed, with the reason. Every write of an import is
+// idempotent, so sending work again is always safe. It runs on a schedule (the
+// SweeperFunction) and, in the local stack, at start-up and periodically.
+type Sweeper struct {
+	Jobs     JobBook
+	Parse    Queue
+	Finisher *Finisher
+	// ParseDLQ and WriteDLQ are the dead-letter queues of the parse and write
+	// queues; nil to leave one alone.
+	ParseDLQ, WriteDLQ DeadLetters
+	// StallAfter is how long a job may go without progress before its work is
+	// sent again.
+	StallAfter time.Duration
+	// MaxTries is how many times a piece is sent again before what is missing
+	// of it is settled as failed.
+	MaxTries int
+	Now      Clock
+	Log      *slog.Logger
+}
+
+// SweepReport says what a sweep did.
+type SweepReport struct {
+	DeadLetters int // dead-letter messages recorded
+	Stalled     int // jobs found without progress
+	Resent      int // pieces sent again
+	Settled     int // pieces settled as failed after MaxTries
+	Finished    int // jobs whose end was computed
+}
+
+// maxPeek bounds the dead-letter messages one sweep records per queue.
+const maxPeek = 10_000
+
+// Sweep runs once.
+func (s *Sweeper) Sweep(ctx context.Context) (SweepReport, error) {
+	var rep SweepReport
+	n, err := s.deadLetters(ctx)
+	rep.DeadLetters = n
+	if err != nil {
+		return rep, err
+	}
+	running, err := s.Jobs.Running(ctx)
+	if err != nil {
+		return rep, err
+	}
+	now := s.Now.now()
+	var errs []error
+	for _, h := range running {
+		if now.Sub(h.Progressed) < s.StallAfter {
+			continue
+		}
+		rep.Stalled++
+		if err := s.stalled(ctx, h, &rep); err != nil {
+			errs = append(errs, fmt.Errorf("sweep job %s: %w", h.Job.Id, err))
+		}
+	}
+	if rep.Stalled > 0 || rep.DeadLetters > 0 {
+		logger(s.Log).Info("swept", "deadLetters", rep.DeadLetters, "stalled", rep.Stalled, "resent", rep.Resent,
+			"settled", rep.Settled, "finished", rep.Finished)
+	}
+	return rep, errors.Join(errs...)
+}
+
+// stalled sends again the pieces of a job that made no progress, or settles them.
+func (s *Sweeper) stalled(ctx context.Context, h *job.Head, rep *SweepReport) error {
+	id := h.Job.Id
+	if h.Job.JobStatus == job.Created {
+		// The trigger stopped before it planned the job; S3 retried it, or its
+		// event is in the trigger's failure destination.
+		j := *h.Job
+		j.JobStatus, j.CompletionDate = job.Failed, s.Now.now().Format(job.DateFormat)
+		j.Failures = []string{j.Definition.S3Url + ": the import was never planned: the trigger failed (see its failure destination); import the file again"}
+		rep.Finished++
+		return s.Jobs.FinishJob(ctx, &j, h.Progress)
+	}
+	pieces, err := s.Jobs.Pieces(ctx, id)
+	if err != nil {
+		return err
+	}
+	var resend [][]byte
+	for _, p := range pieces {
+		if p.Settled() {
+			continue
+		}
+		tries, err := s.Jobs.PieceTried(ctx, id, p.Index)
+		if err != nil {
+			return err
+		}
+		if tries <= s.MaxTries {
+			body, err := json.Marshal(job.ParseMessage{JobId: id, Launch: h.Launch, Piece: p.Plan})
+			if err != nil {
+				return fmt.Errorf("encode parse message: %w", err)
+			}
+			resend = append(resend, body)
+			continue
+		}
+		if err := s.giveUp(ctx, id, p); err != nil {
+			return err
+		}
+		rep.Settled++
+	}
+	if len(resend) > 0 {
+		if err := s.Parse.Send(ctx, resend); err != nil {
+			return fmt.Errorf("send %d pieces again: %w", len(resend), err)
+		}
+		rep.Resent += len(resend)
+		return nil
+	}
+	rep.Finished++
+	return s.Finisher.Finish(ctx, id) // every piece settled, but no finisher finished
+}
+
+// giveUp settles what is missing of a piece as failed.
+func (s *Sweeper) giveUp(ctx context.Context, jobId string, p *job.PieceState) error {
+	why := fmt.Sprintf("no progress after %d re-sends", s.MaxTries)
+	if !p.Parsed {
+		st, err := s.Jobs.PieceGaveUp(ctx, jobId, p.Index, pieceGaveUp(p.Plan, why))
+		if err != nil {
+			return err
+		}
+		return s.Finisher.PieceProgress(ctx, jobId, st)
+	}
+	st := p
+	for seq, cut := range p.Result.Cuts {
+		_, done := p.Done[seq]
+		_, lost := p.Lost[seq]
+		if done || lost {
+			continue
+		}
+		var err error
+		st, err = s.Jobs.BatchLost(ctx, jobId, p.Index, seq, job.LostBatch{Tally: cut.Tally, Line: cut.Line,
+			Reason: fmt.Sprintf("piece %d, write batch %d never arrived: %s", p.Index, seq, why)})
+		if err != nil {
+			return err
+		}
+	}
+	return s.Finisher.PieceProgress(ctx, jobId, st)
+}
+
+// deadLetters records the messages of the dead-letter queues, however they got
+// there (a handler that returned an error, or one that crashed, timed out or ran
+// out of memory on the last delivery): a parse message gives its piece up, a
+// write batch is lost. Messages stay in their queue, to be redriven.
+func (s *Sweeper) deadLetters(ctx context.Context) (int, error) {
+	final := map[string]bool{} // jobs seen this sweep, and whether they had ended
+	n := 0
+	record := func(jobId string, update func() (*job.PieceState, error)) error {
+		ended, ok := final[jobId]
+		if !ok {
+			h, err := s.Jobs.Head(ctx, jobId)
+			if errors.Is(err, job.ErrNotFound) {
+				final[jobId] = true
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+			ended = h.Job.JobStatus.Final()
+			final[jobId] = ended
+		}
+		if ended {
+			return nil // recorded at an earlier sweep, or written after all
+		}
+		st, err := update()
+		if err == nil {
+			err = s.Finisher.PieceProgress(ctx, jobId, st)
+		}
+		n++
+		return err
+	}
+	if s.ParseDLQ != nil {
+		bodies, err := s.ParseDLQ.Peek(ctx, maxPeek)
+		if err != nil {
+			return n, fmt.Errorf("read the parse dead-letter queue: %w", err)
+		}
+		for _, body := range bodies {
+			var m job.ParseMessage
+			if json.Unmarshal(body, &m) != nil || m.JobId == "" {
+				continue
+			}
+			if err := record(m.JobId, func() (*job.PieceState, error) {
+				return s.Jobs.PieceGaveUp(ctx, m.JobId, m.Piece.Index, pieceGaveUp(m.Piece, "its message "+deadLetterReason))
+			}); err != nil {
+				return n, err
+			}
+		}
+	}
+	if s.WriteDLQ != nil {
+		bodies, err := s.WriteDLQ.Peek(ctx, maxPeek)
+		if err != nil {
+			return n, fmt.Errorf("read the write dead-letter queue: %w", err)
+		}
+		for _, body := range bodies {
+			var b job.WriteBatch
+			if json.Unmarshal(body, &b) != nil || b.JobId == "" {
+				continue
+			}
+			lost := job.LostBatch{Tally: b.Tally(), Line: b.FirstLine(), Reason: fmt.Sprintf("piece %d, write batch %d %s", b.Piece, b.Seq, deadLetterReason)}
+			if err := record(b.JobId, func() (*job.PieceState, error) {
+				return s.Jobs.BatchLost(ctx, b.JobId, b.Piece, b.Seq, lost)
+			}); err != nil {
+				return n, err
+			}
+		}
+	}
+	return n, nil
+}
+
+// deadLetterReason is why a message found in a dead-letter queue failed, when
+// no handler could say (it crashed, timed out or ran out of memory).
+const deadLetterReason = "is in the dead-letter queue: every delivery failed or ended without an answer (a crash, timeout or out-of-memory); redrive it once the cause is fixed"
