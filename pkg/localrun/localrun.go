@@ -21,6 +21,7 @@ import (
 	"github.com/segport/segport/pkg/config"
 	"github.com/segport/segport/pkg/importer"
 	"github.com/segport/segport/pkg/localstack"
+	"github.com/segport/segport/pkg/stats"
 )
 
 // Options configure Open.
@@ -59,6 +60,24 @@ type Runtime struct {
 	proxy     *chaos.Proxy
 	stopSweep context.CancelFunc
 	swept     chan struct{}
+	// sweeps counts the sweeper's requests: they belong to no job.
+	sweeps *stats.Counter
+}
+
+// SweeperStats are the requests the sweeper made, which no job's Stats count.
+func (r *Runtime) SweeperStats() stats.Stats {
+	if r.sweeps == nil {
+		return stats.Stats{}
+	}
+	return r.sweeps.Stats()
+}
+
+// sweep runs the sweeper once, counting its requests.
+func (r *Runtime) sweep(ctx context.Context, sw *importer.Sweeper) (importer.SweepReport, error) {
+	if r.sweeps == nil {
+		r.sweeps = stats.NewCounter("")
+	}
+	return sw.Sweep(stats.NewContext(ctx, r.sweeps))
 }
 
 // Open starts the local stack with the handlers, or attaches to a running one.
@@ -143,7 +162,7 @@ func Open(ctx context.Context, opts Options) (*Runtime, error) {
 func (r *Runtime) resume(ctx context.Context) error {
 	sw := *r.App.Sweeper
 	sw.StallAfter = 0
-	rep, err := sw.Sweep(ctx)
+	rep, err := r.sweep(ctx, &sw)
 	if err != nil {
 		return fmt.Errorf("resume interrupted jobs: %w", err)
 	}
@@ -167,7 +186,7 @@ func (r *Runtime) sweepEvery(every time.Duration) {
 			case <-ctx.Done():
 				return
 			case <-t.C:
-				r.App.Sweeper.Sweep(ctx) // it logs what it did; a failed sweep is retried at the next tick
+				r.sweep(ctx, r.App.Sweeper) // it logs what it did; a failed sweep is retried at the next tick
 			}
 		}
 	}()
@@ -210,7 +229,7 @@ func (r *Runtime) Idle(ctx context.Context) error {
 	if err := r.Stack.Idle(ctx); err != nil {
 		return err
 	}
-	rep, err := r.App.Sweeper.Sweep(ctx)
+	rep, err := r.sweep(ctx, r.App.Sweeper)
 	if err != nil || rep == (importer.SweepReport{}) {
 		return err
 	}
