@@ -146,6 +146,13 @@ func rank(fn string) int {
 
 // eventChecks invoke a sample event and check what it did.
 var eventChecks = map[string]func(h *harness, fn string, payload []byte){
+	"scheduled-sweep.json": func(h *harness, fn string, payload []byte) {
+		var rep struct{ DeadLetters, Stalled, Resent, Settled, Finished *int }
+		h.decode(h.invokeOK(fn, payload), &rep)
+		if rep.DeadLetters == nil || rep.Stalled == nil || rep.Resent == nil || rep.Settled == nil || rep.Finished == nil {
+			h.t.Errorf("sweep report %+v: want every count", rep)
+		}
+	},
 	"s3-put.json": func(h *harness, fn string, payload []byte) {
 		var ev events.S3Event
 		h.decode(payload, &ev)
@@ -422,6 +429,7 @@ func functionFor(tmpl *templatecheck.Template, path string) (string, error) {
 			EventSourceARN string `json:"eventSourceARN"`
 		}
 		RouteKey string `json:"routeKey"`
+		Source   string `json:"source"`
 	}
 	if err := json.Unmarshal(data, &ev); err != nil {
 		return "", fmt.Errorf("%s: %w", name, err)
@@ -444,6 +452,10 @@ func functionFor(tmpl *templatecheck.Template, path string) (string, error) {
 				}
 			case "HttpApi":
 				if ev.RouteKey != "" && ev.RouteKey == fmt.Sprintf("%v %v", props["Method"], props["Path"]) {
+					return fn, nil
+				}
+			case "Schedule":
+				if ev.Source == "aws.events" {
 					return fn, nil
 				}
 			}

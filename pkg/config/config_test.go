@@ -22,7 +22,7 @@ func TestS3PathStyle(t *testing.T) {
 			env := map[string]string{S3PathStyleVar: tt.value}
 			for _, name := range []string{"SEGPORT_BUCKET", "SEGPORT_PARSE_QUEUE_URL", "SEGPORT_WRITE_QUEUE_URL",
 				"SEGPORT_ENDPOINTS_TABLE", "SEGPORT_USERS_TABLE", "SEGPORT_SEGMENTS_TABLE", "SEGPORT_MEMBERS_TABLE",
-				"SEGPORT_JOBS_TABLE", "SEGPORT_REGISTRY_TABLE"} {
+				"SEGPORT_JOBS_TABLE", "SEGPORT_REGISTRY_TABLE", "SEGPORT_PARSE_DLQ_URL", "SEGPORT_WRITE_DLQ_URL"} {
 				env[name] = "x"
 			}
 			c, err := FromEnv(func(k string) string { return env[k] })

@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/aws/aws-lambda-go/events"
+
 	"github.com/segport/segport/pkg/job"
 )
 
@@ -224,3 +226,8 @@ func (s *Sweeper) deadLetters(ctx context.Context) (int, error) {
 // deadLetterReason is why a message found in a dead-letter queue failed, when
 // no handler could say (it crashed, timed out or ran out of memory).
 const deadLetterReason = "is in the dead-letter queue: every delivery failed or ended without an answer (a crash, timeout or out-of-memory); redrive it once the cause is fixed"
+
+// HandleSchedule is the Lambda entry point: a scheduled EventBridge event.
+func (s *Sweeper) HandleSchedule(ctx context.Context, _ events.EventBridgeEvent) (SweepReport, error) {
+	return s.Sweep(ctx)
+}

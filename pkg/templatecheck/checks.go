@@ -107,11 +107,18 @@ func (t *Template) SQSEventSources() []string {
 // Queues checks every queue: server-side encryption, a dead-letter queue
 // unless it is one, and a CloudWatch alarm on its depth (a dead-letter queue's
 // visible messages; a source queue's visible messages or oldest message's age).
+// A function's on-failure destination is a dead-letter queue of its events.
 func (t *Template) Queues() []string {
 	var problems []string
 	dlqs := map[string]bool{}
 	for _, id := range t.OfType(typeQueue) {
 		if d := t.refOfType(dig(t.Resources[id].Properties, "RedrivePolicy", "deadLetterTargetArn"), typeQueue); d != "" {
+			dlqs[d] = true
+		}
+	}
+	for _, fn := range t.Functions() {
+		dest := dig(t.functionProp(fn, "EventInvokeConfig"), "DestinationConfig", "OnFailure", "Destination")
+		if d := t.refOfType(dest, typeQueue); d != "" {
 			dlqs[d] = true
 		}
 	}
