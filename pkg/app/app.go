@@ -74,7 +74,7 @@ func New(cfg *config.Config, awsCfg aws.Config, opts Options) *App {
 		Store:   store,
 		Objects: objects,
 		Trigger: &importer.Trigger{Jobs: store, Segments: store, Registry: store, Limits: cfg.Limits, Objects: objects, Assume: assume,
-			Parse: parse, Bucket: cfg.Bucket, PieceSize: cfg.PieceSize, Now: opts.Now, Log: opts.Log, Metrics: opts.Metrics},
+			Parse: parse, Bucket: cfg.Bucket, PieceSize: cfg.PieceSize, BatchBytes: opts.BatchBytes, Now: opts.Now, Log: opts.Log, Metrics: opts.Metrics},
 		Parser: &importer.Parser{Jobs: store, Objects: objects, Assume: assume, ReportBucket: cfg.Bucket, Registry: store, Write: sqsq.New(sqc, cfg.WriteQueueURL),
 			Limits: cfg.Limits, BatchBytes: opts.BatchBytes, Now: opts.Now, Log: opts.Log, Finisher: fin, Metrics: opts.Metrics, MaxReceive: cfg.MaxReceive},
 		Writer: &importer.Writer{Store: store, Jobs: store, Finisher: fin, Log: opts.Log, Metrics: opts.Metrics, MaxReceive: cfg.MaxReceive,

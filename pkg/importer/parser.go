@@ -33,7 +33,8 @@ type Parser struct {
 	Registry     Registry
 	Write        Queue
 	Limits       endpoint.Limits
-	// BatchBytes bounds a write message; 0 means just under SQS's limit.
+	// BatchBytes bounds a write message of a job that does not fix its own
+	// bound (one started by an earlier version); 0 means just under SQS's limit.
 	BatchBytes int
 	Now        Clock
 	Log        *slog.Logger
@@ -220,6 +221,9 @@ func (run *pieceRun) accept(ctx context.Context, row *decode.Row) error {
 }
 
 func (run *pieceRun) limit() int {
+	if run.m.BatchBytes > 0 {
+		return run.m.BatchBytes
+	}
 	if run.p.BatchBytes > 0 {
 		return run.p.BatchBytes
 	}

@@ -52,6 +52,9 @@ type Trigger struct {
 	Parse     Queue
 	Bucket    string
 	PieceSize int64
+	// BatchBytes bounds the write batches of the jobs it starts; 0 means just
+	// under SQS's message limit.
+	BatchBytes int
 	Now       Clock
 	Log       *slog.Logger
 	Metrics   Metrics
@@ -217,7 +220,10 @@ func (t *Trigger) start(ctx context.Context, s jobSpec) (*job.Job, error) {
 	j := &job.Job{Id: s.id, JobStatus: job.Created, CreationDate: created, Definition: s.def, Failures: []string{}}
 	order := job.Order(s.created, s.id)
 	launch := job.Launch{JobOrder: order, Created: created, Bucket: s.bucket, Format: string(pl.format),
-		SegmentId: s.def.SegmentId, TotalPieces: len(pl.pieces), Source: s.source}
+		SegmentId: s.def.SegmentId, TotalPieces: len(pl.pieces), Source: s.source, BatchBytes: t.BatchBytes}
+	if launch.BatchBytes <= 0 {
+		launch.BatchBytes = job.MaxMessageBytes - 1024 // room for the batch's head
+	}
 	stored, _, err := t.Jobs.CreateJob(ctx, j, launch)
 	if err != nil {
 		return nil, err

@@ -85,6 +85,10 @@ type Launch struct {
 	SegmentId   string `json:"SegmentId"`
 	TotalPieces int    `json:"TotalPieces"`
 	Source      Source `json:"Source,omitempty"`
+	// BatchBytes bounds the job's write batches. It is fixed when the job
+	// starts, so that a piece parsed again, by any version or configuration,
+	// is cut into the same batches: a batch is known by its number.
+	BatchBytes int `json:"BatchBytes,omitempty"`
 }
 
 // ParseMessage asks the parser to import one piece.
