@@ -26,9 +26,9 @@ type Config struct {
 	// is missing as failed.
 	StallAfter time.Duration
 	MaxTries   int
-	PieceSize     int64
-	Shards        int
-	MaxReceive    int // the queues' maxReceiveCount
+	PieceSize  int64
+	Shards     int
+	MaxReceive int // the queues' maxReceiveCount
 	// WriteConcurrency bounds the conditional puts one writer invocation
 	// keeps in flight.
 	WriteConcurrency int

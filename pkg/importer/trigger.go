@@ -40,8 +40,8 @@ var jobIdPattern = regexp.MustCompile(`^[0-9a-f]{32}$`)
 // Trigger starts import jobs: from S3 ObjectCreated events, or from a direct
 // CreateImportJob-style request naming an s3:// folder.
 type Trigger struct {
-	Jobs      JobBook
-	Segments  SegmentBook
+	Jobs     JobBook
+	Segments SegmentBook
 	// Registry and Limits register the custom attribute names of CSV headers
 	// when a job starts, in file and column order, so that which names fit the
 	// deployment's limit does not depend on the order pieces are parsed in.
@@ -55,9 +55,9 @@ type Trigger struct {
 	// BatchBytes bounds the write batches of the jobs it starts; 0 means just
 	// under SQS's message limit.
 	BatchBytes int
-	Now       Clock
-	Log       *slog.Logger
-	Metrics   Metrics
+	Now        Clock
+	Log        *slog.Logger
+	Metrics    Metrics
 }
 
 // Request is a CreateImportJob-style request: import every object under S3Url.
