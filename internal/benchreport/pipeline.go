@@ -306,10 +306,11 @@ func ceilingBatch(ctx context.Context, store *dynamo.Store, jobId, segmentId str
 	if firstErr != nil {
 		return firstErr
 	}
-	if err := store.AddMembers(ctx, segmentId, ids); err != nil {
+	added, err := store.AddMembers(ctx, segmentId, 0, fmt.Sprintf("%s#0#%d", jobId, seq), ids)
+	if err != nil {
 		return err
 	}
-	tally := job.Tally{}
+	tally := job.Tally{New: added}
 	for _, r := range recs {
 		tally.Count(r.E.ChannelType)
 	}

@@ -66,7 +66,7 @@ func New(cfg *config.Config, awsCfg aws.Config, opts Options) *App {
 	}
 	objects := s3src.New(s3c)
 	parse := sqsq.New(sqc, cfg.ParseQueueURL)
-	fin := &importer.Finisher{Jobs: store, Segments: store, Objects: objects, Bucket: cfg.Bucket, Shards: cfg.Shards, Now: opts.Now, Log: opts.Log}
+	fin := &importer.Finisher{Jobs: store, Segments: store, Objects: objects, Bucket: cfg.Bucket, Now: opts.Now, Log: opts.Log}
 	return &App{
 		meter:   meterOptions(opts),
 		Config:  cfg,
@@ -79,7 +79,7 @@ func New(cfg *config.Config, awsCfg aws.Config, opts Options) *App {
 			Limits: cfg.Limits, BatchBytes: opts.BatchBytes, Now: opts.Now, Log: opts.Log, Finisher: fin, Metrics: opts.Metrics, MaxReceive: cfg.MaxReceive},
 		Writer: &importer.Writer{Store: store, Jobs: store, Finisher: fin, Log: opts.Log, Metrics: opts.Metrics, MaxReceive: cfg.MaxReceive,
 			Concurrency: cfg.WriteConcurrency},
-		Sweeper: &importer.Sweeper{Jobs: store, Parse: parse, Finisher: fin,
+		Sweeper: &importer.Sweeper{Jobs: store, Members: store, Parse: parse, Finisher: fin,
 			ParseDLQ: sqsq.New(sqc, cfg.ParseDLQURL), WriteDLQ: sqsq.New(sqc, cfg.WriteDLQURL),
 			StallAfter: cfg.StallAfter, MaxTries: cfg.MaxTries, Now: opts.Now, Log: opts.Log},
 	}

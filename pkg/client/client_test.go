@@ -193,7 +193,7 @@ func TestListSegmentsAndJobs(t *testing.T) {
 		if _, _, err := rt.App.Store.CreateJob(ctx, j, job.Launch{JobOrder: job.Order(created, id), SegmentId: segId}); err != nil {
 			t.Fatal(err)
 		}
-		if err := rt.App.Store.EnsureSegment(ctx, segId, "jobs-seg", j.CreationDate); err != nil {
+		if _, err := rt.App.Store.EnsureSegment(ctx, segId, "jobs-seg", j.CreationDate); err != nil {
 			t.Fatal(err)
 		}
 		ids = append([]string{id}, ids...) // newest first

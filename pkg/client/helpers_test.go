@@ -78,7 +78,7 @@ func seed(t *testing.T, rt *localrun.Runtime, name string, n int) (string, map[s
 	ctx := testCtx(t, 2*time.Minute)
 	st := rt.App.Store
 	segId := job.SegmentId(name)
-	if err := st.EnsureSegment(ctx, segId, name, "2026-11-01T12:00:00Z"); err != nil {
+	if _, err := st.EnsureSegment(ctx, segId, name, "2026-11-01T12:00:00Z"); err != nil {
 		t.Fatal(err)
 	}
 	want := make(map[string]string, n)
@@ -109,7 +109,7 @@ func seed(t *testing.T, rt *localrun.Runtime, name string, n int) (string, map[s
 	if err := <-errs; err != nil {
 		t.Fatal(err)
 	}
-	if err := st.AddMembers(ctx, segId, ids); err != nil {
+	if _, err := st.AddMembers(ctx, segId, 0, "seed", ids); err != nil {
 		t.Fatal(err)
 	}
 	return segId, want

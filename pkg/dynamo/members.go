@@ -6,6 +6,7 @@ import (
 	"hash/fnv"
 	"sort"
 	"sync"
+	"sync/atomic"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -26,21 +27,79 @@ func ShardKey(segmentId, endpointId string, shards int) string {
 	return fmt.Sprintf("%s#%02d", segmentId, int(h.Sum32()%uint32(shards)))
 }
 
-// AddMembers records the endpoints as members of the segment. Puts are idempotent.
-func (s *Store) AddMembers(ctx context.Context, segmentId string, ids []string) error {
+// AddMembers records the endpoints as members of the segment, spread over its
+// shards, and returns how many of them this batch made members first. Each
+// member item keeps the batch that inserted it (AddedBy), so a batch delivered
+// again counts the same members again, and no other batch counts them: the
+// count is the same on every delivery, and summed over batches it is the
+// segment's number of members.
+func (s *Store) AddMembers(ctx context.Context, segmentId string, shards int, batch string, ids []string) (int, error) {
+	if shards < 1 {
+		shards = s.shards
+	}
 	ids = dedupe(ids)
-	reqs := make([]types.WriteRequest, len(ids))
-	for i, id := range ids {
-		reqs[i] = types.WriteRequest{PutRequest: &types.PutRequest{Item: map[string]types.AttributeValue{
-			"Shard":      str(ShardKey(segmentId, id, s.shards)),
-			"EndpointId": str(id),
-		}}}
+	var (
+		added atomic.Int64
+		wg    sync.WaitGroup
+		sem   = make(chan struct{}, memberPuts)
+		errs  = make(chan error, len(ids))
+	)
+	for _, id := range ids {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			_, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{
+				TableName: aws.String(s.t.Members),
+				Item: map[string]types.AttributeValue{
+					"Shard": str(ShardKey(segmentId, id, shards)), "EndpointId": str(id), "AddedBy": str(batch),
+				},
+				ConditionExpression:       aws.String("attribute_not_exists(EndpointId) OR AddedBy = :b"),
+				ExpressionAttributeValues: map[string]types.AttributeValue{":b": str(batch)},
+			})
+			switch {
+			case err == nil:
+				added.Add(1)
+			case !isConditionFailed(err): // a member already, added by another batch
+				errs <- err
+			}
+		}()
 	}
-	if err := s.batchWrite(ctx, s.t.Members, reqs); err != nil {
-		return fmt.Errorf("add members of segment %s: %w", segmentId, err)
+	wg.Wait()
+	close(errs)
+	if err := <-errs; err != nil {
+		return 0, fmt.Errorf("add members of segment %s: %w", segmentId, err)
 	}
-	return nil
+	return int(added.Load()), nil
 }
+
+// CountAdded returns how many of ids batch made members of the segment first:
+// for a batch abandoned part-written, whose count no BatchDone recorded.
+func (s *Store) CountAdded(ctx context.Context, segmentId string, shards int, batch string, ids []string) (int, error) {
+	if shards < 1 {
+		shards = s.shards
+	}
+	ids = dedupe(ids)
+	keys := make([]map[string]types.AttributeValue, len(ids))
+	for i, id := range ids {
+		keys[i] = map[string]types.AttributeValue{"Shard": str(ShardKey(segmentId, id, shards)), "EndpointId": str(id)}
+	}
+	items, err := s.batchGet(ctx, s.t.Members, keys)
+	if err != nil {
+		return 0, fmt.Errorf("read members of segment %s: %w", segmentId, err)
+	}
+	n := 0
+	for _, it := range items {
+		if v, ok := it["AddedBy"].(*types.AttributeValueMemberS); ok && v.Value == batch {
+			n++
+		}
+	}
+	return n, nil
+}
+
+// memberPuts bounds the conditional puts AddMembers keeps in flight.
+const memberPuts = 8
 
 // Members returns the ids of the segment's endpoints, sorted.
 func (s *Store) Members(ctx context.Context, segmentId string, shards int) ([]string, error) {

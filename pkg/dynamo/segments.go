@@ -35,15 +35,16 @@ func (it *segmentItem) segment() *segment.Segment {
 	}
 }
 
-// EnsureSegment creates the segment's item unless it exists.
-func (s *Store) EnsureSegment(ctx context.Context, id, name, created string) error {
-	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+// EnsureSegment creates the segment's item unless it exists, and returns its
+// shard count: the deployment's MembershipShards when the segment was created.
+func (s *Store) EnsureSegment(ctx context.Context, id, name, created string) (int, error) {
+	out, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName: aws.String(s.t.Segments),
 		Key:       map[string]types.AttributeValue{"SegmentId": str(id)},
 		UpdateExpression: aws.String("SET #n = if_not_exists(#n, :n), CreationDate = if_not_exists(CreationDate, :c), " +
 			"SegmentType = :t, Shards = if_not_exists(Shards, :sh), Version = if_not_exists(Version, :zero), " +
 			"EndpointCount = if_not_exists(EndpointCount, :zero), ImportDefinition = if_not_exists(ImportDefinition, :def), " +
-			"Contrib = if_not_exists(Contrib, :empty)"),
+			"Pending = if_not_exists(Pending, :empty)"),
 		ExpressionAttributeNames: map[string]string{"#n": "Name"},
 		ExpressionAttributeValues: map[string]types.AttributeValue{
 			":n": str(name), ":c": str(created), ":t": str("IMPORT"), ":sh": num(int64(s.shards)), ":zero": num(0),
@@ -52,49 +53,76 @@ func (s *Store) EnsureSegment(ctx context.Context, id, name, created string) err
 				"Size": num(0), "ChannelCounts": &types.AttributeValueMemberM{Value: map[string]types.AttributeValue{}},
 			}},
 		},
+		ReturnValues: types.ReturnValueAllNew,
 	})
 	if err != nil {
-		return fmt.Errorf("create segment %s: %w", id, err)
+		return 0, fmt.Errorf("create segment %s: %w", id, err)
 	}
-	return nil
+	var it segmentItem
+	if err := unmarshal(out.Attributes, &it); err != nil {
+		return 0, fmt.Errorf("decode segment %s: %w", id, err)
+	}
+	return it.Shards, nil
 }
 
-// contribution is what a job has added to a segment, kept in the segment's
-// Contrib map under the job's id.
+// contribution is what a job has added to its segment. The one applied is kept
+// on the job's item (Applied); while it is being applied it is also kept in the
+// segment's Pending map under the job's id, which holds only the contributions
+// in flight, so the segment's item does not grow with its imports.
 type contribution struct {
 	Size     int            `json:"Size"`
 	Channels map[string]int `json:"Channels"`
-	V        int            `json:"V"` // changes with every update, for the condition
+	New      int            `json:"New"`
+	V        int            `json:"V"` // 1 for the first applied, then one more for each change
 }
 
-// SetContribution makes a job's contribution to its segment what im says: the change
-// from the job's previous contribution (none at first) is added, under the
-// condition that the previous contribution is still the stored one. Repeating it
-// changes nothing; a job finished again after a dead-letter redrive corrects its
-// numbers. The job's Format and S3Url become the segment's if it is the latest job.
+func (c contribution) same(o contribution) bool {
+	return c.Size == o.Size && c.New == o.New && fmt.Sprint(c.Channels) == fmt.Sprint(o.Channels)
+}
+
+// SetContribution makes a job's contribution to its segment what im says, in
+// three idempotent steps: (1) add the change from the applied contribution to
+// the segment's totals and record the new one in the segment's Pending map, in
+// one conditional update; (2) record it as applied on the job's item; (3) remove
+// it from Pending. A call that finds a contribution pending (an earlier call
+// stopped between the steps, or runs beside this one) completes steps 2 and 3
+// for it first. The job's Format and S3Url become the segment's if it is the
+// latest job.
 func (s *Store) SetContribution(ctx context.Context, segmentId string, im job.Contribution) error {
-	next := contribution{Size: im.Written.Rows, Channels: im.Written.Channels}
+	next := contribution{Size: im.Written.Rows, Channels: im.Written.Channels, New: im.Written.New}
 	if next.Channels == nil {
 		next.Channels = map[string]int{}
 	}
 	for attempt := 0; ; attempt++ {
-		prev, found, err := s.contribution(ctx, segmentId, im.JobId)
+		pending, found, err := s.pendingContribution(ctx, segmentId, im.JobId)
 		if err != nil {
 			return err
 		}
-		if found && prev.Size == next.Size && fmt.Sprint(prev.Channels) == fmt.Sprint(next.Channels) {
+		if found {
+			if err := s.settleContribution(ctx, segmentId, im.JobId, pending); err != nil {
+				return err
+			}
+			continue
+		}
+		applied, err := s.appliedContribution(ctx, im.JobId)
+		if err != nil {
+			return err
+		}
+		if applied.V > 0 && applied.same(next) {
 			break
 		}
-		next.V = prev.V + 1
-		err = s.addContribution(ctx, segmentId, im, prev, found, next)
+		next.V = applied.V + 1
+		err = s.applyContribution(ctx, segmentId, im, applied, next)
 		if err == nil {
-			break
+			err = s.settleContribution(ctx, segmentId, im.JobId, next)
 		}
-		if err != ErrConflict || attempt >= maxAttempts {
+		if err != nil && (err != ErrConflict || attempt >= maxAttempts) {
 			return err
 		}
-		if err := backoff(ctx, min(attempt, 4)); err != nil {
-			return err
+		if err == ErrConflict {
+			if err := backoff(ctx, min(attempt, 4)); err != nil {
+				return err
+			}
 		}
 	}
 	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
@@ -113,42 +141,62 @@ func (s *Store) SetContribution(ctx context.Context, segmentId string, im job.Co
 	return nil
 }
 
-func (s *Store) contribution(ctx context.Context, segmentId, jobId string) (contribution, bool, error) {
+// pendingContribution reads the job's entry in the segment's Pending map.
+func (s *Store) pendingContribution(ctx context.Context, segmentId, jobId string) (contribution, bool, error) {
 	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
 		TableName:                aws.String(s.t.Segments),
 		Key:                      map[string]types.AttributeValue{"SegmentId": str(segmentId)},
 		ConsistentRead:           aws.Bool(true),
-		ProjectionExpression:     aws.String("Contrib.#j"),
+		ProjectionExpression:     aws.String("Pending.#j"),
 		ExpressionAttributeNames: map[string]string{"#j": jobId},
 	})
 	if err != nil {
 		return contribution{}, false, fmt.Errorf("read segment %s: %w", segmentId, err)
 	}
 	var it struct {
-		Contrib map[string]contribution `json:"Contrib"`
+		Pending map[string]contribution `json:"Pending"`
 	}
 	if err := unmarshal(out.Item, &it); err != nil {
 		return contribution{}, false, fmt.Errorf("decode segment %s: %w", segmentId, err)
 	}
-	c, ok := it.Contrib[jobId]
+	c, ok := it.Pending[jobId]
 	return c, ok, nil
 }
 
-func (s *Store) addContribution(ctx context.Context, segmentId string, im job.Contribution, prev contribution, found bool, next contribution) error {
+// appliedContribution reads the contribution recorded on the job's item.
+func (s *Store) appliedContribution(ctx context.Context, jobId string) (contribution, error) {
+	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName:            aws.String(s.t.Jobs),
+		Key:                  jobKey(jobId, jobSk),
+		ConsistentRead:       aws.Bool(true),
+		ProjectionExpression: aws.String("Applied"),
+	})
+	if err != nil {
+		return contribution{}, fmt.Errorf("read job %s: %w", jobId, err)
+	}
+	var it struct {
+		Applied contribution `json:"Applied"`
+	}
+	if err := unmarshal(out.Item, &it); err != nil {
+		return contribution{}, fmt.Errorf("decode job %s: %w", jobId, err)
+	}
+	return it.Applied, nil
+}
+
+// applyContribution adds next - prev to the segment's totals and puts next in
+// Pending, unless a contribution of the job is pending already (ErrConflict).
+func (s *Store) applyContribution(ctx context.Context, segmentId string, im job.Contribution, prev, next contribution) error {
 	nextAV, err := marshal(next)
 	if err != nil {
 		return err
 	}
-	names := map[string]string{"#sz": "Size", "#j": im.JobId}
+	names := map[string]string{"#sz": "Size", "#j": im.JobId, "#p": "Pending"}
 	values := map[string]types.AttributeValue{
-		":d": num(int64(next.Size - prev.Size)), ":now": str(im.Now), ":next": &types.AttributeValueMemberM{Value: nextAV},
+		":d": num(int64(next.Size - prev.Size)), ":n": num(int64(next.New - prev.New)),
+		":now": str(im.Now), ":next": &types.AttributeValueMemberM{Value: nextAV},
 	}
-	expr := "SET ImportDefinition.#sz = ImportDefinition.#sz + :d, LastModifiedDate = :now, Contrib.#j = :next"
-	cond := "attribute_exists(SegmentId) AND attribute_not_exists(Contrib.#j)"
-	if found {
-		values[":pv"] = num(int64(prev.V))
-		cond = "attribute_exists(SegmentId) AND Contrib.#j.V = :pv"
-	} else {
+	expr := "SET ImportDefinition.#sz = ImportDefinition.#sz + :d, EndpointCount = EndpointCount + :n, LastModifiedDate = :now, #p.#j = :next"
+	if prev.V == 0 {
 		expr += ", Version = Version + :one"
 		values[":one"] = num(1)
 	}
@@ -170,7 +218,7 @@ func (s *Store) addContribution(ctx context.Context, segmentId string, im job.Co
 		TableName:                 aws.String(s.t.Segments),
 		Key:                       map[string]types.AttributeValue{"SegmentId": str(segmentId)},
 		UpdateExpression:          aws.String(expr),
-		ConditionExpression:       aws.String(cond),
+		ConditionExpression:       aws.String("attribute_exists(SegmentId) AND attribute_not_exists(#p.#j)"),
 		ExpressionAttributeNames:  names,
 		ExpressionAttributeValues: values,
 	})
@@ -179,6 +227,37 @@ func (s *Store) addContribution(ctx context.Context, segmentId string, im job.Co
 	}
 	if err != nil {
 		return fmt.Errorf("add job %s to segment %s: %w", im.JobId, segmentId, err)
+	}
+	return nil
+}
+
+// settleContribution records a pending contribution as applied on the job's
+// item, then removes it from the segment's Pending map.
+func (s *Store) settleContribution(ctx context.Context, segmentId, jobId string, c contribution) error {
+	av, err := attributeValue(c)
+	if err != nil {
+		return err
+	}
+	_, err = s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 aws.String(s.t.Jobs),
+		Key:                       jobKey(jobId, jobSk),
+		UpdateExpression:          aws.String("SET Applied = :c"),
+		ConditionExpression:       aws.String("attribute_exists(JobId) AND (attribute_not_exists(Applied) OR Applied.V < :v)"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":c": av, ":v": num(int64(c.V))},
+	})
+	if err != nil && !isConditionFailed(err) {
+		return fmt.Errorf("record the contribution of job %s: %w", jobId, err)
+	}
+	_, err = s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 aws.String(s.t.Segments),
+		Key:                       map[string]types.AttributeValue{"SegmentId": str(segmentId)},
+		UpdateExpression:          aws.String("REMOVE #p.#j"),
+		ConditionExpression:       aws.String("#p.#j.V = :v"),
+		ExpressionAttributeNames:  map[string]string{"#p": "Pending", "#j": jobId},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":v": num(int64(c.V))},
+	})
+	if err != nil && !isConditionFailed(err) {
+		return fmt.Errorf("settle the contribution of job %s to segment %s: %w", jobId, segmentId, err)
 	}
 	return nil
 }

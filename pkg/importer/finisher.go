@@ -22,7 +22,6 @@ type Finisher struct {
 	Segments SegmentBook
 	Objects  Objects
 	Bucket   string
-	Shards   int
 	Now      Clock
 	Log      *slog.Logger
 }
@@ -105,9 +104,6 @@ func (f *Finisher) finishOnce(ctx context.Context, jobId string) error {
 		}); err != nil {
 			return err
 		}
-		if err := f.Recount(ctx, seg); err != nil {
-			return err
-		}
 	}
 	j.CompletionDate = now
 	if err := f.Jobs.FinishJob(ctx, &j, h.Progress); err != nil {
@@ -148,15 +144,4 @@ func lostReport(pieces []*job.PieceState) []byte {
 		return nil
 	}
 	return buf.Bytes()
-}
-
-// Recount stores the exact number of distinct endpoints in a segment. A count
-// only replaces one taken earlier, so concurrent jobs leave the latest.
-func (f *Finisher) Recount(ctx context.Context, segmentId string) error {
-	at := f.Now.now().Format("2006-01-02T15:04:05.000000000Z")
-	n, err := f.Segments.CountMembers(ctx, segmentId, f.Shards)
-	if err != nil {
-		return err
-	}
-	return f.Segments.SetEndpointCount(ctx, segmentId, n, at)
 }

@@ -108,16 +108,22 @@ type JobBook interface {
 
 // SegmentBook is what ending a job needs of the Segments and Members tables.
 type SegmentBook interface {
-	// EnsureSegment creates the segment unless it exists.
-	EnsureSegment(ctx context.Context, id, name, created string) error
+	// EnsureSegment creates the segment unless it exists, and returns the
+	// number of shards its membership is spread over: fixed when it is created.
+	EnsureSegment(ctx context.Context, id, name, created string) (int, error)
 	// SetContribution makes a job's contribution to its segment c: the change
 	// from its previous contribution (none at first) is added to the segment's
-	// totals exactly once, however often it is called.
+	// totals (Size, ChannelCounts, and EndpointCount by c.Written.New) exactly
+	// once, however often and however concurrently it is called. The segment's
+	// record does not grow with the number of its imports.
 	SetContribution(ctx context.Context, segmentId string, c job.Contribution) error
-	// CountMembers counts the segment's distinct member endpoints.
-	CountMembers(ctx context.Context, segmentId string, shards int) (int, error)
-	// SetEndpointCount stores a count taken at countedAt unless a later one is.
-	SetEndpointCount(ctx context.Context, segmentId string, count int, countedAt string) error
+}
+
+// MemberCounter counts what an abandoned write batch left in the Members table.
+type MemberCounter interface {
+	// CountAdded returns how many of ids batch made members first (see
+	// EndpointStore.AddMembers), without adding any.
+	CountAdded(ctx context.Context, segmentId string, shards int, batch string, ids []string) (int, error)
 }
 
 // Registry is the deployment-wide custom attribute registry.
@@ -136,8 +142,12 @@ type EndpointStore interface {
 	PutEndpoint(ctx context.Context, rec *merge.Endpoint, ver int64) error
 	GetUsers(ctx context.Context, ids []string) (map[string]merge.Versioned[merge.User], error)
 	PutUser(ctx context.Context, u *merge.User, ver int64) error
-	// AddMembers records the endpoints as members of the segment; idempotent.
-	AddMembers(ctx context.Context, segmentId string, ids []string) error
+	// AddMembers records the endpoints as members of the segment, spread over
+	// shards partitions, and returns how many of them batch (a name unique to
+	// one write batch) made members first. Repeating a call returns the same
+	// count; two batches never both count one member.
+	AddMembers(ctx context.Context, segmentId string, shards int, batch string, ids []string) (int, error)
+	MemberCounter
 }
 
 // Metrics receives one record per job started, piece parsed and batch handled

@@ -21,6 +21,7 @@ import (
 // SweeperFunction) and, in the local stack, at start-up and periodically.
 type Sweeper struct {
 	Jobs     JobBook
+	Members  MemberCounter
 	Parse    Queue
 	Finisher *Finisher
 	// ParseDLQ and WriteDLQ are the dead-letter queues of the parse and write
@@ -214,6 +215,10 @@ func (s *Sweeper) deadLetters(ctx context.Context) (int, error) {
 			}
 			lost := job.LostBatch{Tally: b.Tally(), Line: b.FirstLine(), Reason: fmt.Sprintf("piece %d, write batch %d %s", b.Piece, b.Seq, deadLetterReason)}
 			if err := record(b.JobId, func() (*job.PieceState, error) {
+				var err error
+				if lost.New, err = countAdded(ctx, s.Members, &b); err != nil {
+					return nil, err
+				}
 				return s.Jobs.BatchLost(ctx, b.JobId, b.Piece, b.Seq, lost)
 			}); err != nil {
 				return n, err

@@ -224,6 +224,11 @@ func (t *Trigger) start(ctx context.Context, s jobSpec) (*job.Job, error) {
 	if launch.BatchBytes <= 0 {
 		launch.BatchBytes = job.MaxMessageBytes - 1024 // room for the batch's head
 	}
+	if s.def.SegmentId != "" {
+		if launch.Shards, err = t.Segments.EnsureSegment(ctx, s.def.SegmentId, s.def.SegmentName, created); err != nil {
+			return nil, err
+		}
+	}
 	stored, _, err := t.Jobs.CreateJob(ctx, j, launch)
 	if err != nil {
 		return nil, err
@@ -232,11 +237,7 @@ func (t *Trigger) start(ctx context.Context, s jobSpec) (*job.Job, error) {
 		return stored, nil // started already; the sweeper sends again whatever stalled
 	}
 	log := logger(t.Log).With("job", s.id)
-	if s.def.SegmentId != "" {
-		if err := t.Segments.EnsureSegment(ctx, s.def.SegmentId, s.def.SegmentName, j.CreationDate); err != nil {
-			return nil, err
-		}
-	}
+
 	if pl.reason == "" && len(pl.pieces) == 0 {
 		pl.reason = s.def.S3Url + ": nothing to import: every file is empty"
 	}

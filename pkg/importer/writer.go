@@ -60,6 +60,11 @@ func (w *Writer) HandleSQS(ctx context.Context, ev events.SQSEvent) (events.SQSE
 // piece and job end instead of waiting for it.
 func (w *Writer) abandon(ctx context.Context, b *job.WriteBatch, cause error) {
 	lost := job.LostBatch{Tally: b.Tally(), Line: b.FirstLine(), Reason: fmt.Sprintf("piece %d, write batch %d %s", b.Piece, b.Seq, abandonReason(w.MaxReceive, cause))}
+	var err error
+	if lost.New, err = countAdded(ctx, w.Store, b); err != nil {
+		logger(w.Log).Error("abandoned batch not recorded", "job", b.JobId, "piece", b.Piece, "batch", b.Seq, "err", err)
+		return
+	}
 	p, err := w.Jobs.BatchLost(ctx, b.JobId, b.Piece, b.Seq, lost)
 	if err == nil {
 		err = w.Finisher.PieceProgress(ctx, b.JobId, p)
@@ -67,6 +72,20 @@ func (w *Writer) abandon(ctx context.Context, b *job.WriteBatch, cause error) {
 	if err != nil {
 		logger(w.Log).Error("abandoned batch not recorded", "job", b.JobId, "piece", b.Piece, "batch", b.Seq, "err", err)
 	}
+}
+
+// countAdded counts the members an abandoned batch added before it failed.
+func countAdded(ctx context.Context, m MemberCounter, b *job.WriteBatch) (int, error) {
+	if b.SegmentId == "" || len(b.Rows) == 0 {
+		return 0, nil
+	}
+	ids := make([]string, 0, len(b.Rows))
+	for _, r := range b.Rows {
+		if r.Endpoint != nil {
+			ids = append(ids, r.Endpoint.Id)
+		}
+	}
+	return m.CountAdded(ctx, b.SegmentId, b.Shards, b.Name(), ids)
 }
 
 // Batch applies one write batch.
@@ -90,12 +109,15 @@ func (w *Writer) Batch(ctx context.Context, b *job.WriteBatch) error {
 		ids = append(ids, id)
 	}
 	sort.Strings(ids)
+	tally := b.Tally()
 	if b.SegmentId != "" {
-		if err := w.Store.AddMembers(ctx, b.SegmentId, ids); err != nil {
-			return err
+		n, err := w.Store.AddMembers(ctx, b.SegmentId, b.Shards, b.Name(), ids)
+		if err != nil {
+			return fmt.Errorf("add members of batch %d of piece %d of job %s: %w", b.Seq, b.Piece, b.JobId, err)
 		}
+		tally.New = n
 	}
-	p, err := w.Jobs.BatchDone(ctx, b.JobId, b.Piece, b.Seq, b.Tally())
+	p, err := w.Jobs.BatchDone(ctx, b.JobId, b.Piece, b.Seq, tally)
 	if err != nil {
 		return err
 	}

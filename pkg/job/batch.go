@@ -17,7 +17,8 @@ type WriteBatch struct {
 	JobId     string     `json:"JobId"`
 	JobOrder  string     `json:"JobOrder"`
 	SegmentId string     `json:"SegmentId"`
-	Key       string     `json:"Key"` // the object the rows come from
+	Shards    int        `json:"Shards"` // the segment's membership shards
+	Key       string     `json:"Key"`    // the object the rows come from
 	Piece     int        `json:"Piece"`
 	Seq       int        `json:"Seq"`
 	Rows      []WriteRow `json:"Rows"`
@@ -36,6 +37,11 @@ func (b *WriteBatch) Tally() Tally {
 	return t
 }
 
+// Name names the batch uniquely among all jobs' batches.
+func (b *WriteBatch) Name() string {
+	return b.JobId + "#" + strconv.Itoa(b.Piece) + "#" + strconv.Itoa(b.Seq)
+}
+
 // FirstLine is the line of the batch's first row.
 func (b *WriteBatch) FirstLine() int {
 	if len(b.Rows) == 0 {
@@ -51,6 +57,7 @@ func (b *WriteBatch) AppendHead(dst []byte) []byte {
 	dst = jsonw.AppendString(append(dst, `{"JobId":`...), b.JobId, true)
 	dst = jsonw.AppendString(append(dst, `,"JobOrder":`...), b.JobOrder, true)
 	dst = jsonw.AppendString(append(dst, `,"SegmentId":`...), b.SegmentId, true)
+	dst = strconv.AppendInt(append(dst, `,"Shards":`...), int64(b.Shards), 10)
 	dst = jsonw.AppendString(append(dst, `,"Key":`...), b.Key, true)
 	dst = strconv.AppendInt(append(dst, `,"Piece":`...), int64(b.Piece), 10)
 	dst = strconv.AppendInt(append(dst, `,"Seq":`...), int64(b.Seq), 10)

@@ -83,6 +83,7 @@ type Launch struct {
 	Bucket      string `json:"Bucket"`
 	Format      string `json:"Format"`
 	SegmentId   string `json:"SegmentId"`
+	Shards      int    `json:"Shards,omitempty"` // the segment's membership shards
 	TotalPieces int    `json:"TotalPieces"`
 	Source      Source `json:"Source,omitempty"`
 	// BatchBytes bounds the job's write batches. It is fixed when the job

@@ -30,6 +30,9 @@ type Object struct {
 type Tally struct {
 	Rows     int            `json:"Rows"`
 	Channels map[string]int `json:"Channels,omitempty"`
+	// New counts the endpoints the batch made members of its segment first
+	// (known once it is written).
+	New int `json:"New,omitempty"`
 }
 
 // NoChannel is the ChannelCounts key of rows that name no ChannelType.
@@ -50,6 +53,7 @@ func (t *Tally) Count(ch string) {
 // Add adds o to t.
 func (t *Tally) Add(o Tally) {
 	t.Rows += o.Rows
+	t.New += o.New
 	for ch, n := range o.Channels {
 		if t.Channels == nil {
 			t.Channels = map[string]int{}
@@ -132,7 +136,7 @@ func (p *PieceState) Written() Tally {
 // whoever computes it, as often as it likes, gets the same answer.
 type Summary struct {
 	Status    Status
-	Written   Tally    // rows applied: TotalProcessed, and the segment's Size and ChannelCounts
+	Written   Tally    // rows applied: TotalProcessed, the segment's Size and ChannelCounts; New: members added
 	Failures  int      // rows not applied: bad rows and rows of lost batches
 	Messages  []string // the first MaxFailures failure lines, piece by piece
 	Reports   []string // the report parts of the pieces, in piece order
@@ -171,6 +175,7 @@ func Summarize(pieces []*PieceState, total int) Summary {
 		for _, seq := range p.Unwritten() {
 			lb := p.Lost[seq]
 			s.Failures += lb.Rows
+			s.Written.New += lb.New // members it added before it was abandoned
 			add(LostReason(p.Plan.Key, lb.Line, lb.Rows, lb.Reason))
 		}
 		switch {
