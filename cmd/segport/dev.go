@@ -51,6 +51,9 @@ func devCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	fmt.Fprintln(stdout, `# The query API (README "Querying segments"): curl "$SEGPORT_API_URL/v1/segments"`)
 	fmt.Fprintf(stdout, "export SEGPORT_API_URL=%s\n", apiURL)
+	if n := t.rt.Resumed; n > 0 {
+		fmt.Fprintf(stderr, "resumed %d import jobs an earlier run left unfinished: their unsettled pieces were sent again\n", n)
+	}
 	<-ctx.Done()
 	fmt.Fprintln(stderr, "stopping")
 	reportChaos(ctx, stderr, sf, nil)
