@@ -1,0 +1,266 @@
+package s3src
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+)
+
+// partLimits are S3's multipart upload rules.
+type partLimits struct {
+	min   int64 // the smallest part but the last
+	max   int64 // the largest part
+	count int   // the most parts
+}
+
+var s3Limits = partLimits{min: 5 << 20, max: 5 << 30, count: 10_000}
+
+// source is one input of a concatenation: an object, or inline bytes (the header).
+type source struct {
+	key    string
+	size   int64
+	inline []byte
+}
+
+// span is bytes [from, to) of source src.
+type span struct {
+	src      int
+	from, to int64
+}
+
+// part is one part of the upload: a span copied inside S3, or spans read into
+// memory and uploaded.
+type part struct {
+	copy  bool
+	spans []span
+	size  int64
+}
+
+func (p *part) add(sp span) {
+	p.spans = append(p.spans, sp)
+	p.size += sp.to - sp.from
+}
+
+// planParts cuts the concatenation of srcs into upload parts. A stretch of an
+// object long enough to be a part by itself is copied inside S3; everything
+// else is gathered into parts of exactly lim.min bytes (the last one shorter),
+// so memory holds one such part at most, whatever the total.
+func planParts(srcs []source, lim partLimits) []part {
+	var parts []part
+	var cur part
+	for i, s := range srcs {
+		for off := int64(0); off < s.size; {
+			// fill tops up the gathered bytes to a part before a copy.
+			fill := int64(0)
+			if cur.size > 0 {
+				fill = lim.min - cur.size
+			}
+			if s.inline == nil && s.size-off-fill >= lim.min {
+				if fill > 0 {
+					cur.add(span{i, off, off + fill})
+					parts, cur = append(parts, cur), part{}
+					off += fill
+				}
+				parts = append(parts, copyParts(i, off, s.size, lim)...)
+				break
+			}
+			n := min(s.size-off, lim.min-cur.size)
+			cur.add(span{i, off, off + n})
+			off += n
+			if cur.size >= lim.min {
+				parts, cur = append(parts, cur), part{}
+			}
+		}
+	}
+	if cur.size > 0 {
+		parts = append(parts, cur)
+	}
+	return parts
+}
+
+// copyParts cuts bytes [from, to) of source src, at least lim.min long, into
+// even copy parts of at most lim.max bytes.
+func copyParts(src int, from, to int64, lim partLimits) []part {
+	n := (to - from + lim.max - 1) / lim.max
+	size := (to - from + n - 1) / n
+	var parts []part
+	for off := from; off < to; off += size {
+		p := part{copy: true}
+		p.add(span{src, off, min(to, off+size)})
+		parts = append(parts, p)
+	}
+	return parts
+}
+
+// Concat writes header followed by the objects at keys, in order, to dstKey.
+// It uses no local disk and holds at most one 5 MiB part in memory: objects
+// long enough to be parts are copied inside S3 (UploadPartCopy), shorter ones
+// are gathered into 5 MiB parts. Under 5 MiB in all, it is one PutObject.
+func (s *Store) Concat(ctx context.Context, bucket, dstKey string, header []byte, keys []string) error {
+	if err := s.concat(ctx, bucket, dstKey, header, keys); err != nil {
+		return fmt.Errorf("concat into s3://%s/%s: %w", bucket, dstKey, err)
+	}
+	return nil
+}
+
+func (s *Store) concat(ctx context.Context, bucket, dstKey string, header []byte, keys []string) error {
+	lim := s.partLimits()
+	srcs := []source{{size: int64(len(header)), inline: header}}
+	for _, k := range keys {
+		o, err := s.Head(ctx, bucket, k)
+		if err != nil {
+			return err
+		}
+		srcs = append(srcs, source{key: k, size: o.Size})
+	}
+	parts := planParts(srcs, lim)
+	if len(parts) > lim.count {
+		return fmt.Errorf("%d parts, more than S3's %d", len(parts), lim.count)
+	}
+	if len(parts) == 0 {
+		return s.Put(ctx, bucket, dstKey, bytes.NewReader(nil), reportType, nil)
+	}
+	if len(parts) == 1 && !parts[0].copy {
+		buf, err := s.gather(ctx, bucket, srcs, parts[0], nil)
+		if err != nil {
+			return err
+		}
+		return s.Put(ctx, bucket, dstKey, bytes.NewReader(buf), reportType, nil)
+	}
+	return s.multipart(ctx, bucket, dstKey, srcs, parts, lim)
+}
+
+const reportType = "text/csv; charset=utf-8"
+
+func (s *Store) partLimits() partLimits {
+	if s.limits != (partLimits{}) {
+		return s.limits
+	}
+	return s3Limits
+}
+
+// multipart uploads parts as one multipart upload, aborted if any step fails.
+func (s *Store) multipart(ctx context.Context, bucket, dstKey string, srcs []source, parts []part, lim partLimits) (err error) {
+	up, err := s.c.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{
+		Bucket: aws.String(bucket), Key: aws.String(dstKey), ContentType: aws.String(reportType),
+	})
+	if err != nil {
+		return fmt.Errorf("create multipart upload: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			err = errors.Join(err, s.abort(ctx, bucket, dstKey, up.UploadId))
+		}
+	}()
+	done := make([]types.CompletedPart, 0, len(parts))
+	buf := make([]byte, 0, lim.min)
+	for i, p := range parts {
+		num := aws.Int32(int32(i + 1))
+		var etag *string
+		if p.copy {
+			etag, err = s.copyPart(ctx, bucket, dstKey, up.UploadId, num, srcs, p.spans[0])
+		} else {
+			etag, err = s.uploadPart(ctx, bucket, dstKey, up.UploadId, num, srcs, p, buf)
+		}
+		if err != nil {
+			return fmt.Errorf("part %d of %d: %w", i+1, len(parts), err)
+		}
+		done = append(done, types.CompletedPart{ETag: etag, PartNumber: num})
+	}
+	_, err = s.c.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{
+		Bucket: aws.String(bucket), Key: aws.String(dstKey), UploadId: up.UploadId,
+		MultipartUpload: &types.CompletedMultipartUpload{Parts: done},
+	})
+	if err != nil {
+		return fmt.Errorf("complete multipart upload: %w", err)
+	}
+	return nil
+}
+
+// abort gives up an upload so that its parts stop costing storage; it runs
+// even when ctx has ended, since that is when a Lambda gives up.
+func (s *Store) abort(ctx context.Context, bucket, key string, uploadID *string) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	_, err := s.c.AbortMultipartUpload(ctx, &s3.AbortMultipartUploadInput{
+		Bucket: aws.String(bucket), Key: aws.String(key), UploadId: uploadID,
+	})
+	if err != nil {
+		return fmt.Errorf("abort multipart upload: %w", err)
+	}
+	return nil
+}
+
+func (s *Store) copyPart(ctx context.Context, bucket, dstKey string, uploadID *string, num *int32, srcs []source, sp span) (*string, error) {
+	src := srcs[sp.src]
+	in := &s3.UploadPartCopyInput{
+		Bucket: aws.String(bucket), Key: aws.String(dstKey), UploadId: uploadID, PartNumber: num,
+		CopySource: aws.String(copySource(bucket, src.key)),
+	}
+	if sp.from > 0 || sp.to < src.size {
+		in.CopySourceRange = aws.String(fmt.Sprintf("bytes=%d-%d", sp.from, sp.to-1))
+	}
+	out, err := s.c.UploadPartCopy(ctx, in)
+	if err != nil {
+		return nil, fmt.Errorf("copy s3://%s/%s bytes %d-%d: %w", bucket, src.key, sp.from, sp.to-1, classify(err))
+	}
+	return out.CopyPartResult.ETag, nil
+}
+
+// copySource is bucket/key URL-encoded, as x-amz-copy-source wants it.
+func copySource(bucket, key string) string {
+	segs := strings.Split(bucket+"/"+key, "/")
+	for i, seg := range segs {
+		segs[i] = url.PathEscape(seg)
+	}
+	return strings.Join(segs, "/")
+}
+
+func (s *Store) uploadPart(ctx context.Context, bucket, dstKey string, uploadID *string, num *int32, srcs []source, p part, buf []byte) (*string, error) {
+	buf, err := s.gather(ctx, bucket, srcs, p, buf)
+	if err != nil {
+		return nil, err
+	}
+	out, err := s.c.UploadPart(ctx, &s3.UploadPartInput{
+		Bucket: aws.String(bucket), Key: aws.String(dstKey), UploadId: uploadID, PartNumber: num,
+		Body: bytes.NewReader(buf), ContentLength: aws.Int64(int64(len(buf))),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("upload %d bytes: %w", len(buf), err)
+	}
+	return out.ETag, nil
+}
+
+// gather reads the spans of p into buf[:0], which it grows if needed.
+func (s *Store) gather(ctx context.Context, bucket string, srcs []source, p part, buf []byte) ([]byte, error) {
+	buf = buf[:0]
+	for _, sp := range p.spans {
+		src := srcs[sp.src]
+		if src.inline != nil {
+			buf = append(buf, src.inline[sp.from:sp.to]...)
+			continue
+		}
+		rc, err := s.Range(ctx, bucket, src.key, sp.from, sp.to)
+		if err != nil {
+			return nil, err
+		}
+		n, k := len(buf), int(sp.to-sp.from)
+		buf = slices.Grow(buf, k)[:n+k]
+		_, err = io.ReadFull(rc, buf[n:])
+		rc.Close()
+		if err != nil {
+			return nil, fmt.Errorf("read s3://%s/%s bytes %d-%d: %w", bucket, src.key, sp.from, sp.to-1, err)
+		}
+	}
+	return buf, nil
+}
