@@ -106,6 +106,8 @@ func copyParts(src int, from, to int64, lim partLimits) []part {
 // It uses no local disk and holds at most one 5 MiB part in memory: objects
 // long enough to be parts are copied inside S3 (UploadPartCopy), shorter ones
 // are gathered into 5 MiB parts. Under 5 MiB in all, it is one PutObject.
+// When that would take more parts than S3 allows, runs of objects are first
+// joined into intermediate objects of up to 5 GiB, deleted at the end.
 func (s *Store) Concat(ctx context.Context, bucket, dstKey string, header []byte, keys []string) error {
 	if err := s.concat(ctx, bucket, dstKey, header, keys); err != nil {
 		return fmt.Errorf("concat into s3://%s/%s: %w", bucket, dstKey, err)
@@ -113,7 +115,7 @@ func (s *Store) Concat(ctx context.Context, bucket, dstKey string, header []byte
 	return nil
 }
 
-func (s *Store) concat(ctx context.Context, bucket, dstKey string, header []byte, keys []string) error {
+func (s *Store) concat(ctx context.Context, bucket, dstKey string, header []byte, keys []string) (err error) {
 	lim := s.partLimits()
 	srcs := []source{{size: int64(len(header)), inline: header}}
 	for _, k := range keys {
@@ -125,8 +127,58 @@ func (s *Store) concat(ctx context.Context, bucket, dstKey string, header []byte
 	}
 	parts := planParts(srcs, lim)
 	if len(parts) > lim.count {
-		return fmt.Errorf("%d parts, more than S3's %d", len(parts), lim.count)
+		var joined []string
+		defer func() { err = errors.Join(err, s.deleteObjects(context.WithoutCancel(ctx), bucket, joined)) }()
+		if srcs, joined, err = s.join(ctx, bucket, dstKey, srcs, lim); err != nil {
+			return err
+		}
+		if parts = planParts(srcs, lim); len(parts) > lim.count {
+			return fmt.Errorf("%d parts, more than S3's %d", len(parts), lim.count)
+		}
 	}
+	return s.assemble(ctx, bucket, dstKey, srcs, parts, lim)
+}
+
+// join replaces runs of consecutive objects of srcs (after the header) with
+// intermediate objects of at most lim.max bytes each, and returns their keys
+// too. An object alone in its run stays as it is.
+func (s *Store) join(ctx context.Context, bucket, dstKey string, srcs []source, lim partLimits) ([]source, []string, error) {
+	out := srcs[:1:1]
+	var keys []string
+	var run []source
+	var size int64
+	flush := func() error {
+		if len(run) == 1 {
+			out = append(out, run[0])
+		} else if len(run) > 1 {
+			key := fmt.Sprintf("%s.join/%06d", dstKey, len(keys))
+			if err := s.assemble(ctx, bucket, key, run, planParts(run, lim), lim); err != nil {
+				return err
+			}
+			keys = append(keys, key)
+			out = append(out, source{key: key, size: size})
+		}
+		run, size = nil, 0
+		return nil
+	}
+	for _, src := range srcs[1:] {
+		if len(run) > 0 && size+src.size > lim.max {
+			if err := flush(); err != nil {
+				return nil, keys, err
+			}
+		}
+		if src.size > 0 {
+			run, size = append(run, src), size+src.size
+		}
+	}
+	if err := flush(); err != nil {
+		return nil, keys, err
+	}
+	return out, keys, nil
+}
+
+// assemble writes the parts planned from srcs to dstKey.
+func (s *Store) assemble(ctx context.Context, bucket, dstKey string, srcs []source, parts []part, lim partLimits) error {
 	if len(parts) == 0 {
 		return s.Put(ctx, bucket, dstKey, bytes.NewReader(nil), reportType, nil)
 	}
@@ -138,6 +190,27 @@ func (s *Store) concat(ctx context.Context, bucket, dstKey string, header []byte
 		return s.Put(ctx, bucket, dstKey, bytes.NewReader(buf), reportType, nil)
 	}
 	return s.multipart(ctx, bucket, dstKey, srcs, parts, lim)
+}
+
+// deleteObjects deletes keys, a thousand a request.
+func (s *Store) deleteObjects(ctx context.Context, bucket string, keys []string) error {
+	for batch := range slices.Chunk(keys, 1000) {
+		ids := make([]types.ObjectIdentifier, len(batch))
+		for i, k := range batch {
+			ids[i] = types.ObjectIdentifier{Key: aws.String(k)}
+		}
+		out, err := s.c.DeleteObjects(ctx, &s3.DeleteObjectsInput{
+			Bucket: aws.String(bucket), Delete: &types.Delete{Objects: ids, Quiet: aws.Bool(true)},
+		})
+		if err == nil && len(out.Errors) > 0 {
+			e := out.Errors[0]
+			err = fmt.Errorf("%d failed, %s first: %s", len(out.Errors), aws.ToString(e.Key), aws.ToString(e.Code))
+		}
+		if err != nil {
+			return fmt.Errorf("delete %d objects: %w", len(batch), err)
+		}
+	}
+	return nil
 }
 
 const reportType = "text/csv; charset=utf-8"

@@ -93,8 +93,10 @@ func TestConcat(t *testing.T) {
 		{name: "a mix", header: header, sizes: []int{3 * mib, 8*mib + 7, 100, 0, 6 * mib, 2 * mib, 11*mib + 1, 5}},
 		{name: "copies cut at the largest part", header: header, sizes: []int{21 * mib},
 			limits: partLimits{min: s3Limits.min, max: 8 * mib, count: s3Limits.count}},
-		{name: "more parts than allowed", header: header, sizes: []int{6 * mib, 6 * mib},
-			limits: partLimits{min: s3Limits.min, max: s3Limits.max, count: 2}, wantErr: true},
+		{name: "more parts than allowed are joined first", header: header, sizes: repeat(2*mib+3, 12),
+			limits: partLimits{min: s3Limits.min, max: 12 * mib, count: 4}},
+		{name: "more parts than allowed even joined", header: header, sizes: []int{6 * mib, 6 * mib},
+			limits: partLimits{min: s3Limits.min, max: s3Limits.max, count: 1}, wantErr: true},
 		{name: "an upload S3 refuses is aborted", header: header, sizes: []int{3 * mib},
 			limits: partLimits{min: mib, max: s3Limits.max, count: s3Limits.count}, wantErr: true},
 	}
@@ -124,6 +126,7 @@ func TestConcat(t *testing.T) {
 					t.Error("a failed Concat left a report")
 				}
 				assertNoUploads(ctx, t, st.S3Client(), st.Bucket, dst)
+				assertNoJoined(ctx, t, store, st.Bucket, dst)
 				return
 			}
 			if err != nil {
@@ -137,6 +140,7 @@ func TestConcat(t *testing.T) {
 				t.Errorf("report is %d bytes, want %d; first difference at byte %d", len(got), len(want), firstDiff(got, want))
 			}
 			assertNoUploads(ctx, t, st.S3Client(), st.Bucket, dst)
+			assertNoJoined(ctx, t, store, st.Bucket, dst)
 		})
 	}
 	t.Run("a missing part", func(t *testing.T) {
@@ -162,6 +166,18 @@ func assertNoUploads(ctx context.Context, t *testing.T, c *s3.Client, bucket, ke
 	}
 	if len(out.Uploads) > 0 {
 		t.Errorf("%d multipart uploads of %s left incomplete", len(out.Uploads), key)
+	}
+}
+
+// assertNoJoined checks that the intermediate objects of a join are gone.
+func assertNoJoined(ctx context.Context, t *testing.T, store *Store, bucket, key string) {
+	t.Helper()
+	left, err := store.List(ctx, bucket, key+".join/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(left) > 0 {
+		t.Errorf("%d intermediate objects left, %s first", len(left), left[0].Key)
 	}
 }
 
