@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -54,7 +55,7 @@ func (p *part) add(sp span) {
 // planParts cuts the concatenation of srcs into upload parts. A stretch of an
 // object long enough to be a part by itself is copied inside S3; everything
 // else is gathered into parts of exactly lim.min bytes (the last one shorter),
-// so memory holds one such part at most, whatever the total.
+// so no part read into memory is larger, whatever the total.
 func planParts(srcs []source, lim partLimits) []part {
 	var parts []part
 	var cur part
@@ -103,9 +104,9 @@ func copyParts(src int, from, to int64, lim partLimits) []part {
 }
 
 // Concat writes header followed by the objects at keys, in order, to dstKey.
-// It uses no local disk and holds at most one 5 MiB part in memory: objects
-// long enough to be parts are copied inside S3 (UploadPartCopy), shorter ones
-// are gathered into 5 MiB parts. Under 5 MiB in all, it is one PutObject.
+// It uses no local disk and holds at most partsInFlight 5 MiB parts in
+// memory: objects long enough to be parts are copied inside S3
+// (UploadPartCopy), shorter ones are gathered into 5 MiB parts. Under 5 MiB in all, it is one PutObject.
 // When that would take more parts than S3 allows, runs of objects are first
 // joined into intermediate objects of up to 5 GiB, deleted at the end.
 func (s *Store) Concat(ctx context.Context, bucket, dstKey string, header []byte, keys []string) error {
@@ -128,7 +129,7 @@ func (s *Store) concat(ctx context.Context, bucket, dstKey string, header []byte
 	parts := planParts(srcs, lim)
 	if len(parts) > lim.count {
 		var joined []string
-		defer func() { err = errors.Join(err, s.deleteObjects(context.WithoutCancel(ctx), bucket, joined)) }()
+		defer func() { err = errors.Join(err, s.deleteObjects(ctx, bucket, joined)) }()
 		if srcs, joined, err = s.join(ctx, bucket, dstKey, srcs, lim); err != nil {
 			return err
 		}
@@ -136,7 +137,7 @@ func (s *Store) concat(ctx context.Context, bucket, dstKey string, header []byte
 			return fmt.Errorf("%d parts, more than S3's %d", len(parts), lim.count)
 		}
 	}
-	return s.assemble(ctx, bucket, dstKey, srcs, parts, lim)
+	return s.assemble(ctx, bucket, dstKey, srcs, parts)
 }
 
 // join replaces runs of consecutive objects of srcs (after the header) with
@@ -152,7 +153,7 @@ func (s *Store) join(ctx context.Context, bucket, dstKey string, srcs []source, 
 			out = append(out, run[0])
 		} else if len(run) > 1 {
 			key := fmt.Sprintf("%s.join/%06d", dstKey, len(keys))
-			if err := s.assemble(ctx, bucket, key, run, planParts(run, lim), lim); err != nil {
+			if err := s.assemble(ctx, bucket, key, run, planParts(run, lim)); err != nil {
 				return err
 			}
 			keys = append(keys, key)
@@ -178,7 +179,7 @@ func (s *Store) join(ctx context.Context, bucket, dstKey string, srcs []source, 
 }
 
 // assemble writes the parts planned from srcs to dstKey.
-func (s *Store) assemble(ctx context.Context, bucket, dstKey string, srcs []source, parts []part, lim partLimits) error {
+func (s *Store) assemble(ctx context.Context, bucket, dstKey string, srcs []source, parts []part) error {
 	if len(parts) == 0 {
 		return s.Put(ctx, bucket, dstKey, bytes.NewReader(nil), reportType, nil)
 	}
@@ -189,11 +190,14 @@ func (s *Store) assemble(ctx context.Context, bucket, dstKey string, srcs []sour
 		}
 		return s.Put(ctx, bucket, dstKey, bytes.NewReader(buf), reportType, nil)
 	}
-	return s.multipart(ctx, bucket, dstKey, srcs, parts, lim)
+	return s.multipart(ctx, bucket, dstKey, srcs, parts)
 }
 
-// deleteObjects deletes keys, a thousand a request.
+// deleteObjects deletes keys, a thousand a request. Like abort, it runs even
+// when ctx has ended.
 func (s *Store) deleteObjects(ctx context.Context, bucket string, keys []string) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+	defer cancel()
 	for batch := range slices.Chunk(keys, 1000) {
 		ids := make([]types.ObjectIdentifier, len(batch))
 		for i, k := range batch {
@@ -223,7 +227,7 @@ func (s *Store) partLimits() partLimits {
 }
 
 // multipart uploads parts as one multipart upload, aborted if any step fails.
-func (s *Store) multipart(ctx context.Context, bucket, dstKey string, srcs []source, parts []part, lim partLimits) (err error) {
+func (s *Store) multipart(ctx context.Context, bucket, dstKey string, srcs []source, parts []part) (err error) {
 	up, err := s.c.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{
 		Bucket: aws.String(bucket), Key: aws.String(dstKey), ContentType: aws.String(reportType),
 	})
@@ -235,20 +239,9 @@ func (s *Store) multipart(ctx context.Context, bucket, dstKey string, srcs []sou
 			err = errors.Join(err, s.abort(ctx, bucket, dstKey, up.UploadId))
 		}
 	}()
-	done := make([]types.CompletedPart, 0, len(parts))
-	buf := make([]byte, 0, lim.min)
-	for i, p := range parts {
-		num := aws.Int32(int32(i + 1))
-		var etag *string
-		if p.copy {
-			etag, err = s.copyPart(ctx, bucket, dstKey, up.UploadId, num, srcs, p.spans[0])
-		} else {
-			etag, err = s.uploadPart(ctx, bucket, dstKey, up.UploadId, num, srcs, p, buf)
-		}
-		if err != nil {
-			return fmt.Errorf("part %d of %d: %w", i+1, len(parts), err)
-		}
-		done = append(done, types.CompletedPart{ETag: etag, PartNumber: num})
+	done, err := s.putParts(ctx, bucket, dstKey, up.UploadId, srcs, parts)
+	if err != nil {
+		return err
 	}
 	_, err = s.c.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{
 		Bucket: aws.String(bucket), Key: aws.String(dstKey), UploadId: up.UploadId,
@@ -258,6 +251,53 @@ func (s *Store) multipart(ctx context.Context, bucket, dstKey string, srcs []sou
 		return fmt.Errorf("complete multipart upload: %w", err)
 	}
 	return nil
+}
+
+// partsInFlight is how many parts are uploaded or copied at once: a copy
+// takes S3 about a second per 100 MB, and a gathered part holds 5 MiB of memory.
+const partsInFlight = 4
+
+// putParts uploads or copies parts, partsInFlight at a time, and returns them
+// in order; the first failure stops the others.
+func (s *Store) putParts(ctx context.Context, bucket, dstKey string, uploadID *string, srcs []source, parts []part) ([]types.CompletedPart, error) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	done := make([]types.CompletedPart, len(parts))
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range min(partsInFlight, len(parts)) {
+		wg.Go(func() {
+			var buf []byte // grown to one part on first use, then reused
+			for i := range next {
+				num := aws.Int32(int32(i + 1))
+				var etag *string
+				var err error
+				if parts[i].copy {
+					etag, err = s.copyPart(ctx, bucket, dstKey, uploadID, num, srcs, parts[i].spans[0])
+				} else {
+					etag, err = s.uploadPart(ctx, bucket, dstKey, uploadID, num, srcs, parts[i], &buf)
+				}
+				if err != nil {
+					cancel(fmt.Errorf("part %d of %d: %w", i+1, len(parts), err))
+				}
+				done[i] = types.CompletedPart{ETag: etag, PartNumber: num}
+			}
+		})
+	}
+feed:
+	for i := range parts {
+		select {
+		case next <- i:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(next)
+	wg.Wait()
+	if err := context.Cause(ctx); err != nil {
+		return nil, err
+	}
+	return done, nil
 }
 
 // abort gives up an upload so that its parts stop costing storage; it runs
@@ -299,11 +339,12 @@ func copySource(bucket, key string) string {
 	return strings.Join(segs, "/")
 }
 
-func (s *Store) uploadPart(ctx context.Context, bucket, dstKey string, uploadID *string, num *int32, srcs []source, p part, buf []byte) (*string, error) {
-	buf, err := s.gather(ctx, bucket, srcs, p, buf)
+func (s *Store) uploadPart(ctx context.Context, bucket, dstKey string, uploadID *string, num *int32, srcs []source, p part, scratch *[]byte) (*string, error) {
+	buf, err := s.gather(ctx, bucket, srcs, p, *scratch)
 	if err != nil {
 		return nil, err
 	}
+	*scratch = buf
 	out, err := s.c.UploadPart(ctx, &s3.UploadPartInput{
 		Bucket: aws.String(bucket), Key: aws.String(dstKey), UploadId: uploadID, PartNumber: num,
 		Body: bytes.NewReader(buf), ContentLength: aws.Int64(int64(len(buf))),

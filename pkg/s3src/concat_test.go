@@ -5,9 +5,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"math/rand/v2"
+	"net/http"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -81,6 +84,7 @@ func TestConcat(t *testing.T) {
 		header  []byte
 		sizes   []int
 		limits  partLimits
+		failing int // a part number S3 refuses
 		wantErr bool
 	}{
 		{name: "zero parts", header: header},
@@ -97,12 +101,19 @@ func TestConcat(t *testing.T) {
 			limits: partLimits{min: s3Limits.min, max: 12 * mib, count: 4}},
 		{name: "more parts than allowed even joined", header: header, sizes: []int{6 * mib, 6 * mib},
 			limits: partLimits{min: s3Limits.min, max: s3Limits.max, count: 1}, wantErr: true},
+		{name: "a refused part aborts the upload", header: header, sizes: repeat(3*mib, 8), failing: 3, wantErr: true},
 		{name: "an upload S3 refuses is aborted", header: header, sizes: []int{3 * mib},
 			limits: partLimits{min: mib, max: s3Limits.max, count: s3Limits.count}, wantErr: true},
 	}
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			store := New(st.S3Client())
+			if tt.failing > 0 {
+				store = New(s3.NewFromConfig(st.AWSConfig(), func(o *s3.Options) {
+					o.UsePathStyle = true
+					o.HTTPClient = &http.Client{Transport: refusePart{http.DefaultTransport, tt.failing}}
+				}))
+			}
 			store.limits = tt.limits
 			prefix := fmt.Sprintf("reports/job%d/", i)
 			want := bytes.Clone(tt.header)
@@ -179,6 +190,22 @@ func assertNoJoined(ctx context.Context, t *testing.T, store *Store, bucket, key
 	if len(left) > 0 {
 		t.Errorf("%d intermediate objects left, %s first", len(left), left[0].Key)
 	}
+}
+
+// refusePart answers an upload of part n with an error, as S3 may.
+type refusePart struct {
+	next http.RoundTripper
+	n    int
+}
+
+func (r refusePart) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.Method != http.MethodPut || req.URL.Query().Get("partNumber") != fmt.Sprint(r.n) {
+		return r.next.RoundTrip(req)
+	}
+	return &http.Response{
+		StatusCode: http.StatusBadRequest, Header: http.Header{"Content-Type": {"application/xml"}}, Request: req,
+		Body: io.NopCloser(strings.NewReader("<Error><Code>InvalidRequest</Code><Message>refused</Message></Error>")),
+	}, nil
 }
 
 func repeat(n, times int) []int {
