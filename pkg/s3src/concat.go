@@ -118,13 +118,18 @@ func (s *Store) Concat(ctx context.Context, bucket, dstKey string, header []byte
 
 func (s *Store) concat(ctx context.Context, bucket, dstKey string, header []byte, keys []string) (err error) {
 	lim := s.partLimits()
-	srcs := []source{{size: int64(len(header)), inline: header}}
-	for _, k := range keys {
-		o, err := s.Head(ctx, bucket, k)
+	srcs := make([]source, 1+len(keys))
+	srcs[0] = source{size: int64(len(header)), inline: header}
+	err = inParallel(ctx, len(keys), headsInFlight, func(ctx context.Context, _, i int) error {
+		o, err := s.Head(ctx, bucket, keys[i])
 		if err != nil {
 			return err
 		}
-		srcs = append(srcs, source{key: k, size: o.Size})
+		srcs[1+i] = source{key: keys[i], size: o.Size}
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	parts := planParts(srcs, lim)
 	if len(parts) > lim.count {
@@ -253,39 +258,55 @@ func (s *Store) multipart(ctx context.Context, bucket, dstKey string, srcs []sou
 	return nil
 }
 
-// partsInFlight is how many parts are uploaded or copied at once: a copy
-// takes S3 about a second per 100 MB, and a gathered part holds 5 MiB of memory.
+// headsInFlight is how many sizes of parts are asked for at once.
+const headsInFlight = 16
+
+// partsInFlight is how many parts are uploaded or copied at once: a large
+// report is mostly copies, each as long as S3 takes to copy up to 5 GiB, and
+// the finisher has one Lambda timeout; a gathered part holds 5 MiB of memory.
 const partsInFlight = 4
 
 // putParts uploads or copies parts, partsInFlight at a time, and returns them
-// in order; the first failure stops the others.
+// in order.
 func (s *Store) putParts(ctx context.Context, bucket, dstKey string, uploadID *string, srcs []source, parts []part) ([]types.CompletedPart, error) {
+	done := make([]types.CompletedPart, len(parts))
+	var bufs [partsInFlight][]byte // each grown to one part on first use, then reused
+	err := inParallel(ctx, len(parts), partsInFlight, func(ctx context.Context, w, i int) error {
+		num := aws.Int32(int32(i + 1))
+		var etag *string
+		var err error
+		if parts[i].copy {
+			etag, err = s.copyPart(ctx, bucket, dstKey, uploadID, num, srcs, parts[i].spans[0])
+		} else {
+			etag, err = s.uploadPart(ctx, bucket, dstKey, uploadID, num, srcs, parts[i], &bufs[w])
+		}
+		if err != nil {
+			return fmt.Errorf("part %d of %d: %w", i+1, len(parts), err)
+		}
+		done[i] = types.CompletedPart{ETag: etag, PartNumber: num}
+		return nil
+	})
+	return done, err
+}
+
+// inParallel calls do for i in [0, n) on up to workers goroutines; w says
+// which one. The first error cancels the calls still to come and is returned.
+func inParallel(ctx context.Context, n, workers int, do func(ctx context.Context, w, i int) error) error {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	done := make([]types.CompletedPart, len(parts))
 	next := make(chan int)
 	var wg sync.WaitGroup
-	for range min(partsInFlight, len(parts)) {
+	for w := range min(workers, n) {
 		wg.Go(func() {
-			var buf []byte // grown to one part on first use, then reused
 			for i := range next {
-				num := aws.Int32(int32(i + 1))
-				var etag *string
-				var err error
-				if parts[i].copy {
-					etag, err = s.copyPart(ctx, bucket, dstKey, uploadID, num, srcs, parts[i].spans[0])
-				} else {
-					etag, err = s.uploadPart(ctx, bucket, dstKey, uploadID, num, srcs, parts[i], &buf)
+				if err := do(ctx, w, i); err != nil {
+					cancel(err)
 				}
-				if err != nil {
-					cancel(fmt.Errorf("part %d of %d: %w", i+1, len(parts), err))
-				}
-				done[i] = types.CompletedPart{ETag: etag, PartNumber: num}
 			}
 		})
 	}
 feed:
-	for i := range parts {
+	for i := range n {
 		select {
 		case next <- i:
 		case <-ctx.Done():
@@ -294,10 +315,7 @@ feed:
 	}
 	close(next)
 	wg.Wait()
-	if err := context.Cause(ctx); err != nil {
-		return nil, err
-	}
-	return done, nil
+	return context.Cause(ctx)
 }
 
 // abort gives up an upload so that its parts stop costing storage; it runs
