@@ -106,9 +106,10 @@ func copyParts(src int, from, to int64, lim partLimits) []part {
 // Concat writes header followed by the objects at keys, in order, to dstKey.
 // It uses no local disk and holds at most partsInFlight 5 MiB parts in
 // memory: objects long enough to be parts are copied inside S3
-// (UploadPartCopy), shorter ones are gathered into 5 MiB parts. Under 5 MiB in all, it is one PutObject.
-// When that would take more parts than S3 allows, runs of objects are first
-// joined into intermediate objects of up to 5 GiB, deleted at the end.
+// (UploadPartCopy), shorter ones are gathered into 5 MiB parts. Under 5 MiB
+// in all, it is one PutObject. When that would take more parts than S3
+// allows, runs of objects are first joined into intermediate objects of up
+// to 5 GiB, deleted at the end. A failed upload is aborted.
 func (s *Store) Concat(ctx context.Context, bucket, dstKey string, header []byte, keys []string) error {
 	if err := s.concat(ctx, bucket, dstKey, header, keys); err != nil {
 		return fmt.Errorf("concat into s3://%s/%s: %w", bucket, dstKey, err)
