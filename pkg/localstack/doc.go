@@ -42,6 +42,10 @@
 //     HeadObject, ListObjectsV2 with a prefix, CopyObject and multipart
 //     uploads. The SDK signs payloads over plain HTTP, so request bodies
 //     must be seekable (the SDK says so before sending anything).
+//     gofakes3 has no UploadPartCopy and completes uploads with parts
+//     under 5 MiB; the stack's S3 front (s3parts.go) serves UploadPartCopy
+//     (whole object or x-amz-copy-source-range) and answers EntityTooSmall
+//     as S3 does. Multipart parts are held in memory until completed.
 //
 // Emulator installs: Start writes node/package.json, node/package-lock.json
 // and the launcher into NodeDir and runs `npm ci` there when node_modules is

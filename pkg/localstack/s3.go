@@ -39,7 +39,7 @@ func serveS3(backend gofakes3.Backend, n *notifier) (*s3Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("listen s3: %w", err)
 	}
-	srv := &http.Server{Handler: n.wrap(faker.Server()), ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: n.wrap(newPartsFront(backend, faker.Server())), ReadHeaderTimeout: 10 * time.Second}
 	go srv.Serve(ln)
 	return &s3Server{srv: srv, url: "http://" + ln.Addr().String()}, nil
 }

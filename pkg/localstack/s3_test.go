@@ -186,3 +186,77 @@ func multipartUpload(ctx context.Context, t *testing.T, c *s3.Client, key string
 		t.Errorf("multipart tail = %q", got)
 	}
 }
+
+func TestS3UploadPartCopy(t *testing.T) {
+	t.Parallel()
+	s := startStack(t, Options{})
+	ctx := testContext(t)
+	c := s.S3Client()
+	bucket := aws.String("segport")
+	src := strings.Repeat("0123456789", 600_000) // 6,000,000 bytes
+	putObject(ctx, t, c, "parts/a b.csv", src)
+	create := func(key string) *string {
+		up, err := c.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{Bucket: bucket, Key: aws.String(key)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return up.UploadId
+	}
+	copyPart := func(key string, id *string, n int32, rng string) (*string, error) {
+		in := &s3.UploadPartCopyInput{Bucket: bucket, Key: aws.String(key), UploadId: id, PartNumber: aws.Int32(n),
+			CopySource: aws.String("segport/parts/a%20b.csv")}
+		if rng != "" {
+			in.CopySourceRange = aws.String(rng)
+		}
+		out, err := c.UploadPartCopy(ctx, in)
+		if err != nil {
+			return nil, err
+		}
+		return out.CopyPartResult.ETag, nil
+	}
+	complete := func(key string, id *string, etags ...*string) error {
+		var parts []s3types.CompletedPart
+		for i, e := range etags {
+			parts = append(parts, s3types.CompletedPart{ETag: e, PartNumber: aws.Int32(int32(i + 1))})
+		}
+		_, err := c.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{Bucket: bucket, Key: aws.String(key), UploadId: id,
+			MultipartUpload: &s3types.CompletedMultipartUpload{Parts: parts}})
+		return err
+	}
+
+	id := create("out/copied.csv")
+	whole, err := copyPart("out/copied.csv", id, 1, "")
+	if err != nil {
+		t.Fatalf("copy whole object: %v", err)
+	}
+	tail, err := copyPart("out/copied.csv", id, 2, "bytes=5999990-5999999")
+	if err != nil {
+		t.Fatalf("copy a range: %v", err)
+	}
+	if err := complete("out/copied.csv", id, whole, tail); err != nil {
+		t.Fatal(err)
+	}
+	if got := getObject(ctx, t, c, "out/copied.csv", ""); got != src+"0123456789" {
+		t.Errorf("copied object is %d bytes, want %d", len(got), len(src)+10)
+	}
+
+	id = create("out/bad.csv")
+	if _, err := copyPart("out/bad.csv", id, 1, "bytes=5-6000000"); !hasCode(err, "InvalidRange") {
+		t.Errorf("range past the end: %v, want InvalidRange", err)
+	}
+	small, err := copyPart("out/bad.csv", id, 1, "bytes=0-9")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := complete("out/bad.csv", id, small, whole); !hasCode(err, "EntityTooSmall") {
+		t.Errorf("10-byte first part: %v, want EntityTooSmall", err)
+	}
+	if _, err := c.AbortMultipartUpload(ctx, &s3.AbortMultipartUploadInput{Bucket: bucket, Key: aws.String("out/bad.csv"), UploadId: id}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func hasCode(err error, code string) bool {
+	var ae interface{ ErrorCode() string }
+	return errors.As(err, &ae) && ae.ErrorCode() == code
+}

@@ -22,7 +22,8 @@ type Object = job.Object
 
 // Store reads and writes objects.
 type Store struct {
-	c *s3.Client
+	c      *s3.Client
+	limits partLimits // S3's unless a test sets them
 }
 
 // New returns a Store using c.
@@ -105,35 +106,6 @@ func (s *Store) Put(ctx context.Context, bucket, key string, body io.Reader, con
 		return fmt.Errorf("put s3://%s/%s: %w", bucket, key, err)
 	}
 	return nil
-}
-
-// Concat writes header followed by the objects at keys, in order, to dstKey. It
-// spools through a temporary file so that memory stays bounded.
-func (s *Store) Concat(ctx context.Context, bucket, dstKey string, header []byte, keys []string) error {
-	tmp, err := os.CreateTemp("", "segport-report-*")
-	if err != nil {
-		return fmt.Errorf("concat into s3://%s/%s: %w", bucket, dstKey, err)
-	}
-	defer os.Remove(tmp.Name())
-	defer tmp.Close()
-	if _, err := tmp.Write(header); err != nil {
-		return err
-	}
-	for _, k := range keys {
-		out, err := s.c.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(k)})
-		if err != nil {
-			return fmt.Errorf("get s3://%s/%s: %w", bucket, k, classify(err))
-		}
-		_, err = io.Copy(tmp, out.Body)
-		out.Body.Close()
-		if err != nil {
-			return fmt.Errorf("read s3://%s/%s: %w", bucket, k, err)
-		}
-	}
-	if _, err := tmp.Seek(0, io.SeekStart); err != nil {
-		return err
-	}
-	return s.Put(ctx, bucket, dstKey, tmp, "text/csv; charset=utf-8", nil)
 }
 
 // Get returns a whole (small) object.
