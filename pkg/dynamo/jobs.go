@@ -24,6 +24,9 @@ const jobSk = "job"
 
 func pieceSk(i int) string { return fmt.Sprintf("piece#%06d", i) }
 
+// jobKind marks job items, for the ByOrder index of every job.
+const jobKind = "job"
+
 // runningFlag marks the jobs that have not ended, for the sparse Running index
 // the sweeper queries.
 const runningFlag = "1"
@@ -35,6 +38,7 @@ type jobItem struct {
 	JobStatus       job.Status     `json:"JobStatus"`
 	JobOrder        string         `json:"JobOrder"`
 	SegmentId       string         `json:"SegmentId,omitempty"` // Definition.SegmentId, for the BySegment index
+	Kind            string         `json:"Kind,omitempty"`      // "job", for the ByOrder index
 	Running         string         `json:"Running,omitempty"`   // "1" until the job ends, for the Running index
 	CreationDate    string         `json:"CreationDate"`
 	CompletionDate  string         `json:"CompletionDate,omitempty"`
@@ -118,7 +122,7 @@ func (it *pieceItem) state() (*job.PieceState, error) {
 // job and whether this call created it.
 func (s *Store) CreateJob(ctx context.Context, j *job.Job, launch job.Launch) (*job.Job, bool, error) {
 	item, err := marshal(jobItem{JobId: j.Id, Sk: jobSk, JobStatus: j.JobStatus, JobOrder: launch.JobOrder,
-		SegmentId: j.Definition.SegmentId, Running: runningFlag, CreationDate: j.CreationDate, Definition: j.Definition,
+		SegmentId: j.Definition.SegmentId, Kind: jobKind, Running: runningFlag, CreationDate: j.CreationDate, Definition: j.Definition,
 		Launch: launch, Progressed: s.now()})
 	if err != nil {
 		return nil, false, fmt.Errorf("encode job %s: %w", j.Id, err)
@@ -369,14 +373,19 @@ func (s *Store) Pieces(ctx context.Context, jobId string) ([]*job.PieceState, er
 	return pieces, nil
 }
 
-// Running returns the jobs that have not ended, oldest first (the Running index).
+// Running returns the jobs that have not ended, oldest first (the Running index,
+// keys only: job items change with every batch, their keys never).
 func (s *Store) Running(ctx context.Context) ([]*job.Head, error) {
-	items, err := s.query(ctx, &dynamodb.QueryInput{
+	keys, err := s.query(ctx, &dynamodb.QueryInput{
 		TableName:                 aws.String(s.t.Jobs),
-		IndexName:                 aws.String("Running"),
+		IndexName:                 aws.String(RunningIndex),
 		KeyConditionExpression:    aws.String("Running = :r"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{":r": str(runningFlag)},
 	})
+	if err != nil {
+		return nil, err
+	}
+	items, err := s.jobsOf(ctx, keys)
 	if err != nil {
 		return nil, err
 	}

@@ -28,6 +28,13 @@ const (
 	EndpointsByUserIndex = "ByUser"
 	// JobsBySegmentIndex is the Jobs table's index on (SegmentId, JobOrder).
 	JobsBySegmentIndex = "BySegment"
+	// JobsByOrderIndex is the Jobs table's index on (Kind, JobOrder): every
+	// job, keys only (job items change often; their keys never do).
+	JobsByOrderIndex = "ByOrder"
+	// SegmentsByNameIndex is the Segments table's index on Name, keys only.
+	SegmentsByNameIndex = "ByName"
+	// RunningIndex is the Jobs table's sparse index on (Running, JobOrder).
+	RunningIndex = "Running"
 )
 
 // ErrBadToken means a page token is malformed or belongs to another listing.
@@ -204,9 +211,9 @@ func (s *Store) MembersPage(ctx context.Context, segmentId string, shards, limit
 	return ids, "", nil
 }
 
-// JobsPage lists up to limit import jobs and the token of the next page: with a
-// segmentId, that segment's jobs newest first (from the BySegment index, which
-// lags writes slightly); without, every job in table order. Running jobs carry
+// JobsPage lists up to limit import jobs and the token of the next page, newest
+// first: with a segmentId, that segment's jobs (the BySegment index); without,
+// every job (the ByOrder index). Indexes lag writes slightly. Running jobs carry
 // their live counts.
 func (s *Store) JobsPage(ctx context.Context, segmentId string, limit int, token string) ([]*job.Job, string, error) {
 	var (
@@ -218,7 +225,11 @@ func (s *Store) JobsPage(ctx context.Context, segmentId string, limit int, token
 		items, next, err = s.indexPage(ctx, s.t.Jobs, JobsBySegmentIndex, "SegmentId", segmentId,
 			[]string{"JobId", "Sk", "SegmentId", "JobOrder"}, false, limit, token)
 	} else {
-		items, next, err = s.jobItems(ctx, limit, token)
+		items, next, err = s.indexPage(ctx, s.t.Jobs, JobsByOrderIndex, "Kind", jobKind,
+			[]string{"JobId", "Sk", "Kind", "JobOrder"}, false, limit, token)
+		if err == nil {
+			items, err = s.jobsOf(ctx, items)
+		}
 	}
 	if err != nil {
 		return nil, "", err
@@ -267,37 +278,27 @@ func (s *Store) indexPage(ctx context.Context, table, index, attr, value string,
 	return out.Items, encodeToken(out.LastEvaluatedKey), nil
 }
 
-// jobItems scans for job items (the table also holds their pieces' items). A page
-// cut short of the scan's end continues after its last job.
-func (s *Store) jobItems(ctx context.Context, limit int, token string) ([]map[string]types.AttributeValue, string, error) {
-	start, err := decodeToken(token, "JobId", "Sk")
+// jobsOf reads the job items an index of keys names, in its order.
+func (s *Store) jobsOf(ctx context.Context, keys []map[string]types.AttributeValue) ([]map[string]types.AttributeValue, error) {
+	want := make([]map[string]types.AttributeValue, len(keys))
+	for i, k := range keys {
+		want[i] = map[string]types.AttributeValue{"JobId": k["JobId"], "Sk": k["Sk"]}
+	}
+	items, err := s.batchGet(ctx, s.t.Jobs, want)
 	if err != nil {
-		return nil, "", err
+		return nil, err
 	}
-	key := keyOf(start)
-	var items []map[string]types.AttributeValue
-	for {
-		out, err := s.db.Scan(ctx, &dynamodb.ScanInput{
-			TableName:                 aws.String(s.t.Jobs),
-			FilterExpression:          aws.String("Sk = :job"),
-			ExpressionAttributeValues: map[string]types.AttributeValue{":job": str(jobSk)},
-			ExclusiveStartKey:         key,
-			Limit:                     aws.Int32(int32(max(100, 2*limit))),
-			ConsistentRead:            aws.Bool(true),
-		})
-		if err != nil {
-			return nil, "", fmt.Errorf("scan %s: %w", s.t.Jobs, err)
+	byId := make(map[string]map[string]types.AttributeValue, len(items))
+	for _, it := range items {
+		if id, ok := it["JobId"].(*types.AttributeValueMemberS); ok {
+			byId[id.Value] = it
 		}
-		items = append(items, out.Items...)
-		done := len(out.LastEvaluatedKey) == 0
-		if len(items) > limit || (len(items) == limit && !done) {
-			items = items[:limit]
-			last := items[limit-1]
-			return items, encodeToken(map[string]types.AttributeValue{"JobId": last["JobId"], "Sk": last["Sk"]}), nil
-		}
-		if done {
-			return items, "", nil
-		}
-		key = out.LastEvaluatedKey
 	}
+	out := make([]map[string]types.AttributeValue, 0, len(keys))
+	for _, k := range keys {
+		if id, ok := k["JobId"].(*types.AttributeValueMemberS); ok && byId[id.Value] != nil {
+			out = append(out, byId[id.Value])
+		}
+	}
+	return out, nil
 }

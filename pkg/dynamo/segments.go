@@ -2,6 +2,7 @@ package dynamo
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"strconv"
@@ -310,15 +311,33 @@ func (s *Store) Segments(ctx context.Context) ([]*segment.Segment, error) {
 	return segs, nil
 }
 
-// SegmentByName finds a segment by name, or by id.
+// SegmentByName finds a segment by name (the ByName index), or by id.
 func (s *Store) SegmentByName(ctx context.Context, name string) (*segment.Segment, error) {
-	segs, err := s.Segments(ctx)
+	keys, err := s.query(ctx, &dynamodb.QueryInput{
+		TableName:                 aws.String(s.t.Segments),
+		IndexName:                 aws.String(SegmentsByNameIndex),
+		KeyConditionExpression:    aws.String("#n = :n"),
+		ExpressionAttributeNames:  map[string]string{"#n": "Name"},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":n": str(name)},
+	})
 	if err != nil {
 		return nil, err
 	}
-	for _, sg := range segs {
-		if sg.Name == name || sg.Id == name {
+	ids := []string{}
+	for _, k := range keys {
+		if id, ok := k["SegmentId"].(*types.AttributeValueMemberS); ok {
+			ids = append(ids, id.Value)
+		}
+	}
+	sort.Strings(ids)
+	ids = append(ids, name) // a segment's id names it too
+	for _, id := range ids {
+		sg, err := s.Segment(ctx, id)
+		if err == nil && (sg.Name == name || sg.Id == name) {
 			return sg, nil
+		}
+		if err != nil && !errors.Is(err, ErrNotFound) {
+			return nil, err
 		}
 	}
 	return nil, fmt.Errorf("segment %q: %w", name, ErrNotFound)

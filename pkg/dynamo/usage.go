@@ -16,14 +16,18 @@ import (
 	"github.com/segport/segport/pkg/stats"
 )
 
-// Usage items: Sk "usage#<key>" in the Jobs table, one per unit of work done
-// for the job (a message handled, an S3 event record), holding what it cost
+// Usage items: JobId "<job>#usage", Sk "usage#<key>" in the Jobs table, one per
+// unit of work done for the job (a partition of their own: thousands of them do
+// not crowd the job's partition, whose items every batch updates) (a message handled, an S3 event record), holding what it cost
 // (stats.Stats). The key names the delivery (message id, receive count,
 // invocation), so a redelivered message adds an item, as it adds to the bill,
 // and storing the same counts again changes nothing. A job's Stats are the sum
 // of its usage items, taken when read: work done after the job ended (the
 // finishing invocation's last requests, a late duplicate) is in it too.
 const usagePrefix = "usage#"
+
+// usagePartition is the partition key of a job's usage items.
+func usagePartition(jobId string) string { return jobId + "#usage" }
 
 type usageItem struct {
 	JobId string `json:"JobId"`
@@ -45,7 +49,7 @@ func (s *Store) RecordUsage(ctx context.Context, jobId, key string, st stats.Sta
 		withPut := st.Clone()
 		withPut.Add(stats.Stats{DynamoDBWriteUnits: units, DynamoDBComputedUnits: units})
 		var err error
-		if item, err = marshal(usageItem{JobId: jobId, Sk: usagePrefix + key, Stats: withPut}); err != nil {
+		if item, err = marshal(usageItem{JobId: usagePartition(jobId), Sk: usagePrefix + key, Stats: withPut}); err != nil {
 			return fmt.Errorf("encode usage of job %s: %w", jobId, err)
 		}
 		// The units are part of the item they pay for: settle on a fixed point.
@@ -85,7 +89,7 @@ func (s *Store) Usage(ctx context.Context, jobId string) (stats.Stats, error) {
 		TableName:              aws.String(s.t.Jobs),
 		KeyConditionExpression: aws.String("JobId = :j AND begins_with(Sk, :p)"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":j": str(jobId), ":p": str(usagePrefix),
+			":j": str(usagePartition(jobId)), ":p": str(usagePrefix),
 		},
 		ConsistentRead: aws.Bool(true),
 	})
