@@ -420,35 +420,37 @@ func (s *Store) Job(ctx context.Context, id string) (*job.Job, error) {
 	return j, nil
 }
 
-// Jobs lists every job, oldest first.
+// Jobs lists every job, oldest first (the ByOrder index); a running job
+// carries its live counts, as Job gives them.
 func (s *Store) Jobs(ctx context.Context) ([]*job.Job, error) {
-	items, err := s.scan(ctx, s.t.Jobs)
+	keys, err := s.query(ctx, &dynamodb.QueryInput{
+		TableName:                 aws.String(s.t.Jobs),
+		IndexName:                 aws.String(JobsByOrderIndex),
+		KeyConditionExpression:    aws.String("Kind = :k"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":k": str(jobKind)},
+	})
 	if err != nil {
 		return nil, err
 	}
-	var jobs []*job.Job
-	var orders []string
+	items, err := s.jobsOf(ctx, keys)
+	if err != nil {
+		return nil, err
+	}
+	jobs := make([]*job.Job, 0, len(items))
 	for _, item := range items {
-		if sk, ok := item["Sk"].(*types.AttributeValueMemberS); !ok || sk.Value != jobSk {
-			continue
-		}
 		var it jobItem
 		if err := unmarshal(item, &it); err != nil {
 			return nil, fmt.Errorf("decode job: %w", err)
 		}
-		jobs = append(jobs, it.job())
-		orders = append(orders, it.JobOrder)
+		j := it.job()
+		if !j.JobStatus.Final() {
+			if j, err = s.Job(ctx, it.JobId); err != nil {
+				return nil, err
+			}
+		}
+		jobs = append(jobs, j)
 	}
-	idx := make([]int, len(jobs))
-	for i := range idx {
-		idx[i] = i
-	}
-	sort.Slice(idx, func(a, b int) bool { return orders[idx[a]] < orders[idx[b]] })
-	sorted := make([]*job.Job, len(jobs))
-	for i, k := range idx {
-		sorted[i] = jobs[k]
-	}
-	return sorted, nil
+	return jobs, nil
 }
 
 func jobKey(id, sk string) map[string]types.AttributeValue {

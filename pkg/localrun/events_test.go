@@ -23,9 +23,9 @@ func TestSampleEvents(t *testing.T) {
 		t.Fatal(err)
 	}
 	files, _ := filepath.Glob("../../events/*.json")
-	// The fifth, api-get-segment.json, goes to the API function in pkg/httpapi's tests.
-	if len(files) != 5 {
-		t.Fatalf("events/ holds %d files, want the 4 this test knows and api-get-segment.json", len(files))
+	// The sixth, api-get-segment.json, goes to the API function in pkg/httpapi's tests.
+	if len(files) != 6 {
+		t.Fatalf("events/ holds %d files, want the 5 this test knows and api-get-segment.json", len(files))
 	}
 	read := func(name string) []byte {
 		b, err := os.ReadFile("../../events/" + name)
@@ -53,6 +53,19 @@ func TestSampleEvents(t *testing.T) {
 		j := waitJob(t, rt, job.NewId(rec.Bucket.Name, "imports/spring customers/spec-example.csv", rec.Object.Sequencer, rec.Object.ETag))
 		if j.JobStatus != job.Completed || j.TotalProcessed != 5 || j.Definition.SegmentName != "spring customers" {
 			t.Fatalf("job %+v", j)
+		}
+	})
+	t.Run("scheduled-sweep.json", func(t *testing.T) {
+		var ev events.EventBridgeEvent
+		if err := json.Unmarshal(read("scheduled-sweep.json"), &ev); err != nil {
+			t.Fatal(err)
+		}
+		if ev.Source != "aws.events" || ev.DetailType != "Scheduled Event" {
+			t.Fatalf("event %+v", ev)
+		}
+		rep, err := rt.App.Sweeper.HandleSchedule(ctx, ev)
+		if err != nil || rep.Stalled != 0 || rep.Resent != 0 {
+			t.Fatalf("sweep %+v, %v; want nothing stalled on an idle stack", rep, err)
 		}
 	})
 	t.Run("create-import-job.json", func(t *testing.T) {

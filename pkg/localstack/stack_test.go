@@ -100,8 +100,8 @@ func TestStartProvisionsTemplate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(queues.QueueUrls) != 4 {
-		t.Errorf("queues = %v, want 4", queues.QueueUrls)
+	if len(queues.QueueUrls) != 5 { // parse, write, their dead-letter queues, the trigger's failures
+		t.Errorf("queues = %v, want 5", queues.QueueUrls)
 	}
 	if _, err := s.S3Client().HeadBucket(ctx, &s3.HeadBucketInput{Bucket: aws.String("segport")}); err != nil {
 		t.Errorf("head bucket: %v", err)
