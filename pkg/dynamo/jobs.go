@@ -14,13 +14,19 @@ import (
 	"github.com/segport/segport/pkg/job"
 )
 
-// Jobs table: partition key JobId, sort key Sk. Sk "job" is the job itself; Sk
-// "piece#<nnnnnn>" records the plan and progress of one piece. Every update is
+// Jobs table: partition key JobId, sort key Sk. Sk "job" is the job itself, a
+// small item that every write batch touches (Progressed); Sk "settled" holds the
+// sets of settled pieces, which grow with the job's pieces, apart, so that the
+// job's item stays cheap to update; Sk "piece#<nnnnnn>" records the plan and
+// progress of one piece. Every update is
 // idempotent: sets and maps keyed by batch number record progress, so
 // redelivered messages count once. The rules that read these records (when a
 // piece has settled, what a job sums to) are pkg/job's.
 
-const jobSk = "job"
+const (
+	jobSk     = "job"
+	settledSk = "settled"
+)
 
 func pieceSk(i int) string { return fmt.Sprintf("piece#%06d", i) }
 
@@ -53,8 +59,10 @@ type jobItem struct {
 	Launch          job.Launch     `json:"Launch"`
 	Progress        int64          `json:"Progress"`
 	Progressed      string         `json:"Progressed,omitempty"`
-	// Settled and FailedSet are the pieces that have settled, and those of
-	// them that failed.
+}
+
+// settledItem holds the pieces that have settled, and those of them that failed.
+type settledItem struct {
 	Settled   []int `json:"Settled,omitempty" dynamodbav:",numberset,omitempty"`
 	FailedSet []int `json:"FailedSet,omitempty" dynamodbav:",numberset,omitempty"`
 }
@@ -65,10 +73,6 @@ func (it *jobItem) job() *job.Job {
 		TotalPieces: it.TotalPieces, CompletedPieces: it.CompletedPieces, FailedPieces: it.FailedPieces,
 		TotalProcessed: it.TotalProcessed, TotalFailures: it.TotalFailures, Failures: it.Failures,
 		Definition: it.Definition, ErrorReport: it.ErrorReport,
-	}
-	if !j.JobStatus.Final() {
-		j.FailedPieces = len(it.FailedSet)
-		j.CompletedPieces = len(it.Settled) - len(it.FailedSet)
 	}
 	if j.Failures == nil {
 		j.Failures = []string{}
@@ -313,20 +317,35 @@ func (s *Store) updatePiece(ctx context.Context, jobId string, index int, expr s
 	return it.state()
 }
 
-// SettlePiece records that a piece has settled, failed or not, and reports
-// whether every piece of the job has.
+// SettlePiece records that a piece has settled, failed or not, then moves the
+// job's progress on, and reports whether every piece of the job has settled.
 func (s *Store) SettlePiece(ctx context.Context, jobId string, index int, failed bool) (bool, error) {
-	expr := "SET Progressed = :now ADD Settled :p, Progress :one DELETE FailedSet :p"
+	expr := "ADD Settled :p DELETE FailedSet :p"
 	if failed {
-		expr = "SET Progressed = :now ADD Settled :p, FailedSet :p, Progress :one"
+		expr = "ADD Settled :p, FailedSet :p"
 	}
 	out, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:        aws.String(s.t.Jobs),
+		Key:              jobKey(jobId, settledSk),
+		UpdateExpression: aws.String(expr),
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":p": &types.AttributeValueMemberNS{Value: []string{strconv.Itoa(index)}},
+		},
+		ReturnValues: types.ReturnValueAllNew,
+	})
+	if err != nil {
+		return false, fmt.Errorf("settle piece %d of job %s: %w", index, jobId, err)
+	}
+	var set settledItem
+	if err := unmarshal(out.Attributes, &set); err != nil {
+		return false, fmt.Errorf("decode the settled pieces of job %s: %w", jobId, err)
+	}
+	out, err = s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:           aws.String(s.t.Jobs),
 		Key:                 jobKey(jobId, jobSk),
-		UpdateExpression:    aws.String(expr),
+		UpdateExpression:    aws.String("SET Progressed = :now ADD Progress :one"),
 		ConditionExpression: aws.String("attribute_exists(JobId)"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":p":   &types.AttributeValueMemberNS{Value: []string{strconv.Itoa(index)}},
 			":one": num(1), ":now": str(s.now()),
 		},
 		ReturnValues: types.ReturnValueAllNew,
@@ -335,13 +354,13 @@ func (s *Store) SettlePiece(ctx context.Context, jobId string, index int, failed
 		return false, fmt.Errorf("job %s: %w", jobId, ErrNotFound)
 	}
 	if err != nil {
-		return false, fmt.Errorf("settle piece %d of job %s: %w", index, jobId, err)
+		return false, fmt.Errorf("move the progress of job %s on: %w", jobId, err)
 	}
 	var it jobItem
 	if err := unmarshal(out.Attributes, &it); err != nil {
 		return false, fmt.Errorf("decode job %s: %w", jobId, err)
 	}
-	return it.TotalPieces > 0 && len(it.Settled) >= it.TotalPieces, nil
+	return it.TotalPieces > 0 && len(set.Settled) >= it.TotalPieces, nil
 }
 
 // Pieces returns the states of a job's pieces, in piece order.
@@ -417,6 +436,7 @@ func (s *Store) Job(ctx context.Context, id string) (*job.Job, error) {
 	}
 	sum := job.Summarize(pieces, h.Launch.TotalPieces)
 	j.TotalProcessed, j.TotalFailures = sum.Written.Rows, sum.Failures
+	j.CompletedPieces, j.FailedPieces = sum.Completed, sum.FailedN
 	return j, nil
 }
 
