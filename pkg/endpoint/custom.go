@@ -115,6 +115,8 @@ func (b *Builder) acceptCustom(a Attr, v string, n int, nameErr string) (metric 
 		switch {
 		case !number:
 			b.Fail(a.Name(), strconv.Quote(v)+" is not a finite number")
+		case !dynamoNumber(m):
+			b.Fail(a.Name(), numberRange)
 		case !first:
 			b.Fail(a.Name(), "given more than once")
 		case b.families[f] >= b.Limits.AttributesPerEndpoint:
@@ -122,6 +124,9 @@ func (b *Builder) acceptCustom(a Attr, v string, n int, nameErr string) (metric 
 		default:
 			b.families[f]++
 			b.size += len(a.Custom) + 8
+			if m == 0 {
+				m = 0 // no negative zero
+			}
 			return m, true
 		}
 		return 0, false
@@ -146,6 +151,9 @@ func (b *Builder) acceptCustom(a Attr, v string, n int, nameErr string) (metric 
 	b.size += len(v)
 	return 0, true
 }
+
+// numberRange says why a number DynamoDB cannot store is refused, without the number.
+const numberRange = "number out of DynamoDB's range: its magnitude must be 0 or from 1E-130 to below 1E+126"
 
 func (b *Builder) checkName(name string) string {
 	for _, n := range &b.goodNames { // a file names the same few, row after row

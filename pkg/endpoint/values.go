@@ -22,6 +22,23 @@ func parseFinite(v string) (float64, bool) {
 	return f, true
 }
 
+// DynamoDB stores a number of up to 38 significant digits whose magnitude is 0
+// or from 1E-130 to 9.9999999999999999999999999999999999999E+125; it refuses
+// the whole item of any other, and with it the batch the item travels in. A
+// metric is a float64, as Pinpoint's are (doubles), written in its shortest
+// round-trip form: at most 17 significant digits, so only the magnitude can
+// be out of range.
+const (
+	minDynamoMagnitude = 1e-130
+	maxDynamoMagnitude = 1e126 // excluded: its shortest form is 1E+126
+)
+
+// dynamoNumber reports whether DynamoDB can store f as it will be written.
+func dynamoNumber(f float64) bool {
+	f = math.Abs(f)
+	return f == 0 || (f >= minDynamoMagnitude && f < maxDynamoMagnitude)
+}
+
 func isControl(r rune) bool { return r < 0x20 || r == 0x7f }
 
 // plainASCII reports whether s is printable ASCII without white space at its ends:
