@@ -55,6 +55,16 @@ func TestCSV(t *testing.T) {
 		{name: "unterminated quote", input: hdr + "SMS,2065550182\nSMS,\"2065550183\nSMS,2065550184\n",
 			want: []string{"2 " + sms1, "file ErrUnterminatedQuote line 3 byte 35"}, wantErr: "in:3: a quoted field opened in the record starting on this line is never closed"},
 
+		// Characters SQS cannot carry fail their row alone.
+		{name: "U+FFFF in a value", input: hdr + "SMS,2065550182\uffff\nSMS,2065550183\n", want: []string{"2 row ErrInvalidEndpoint", "3 " + sms2},
+			wantErr: "in:2: Address: value holds U+FFFF, a noncharacter that SQS cannot carry"},
+		{name: "control character in a value", input: "ChannelType,Address,Location.City\nSMS,2065550182,a\x01b\nSMS,2065550183,\n",
+			want: []string{"2 row ErrInvalidEndpoint", "3 " + sms2}, wantErr: "in:2: Location.City: value holds the control character U+0001"},
+		{name: "control character in a quoted multi-line value", input: "ChannelType,Address,Location.City\nSMS,2065550182,\"a\n\x1f\"\nSMS,2065550183,\n",
+			want: []string{"2 row ErrInvalidEndpoint", "4 " + sms2}, wantErr: "in:2: Location.City: value holds the control character U+001F"},
+		{name: "tab and non-ASCII are carried", input: "ChannelType,Address,Location.City\nSMS,2065550182,a\tb\u00e9\n",
+			want: []string{"2 {\"ChannelType\":\"SMS\",\"Address\":\"2065550182\",\"Location\":{\"City\":\"a\\tb\u00e9\"}}"}},
+
 		// Rows and fields.
 		{name: "too few fields", input: hdr + "SMS\nSMS,2065550183\n", want: []string{"2 row ErrFieldCount", "3 " + sms2}, wantErr: "row has 1 fields, the header has 2"},
 		{name: "too many fields", input: hdr + "SMS,2065550182,x\nSMS,2065550183\n", want: []string{"2 row ErrFieldCount", "3 " + sms2}},

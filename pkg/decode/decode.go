@@ -220,6 +220,7 @@ type reader struct {
 	offset int64  // file offset of the next unread byte
 	raw    []byte // the current record
 	buf    []byte // holds a record that does not lie whole in br's buffer
+	plain  bool   // the current record, but its line ending, is printable ASCII
 	err    error  // the final error, once there is one
 }
 
@@ -249,6 +250,10 @@ func (r *reader) record(quoted bool) (line int, tooLong bool, err error) {
 			blank = len(bytes.TrimSpace(r.raw)) == 0 // white space alone is no JSON
 		}
 		if !blank {
+			r.plain = printable(trimEOL(r.raw))
+			if r.plain {
+				return line, false, nil
+			}
 			return line, false, r.checkUTF8(r.raw, line, start)
 		}
 	}
@@ -338,7 +343,7 @@ func (r *reader) start() error {
 // checkUTF8 returns a FileError locating the first invalid byte of rec, which
 // starts at file offset off on line line.
 func (r *reader) checkUTF8(rec []byte, line int, off int64) error {
-	if ascii(rec) || utf8.Valid(rec) {
+	if utf8.Valid(rec) {
 		return nil
 	}
 	i := 0
@@ -354,21 +359,30 @@ func (r *reader) checkUTF8(rec []byte, line int, off int64) error {
 		Msg: fmt.Sprintf("invalid UTF-8 at byte %d (0x%02x); files must be UTF-8 encoded", off+int64(i), rec[i])}
 }
 
-// ascii reports whether b is all ASCII, 32 bytes at a time: most records are,
-// and utf8.Valid takes a branch every eight.
-func ascii(b []byte) bool {
+// printable reports whether b holds only printable ASCII (DEL included), 32
+// bytes at a time: most records do, and then they are valid UTF-8 and hold no
+// character a value may not (see endpoint.Builder.TextChecked). utf8.Valid
+// would take a branch every eight bytes. A byte below 0x20 borrows in w-lo
+// where w has no high bit (the classic "has less than" test).
+func printable(b []byte) bool {
+	const lo, hi = 0x2020202020202020, 0x8080808080808080
 	var acc uint64
 	for ; len(b) >= 32; b = b[32:] {
-		acc |= binary.LittleEndian.Uint64(b) | binary.LittleEndian.Uint64(b[8:]) |
-			binary.LittleEndian.Uint64(b[16:]) | binary.LittleEndian.Uint64(b[24:])
+		w0, w1 := binary.LittleEndian.Uint64(b), binary.LittleEndian.Uint64(b[8:])
+		w2, w3 := binary.LittleEndian.Uint64(b[16:]), binary.LittleEndian.Uint64(b[24:])
+		acc |= w0 | (w0-lo)&^w0 | w1 | (w1-lo)&^w1 | w2 | (w2-lo)&^w2 | w3 | (w3-lo)&^w3
 	}
 	for ; len(b) >= 8; b = b[8:] {
-		acc |= binary.LittleEndian.Uint64(b)
+		w := binary.LittleEndian.Uint64(b)
+		acc |= w | (w-lo)&^w
 	}
 	for _, c := range b {
+		if c < 0x20 {
+			return false
+		}
 		acc |= uint64(c)
 	}
-	return acc&0x8080808080808080 == 0
+	return acc&hi == 0
 }
 
 func (r *reader) rowError(line int, field, msg string, err error) *RowError {

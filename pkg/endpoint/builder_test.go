@@ -64,7 +64,8 @@ func TestBuilder(t *testing.T) {
 		{name: "no address", input: []kv{{"ChannelType", "SMS"}}, wantErr: "Address: missing"},
 		{name: "blank values are absent", input: []kv{{"ChannelType", "  "}, {"Address", ""}, {"Id", "x"}}, want: `"Id":"x"`},
 		{name: "Id too long", input: []kv{{"Id", long(129)}}, wantErr: "Id: longer than 128 bytes"},
-		{name: "Id control character", input: []kv{{"Id", "a\x01b"}}, wantErr: "Id: contains control characters"},
+		{name: "Id control character", input: []kv{{"Id", "a\x01b"}}, wantErr: "Id: value holds the control character U+0001"},
+		{name: "Id DEL", input: []kv{{"Id", "a\x7fb"}}, wantErr: "Id: contains control characters"},
 
 		// ChannelType: the whole current set, any case.
 		{name: "channel GCM", input: []kv{{"ChannelType", "GCM"}, {"Address", "tok"}}, want: `"ChannelType":"GCM","Address":"tok"`},
@@ -170,6 +171,17 @@ func TestBuilder(t *testing.T) {
 		{name: "metric Inf", input: sms(kv{"Metrics.sessions", "+Inf"}), wantErr: "is not a finite number"},
 		{name: "metric NaN", input: sms(kv{"Metrics.sessions", "NaN"}), wantErr: "is not a finite number"},
 		{name: "metric underscore", input: sms(kv{"Metrics.sessions", "1_000"}), wantErr: "is not a finite number"},
+		// Characters SQS refuses in a message body, and control characters.
+		{name: "U+FFFF in a value", input: sms(kv{"Location.City", "Lis\uffffbon"}), wantErr: "Location.City: value holds U+FFFF, a noncharacter that SQS cannot carry"},
+		{name: "U+FFFE in a list value", input: sms(kv{"Attributes.a", "x"}, kv{"Attributes.a", "\ufffe"}), wantErr: "Attributes.a: value holds U+FFFE"},
+		{name: "U+FFFF in a user attribute", input: sms(kv{"User.UserId", "u"}, kv{"User.UserAttributes.a", "\uffff"}), wantErr: "User.UserAttributes.a: value holds U+FFFF"},
+		{name: "U+FFFF in a name", input: sms(kv{"Attributes.a\uffff", "x"}), wantErr: "name holds U+FFFF"},
+		{name: "U+FFFD and U+10FFFF are carried", input: sms(kv{"Location.City", "\ufffd\U0010ffff\ufdd0"}), want: smsBase + ",\"Location\":{\"City\":\"\ufffd\U0010ffff\ufdd0\"}"},
+		{name: "NUL in a value", input: sms(kv{"Demographic.Model", "a\x00b"}), wantErr: "Demographic.Model: value holds the control character U+0000"},
+		{name: "escape in a value", input: sms(kv{"Address", "+1 206\x1b555 0182"}), wantErr: "Address: value holds the control character U+001B"},
+		{name: "tab, LF and CR are allowed", input: sms(kv{"Location.City", "a\tb\r\nc"}), want: smsBase + `,"Location":{"City":"a\tb\r\nc"}`},
+		{name: "DEL is allowed", input: sms(kv{"Location.City", "a\x7fb"}), want: smsBase + ",\"Location\":{\"City\":\"a\x7fb\"}"},
+		{name: "control characters at the ends are trimmed", input: sms(kv{"Location.City", "\x0bab\x0c"}), want: smsBase + `,"Location":{"City":"ab"}`},
 		{name: "metric over DynamoDB's range", input: sms(kv{"Metrics.m", "1e200"}), wantErr: "Metrics.m: number out of DynamoDB's range"},
 		{name: "metric 1e126", input: sms(kv{"Metrics.m", "-1e126"}), wantErr: "Metrics.m: number out of DynamoDB's range"},
 		{name: "metric DynamoDB's largest, read as the double 1e126", input: sms(kv{"Metrics.m", "-9.9999999999999999999999999999999999999E+125"}), wantErr: "Metrics.m: number out of DynamoDB's range"},

@@ -80,6 +80,7 @@ type Span struct{ Start, End int }
 // value) for each column in turn. spans has a Span for each column, no more.
 func (b *Builder) SetRow(text string, spans []Span) {
 	columns := b.plan.columns[:len(spans)]
+	checked := b.UTF8Checked && b.TextChecked
 	for i, sp := range spans {
 		if sp.Start == sp.End {
 			continue
@@ -88,7 +89,7 @@ func (b *Builder) SetRow(text string, spans []Span) {
 			return // the row has failed: nothing more to check
 		}
 		c, v := &columns[i], text[sp.Start:sp.End]
-		if !b.UTF8Checked || !trimmed(v) { // prepare, without a call for most values
+		if !checked || !trimmed(v) { // prepare, without a call for most values
 			if v = b.trimAndCheck(c.attr, v); v == "" {
 				continue
 			}

@@ -172,6 +172,9 @@ func (b *Builder) checkName(name string) string {
 	if strings.TrimSpace(name) != name || strings.ContainsFunc(name, isControl) {
 		return "name has white space at its ends or control characters"
 	}
+	if msg := checkText(name); msg != "" {
+		return "name " + msg
+	}
 	return ""
 }
 

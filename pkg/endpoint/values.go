@@ -1,6 +1,7 @@
 package endpoint
 
 import (
+	"fmt"
 	"math"
 	"strconv"
 	"strings"
@@ -37,6 +38,27 @@ const (
 func dynamoNumber(f float64) bool {
 	f = math.Abs(f)
 	return f == 0 || (f >= minDynamoMagnitude && f < maxDynamoMagnitude)
+}
+
+// checkText says why a value cannot be imported, or "" when it can: it holds a
+// control character other than tab, LF and CR, or U+FFFE or U+FFFF, which SQS
+// refuses in a message body (it carries #x9, #xA, #xD, #x20-#xD7FF,
+// #xE000-#xFFFD and #x10000-#x10FFFF; UTF-8 holds no surrogates). Such a value
+// would make SQS refuse the whole batch of rows it travels in. v is valid UTF-8.
+func checkText(v string) string {
+	i := 0
+	for i < len(v) && v[i]-0x20 < 0x60 { // printable ASCII and DEL, as most values are
+		i++
+	}
+	for _, r := range v[i:] {
+		switch {
+		case r < 0x20 && r != '\t' && r != '\n' && r != '\r':
+			return fmt.Sprintf("holds the control character U+%04X; only tab, LF and CR are allowed", r)
+		case r == 0xFFFE || r == 0xFFFF:
+			return fmt.Sprintf("holds U+%04X, a noncharacter that SQS cannot carry", r)
+		}
+	}
+	return ""
 }
 
 func isControl(r rune) bool { return r < 0x20 || r == 0x7f }
