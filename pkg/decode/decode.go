@@ -14,6 +14,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/segport/segport/internal/csvframe"
 	"github.com/segport/segport/pkg/endpoint"
 )
 
@@ -236,9 +237,11 @@ func (r *reader) final(row *Row, err error) (*Row, error) {
 // record reads the next non-blank record and returns the line it starts on.
 // r.raw holds its bytes: a view of the read buffer when the record lies
 // in it whole, as most do, else r.buf. A record ends at a newline; in CSV
-// (quoted), not at one inside quotes: quote parity decides, as it does when a large
-// file is split into pieces. A record over the row limit is read to its end but
-// only its first rawKeep bytes are kept.
+// (quoted), not at one inside a quoted field: package csvframe decides, as it
+// does when a large file is split into pieces. A quote that opens no quoted
+// field (a bare quote in an unquoted field) fails its record only, which then
+// ends at its line's end, as encoding/csv ends it. A record over the row limit
+// is read to its end but only its first rawKeep bytes are kept.
 func (r *reader) record(quoted bool) (line int, tooLong bool, err error) {
 	for {
 		line, start, tooLong, err := r.next(quoted)
@@ -264,20 +267,20 @@ func (r *reader) record(quoted bool) (line int, tooLong bool, err error) {
 func (r *reader) next(quoted bool) (line int, start int64, tooLong bool, err error) {
 	line, start = r.line, r.offset
 	r.buf = r.buf[:0]
-	quotes := 0
+	state := csvframe.FieldStart
 	for first := true; ; first = false {
 		chunk, rerr := r.br.ReadSlice('\n')
 		if rerr != nil && rerr != bufio.ErrBufferFull && rerr != io.EOF {
 			return 0, 0, false, fmt.Errorf("read line %d: %w", r.line, rerr)
 		}
 		if quoted {
-			quotes += bytes.Count(chunk, quote)
+			state = state.Line(chunk)
 		}
 		r.offset += int64(len(chunk))
 		if rerr == nil {
 			r.line++
 		}
-		ends := rerr == io.EOF || (rerr == nil && quotes%2 == 0)
+		ends := rerr == io.EOF || (rerr == nil && state != csvframe.Quoted)
 		switch {
 		case first && ends && len(chunk) <= r.opts.RowLimit:
 			r.raw = chunk // valid until the next read, as Row.Raw promises
@@ -293,7 +296,7 @@ func (r *reader) next(quoted bool) (line int, start int64, tooLong bool, err err
 		switch {
 		case rerr == io.EOF && r.offset == start:
 			return 0, 0, false, io.EOF
-		case rerr == io.EOF && quotes%2 == 1:
+		case rerr == io.EOF && state == csvframe.Quoted:
 			return 0, 0, false, &FileError{File: r.opts.File, Line: line, Byte: start, Err: ErrUnterminatedQuote,
 				Msg: "a quoted field opened in the record starting on this line is never closed"}
 		case ends:
@@ -301,8 +304,6 @@ func (r *reader) next(quoted bool) (line int, start int64, tooLong bool, err err
 		}
 	}
 }
-
-var quote = []byte{'"'}
 
 func trimEOL(b []byte) []byte {
 	if n := len(b); n > 0 && b[n-1] == '\n' {
