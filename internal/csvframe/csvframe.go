@@ -125,6 +125,13 @@ func NewTransition() Transition {
 	return t
 }
 
+// N returns the bytes of the chunk read so far.
+func (t *Transition) N() int64 { return t.n }
+
+// Skip counts n bytes of the chunk that are no part of any record (a byte
+// order mark the decoder strips).
+func (t *Transition) Skip(n int) { t.n += int64(n) }
+
 // Add reads b, the next bytes of the chunk, which holds no newline unless as
 // its last byte.
 func (t *Transition) Add(b []byte) {
