@@ -256,6 +256,8 @@ func (b *Builder) put(a Attr, dst *string, v string) {
 	case b.err != nil:
 	case *dst != "":
 		b.Fail(a.Name(), "given more than once")
+	case len(v) > b.Limits.AttributeBytes:
+		b.Fail(a.Name(), "value is "+strconv.Itoa(len(v))+" bytes, the most one attribute may take is "+strconv.Itoa(b.Limits.AttributeBytes))
 	default:
 		*dst = v
 		b.size += len(v)

@@ -220,6 +220,13 @@ func TestBuilder(t *testing.T) {
 		// Limits are configurable; a zero field keeps the default.
 		{name: "custom per-endpoint limit", limits: Limits{AttributesPerEndpoint: 2}, input: sms(many("Attributes.", 3, "v")...), wantErr: "more than 2 custom attributes"},
 		{name: "custom limit keeps other defaults", limits: Limits{AttributesPerEndpoint: 2}, input: sms(kv{"Attributes.x", long(100)}), want: smsBase + `,"Attributes":{"x":["` + long(100) + `"]}`},
+		// AttributeBytes bounds what stored items gather from many rows.
+		{name: "50 values of 100 ASCII characters fit", input: sms(repeat(kv{"Attributes.a", long(100)}, 50)...), want: "*"},
+		{name: "custom list over the attribute bytes", input: sms(repeat(kv{"Attributes.a", strings.Repeat("\u00e9", 100)}, 30)...), wantErr: "Attributes.a: name and values take more than 5888 bytes"},
+		{name: "standard value over the attribute bytes", input: sms(kv{"Location.City", strings.Repeat("\u00e9", 3000)}), wantErr: "Location.City: value is 6000 bytes, the most one attribute may take is 5888"},
+		{name: "more names leave fewer bytes to each", limits: Limits{CustomAttributeNames: 1000}, input: sms(kv{"User.UserId", "u"}, kv{"User.UserAttributes.a", long(100)}, kv{"User.UserAttributes.a", long(100)}, kv{"User.UserAttributes.a", long(100)}, kv{"User.UserAttributes.a", long(100)}),
+			wantErr: "User.UserAttributes.a: name and values take more than 368 bytes"},
+		{name: "attribute bytes from limits", limits: Limits{AttributeBytes: 18}, input: sms(kv{"Attributes.abcdefghijklmnopq", "c"}, kv{"Attributes.abcdefghijklmnopq", "d"}), wantErr: "Attributes.abcdefghijklmnopq: name and values take more than 18 bytes"},
 		{name: "custom name length", limits: Limits{NameLength: 3}, input: sms(kv{"Metrics.abcd", "1"}), wantErr: "name has 4 characters, the limit is 3"},
 		{name: "custom value length", limits: Limits{ValueLength: 3}, input: sms(kv{"Attributes.a", "abcd"}), wantErr: "value has 4 characters, the limit is 3"},
 		{name: "custom values per attribute", limits: Limits{ValuesPerAttribute: 1}, input: sms(kv{"Attributes.a", "1"}, kv{"Attributes.a", "2"}), wantErr: "more than 1 values"},
