@@ -221,7 +221,7 @@ type reader struct {
 	offset int64  // file offset of the next unread byte
 	raw    []byte // the current record
 	buf    []byte // holds a record that does not lie whole in br's buffer
-	plain  bool   // the current record, but its line ending, is printable ASCII
+	clean  bool   // the current record holds no character a value may not (see clean)
 	err    error  // the final error, once there is one
 }
 
@@ -253,11 +253,14 @@ func (r *reader) record(quoted bool) (line int, tooLong bool, err error) {
 			blank = len(bytes.TrimSpace(r.raw)) == 0 // white space alone is no JSON
 		}
 		if !blank {
-			r.plain = printable(trimEOL(r.raw))
-			if r.plain {
+			if r.clean = printable(trimEOL(r.raw)); r.clean {
 				return line, false, nil
 			}
-			return line, false, r.checkUTF8(r.raw, line, start)
+			if err := r.checkUTF8(r.raw, line, start); err != nil {
+				return line, false, err
+			}
+			r.clean = clean(r.raw)
+			return line, false, nil
 		}
 	}
 }
@@ -384,6 +387,27 @@ func printable(b []byte) bool {
 		acc |= uint64(c)
 	}
 	return acc&hi == 0
+}
+
+// clean reports whether b, valid UTF-8, holds no character a value may not
+// (see endpoint.Builder.TextChecked): no control character but tab, LF and CR,
+// and neither U+FFFE nor U+FFFF (EF BF BE, EF BF BF). It is for the records
+// printable cannot vouch for; one that fails has its values checked one by
+// one, so that the error names the field.
+func clean(b []byte) bool {
+	for i := 0; i < len(b); i++ {
+		switch c := b[i]; {
+		case c < 0x20:
+			if c != '\t' && c != '\n' && c != '\r' {
+				return false
+			}
+		case c == 0xEF:
+			if i+2 < len(b) && b[i+1] == 0xBF && b[i+2] >= 0xBE {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 func (r *reader) rowError(line int, field, msg string, err error) *RowError {
