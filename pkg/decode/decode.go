@@ -392,19 +392,36 @@ func printable(b []byte) bool {
 // clean reports whether b, valid UTF-8, holds no character a value may not
 // (see endpoint.Builder.TextChecked): no control character but tab, LF and CR,
 // and neither U+FFFE nor U+FFFF (EF BF BE, EF BF BF). It is for the records
-// printable cannot vouch for; one that fails has its values checked one by
-// one, so that the error names the field.
+// printable cannot vouch for (non-ASCII text, line breaks in quotes), eight
+// bytes at a time; one that fails has its values checked one by one, so that
+// the error names the field.
 func clean(b []byte) bool {
-	for i := 0; i < len(b); i++ {
-		switch c := b[i]; {
-		case c < 0x20:
-			if c != '\t' && c != '\n' && c != '\r' {
-				return false
-			}
-		case c == 0xEF:
-			if i+2 < len(b) && b[i+1] == 0xBF && b[i+2] >= 0xBE {
-				return false
-			}
+	const lo, hi = 0x2020202020202020, 0x8080808080808080
+	i := 0
+	for ; i+8 <= len(b); i += 8 {
+		if w := binary.LittleEndian.Uint64(b[i:]); (w-lo)&^w&hi != 0 && !allowedControls(b[i:i+8]) {
+			return false
+		}
+	}
+	if !allowedControls(b[i:]) {
+		return false
+	}
+	for i := 0; ; i++ { // EF starts U+F000 to U+FFFF, which few texts hold
+		j := bytes.IndexByte(b[i:], 0xEF)
+		if j < 0 {
+			return true
+		}
+		if i += j; i+2 < len(b) && b[i+1] == 0xBF && b[i+2] >= 0xBE {
+			return false
+		}
+	}
+}
+
+// allowedControls reports whether b's bytes below 0x20 are tabs, LFs and CRs.
+func allowedControls(b []byte) bool {
+	for _, c := range b {
+		if c < 0x20 && c != '\t' && c != '\n' && c != '\r' {
+			return false
 		}
 	}
 	return true
