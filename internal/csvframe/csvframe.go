@@ -61,14 +61,14 @@ func (s State) Next(c byte) State {
 	return Unquoted
 }
 
-// Line returns the state after b, read from state s. b holds no newline, unless
-// as its last byte: it is a line, or part of one. After a newline the state is
-// FieldStart when the newline ends a record and Quoted when it does not.
+// After returns the state after b, read from state s. After a newline that
+// ends a record the state is FieldStart; after one inside a quoted field,
+// Quoted.
 //
 // It steps from quote to quote with bytes.IndexByte, as most fields hold none:
-// outside quotes a comma matters only just before a quote, and a newline only
-// at the end.
-func (s State) Line(b []byte) State {
+// outside quotes a comma or a newline matters only just before a quote, and
+// in a bad record only the newline that ends it.
+func (s State) After(b []byte) State {
 	i := 0
 	for i < len(b) {
 		switch s {
@@ -83,17 +83,19 @@ func (s State) Line(b []byte) State {
 			s = s.Next(b[i])
 			i++
 		case Bad:
-			return Bad.Next(b[len(b)-1])
+			j := bytes.IndexByte(b[i:], '\n')
+			if j < 0 {
+				return Bad
+			}
+			i += j + 1
+			s = FieldStart
 		default: // FieldStart, Unquoted
 			j := bytes.IndexByte(b[i:], '"')
 			if j < 0 {
-				if c := b[len(b)-1]; c == ',' || c == '\n' {
-					return FieldStart
-				}
-				return Unquoted
+				return s.Next(b[len(b)-1]) // FieldStart after a comma or a newline, else Unquoted
 			}
 			if j > 0 {
-				s = s.Next(b[i+j-1]) // FieldStart after a comma, else Unquoted
+				s = s.Next(b[i+j-1])
 			}
 			s = s.Next('"')
 			i += j + 1
@@ -113,6 +115,8 @@ type Transition struct {
 	Before   [NumStates]int   // newlines in the chunk up to and including that one
 	Newlines int              // newlines in the chunk
 	n        int64            // bytes read
+	met      bool             // every state before the chunk leads to the same state now, and will from here on
+	found    int              // states whose First is known
 }
 
 // NewTransition returns the transition of an empty chunk.
@@ -132,19 +136,45 @@ func (t *Transition) N() int64 { return t.n }
 // order mark the decoder strips).
 func (t *Transition) Skip(n int) { t.n += int64(n) }
 
-// Add reads b, the next bytes of the chunk, which holds no newline unless as
-// its last byte.
+// Add reads b, the next bytes of the chunk. Until every state before the chunk
+// leads to the same state and the first record-ending newline is known for
+// each, it reads b a line at a time; then a block at a time.
 func (t *Transition) Add(b []byte) {
-	if len(b) == 0 {
-		return
-	}
-	var next [NumStates]State
-	var done [NumStates]bool
-	for s, from := range t.To {
-		if !done[from] {
-			next[from], done[from] = from.Line(b), true
+	for len(b) > 0 {
+		if t.met && t.found == NumStates {
+			to := t.To[0].After(b)
+			t.To = [NumStates]State{to, to, to, to, to}
+			t.n += int64(len(b))
+			t.Newlines += bytes.Count(b, newline)
+			return
 		}
-		t.To[s] = next[from]
+		n := bytes.IndexByte(b, '\n') + 1
+		if n == 0 {
+			n = len(b)
+		}
+		t.addLine(b[:n])
+		b = b[n:]
+	}
+}
+
+var newline = []byte{'\n'}
+
+// addLine is Add for b that holds no newline unless as its last byte.
+func (t *Transition) addLine(b []byte) {
+	if t.met {
+		to := t.To[0].After(b)
+		t.To = [NumStates]State{to, to, to, to, to}
+	} else {
+		var next [NumStates]State
+		var done [NumStates]bool
+		t.met = true
+		for s, from := range t.To {
+			if !done[from] {
+				next[from], done[from] = from.After(b), true
+			}
+			t.To[s] = next[from]
+			t.met = t.met && t.To[s] == t.To[0]
+		}
 	}
 	t.n += int64(len(b))
 	if b[len(b)-1] != '\n' {
@@ -154,6 +184,7 @@ func (t *Transition) Add(b []byte) {
 	for s, to := range t.To {
 		if to != Quoted && t.First[s] < 0 {
 			t.First[s], t.Before[s] = t.n-1, t.Newlines
+			t.found++
 		}
 	}
 }

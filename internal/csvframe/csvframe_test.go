@@ -9,7 +9,7 @@ import (
 	"testing"
 )
 
-// byBytes is Line by the definition, one byte at a time.
+// byBytes is After by the definition, one byte at a time.
 func byBytes(s State, b []byte) State {
 	for _, c := range b {
 		s = s.Next(c)
@@ -17,7 +17,7 @@ func byBytes(s State, b []byte) State {
 	return s
 }
 
-func TestLine(t *testing.T) {
+func TestAfter(t *testing.T) {
 	tests := []struct {
 		name  string
 		from  State
@@ -46,11 +46,16 @@ func TestLine(t *testing.T) {
 		{name: "from QuoteInQuoted, a comma", from: QuoteInQuoted, input: `,"x` + "\n", want: Quoted},
 		{name: "from Bad", from: Bad, input: `,"x`, want: Bad},
 		{name: "from Bad, the line ends", from: Bad, input: `,"x` + "\n", want: FieldStart},
+		{name: "lines", from: FieldStart, input: "a,b\nc,\"d\ne\"\nf\n", want: FieldStart},
+		{name: "lines, a quoted field open", from: FieldStart, input: "a,b\nc,\"d\n", want: Quoted},
+		{name: "quote after a newline opens", from: Unquoted, input: "a\n\"b", want: Quoted},
+		{name: "bad record, then a quote at a field's start", from: FieldStart, input: "a\"b,\"c\n\"d", want: Quoted},
+		{name: "bad record, then plain", from: FieldStart, input: "a\"b\nc", want: Unquoted},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := tt.from.Line([]byte(tt.input)); got != tt.want {
-				t.Errorf("Line = %d, want %d", got, tt.want)
+			if got := tt.from.After([]byte(tt.input)); got != tt.want {
+				t.Errorf("After = %d, want %d", got, tt.want)
 			}
 			if got := byBytes(tt.from, []byte(tt.input)); got != tt.want {
 				t.Errorf("by bytes = %d, want %d", got, tt.want)
@@ -78,13 +83,28 @@ func lines(b []byte, cuts []byte) [][]byte {
 	return out
 }
 
+// blocks cuts b at the cuts given by the bytes of cuts, newlines or not.
+func blocks(b []byte, cuts []byte) [][]byte {
+	var out [][]byte
+	for len(b) > 0 {
+		n := len(b)
+		if len(cuts) > 0 {
+			n = 1 + int(cuts[0])%len(b)
+			cuts = cuts[1:]
+		}
+		out = append(out, b[:n])
+		b = b[n:]
+	}
+	return out
+}
+
 // records returns the offsets at which the records of data end, as a reader
 // framing it with Line finds them (blank lines are records here).
 func records(data []byte) []int {
 	var ends []int
 	s, off := FieldStart, 0
 	for _, l := range lines(data, nil) {
-		s = s.Line(l)
+		s = s.After(l)
 		off += len(l)
 		if l[len(l)-1] == '\n' && s != Quoted {
 			ends = append(ends, off)
@@ -137,10 +157,10 @@ func FuzzFrame(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, data, cuts []byte) {
 		s, ref := FieldStart, FieldStart
-		for _, l := range lines(data, cuts) {
-			s, ref = s.Line(l), byBytes(ref, l)
+		for _, l := range blocks(data, cuts) {
+			s, ref = s.After(l), byBytes(ref, l)
 			if s != ref {
-				t.Fatalf("%q: Line gives %d, the definition %d", data, s, ref)
+				t.Fatalf("%q: After gives %d, the definition %d", data, s, ref)
 			}
 		}
 		var got []int
@@ -161,16 +181,16 @@ func FuzzFrame(f *testing.F) {
 // order, find the record ends of the sequential reading.
 func FuzzTransition(f *testing.F) {
 	for _, s := range seeds {
-		f.Add([]byte(s), uint8(3))
+		f.Add([]byte(s), uint8(3), []byte{2, 7})
 	}
-	f.Fuzz(func(t *testing.T, data []byte, size uint8) {
+	f.Fuzz(func(t *testing.T, data []byte, size uint8, cuts []byte) {
 		if size == 0 {
 			return
 		}
 		want := map[int]bool{} // the newlines that end records, read from the start
 		seq, pos := FieldStart, 0
 		for _, l := range lines(data, nil) {
-			seq = seq.Line(l)
+			seq = seq.After(l)
 			pos += len(l)
 			if l[len(l)-1] == '\n' && seq != Quoted {
 				want[pos] = true
@@ -181,8 +201,8 @@ func FuzzTransition(f *testing.F) {
 		for start := 0; start < len(data); start += int(size) {
 			chunk := data[start:min(len(data), start+int(size))]
 			tr := NewTransition()
-			for _, l := range lines(chunk, nil) {
-				tr.Add(l)
+			for _, b := range blocks(chunk, cuts) {
+				tr.Add(b)
 			}
 			// Every newline of the chunk after the first boundary is found by
 			// reading on from FieldStart.
@@ -191,7 +211,7 @@ func FuzzTransition(f *testing.F) {
 				rest := chunk[off+1:]
 				s2, pos := FieldStart, start+int(off)+1
 				for _, l := range lines(rest, nil) {
-					s2 = s2.Line(l)
+					s2 = s2.After(l)
 					pos += len(l)
 					if l[len(l)-1] == '\n' && s2 != Quoted {
 						got[pos] = true

@@ -277,7 +277,7 @@ func (r *reader) next(quoted bool) (line int, start int64, tooLong bool, err err
 			return 0, 0, false, fmt.Errorf("read line %d: %w", r.line, rerr)
 		}
 		if quoted {
-			state = state.Line(chunk)
+			state = state.After(chunk)
 		}
 		r.offset += int64(len(chunk))
 		if rerr == nil {

@@ -8,7 +8,6 @@
 package plan
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -132,35 +131,30 @@ func scanChunk(ctx context.Context, open RangeFunc, start, end int64, quotes boo
 		return st, err
 	}
 	defer rc.Close()
-	br := bufio.NewReaderSize(rc, 256*1024)
-	skip := 0 // bytes of a BOM at the chunk's start
-	if quotes && start < int64(len(utf8BOM)) {
-		has, err := bom(br, start, end)
-		if err != nil {
-			return st, err
-		}
-		if has {
-			skip = len(utf8BOM) - int(start)
-		}
-	}
+	buf := make([]byte, 256*1024)
 	var off int64
 	for {
-		buf, rerr := br.ReadSlice('\n')
-		off += int64(len(buf))
-		switch {
-		case !quotes:
-			lines(&st, buf)
-		case skip > 0:
-			n := min(skip, len(buf))
-			st.Skip(n)
-			st.Add(buf[n:])
-			skip -= n
-		default:
-			st.Add(buf)
+		n, rerr := io.ReadFull(rc, buf)
+		b := buf[:n]
+		if quotes && off == 0 && start < int64(len(utf8BOM)) {
+			has, err := bom(b, start, end)
+			if err != nil {
+				return st, err
+			}
+			if skip := min(len(b), len(utf8BOM)-int(start)); has {
+				st.Skip(skip)
+				b = b[skip:]
+			}
 		}
-		switch {
-		case rerr == nil || rerr == bufio.ErrBufferFull:
-		case rerr == io.EOF:
+		off += int64(n)
+		if quotes {
+			st.Add(b)
+		} else {
+			lines(&st, b)
+		}
+		switch rerr {
+		case nil:
+		case io.EOF, io.ErrUnexpectedEOF:
 			if off != end-start {
 				return st, fmt.Errorf("scan bytes %d-%d: got %d bytes", start, end-1, off)
 			}
@@ -172,43 +166,41 @@ func scanChunk(ctx context.Context, open RangeFunc, start, end int64, quotes boo
 }
 
 // lines is Transition.Add for NDJSON, where every newline ends a record.
-func lines(st *chunkStats, buf []byte) {
-	st.Skip(len(buf))
-	if len(buf) == 0 || buf[len(buf)-1] != '\n' {
-		return
-	}
-	st.Newlines++
+func lines(st *chunkStats, b []byte) {
 	if st.First[0] < 0 {
-		for s := range st.First {
-			st.First[s], st.Before[s] = st.N()-1, st.Newlines
+		if i := bytes.IndexByte(b, '\n'); i >= 0 {
+			for s := range st.First {
+				st.First[s], st.Before[s] = st.N()+int64(i), st.Newlines+1
+			}
 		}
 	}
+	st.Skip(len(b))
+	st.Newlines += bytes.Count(b, []byte{'\n'})
 }
 
 var utf8BOM = []byte{0xEF, 0xBB, 0xBF}
 
 // bomFunc reports whether the file starts with a byte order mark, for the
-// chunk [start, end) read through br.
-type bomFunc func(br *bufio.Reader, start, end int64) (bool, error)
+// chunk [start, end) whose first bytes are head.
+type bomFunc func(head []byte, start, end int64) (bool, error)
 
-// fileBOM returns the bomFunc of a file: the first chunk peeks at its own
+// fileBOM returns the bomFunc of a file: the first chunk looks at its own
 // bytes; a chunk that starts inside the first three bytes (pieces of fewer
 // than three bytes) reads them.
 func fileBOM(ctx context.Context, size int64, open RangeFunc) bomFunc {
-	return func(br *bufio.Reader, start, end int64) (bool, error) {
-		if start == 0 && end >= int64(len(utf8BOM)) {
-			head, _ := br.Peek(len(utf8BOM))
-			return bytes.Equal(head, utf8BOM), nil
+	return func(head []byte, start, end int64) (bool, error) {
+		if start == 0 && len(head) >= len(utf8BOM) {
+			return bytes.HasPrefix(head, utf8BOM), nil
 		}
 		rc, err := open(ctx, 0, min(size, int64(len(utf8BOM))))
 		if err != nil {
 			return false, err
 		}
 		defer rc.Close()
-		head, err := io.ReadAll(rc)
+		first, err := io.ReadAll(rc)
 		if err != nil {
 			return false, fmt.Errorf("read the start of the file: %w", err)
 		}
-		return bytes.Equal(head, utf8BOM), nil
+		return bytes.Equal(first, utf8BOM), nil
 	}
 }
