@@ -104,6 +104,22 @@ func (s State) After(b []byte) State {
 	return s
 }
 
+// OpenAfter reports whether a quoted field is open after line, read from the
+// start of a record: whether the record goes on past the line. line ends with
+// its newline, or the file ends with it. Most lines are settled by counting
+// their quotes, which is quicker than reading them: read from the start of a
+// record, every quote of a line opens, doubles or closes a quoted field until
+// one is misplaced, after which the line opens none, so a field open at the
+// end has had an odd number of quotes; an even number means none is open.
+func OpenAfter(line []byte) bool {
+	if bytes.Count(line, quote)%2 == 0 {
+		return false
+	}
+	return FieldStart.After(line) == Quoted
+}
+
+var quote = []byte{'"'}
+
 // Transition is what a chunk of a file does to each state it may be read from.
 // Reading a chunk from every state at once costs little more than reading it
 // from one: the readings meet (a newline outside quotes leaves them all in

@@ -64,6 +64,30 @@ func TestAfter(t *testing.T) {
 	}
 }
 
+func TestOpenAfter(t *testing.T) {
+	tests := []struct {
+		name  string
+		input string
+		want  bool
+	}{
+		{name: "no quotes", input: "a,b\n", want: false},
+		{name: "a quoted field", input: "a,\"b,c\"\n", want: false},
+		{name: "a quoted field open", input: "a,\"b\n", want: true},
+		{name: "a doubled quote in an open field", input: "\"a\"\"b\n", want: true},
+		{name: "a stray quote", input: "15\" screen\n", want: false},
+		{name: "a stray quote, then an opening one", input: "a\"b,\"c\n", want: false},
+		{name: "a stray quote after a quoted field", input: "\"a\",b\"c,\"d\n", want: false},
+		{name: "the end of the file", input: "a,\"b", want: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := OpenAfter([]byte(tt.input)); got != tt.want {
+				t.Errorf("OpenAfter = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
 // lines cuts b after each newline and, within lines, at the cuts given by
 // the bytes of cuts, as bufio.Reader.ReadSlice does when its buffer fills.
 func lines(b []byte, cuts []byte) [][]byte {
@@ -161,6 +185,11 @@ func FuzzFrame(f *testing.F) {
 			s, ref = s.After(l), byBytes(ref, l)
 			if s != ref {
 				t.Fatalf("%q: After gives %d, the definition %d", data, s, ref)
+			}
+		}
+		for _, l := range lines(data, nil) { // each line as if a record started there
+			if got, want := OpenAfter(l), FieldStart.After(l) == Quoted; got != want {
+				t.Fatalf("%q: OpenAfter says %v", l, got)
 			}
 		}
 		var got []int

@@ -276,7 +276,13 @@ func (r *reader) next(quoted bool) (line int, start int64, tooLong bool, err err
 		if rerr != nil && rerr != bufio.ErrBufferFull && rerr != io.EOF {
 			return 0, 0, false, fmt.Errorf("read line %d: %w", r.line, rerr)
 		}
-		if quoted {
+		switch {
+		case !quoted:
+		case first && rerr != bufio.ErrBufferFull: // a whole line, as most records are
+			if state = csvframe.FieldStart; csvframe.OpenAfter(chunk) {
+				state = csvframe.Quoted
+			}
+		default:
 			state = state.After(chunk)
 		}
 		r.offset += int64(len(chunk))
