@@ -70,6 +70,7 @@ func (d *CSVDecoder) decode() (*Row, error) {
 		return row, d.r.rowError(line, "", fmt.Sprintf("row has %d fields, the header has %d", len(d.fields), len(d.cols)), ErrFieldCount)
 	}
 	d.b.Reset()
+	d.b.TextChecked = d.r.clean
 	d.b.SetRow(text, d.fields)
 	e, ferr := d.b.Finish()
 	if ferr != nil {

@@ -2,11 +2,14 @@ package decode
 
 import (
 	"encoding/csv"
+	"errors"
 	"io"
 	"slices"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
+	"github.com/segport/segport/internal/csvframe"
 	"github.com/segport/segport/pkg/endpoint"
 )
 
@@ -52,8 +55,26 @@ func TestCSV(t *testing.T) {
 			wantErr: "in:2: column 17: text after the closing quote"},
 		{name: "quote in unquoted field", input: hdr + "SMS,20655\"5\"0182\nSMS,2065550183\n", want: []string{"2 row ErrSyntax", "3 " + sms2},
 			wantErr: "a double quote in an unquoted field"},
+		{name: "stray quote in an unquoted field", input: "ChannelType,Address,Demographic.Model\nSMS,2065550182,15\" screen\nSMS,2065550183,x\nSMS,2065550184,\"y\"\n",
+			want:    []string{"2 row ErrSyntax", `3 {"ChannelType":"SMS","Address":"2065550183","Demographic":{"Model":"x"}}`, `4 {"ChannelType":"SMS","Address":"2065550184","Demographic":{"Model":"y"}}`},
+			wantErr: "in:2: column 18: a double quote in an unquoted field"},
+		{name: "stray quote, then what would open a quoted field", input: "ChannelType,Address,Demographic.Model\nSMS,2065550182,a\"b,\"c\nSMS,2065550183,d\"\nSMS,2065550184,e\n",
+			want: []string{"2 row ErrSyntax", "3 row ErrSyntax", `4 {"ChannelType":"SMS","Address":"2065550184","Demographic":{"Model":"e"}}`}},
+		{name: "stray quote after a multi-line field", input: "ChannelType,Address,Attributes.a\nSMS,2065550182,\"x\ny\"z\"\nSMS,2065550183,w\n",
+			want: []string{"2 row ErrSyntax", `4 {"ChannelType":"SMS","Address":"2065550183","Attributes":{"a":["w"]}}`}, wantErr: "text after the closing quote"},
+		{name: "quote after a space", input: hdr + "SMS, \"2065550182\nSMS,2065550183\n", want: []string{"2 row ErrSyntax", "3 " + sms2}},
 		{name: "unterminated quote", input: hdr + "SMS,2065550182\nSMS,\"2065550183\nSMS,2065550184\n",
 			want: []string{"2 " + sms1, "file ErrUnterminatedQuote line 3 byte 35"}, wantErr: "in:3: a quoted field opened in the record starting on this line is never closed"},
+
+		// Characters SQS cannot carry fail their row alone.
+		{name: "U+FFFF in a value", input: hdr + "SMS,2065550182\uffff\nSMS,2065550183\n", want: []string{"2 row ErrInvalidEndpoint", "3 " + sms2},
+			wantErr: "in:2: Address: value holds U+FFFF, a noncharacter that SQS cannot carry"},
+		{name: "control character in a value", input: "ChannelType,Address,Location.City\nSMS,2065550182,a\x01b\nSMS,2065550183,\n",
+			want: []string{"2 row ErrInvalidEndpoint", "3 " + sms2}, wantErr: "in:2: Location.City: value holds the control character U+0001"},
+		{name: "control character in a quoted multi-line value", input: "ChannelType,Address,Location.City\nSMS,2065550182,\"a\n\x1f\"\nSMS,2065550183,\n",
+			want: []string{"2 row ErrInvalidEndpoint", "4 " + sms2}, wantErr: "in:2: Location.City: value holds the control character U+001F"},
+		{name: "tab and non-ASCII are carried", input: "ChannelType,Address,Location.City\nSMS,2065550182,a\tb\u00e9\n",
+			want: []string{"2 {\"ChannelType\":\"SMS\",\"Address\":\"2065550182\",\"Location\":{\"City\":\"a\\tb\u00e9\"}}"}},
 
 		// Rows and fields.
 		{name: "too few fields", input: hdr + "SMS\nSMS,2065550183\n", want: []string{"2 row ErrFieldCount", "3 " + sms2}, wantErr: "row has 1 fields, the header has 2"},
@@ -69,6 +90,9 @@ func TestCSV(t *testing.T) {
 		{name: "limits from options", input: "ChannelType,Address,Attributes.a,Attributes.b\nSMS,2065550182,1,2\nSMS,2065550183,1,\n",
 			opts: Options{Limits: endpoint.Limits{AttributesPerEndpoint: 1}},
 			want: []string{"2 row ErrInvalidEndpoint", `3 {"ChannelType":"SMS","Address":"2065550183","Attributes":{"a":["1"]}}`}, wantErr: "in:2: Attributes.b: more than 1 custom attributes in Attributes"},
+		{name: "attribute bytes from options", input: "ChannelType,Address,Attributes.a,Attributes.a\nSMS,2065550182,xxxxxx,yyyyyy\nSMS,2065550183,x,\n",
+			opts: Options{Limits: endpoint.Limits{AttributeBytes: 12}},
+			want: []string{"2 row ErrInvalidEndpoint", `3 {"ChannelType":"SMS","Address":"2065550183","Attributes":{"a":["x"]}}`}, wantErr: "in:2: Attributes.a: name and values take more than 12 bytes"},
 		{name: "row over the row limit", input: hdr + "SMS,2065550182\nSMS," + big + "\nSMS,2065550183\n", opts: Options{RowLimit: 1000},
 			want: []string{"2 " + sms1, "3 row ErrRowTooLong", "4 " + sms2}, wantErr: "in:3: row is longer than the 1000-byte limit"},
 		{name: "quoted row over the row limit", input: hdr + "SMS,\"" + big + "\n" + big + "\"\nSMS,2065550183\n", opts: Options{RowLimit: 1000},
@@ -115,10 +139,12 @@ func FuzzSplit(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, rec string) {
+		state := csvframe.FieldStart
 		for i := range rec {
-			if (rec[i] == '\n' || rec[i] == '\r') && strings.Count(rec[:i], `"`)%2 == 0 {
+			if (rec[i] == '\n' || rec[i] == '\r') && state != csvframe.Quoted {
 				return // a line ending outside quotes: the reader ends the record there
 			}
+			state = state.Next(rec[i])
 		}
 		r := csv.NewReader(strings.NewReader(rec + "\n"))
 		r.FieldsPerRecord = -1
@@ -145,6 +171,60 @@ func FuzzSplit(f *testing.F) {
 		}
 		if !slices.Equal(got, want) {
 			t.Fatalf("%q: split gives %q, encoding/csv %q", rec, got, want)
+		}
+	})
+}
+
+// FuzzRecords checks the decoder's framing against encoding/csv on files with
+// stray quotes: it reads the same records, bad ones included, so one stray
+// quote fails one record, and an error in one never moves where the next
+// starts.
+func FuzzRecords(f *testing.F) {
+	for _, s := range []string{"a,b\nc,d\n", "x,15\" screen\ny,z\n", "a\"b,\"c\nd\"\ne\n", "\"a\"b,\"c\nd\"\n",
+		"\"q\nuoted\",\"\"\"\"\r\n\r\nx\n", " \"a\n\"b\"\n", "\"open\nx\n"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, data string) {
+		if !utf8.ValidString(data) {
+			return // a FileError, not framing
+		}
+		if !strings.HasSuffix(data, "\n") {
+			data += "\n" // encoding/csv skips a lone CR at the end, the decoder does not
+		}
+		var want []string
+		r := csv.NewReader(strings.NewReader(data))
+		r.FieldsPerRecord = -1
+		for start := 0; ; {
+			_, err := r.Read()
+			if err == io.EOF {
+				break
+			}
+			end := int(r.InputOffset())
+			rec := data[start:end]
+			for strings.HasPrefix(rec, "\n") || strings.HasPrefix(rec, "\r\n") { // blank lines before it
+				rec = rec[strings.IndexByte(rec, '\n')+1:]
+			}
+			want = append(want, string(trimEOL([]byte(rec))))
+			start = end
+		}
+		d := NewCSV(strings.NewReader(data), Options{Header: []string{"Id"}, Offset: 1, RowLimit: len(data) + 1})
+		var got []string
+		for {
+			row, err := d.Decode()
+			if errors.Is(err, ErrUnterminatedQuote) && len(want) > 0 {
+				want = want[:len(want)-1] // encoding/csv fails it as a record that runs to the end
+				break
+			}
+			if err == io.EOF {
+				break
+			}
+			if row == nil {
+				t.Fatalf("%q: %v", data, err)
+			}
+			got = append(got, string(row.Raw))
+		}
+		if !slices.Equal(got, want) {
+			t.Fatalf("%q: records\n%q\nencoding/csv's\n%q", data, got, want)
 		}
 	})
 }

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/segport/segport/internal/csvframe"
 	"github.com/segport/segport/pkg/endpoint"
 )
 
@@ -220,6 +221,7 @@ type reader struct {
 	offset int64  // file offset of the next unread byte
 	raw    []byte // the current record
 	buf    []byte // holds a record that does not lie whole in br's buffer
+	clean  bool   // the current record holds no character a value may not (see clean)
 	err    error  // the final error, once there is one
 }
 
@@ -235,9 +237,11 @@ func (r *reader) final(row *Row, err error) (*Row, error) {
 // record reads the next non-blank record and returns the line it starts on.
 // r.raw holds its bytes: a view of the read buffer when the record lies
 // in it whole, as most do, else r.buf. A record ends at a newline; in CSV
-// (quoted), not at one inside quotes: quote parity decides, as it does when a large
-// file is split into pieces. A record over the row limit is read to its end but
-// only its first rawKeep bytes are kept.
+// (quoted), not at one inside a quoted field: package csvframe decides, as it
+// does when a large file is split into pieces. A quote that opens no quoted
+// field (a bare quote in an unquoted field) fails its record only, which then
+// ends at its line's end, as encoding/csv ends it. A record over the row limit
+// is read to its end but only its first rawKeep bytes are kept.
 func (r *reader) record(quoted bool) (line int, tooLong bool, err error) {
 	for {
 		line, start, tooLong, err := r.next(quoted)
@@ -249,7 +253,14 @@ func (r *reader) record(quoted bool) (line int, tooLong bool, err error) {
 			blank = len(bytes.TrimSpace(r.raw)) == 0 // white space alone is no JSON
 		}
 		if !blank {
-			return line, false, r.checkUTF8(r.raw, line, start)
+			if r.clean = printable(trimEOL(r.raw)); r.clean {
+				return line, false, nil
+			}
+			if err := r.checkUTF8(r.raw, line, start); err != nil {
+				return line, false, err
+			}
+			r.clean = clean(r.raw)
+			return line, false, nil
 		}
 	}
 }
@@ -259,20 +270,26 @@ func (r *reader) record(quoted bool) (line int, tooLong bool, err error) {
 func (r *reader) next(quoted bool) (line int, start int64, tooLong bool, err error) {
 	line, start = r.line, r.offset
 	r.buf = r.buf[:0]
-	quotes := 0
+	state := csvframe.FieldStart
 	for first := true; ; first = false {
 		chunk, rerr := r.br.ReadSlice('\n')
 		if rerr != nil && rerr != bufio.ErrBufferFull && rerr != io.EOF {
 			return 0, 0, false, fmt.Errorf("read line %d: %w", r.line, rerr)
 		}
-		if quoted {
-			quotes += bytes.Count(chunk, quote)
+		switch {
+		case !quoted:
+		case first && rerr != bufio.ErrBufferFull: // a whole line, as most records are
+			if state = csvframe.FieldStart; csvframe.OpenAfter(chunk) {
+				state = csvframe.Quoted
+			}
+		default:
+			state = state.After(chunk)
 		}
 		r.offset += int64(len(chunk))
 		if rerr == nil {
 			r.line++
 		}
-		ends := rerr == io.EOF || (rerr == nil && quotes%2 == 0)
+		ends := rerr == io.EOF || (rerr == nil && state != csvframe.Quoted)
 		switch {
 		case first && ends && len(chunk) <= r.opts.RowLimit:
 			r.raw = chunk // valid until the next read, as Row.Raw promises
@@ -288,7 +305,7 @@ func (r *reader) next(quoted bool) (line int, start int64, tooLong bool, err err
 		switch {
 		case rerr == io.EOF && r.offset == start:
 			return 0, 0, false, io.EOF
-		case rerr == io.EOF && quotes%2 == 1:
+		case rerr == io.EOF && state == csvframe.Quoted:
 			return 0, 0, false, &FileError{File: r.opts.File, Line: line, Byte: start, Err: ErrUnterminatedQuote,
 				Msg: "a quoted field opened in the record starting on this line is never closed"}
 		case ends:
@@ -296,8 +313,6 @@ func (r *reader) next(quoted bool) (line int, start int64, tooLong bool, err err
 		}
 	}
 }
-
-var quote = []byte{'"'}
 
 func trimEOL(b []byte) []byte {
 	if n := len(b); n > 0 && b[n-1] == '\n' {
@@ -338,7 +353,7 @@ func (r *reader) start() error {
 // checkUTF8 returns a FileError locating the first invalid byte of rec, which
 // starts at file offset off on line line.
 func (r *reader) checkUTF8(rec []byte, line int, off int64) error {
-	if ascii(rec) || utf8.Valid(rec) {
+	if utf8.Valid(rec) {
 		return nil
 	}
 	i := 0
@@ -354,21 +369,68 @@ func (r *reader) checkUTF8(rec []byte, line int, off int64) error {
 		Msg: fmt.Sprintf("invalid UTF-8 at byte %d (0x%02x); files must be UTF-8 encoded", off+int64(i), rec[i])}
 }
 
-// ascii reports whether b is all ASCII, 32 bytes at a time: most records are,
-// and utf8.Valid takes a branch every eight.
-func ascii(b []byte) bool {
+// printable reports whether b holds only printable ASCII (DEL included), 32
+// bytes at a time: most records do, and then they are valid UTF-8 and hold no
+// character a value may not (see endpoint.Builder.TextChecked). utf8.Valid
+// would take a branch every eight bytes. A byte below 0x20 borrows in w-lo
+// where w has no high bit (the classic "has less than" test).
+func printable(b []byte) bool {
+	const lo, hi = 0x2020202020202020, 0x8080808080808080
 	var acc uint64
 	for ; len(b) >= 32; b = b[32:] {
-		acc |= binary.LittleEndian.Uint64(b) | binary.LittleEndian.Uint64(b[8:]) |
-			binary.LittleEndian.Uint64(b[16:]) | binary.LittleEndian.Uint64(b[24:])
+		w0, w1 := binary.LittleEndian.Uint64(b), binary.LittleEndian.Uint64(b[8:])
+		w2, w3 := binary.LittleEndian.Uint64(b[16:]), binary.LittleEndian.Uint64(b[24:])
+		acc |= w0 | (w0-lo)&^w0 | w1 | (w1-lo)&^w1 | w2 | (w2-lo)&^w2 | w3 | (w3-lo)&^w3
 	}
 	for ; len(b) >= 8; b = b[8:] {
-		acc |= binary.LittleEndian.Uint64(b)
+		w := binary.LittleEndian.Uint64(b)
+		acc |= w | (w-lo)&^w
 	}
 	for _, c := range b {
+		if c < 0x20 {
+			return false
+		}
 		acc |= uint64(c)
 	}
-	return acc&0x8080808080808080 == 0
+	return acc&hi == 0
+}
+
+// clean reports whether b, valid UTF-8, holds no character a value may not
+// (see endpoint.Builder.TextChecked): no control character but tab, LF and CR,
+// and neither U+FFFE nor U+FFFF (EF BF BE, EF BF BF). It is for the records
+// printable cannot vouch for (non-ASCII text, line breaks in quotes), eight
+// bytes at a time; one that fails has its values checked one by one, so that
+// the error names the field.
+func clean(b []byte) bool {
+	const lo, hi = 0x2020202020202020, 0x8080808080808080
+	i := 0
+	for ; i+8 <= len(b); i += 8 {
+		if w := binary.LittleEndian.Uint64(b[i:]); (w-lo)&^w&hi != 0 && !allowedControls(b[i:i+8]) {
+			return false
+		}
+	}
+	if !allowedControls(b[i:]) {
+		return false
+	}
+	for i := 0; ; i++ { // EF starts U+F000 to U+FFFF, which few texts hold
+		j := bytes.IndexByte(b[i:], 0xEF)
+		if j < 0 {
+			return true
+		}
+		if i += j; i+2 < len(b) && b[i+1] == 0xBF && b[i+2] >= 0xBE {
+			return false
+		}
+	}
+}
+
+// allowedControls reports whether b's bytes below 0x20 are tabs, LFs and CRs.
+func allowedControls(b []byte) bool {
+	for _, c := range b {
+		if c < 0x20 && c != '\t' && c != '\n' && c != '\r' {
+			return false
+		}
+	}
+	return true
 }
 
 func (r *reader) rowError(line int, field, msg string, err error) *RowError {

@@ -110,3 +110,33 @@ func runCases(t *testing.T, f Format, tests []decodeCase) {
 		})
 	}
 }
+
+func TestPrintableAndClean(t *testing.T) {
+	tests := []struct {
+		name             string
+		input            string
+		printable, clean bool
+	}{
+		{name: "empty", input: "", printable: true, clean: true},
+		{name: "ASCII", input: strings.Repeat("SMS,2065550182,\"a b\"~\x7f", 5), printable: true, clean: true},
+		{name: "tab", input: strings.Repeat("x", 40) + "\t", printable: false, clean: true},
+		{name: "line break in a word", input: "abcdefg\nabcdefgh", printable: false, clean: true},
+		{name: "control in the tail", input: strings.Repeat("x", 33) + "\x01", printable: false, clean: false},
+		{name: "control in a word", input: "abc\x1fdefgh", printable: false, clean: false},
+		{name: "NUL in a 32-byte block", input: strings.Repeat("y", 20) + "\x00" + strings.Repeat("y", 20), printable: false, clean: false},
+		{name: "non-ASCII", input: "Zo\u00eb,S\u00e3o Paulo,\U0001F600,\ufffd", printable: false, clean: true},
+		{name: "U+FFFF", input: "a\uffffb", printable: false, clean: false},
+		{name: "U+FFFE at the end", input: "a\ufffe", printable: false, clean: false},
+		{name: "U+FFEF", input: "\uffef", printable: false, clean: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := printable([]byte(tt.input)); got != tt.printable {
+				t.Errorf("printable = %v, want %v", got, tt.printable)
+			}
+			if got := clean([]byte(tt.input)); got != tt.clean {
+				t.Errorf("clean = %v, want %v", got, tt.clean)
+			}
+		})
+	}
+}

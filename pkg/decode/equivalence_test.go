@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/segport/segport/internal/csvframe"
 	"github.com/segport/segport/pkg/decode/internal/gen"
 )
 
@@ -76,13 +77,13 @@ func TestCSVAndJSONAgree(t *testing.T) {
 // a newline outside quotes (CSV) or after any newline (NDJSON), as the planner does.
 func cuts(data []byte, f Format, n int) []int {
 	var out []int
-	quotes := 0
+	state := csvframe.FieldStart
 	next := len(data) / n
 	for i, c := range data {
-		switch {
-		case c == '"' && f == CSV:
-			quotes++
-		case c == '\n' && i+1 >= next && quotes%2 == 0 && i+1 < len(data):
+		if f == CSV && !(i < len(bom) && bytes.HasPrefix(data, bom)) {
+			state = state.Next(c)
+		}
+		if c == '\n' && i+1 >= next && state != csvframe.Quoted && i+1 < len(data) {
 			out = append(out, i+1)
 			next = (len(out) + 1) * len(data) / n
 		}

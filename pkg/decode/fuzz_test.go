@@ -7,6 +7,8 @@ import (
 	"io"
 	"strings"
 	"testing"
+
+	"github.com/segport/segport/internal/csvframe"
 )
 
 // The fuzz targets run their seed corpus (testdata/fuzz/FuzzCSV, FuzzJSON) as
@@ -121,12 +123,13 @@ func checkPieces(t *testing.T, f Format, data []byte, rowLimit int, whole Decode
 
 // headerEnd returns the offset just past the CSV header record.
 func headerEnd(data []byte) int {
-	quotes := 0
+	state := csvframe.FieldStart
 	for i, c := range data {
-		switch {
-		case c == '"':
-			quotes++
-		case c == '\n' && quotes%2 == 0 && len(bytes.TrimSpace(data[:i])) > 0:
+		if i < len(bom) && bytes.HasPrefix(data, bom) {
+			continue // the decoder strips it
+		}
+		state = state.Next(c)
+		if c == '\n' && state != csvframe.Quoted && len(bytes.TrimSpace(data[:i])) > 0 {
 			return i + 1
 		}
 	}

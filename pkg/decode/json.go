@@ -44,6 +44,7 @@ func (d *JSONDecoder) fail(field, msg string) {
 // build gives the collected values and problems to the builder, in line order.
 func (d *JSONDecoder) build() {
 	d.b.Reset()
+	d.b.TextChecked = printable(d.vals) || clean(d.vals) // escapes may make any character
 	s := d.b.Arena.String(d.vals)
 	for _, o := range d.ops {
 		if o.msg != "" {

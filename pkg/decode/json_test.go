@@ -40,6 +40,16 @@ func TestJSON(t *testing.T) {
 		{name: "update by Id", input: `{"Id":"ep-1","EndpointStatus":"inactive"}`, want: []string{`1 {"Id":"ep-1","EndpointStatus":"INACTIVE"}`}},
 		{name: "empty object", input: `{}`, want: []string{"1 row ErrInvalidEndpoint"}, wantErr: "Id: missing"},
 
+		// Characters SQS cannot carry, escaped, fail their row alone.
+		{name: "escaped U+FFFF", input: `{"ChannelType":"SMS","Address":"2065550182","Location":{"City":"\uFFFF"}}` + "\n" + j2,
+			want: []string{"1 row ErrInvalidEndpoint", "2 " + sms2}, wantErr: "in:1: Location.City: value holds U+FFFF"},
+		{name: "escaped control character", input: `{"ChannelType":"SMS","Address":"2065550182","Attributes":{"a":["x","\b"]}}` + "\n" + j2,
+			want: []string{"1 row ErrInvalidEndpoint", "2 " + sms2}, wantErr: "in:1: Attributes.a: value holds the control character U+0008"},
+		{name: "escaped U+FFFF in a name", input: `{"ChannelType":"SMS","Address":"2065550182","Metrics":{"\uffff":1}}` + "\n" + j2,
+			want: []string{"1 row ErrInvalidEndpoint", "2 " + sms2}, wantErr: "name holds U+FFFF"},
+		{name: "metric out of DynamoDB's range", input: `{"ChannelType":"SMS","Address":"2065550182","Metrics":{"m":1e200}}` + "\n" + j2,
+			want: []string{"1 row ErrInvalidEndpoint", "2 " + sms2}, wantErr: "in:1: Metrics.m: number out of DynamoDB's range"},
+
 		// Values of the wrong shape are row errors.
 		{name: "boolean", input: `{"ChannelType":"SMS","Address":"2065550182","OptOut":true}`, want: []string{"1 row ErrInvalidEndpoint"}, wantErr: "OptOut: expected a string or a number, not a boolean"},
 		{name: "list for a single value", input: `{"ChannelType":["SMS"],"Address":"2065550182"}`, want: []string{"1 row ErrInvalidEndpoint"}, wantErr: "ChannelType: expected a single value, not a list"},

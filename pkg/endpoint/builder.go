@@ -32,6 +32,12 @@ type Builder struct {
 	// the decoders do for whole records; Set then skips its own check.
 	UTF8Checked bool
 
+	// TextChecked says the caller has checked that the current row's values hold
+	// only printable ASCII, tab, LF and CR, as the decoders do for whole records
+	// when they can; Set then skips its check for characters SQS cannot carry
+	// (see checkText). It is a property of one row: set it before each.
+	TextChecked bool
+
 	// Reuse lets Finish return the memory of the endpoint it returned before,
 	// overwritten, as csv.Reader's ReuseRecord does for its records: for callers
 	// done with an endpoint before they ask for the next, such as one encoding each
@@ -213,7 +219,7 @@ func (b *Builder) prepare(a Attr, v string) string {
 	if v == "" || b.err != nil {
 		return ""
 	}
-	if !b.UTF8Checked || !trimmed(v) { // most values need neither
+	if !b.UTF8Checked || !b.TextChecked || !trimmed(v) { // most values need none
 		return b.trimAndCheck(a, v)
 	}
 	return v
@@ -224,7 +230,8 @@ func (b *Builder) prepare(a Attr, v string) string {
 // space, or DEL (a control character TrimSpace keeps).
 func trimmed(v string) bool { return v[0]-'!' <= 0x7F-'!' && v[len(v)-1]-'!' <= 0x7F-'!' }
 
-// trimAndCheck is prepare's slow path: white space to trim or UTF-8 to check.
+// trimAndCheck is prepare's slow path: white space to trim, or UTF-8 or
+// characters to check.
 func (b *Builder) trimAndCheck(a Attr, v string) string {
 	if !trimmed(v) {
 		v = strings.TrimSpace(v)
@@ -232,6 +239,12 @@ func (b *Builder) trimAndCheck(a Attr, v string) string {
 	if !b.UTF8Checked && !utf8.ValidString(v) {
 		b.Fail(a.Name(), "value is not valid UTF-8")
 		return ""
+	}
+	if !b.TextChecked {
+		if msg := checkText(v); msg != "" {
+			b.Fail(a.Name(), "value "+msg)
+			return ""
+		}
 	}
 	return v
 }
@@ -243,6 +256,8 @@ func (b *Builder) put(a Attr, dst *string, v string) {
 	case b.err != nil:
 	case *dst != "":
 		b.Fail(a.Name(), "given more than once")
+	case len(v) > b.Limits.AttributeBytes:
+		b.Fail(a.Name(), "value is "+strconv.Itoa(len(v))+" bytes, the most one attribute may take is "+strconv.Itoa(b.Limits.AttributeBytes))
 	default:
 		*dst = v
 		b.size += len(v)

@@ -27,6 +27,7 @@ type slot struct {
 	width   int    // how many columns give it values: the most a row can
 	// The current row:
 	n      int     // values given (a metric: 0 or 1)
+	bytes  int     // the name and values given, for the AttributeBytes limit
 	metric float64 // the value of a metric
 }
 
@@ -80,6 +81,7 @@ type Span struct{ Start, End int }
 // value) for each column in turn. spans has a Span for each column, no more.
 func (b *Builder) SetRow(text string, spans []Span) {
 	columns := b.plan.columns[:len(spans)]
+	checked := b.UTF8Checked && b.TextChecked
 	for i, sp := range spans {
 		if sp.Start == sp.End {
 			continue
@@ -88,7 +90,7 @@ func (b *Builder) SetRow(text string, spans []Span) {
 			return // the row has failed: nothing more to check
 		}
 		c, v := &columns[i], text[sp.Start:sp.End]
-		if !b.UTF8Checked || !trimmed(v) { // prepare, without a call for most values
+		if !checked || !trimmed(v) { // prepare, without a call for most values
 			if v = b.trimAndCheck(c.attr, v); v == "" {
 				continue
 			}
@@ -105,10 +107,11 @@ func (b *Builder) SetRow(text string, spans []Span) {
 func (b *Builder) setSlot(c *column, v string) {
 	p := b.plan
 	s := &p.slots[c.slot]
-	m, ok := b.acceptCustom(c.attr, v, s.n, s.nameErr)
+	m, ok := b.acceptCustom(c.attr, v, s.n, s.bytes, s.nameErr)
 	if !ok {
 		return
 	}
+	s.bytes += customBytes(c.attr, v, s.n)
 	if s.kind == KindMetric {
 		s.n, s.metric = 1, m
 		return
@@ -124,7 +127,7 @@ func (b *Builder) setSlot(c *column, v string) {
 // was not handed out is kept for the next.
 func (p *columnPlan) resetRow(keepWindow bool) {
 	for s := range p.slots {
-		p.slots[s].n = 0
+		p.slots[s].n, p.slots[s].bytes = 0, 0
 	}
 	if !keepWindow {
 		p.window = nil

@@ -16,6 +16,7 @@ type custom struct {
 	kind   Kind
 	name   string
 	n      int     // values given: of an Attributes.* or User.UserAttributes.* list, or 1 for a metric
+	bytes  int     // its name and values so far, for the AttributeBytes limit
 	start  int     // where its values begin, once Finish has placed them (see placeValues)
 	metric float64 // the value of a Metrics.* attribute
 }
@@ -78,13 +79,13 @@ func (b *Builder) resetCustoms() {
 // names the row has given so far (see acceptCustom for the checks).
 func (b *Builder) setCustom(a Attr, v string) {
 	i := b.find(a)
-	n, nameErr := 0, ""
+	n, used, nameErr := 0, 0, ""
 	if i < 0 {
 		nameErr = b.checkName(a.Custom)
 	} else {
-		n = b.customs[i].n
+		n, used = b.customs[i].n, b.customs[i].bytes
 	}
-	m, ok := b.acceptCustom(a, v, n, nameErr)
+	m, ok := b.acceptCustom(a, v, n, used, nameErr)
 	if !ok {
 		return
 	}
@@ -92,18 +93,19 @@ func (b *Builder) setCustom(a Attr, v string) {
 		i = b.add(custom{kind: a.Kind, name: a.Custom, metric: m})
 	}
 	b.customs[i].n++
+	b.customs[i].bytes = used + customBytes(a, v, n)
 	if a.Kind != KindMetric {
 		b.values = append(b.values, listValue{i, v})
 	}
 }
 
 // acceptCustom checks value v of custom attribute a, which the row has given n
-// values so far, and counts it in the endpoint's size and its family; the caller
-// stores it. The checks come in an order that makes the first problem reported
+// values of used bytes so far, and counts it in the endpoint's size and its
+// family; the caller stores it and counts its bytes (customBytes). The checks come in an order that makes the first problem reported
 // not depend on how values are stored: the name, when v is its first value
 // (nameErr is what checkName says of it), then the value, then the limits. For a
 // metric it returns the number.
-func (b *Builder) acceptCustom(a Attr, v string, n int, nameErr string) (metric float64, ok bool) {
+func (b *Builder) acceptCustom(a Attr, v string, n, used int, nameErr string) (metric float64, ok bool) {
 	first := n == 0
 	if first && nameErr != "" {
 		b.Fail(a.Name(), nameErr)
@@ -115,6 +117,8 @@ func (b *Builder) acceptCustom(a Attr, v string, n int, nameErr string) (metric 
 		switch {
 		case !number:
 			b.Fail(a.Name(), strconv.Quote(v)+" is not a finite number")
+		case !dynamoNumber(m):
+			b.Fail(a.Name(), numberRange)
 		case !first:
 			b.Fail(a.Name(), "given more than once")
 		case b.families[f] >= b.Limits.AttributesPerEndpoint:
@@ -122,6 +126,9 @@ func (b *Builder) acceptCustom(a Attr, v string, n int, nameErr string) (metric 
 		default:
 			b.families[f]++
 			b.size += len(a.Custom) + 8
+			if m == 0 {
+				m = 0 // no negative zero
+			}
 			return m, true
 		}
 		return 0, false
@@ -139,12 +146,27 @@ func (b *Builder) acceptCustom(a Attr, v string, n int, nameErr string) (metric 
 	case !first && n >= b.Limits.ValuesPerAttribute:
 		b.Fail(a.Name(), "more than "+strconv.Itoa(b.Limits.ValuesPerAttribute)+" values")
 		return 0, false
+	case used+customBytes(a, v, n) > b.Limits.AttributeBytes:
+		b.Fail(a.Name(), "name and values take more than "+strconv.Itoa(b.Limits.AttributeBytes)+" bytes, the most one attribute may take")
+		return 0, false
 	case first:
 		b.families[f]++
 		b.size += len(a.Custom)
 	}
 	b.size += len(v)
 	return 0, true
+}
+
+// numberRange says why a number DynamoDB cannot store is refused, without the number.
+const numberRange = "number out of DynamoDB's range: its magnitude must be 0 or from 1E-130 to below 1E+126"
+
+// customBytes is what value v, given after n others, adds to the bytes of
+// custom attribute a: the name comes with the first.
+func customBytes(a Attr, v string, n int) int {
+	if n == 0 {
+		return len(a.Custom) + len(v)
+	}
+	return len(v)
 }
 
 func (b *Builder) checkName(name string) string {
@@ -163,6 +185,9 @@ func (b *Builder) checkName(name string) string {
 	}
 	if strings.TrimSpace(name) != name || strings.ContainsFunc(name, isControl) {
 		return "name has white space at its ends or control characters"
+	}
+	if msg := checkText(name); msg != "" {
+		return "name " + msg
 	}
 	return ""
 }

@@ -9,7 +9,26 @@ type Limits struct {
 	ValueLength           int // characters in one custom attribute value
 	ValuesPerAttribute    int // values in one Attributes.* or User.UserAttributes.* list
 	EndpointBytes         int // an endpoint's size, names and values in UTF-8 bytes
+
+	// AttributeBytes bounds one attribute, in UTF-8 bytes: a custom attribute's
+	// name and values, or a standard attribute's value. A stored endpoint or user
+	// gathers the attributes of many rows (absent attributes keep their values),
+	// so EndpointBytes alone does not bound it; this does: every attribute an
+	// item can hold, at most standardAttributes and CustomAttributeNames of
+	// them, fits itemBudget, below DynamoDB's 400 KB item limit. Zero derives it
+	// so (5,888 bytes with the spec's 40 names); more names leave fewer bytes
+	// to each.
+	AttributeBytes int
 }
+
+// DynamoDB refuses an item over 400 KB. itemBudget is what the attributes of a
+// stored endpoint or user may take of it; the rest is left to keys, stamps
+// and the encoding's overhead. standardAttributes is how many attributes that
+// are not custom an Endpoints item holds (User.UserId twice, see pkg/dynamo).
+const (
+	itemBudget         = 368 * 1024
+	standardAttributes = 24
+)
 
 // DefaultLimits returns the limits the spec gives.
 func DefaultLimits() Limits {
@@ -41,6 +60,9 @@ func (l Limits) WithDefaults() Limits {
 		if *f.v <= 0 {
 			*f.v = f.def
 		}
+	}
+	if l.AttributeBytes <= 0 {
+		l.AttributeBytes = itemBudget / (standardAttributes + l.CustomAttributeNames)
 	}
 	return l
 }

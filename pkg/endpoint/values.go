@@ -1,6 +1,7 @@
 package endpoint
 
 import (
+	"fmt"
 	"math"
 	"strconv"
 	"strings"
@@ -20,6 +21,44 @@ func parseFinite(v string) (float64, bool) {
 		return 0, false
 	}
 	return f, true
+}
+
+// DynamoDB stores a number of up to 38 significant digits whose magnitude is 0
+// or from 1E-130 to 9.9999999999999999999999999999999999999E+125; it refuses
+// the whole item of any other, and with it the batch the item travels in. A
+// metric is a float64, as Pinpoint's are (doubles), written in its shortest
+// round-trip form: at most 17 significant digits, so only the magnitude can
+// be out of range.
+const (
+	minDynamoMagnitude = 1e-130
+	maxDynamoMagnitude = 1e126 // excluded: its shortest form is 1E+126
+)
+
+// dynamoNumber reports whether DynamoDB can store f as it will be written.
+func dynamoNumber(f float64) bool {
+	f = math.Abs(f)
+	return f == 0 || (f >= minDynamoMagnitude && f < maxDynamoMagnitude)
+}
+
+// checkText says why a value cannot be imported, or "" when it can: it holds a
+// control character other than tab, LF and CR, or U+FFFE or U+FFFF, which SQS
+// refuses in a message body (it carries #x9, #xA, #xD, #x20-#xD7FF,
+// #xE000-#xFFFD and #x10000-#x10FFFF; UTF-8 holds no surrogates). Such a value
+// would make SQS refuse the whole batch of rows it travels in. v is valid UTF-8.
+func checkText(v string) string {
+	i := 0
+	for i < len(v) && v[i]-0x20 < 0x60 { // printable ASCII and DEL, as most values are
+		i++
+	}
+	for _, r := range v[i:] {
+		switch {
+		case r < 0x20 && r != '\t' && r != '\n' && r != '\r':
+			return fmt.Sprintf("holds the control character U+%04X; only tab, LF and CR are allowed", r)
+		case r == 0xFFFE || r == 0xFFFF:
+			return fmt.Sprintf("holds U+%04X, a noncharacter that SQS cannot carry", r)
+		}
+	}
+	return ""
 }
 
 func isControl(r rune) bool { return r < 0x20 || r == 0x7f }

@@ -59,7 +59,7 @@ func (v *virtualCSV) open(_ context.Context, start, end int64) (io.ReadCloser, e
 	return io.NopCloser(io.NewSectionReader(v, start, end-start)), nil
 }
 
-// BenchmarkScan measures the planning scan: quote parity over the whole file.
+// BenchmarkScan measures the planning scan: the CSV parser's states over the whole file.
 func BenchmarkScan(b *testing.B) {
 	v := newVirtualCSV(256 << 20)
 	b.SetBytes(v.size)

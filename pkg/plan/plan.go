@@ -1,18 +1,21 @@
 // Package plan splits an endpoint file into byte-range pieces that can be parsed in
-// parallel. NDJSON splits at newlines. CSV splits only at true record boundaries:
-// a parallel quote-parity scan finds, for each cut, the first newline outside
-// quotes. Every piece knows the line its first byte is on, so row errors carry
+// parallel. NDJSON splits at newlines. CSV splits only at true record boundaries,
+// where the decoder's sequential parse ends a record: a parallel scan reads
+// each chunk from every state of the parser at once (package csvframe) and
+// the chunks' results, combined in order, give for each cut the first newline
+// that ends a record. Every piece knows the line its first byte is on, so row errors carry
 // true file line numbers.
 package plan
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"sync"
+
+	"github.com/segport/segport/internal/csvframe"
 )
 
 // RangeFunc opens bytes [start, end) of the file.
@@ -33,14 +36,10 @@ type Options struct {
 	Concurrency int   // ranged reads in flight during the scan; 0 means 4
 }
 
-// chunkStats is what the scan learns of one chunk, for each parity of the quotes
-// before the chunk: the first newline that is then outside quotes.
-type chunkStats struct {
-	quotes   int64    // double quotes in the chunk
-	newlines int      // newlines in the chunk
-	first    [2]int64 // offset in the chunk of the first boundary newline, by entry parity; -1 none
-	before   [2]int   // newlines up to and including that newline
-}
+// chunkStats is what the scan learns of one chunk: for each state a CSV reader
+// may be in at its start, the state at its end and the first newline that then
+// ends a record (see csvframe.Transition). In NDJSON every newline ends one.
+type chunkStats = csvframe.Transition
 
 // Split plans a file of size bytes into pieces of about opts.PieceSize. It reads
 // the whole file once, opts.Concurrency chunks at a time.
@@ -59,25 +58,25 @@ func Split(ctx context.Context, size int64, open RangeFunc, opts Options) ([]Pie
 	return combine(size, opts.PieceSize, stats), nil
 }
 
-// combine walks the chunks in order, carrying the quote parity and line count,
-// and cuts a piece at the first boundary at or after each chunk's start.
+// combine walks the chunks in order, carrying the reader's state (the state
+// of a sequential parse at each chunk's start) and the line count, and cuts a
+// piece at the first record boundary at or after each chunk's start.
 func combine(size, pieceSize int64, stats []chunkStats) []Piece {
 	pieces := []Piece{{Start: 0, Line: 1}}
-	var quotes int64
+	state := csvframe.FieldStart
 	line := 1
 	for c, st := range stats {
 		if c > 0 {
-			p := quotes % 2
-			if off := st.first[p]; off >= 0 {
+			if off := st.First[state]; off >= 0 {
 				cut := int64(c)*pieceSize + off + 1
 				last := &pieces[len(pieces)-1]
 				if cut > last.Start && cut < size {
-					pieces = append(pieces, Piece{Start: cut, Line: line + st.before[p]})
+					pieces = append(pieces, Piece{Start: cut, Line: line + st.Before[state]})
 				}
 			}
 		}
-		quotes += st.quotes
-		line += st.newlines
+		state = st.To[state]
+		line += st.Newlines
 	}
 	for i := range pieces {
 		if i+1 < len(pieces) {
@@ -99,6 +98,7 @@ func scanAll(ctx context.Context, size int64, n int, open RangeFunc, opts Option
 	}
 	stats := make([]chunkStats, n)
 	errs := make([]error, n)
+	bom := fileBOM(ctx, size, open)
 	sem := make(chan struct{}, conc)
 	var wg sync.WaitGroup
 	for c := 0; c < n; c++ {
@@ -109,7 +109,7 @@ func scanAll(ctx context.Context, size int64, n int, open RangeFunc, opts Option
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			stats[c], errs[c] = scanChunk(ctx, open, start, end, opts.Quotes)
+			stats[c], errs[c] = scanChunk(ctx, open, start, end, opts.Quotes, bom)
 		}()
 	}
 	wg.Wait()
@@ -119,33 +119,42 @@ func scanAll(ctx context.Context, size int64, n int, open RangeFunc, opts Option
 	return stats, nil
 }
 
-// scanChunk counts quotes and newlines in [start, end) and finds the first
-// newline that is outside quotes for either entry parity.
-func scanChunk(ctx context.Context, open RangeFunc, start, end int64, quotes bool) (chunkStats, error) {
-	st := chunkStats{first: [2]int64{-1, -1}}
+// scanChunk reads [start, end) and finds, for each state a CSV reader may be
+// in at its start, the first newline that ends a record; without quotes, the
+// first newline. bom says whether the file starts with a byte order mark, which
+// the decoder strips before it reads the first record; it matters only to the
+// chunks that hold some of its bytes.
+func scanChunk(ctx context.Context, open RangeFunc, start, end int64, quotes bool, bom bomFunc) (chunkStats, error) {
+	st := csvframe.NewTransition()
 	rc, err := open(ctx, start, end)
 	if err != nil {
 		return st, err
 	}
 	defer rc.Close()
-	br := bufio.NewReaderSize(rc, 256*1024)
+	buf := make([]byte, 256*1024)
 	var off int64
 	for {
-		buf, rerr := br.ReadSlice('\n')
-		if quotes {
-			st.quotes += int64(bytes.Count(buf, []byte{'"'}))
-		}
-		off += int64(len(buf))
-		if len(buf) > 0 && buf[len(buf)-1] == '\n' {
-			st.newlines++
-			p := st.quotes % 2 // the local parity at this newline
-			if st.first[p] < 0 {
-				st.first[p], st.before[p] = off-1, st.newlines
+		n, rerr := io.ReadFull(rc, buf)
+		b := buf[:n]
+		if quotes && off == 0 && start < int64(len(utf8BOM)) {
+			has, err := bom(b, start, end)
+			if err != nil {
+				return st, err
+			}
+			if skip := min(len(b), len(utf8BOM)-int(start)); has {
+				st.Skip(skip)
+				b = b[skip:]
 			}
 		}
-		switch {
-		case rerr == nil || rerr == bufio.ErrBufferFull:
-		case rerr == io.EOF:
+		off += int64(n)
+		if quotes {
+			st.Add(b)
+		} else {
+			lines(&st, b)
+		}
+		switch rerr {
+		case nil:
+		case io.EOF, io.ErrUnexpectedEOF:
 			if off != end-start {
 				return st, fmt.Errorf("scan bytes %d-%d: got %d bytes", start, end-1, off)
 			}
@@ -153,5 +162,45 @@ func scanChunk(ctx context.Context, open RangeFunc, start, end int64, quotes boo
 		default:
 			return st, fmt.Errorf("scan bytes %d-%d: %w", start, end-1, rerr)
 		}
+	}
+}
+
+// lines is Transition.Add for NDJSON, where every newline ends a record.
+func lines(st *chunkStats, b []byte) {
+	if st.First[0] < 0 {
+		if i := bytes.IndexByte(b, '\n'); i >= 0 {
+			for s := range st.First {
+				st.First[s], st.Before[s] = st.N()+int64(i), st.Newlines+1
+			}
+		}
+	}
+	st.Skip(len(b))
+	st.Newlines += bytes.Count(b, []byte{'\n'})
+}
+
+var utf8BOM = []byte{0xEF, 0xBB, 0xBF}
+
+// bomFunc reports whether the file starts with a byte order mark, for the
+// chunk [start, end) whose first bytes are head.
+type bomFunc func(head []byte, start, end int64) (bool, error)
+
+// fileBOM returns the bomFunc of a file: the first chunk looks at its own
+// bytes; a chunk that starts inside the first three bytes (pieces of fewer
+// than three bytes) reads them.
+func fileBOM(ctx context.Context, size int64, open RangeFunc) bomFunc {
+	return func(head []byte, start, end int64) (bool, error) {
+		if start == 0 && len(head) >= len(utf8BOM) {
+			return bytes.HasPrefix(head, utf8BOM), nil
+		}
+		rc, err := open(ctx, 0, min(size, int64(len(utf8BOM))))
+		if err != nil {
+			return false, err
+		}
+		defer rc.Close()
+		first, err := io.ReadAll(rc)
+		if err != nil {
+			return false, fmt.Errorf("read the start of the file: %w", err)
+		}
+		return bytes.Equal(first, utf8BOM), nil
 	}
 }

@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 
+	"github.com/segport/segport/internal/csvframe"
 	"github.com/segport/segport/pkg/decode"
 )
 
@@ -24,7 +26,7 @@ func genCSV(rng *rand.Rand, rows int) []byte {
 	b.WriteString("\xEF\xBB\xBFChannelType,Address,Location.City,Attributes.Note\r\n")
 	for i := 0; i < rows; i++ {
 		eol := []string{"\n", "\r\n"}[rng.IntN(2)]
-		switch rng.IntN(6) {
+		switch rng.IntN(8) {
 		case 0:
 			fmt.Fprintf(&b, "EMAIL,u%d@example.com,\"Line one\nline \"\"two\"\"\r\nthree\",\"a,b\"%s", i, eol)
 		case 1:
@@ -33,6 +35,10 @@ func genCSV(rng *rand.Rand, rows int) []byte {
 			fmt.Fprintf(&b, "SMS,bad-%d,Town,x%s", i, eol) // a row error
 		case 3:
 			fmt.Fprintf(&b, "%s", eol) // a blank line
+		case 4:
+			fmt.Fprintf(&b, "EMAIL,u%d@example.com,15\" screen,x%s", i, eol) // a stray quote: a row error
+		case 5:
+			fmt.Fprintf(&b, "EMAIL,u%d@example.com,a\"b,\"c\nd\"%s", i, eol) // a stray quote, then what would open a quoted field
 		default:
 			fmt.Fprintf(&b, "EMAIL,u%d@example.com,\"Quoted, city\",plain%s", i, eol)
 		}
@@ -126,29 +132,86 @@ func TestPiecesEqualSequentialParse(t *testing.T) {
 	}
 }
 
-// TestCutsNeverInsideQuotes checks every cut against a sequential scan of quote parity.
-func TestCutsNeverInsideQuotes(t *testing.T) {
-	data := []byte("a,b\n\"x\ny\",\"\"\"\n\"\n1,2\r\n\"\n\n\n\",z\n")
-	inQuote := make([]bool, len(data)+1)
-	q := false
+// boundaries returns the offsets just after the newlines at which the
+// sequential parse of a CSV file ends a record (a BOM it strips first).
+func boundaries(data []byte) []int64 {
+	var out []int64
+	s := csvframe.FieldStart
 	for i, c := range data {
-		inQuote[i] = q
-		if c == '"' {
-			q = !q
+		if i < 3 && bytes.HasPrefix(data, []byte("\xEF\xBB\xBF")) {
+			continue
+		}
+		if s = s.Next(c); c == '\n' && s != csvframe.Quoted {
+			out = append(out, int64(i+1))
 		}
 	}
-	for size := int64(1); size <= int64(len(data)); size++ {
-		pieces, err := Split(context.Background(), int64(len(data)), bytesRange(data), Options{PieceSize: size, Quotes: true})
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, p := range pieces[1:] {
-			if data[p.Start-1] != '\n' || inQuote[p.Start-1] {
-				t.Fatalf("size %d: cut at %d is not a record boundary", size, p.Start)
+	return out
+}
+
+// checkCuts checks that a CSV file's pieces are cut, for each chunk, at the
+// first record boundary of the sequential parse at or after its start, and
+// know their lines.
+func checkCuts(t *testing.T, data []byte, size int64) {
+	t.Helper()
+	pieces, err := Split(context.Background(), int64(len(data)), bytesRange(data), Options{PieceSize: size, Quotes: true, Concurrency: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []int64
+	bs := boundaries(data)
+	for c := size; c < int64(len(data)); c += size {
+		for _, b := range bs {
+			if b-1 >= c && b < int64(len(data)) && (len(want) == 0 || b > want[len(want)-1]) {
+				want = append(want, b)
+				break
 			}
-			if want := 1 + bytes.Count(data[:p.Start], []byte{'\n'}); p.Line != want {
-				t.Fatalf("size %d: piece at %d says line %d, want %d", size, p.Start, p.Line, want)
+			if b-1 >= c {
+				break
 			}
 		}
 	}
+	var got []int64
+	for i, p := range pieces {
+		if i > 0 {
+			got = append(got, p.Start)
+		}
+		if want := 1 + bytes.Count(data[:p.Start], []byte{'\n'}); p.Line != want {
+			t.Fatalf("%q, size %d: piece at %d says line %d, want %d", data, size, p.Start, p.Line, want)
+		}
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("%q, size %d: cuts at %v, the sequential parse's boundaries give %v", data, size, got, want)
+	}
+}
+
+// TestCutsAtRecordBoundaries checks every cut against a sequential parse.
+func TestCutsAtRecordBoundaries(t *testing.T) {
+	tests := []struct{ name, input string }{
+		{name: "quoted line breaks", input: "a,b\n\"x\ny\",\"\"\"\n\"\n1,2\r\n\"\n\n\n\",z\n"},
+		{name: "stray quote", input: "a,b\nx,15\" screen\nc,d\ne,\"f\ng\"\nh,i\n"},
+		{name: "stray quote, then what would open a quoted field", input: "a\"b,\"c\nd\"\ne,f\n\"g\nh\"\n"},
+		{name: "text after a closing quote", input: "\"a\"b,\"c\nd\"\ne\n"},
+		{name: "quote after a space", input: "x, \"a\ny\n\"z\n1\"\n"},
+		{name: "BOM before a quoted header", input: "\xEF\xBB\xBF\"a\nb\",c\nd,e\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for size := int64(1); size <= int64(len(tt.input)); size++ {
+				checkCuts(t, []byte(tt.input), size)
+			}
+		})
+	}
+}
+
+// FuzzCuts checks, on any input, that pieces are cut where the sequential
+// parse ends records, however the file is chunked.
+func FuzzCuts(f *testing.F) {
+	f.Add([]byte("a,b\nx,15\" screen\nc,\"d\ne\"\n"), uint8(4))
+	f.Add([]byte("\xEF\xBB\xBF\"a\nb\",c\nd\"e,\"f\ng\n"), uint8(2))
+	f.Fuzz(func(t *testing.T, data []byte, size uint8) {
+		if size == 0 || len(data) == 0 {
+			return
+		}
+		checkCuts(t, data, int64(size))
+	})
 }
