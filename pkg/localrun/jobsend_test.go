@@ -223,3 +223,36 @@ func TestEmptyFolderFailsAtOnce(t *testing.T) {
 		t.Fatalf("job %+v", j)
 	}
 }
+
+// Values AWS would refuse fail their own row at validation and never the rows
+// around them: a number DynamoDB cannot store, a character SQS cannot carry, a
+// stray quote inside an unquoted CSV field.
+func TestRefusedValuesFailOnlyTheirRow(t *testing.T) {
+	rt := sharedRuntime(t)
+	var b strings.Builder
+	b.WriteString("ChannelType,Address,Metrics.m,Demographic.Model\n")
+	good := 0
+	for i := range 300 {
+		switch i {
+		case 50:
+			fmt.Fprintf(&b, "EMAIL,x%d@example.com,1e200,phone\n", i)
+		case 150:
+			fmt.Fprintf(&b, "EMAIL,x%d@example.com,1,\uFFFF\n", i)
+		case 250:
+			fmt.Fprintf(&b, "EMAIL,x%d@example.com,1,15\" screen\n", i)
+		default:
+			fmt.Fprintf(&b, "EMAIL,x%d@example.com,%d,phone\n", i, i)
+			good++
+		}
+	}
+	j := importFile(t, rt, "imports/refused/f.csv", b.String())
+	if j.JobStatus != job.Completed || j.TotalProcessed != good || j.TotalFailures != 3 || len(j.Failures) != 3 {
+		t.Fatalf("job %s: %d processed, %d failures %q; want COMPLETED, %d, 3", j.JobStatus, j.TotalProcessed, j.TotalFailures, j.Failures, good)
+	}
+	for k, line := range []string{":52: Metrics.m", ":152: Demographic.Model", ":252:"} {
+		if !strings.Contains(j.Failures[k], line) {
+			t.Errorf("failure %d = %q, want it at %s", k, j.Failures[k], line)
+		}
+	}
+	checkSegment(t, rt, "refused")
+}
