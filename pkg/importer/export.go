@@ -11,7 +11,6 @@ import (
 	"github.com/segport/segport/pkg/decode"
 	"github.com/segport/segport/pkg/job"
 	"github.com/segport/segport/pkg/pinpointexport"
-	"github.com/segport/segport/pkg/s3src"
 )
 
 // ParseFormat accepts the file formats (csv, json) and PINPOINT_EXPORT, the
@@ -39,9 +38,9 @@ func newDecoder(f decode.Format, r io.Reader, opts decode.Options) decode.Decode
 // cannot be entered at a byte offset. (The decoder refuses other compressions,
 // once, with the reason.) whole is false for an uncompressed object, which is
 // split at newlines like any NDJSON file.
-func planCompressed(ctx context.Context, objects Objects, o *s3src.Object, file int) (pieces []job.Piece, whole bool, reason string, err error) {
+func planCompressed(ctx context.Context, objects Objects, o *job.Object, file int) (pieces []job.Piece, whole bool, reason string, err error) {
 	r, err := objects.Range(ctx, o.Bucket, o.Key, 0, min(o.Size, 6))
-	if errors.Is(err, s3src.ErrNotFound) {
+	if errors.Is(err, job.ErrNotFound) {
 		return nil, false, "s3://" + o.Bucket + "/" + o.Key + ": the file vanished before it was read", nil
 	}
 	if err != nil {

@@ -20,7 +20,6 @@ import (
 	"github.com/segport/segport/pkg/metrics"
 	"github.com/segport/segport/pkg/pinpointexport"
 	"github.com/segport/segport/pkg/plan"
-	"github.com/segport/segport/pkg/s3src"
 	"github.com/segport/segport/pkg/stats"
 )
 
@@ -151,7 +150,7 @@ func (t *Trigger) objectCreated(ctx context.Context, rec events.S3EventRecord) e
 // CreateImportJob imports every object under req.S3Url (subfolders included) as
 // one job and returns the job as it stands once its pieces are queued.
 func (t *Trigger) CreateImportJob(ctx context.Context, req Request) (*job.Job, error) {
-	bucket, prefix, err := s3src.ParseURL(req.S3Url)
+	bucket, prefix, err := job.ParseS3URL(req.S3Url)
 	if err != nil {
 		return nil, err
 	}

@@ -146,6 +146,19 @@ func SegmentId(name string) string {
 	return hex.EncodeToString(h[:8])
 }
 
+// ParseS3URL splits s3://bucket/prefix.
+func ParseS3URL(u string) (bucket, prefix string, err error) {
+	rest, ok := strings.CutPrefix(u, "s3://")
+	if !ok || rest == "" {
+		return "", "", fmt.Errorf("%q is not an s3://bucket/prefix URL", u)
+	}
+	bucket, prefix, _ = strings.Cut(rest, "/")
+	if bucket == "" {
+		return "", "", fmt.Errorf("%q names no bucket", u)
+	}
+	return bucket, prefix, nil
+}
+
 // Failure formats one failure line the way `segport validate` prints it.
 func Failure(file string, line int, field, msg string) string {
 	s := fmt.Sprintf("%s:%d: ", file, line)

@@ -100,7 +100,7 @@ func TestSegmentCostsDoNotGrowWithHistory(t *testing.T) {
 			"SegmentId": s(job.SegmentId(name)), "JobOrder": s(fmt.Sprintf("20260101T000000.000.seeded-%06d", i)),
 			"Applied": &types.AttributeValueMemberM{Value: map[string]types.AttributeValue{
 				"Size": &types.AttributeValueMemberN{Value: "1"}, "New": &types.AttributeValueMemberN{Value: "1"},
-				"V": &types.AttributeValueMemberN{Value: "1"},
+				"V":        &types.AttributeValueMemberN{Value: "1"},
 				"Channels": &types.AttributeValueMemberM{Value: map[string]types.AttributeValue{"EMAIL": &types.AttributeValueMemberN{Value: "1"}}}}},
 		}
 	})

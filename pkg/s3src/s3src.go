@@ -118,15 +118,5 @@ func (s *Store) Get(ctx context.Context, bucket, key string) ([]byte, error) {
 	return io.ReadAll(out.Body)
 }
 
-// ParseURL splits s3://bucket/prefix.
-func ParseURL(u string) (bucket, prefix string, err error) {
-	rest, ok := strings.CutPrefix(u, "s3://")
-	if !ok || rest == "" {
-		return "", "", fmt.Errorf("%q is not an s3://bucket/prefix URL", u)
-	}
-	bucket, prefix, _ = strings.Cut(rest, "/")
-	if bucket == "" {
-		return "", "", fmt.Errorf("%q names no bucket", u)
-	}
-	return bucket, prefix, nil
-}
+// ParseURL splits s3://bucket/prefix (job.ParseS3URL).
+func ParseURL(u string) (bucket, prefix string, err error) { return job.ParseS3URL(u) }
