@@ -236,7 +236,7 @@ func (s *Store) PieceParsed(ctx context.Context, jobId string, index int, r job.
 	if err != nil {
 		return nil, err
 	}
-	return s.progressed(ctx, jobId, index, "SET Parsed = :t, #res = :r REMOVE GaveUp", map[string]string{"#res": "Result"},
+	return s.progressed(ctx, jobId, index, "SET Parsed = :t, #res = :r REMOVE GaveUp, Tries", map[string]string{"#res": "Result"},
 		map[string]types.AttributeValue{":t": &types.AttributeValueMemberBOOL{Value: true}, ":r": res})
 }
 
@@ -246,7 +246,7 @@ func (s *Store) BatchDone(ctx context.Context, jobId string, index, seq int, t j
 	if err != nil {
 		return nil, err
 	}
-	return s.progressed(ctx, jobId, index, "SET #d.#s = :t", map[string]string{"#d": "Done", "#s": strconv.Itoa(seq)},
+	return s.progressed(ctx, jobId, index, "SET #d.#s = :t REMOVE Tries", map[string]string{"#d": "Done", "#s": strconv.Itoa(seq)},
 		map[string]types.AttributeValue{":t": av})
 }
 
@@ -318,7 +318,8 @@ func (s *Store) updatePiece(ctx context.Context, jobId string, index int, expr s
 }
 
 // SettlePiece records that a piece has settled, failed or not, then moves the
-// job's progress on, and reports whether every piece of the job has settled.
+// job's progress on, and reports whether the job is to be finished: every
+// piece has settled, or it has ended already.
 func (s *Store) SettlePiece(ctx context.Context, jobId string, index int, failed bool) (bool, error) {
 	expr := "ADD Settled :p DELETE FailedSet :p"
 	if failed {
@@ -343,10 +344,10 @@ func (s *Store) SettlePiece(ctx context.Context, jobId string, index int, failed
 	out, err = s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:           aws.String(s.t.Jobs),
 		Key:                 jobKey(jobId, jobSk),
-		UpdateExpression:    aws.String("SET Progressed = :now ADD Progress :one"),
+		UpdateExpression:    aws.String("ADD Progress :one"),
 		ConditionExpression: aws.String("attribute_exists(JobId)"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":one": num(1), ":now": str(s.now()),
+			":one": num(1),
 		},
 		ReturnValues: types.ReturnValueAllNew,
 	})
@@ -360,7 +361,7 @@ func (s *Store) SettlePiece(ctx context.Context, jobId string, index int, failed
 	if err := unmarshal(out.Attributes, &it); err != nil {
 		return false, fmt.Errorf("decode job %s: %w", jobId, err)
 	}
-	return it.TotalPieces > 0 && len(set.Settled) >= it.TotalPieces, nil
+	return it.JobStatus.Final() || it.TotalPieces > 0 && len(set.Settled) >= it.TotalPieces, nil
 }
 
 // Pieces returns the states of a job's pieces, in piece order.

@@ -106,11 +106,12 @@ type JobBook interface {
 	// Head reads the job's own record, not its pieces: one small read.
 	Head(ctx context.Context, jobId string) (*job.Head, error)
 	// PieceParsed records what parsing found in a piece, replacing an earlier
-	// parse's result and clearing GaveUp, and marks the job as progressing. It
-	// returns the piece's state as stored after the update; so do the others.
+	// parse's result, clearing GaveUp and the sweeper's Tries, and marks the job
+	// as progressing. It returns the piece's state as stored after the update;
+	// so do the others.
 	PieceParsed(ctx context.Context, jobId string, index int, r job.PieceResult) (*job.PieceState, error)
 	// BatchDone records that write batch seq of a piece was written, with its
-	// tally, and marks the job as progressing.
+	// tally, clears the piece's Tries and marks the job as progressing.
 	BatchDone(ctx context.Context, jobId string, index, seq int, t job.Tally) (*job.PieceState, error)
 	// BatchLost records that write batch seq was abandoned, unless its loss is
 	// recorded already (the first reason stays).
@@ -121,8 +122,11 @@ type JobBook interface {
 	// PieceTried counts one more re-send of a piece by the sweeper and marks the
 	// job as progressing; it returns the count.
 	PieceTried(ctx context.Context, jobId string, index int) (int, error)
-	// SettlePiece records that a piece has settled, failed or not, moves the
-	// job's progress on, and reports whether every piece has settled.
+	// SettlePiece records that a piece has settled, failed or not, and moves the
+	// job's Progress on (not Progressed: settling again what had settled is no
+	// progress). It reports whether the job is to be finished: every piece has
+	// settled, or the job has ended already (then a late change must be
+	// reflected in its end).
 	SettlePiece(ctx context.Context, jobId string, index int, failed bool) (bool, error)
 	// Pieces returns the states of all the job's pieces, in piece order.
 	Pieces(ctx context.Context, jobId string) ([]*job.PieceState, error)

@@ -95,21 +95,20 @@ func (s *Sweeper) stalled(ctx context.Context, h *job.Head, rep *SweepReport) er
 	if err != nil {
 		return err
 	}
-	var resend [][]byte
+	var (
+		resend  [][]byte
+		indexes []int
+	)
 	for _, p := range pieces {
 		if p.Settled() {
 			continue
 		}
-		tries, err := s.Jobs.PieceTried(ctx, id, p.Index)
-		if err != nil {
-			return err
-		}
-		if tries <= s.MaxTries {
+		if p.Tries < s.MaxTries {
 			body, err := json.Marshal(job.ParseMessage{JobId: id, Launch: h.Launch, Piece: p.Plan})
 			if err != nil {
 				return fmt.Errorf("encode parse message: %w", err)
 			}
-			resend = append(resend, body)
+			resend, indexes = append(resend, body), append(indexes, p.Index)
 			continue
 		}
 		if err := s.giveUp(ctx, id, p); err != nil {
@@ -118,14 +117,29 @@ func (s *Sweeper) stalled(ctx context.Context, h *job.Head, rep *SweepReport) er
 		rep.Settled++
 	}
 	if len(resend) > 0 {
+		// Sent first, counted after: a sweep that dies in between sends once
+		// more, rather than counting a re-send that never left.
 		if err := s.Parse.Send(ctx, resend); err != nil {
 			return fmt.Errorf("send %d pieces again: %w", len(resend), err)
 		}
 		rep.Resent += len(resend)
+		for _, i := range indexes {
+			if _, err := s.Jobs.PieceTried(ctx, id, i); err != nil {
+				return err
+			}
+		}
 		return nil
 	}
+	// Every piece settled, but the job did not end: a settle was lost to a
+	// crash. Settle them all again (so that later changes finish the job too),
+	// then finish it.
+	for _, p := range pieces {
+		if _, err := s.Jobs.SettlePiece(ctx, id, p.Index, p.Failed()); err != nil {
+			return err
+		}
+	}
 	rep.Finished++
-	return s.Finisher.Finish(ctx, id) // every piece settled, but no finisher finished
+	return s.Finisher.Finish(ctx, id)
 }
 
 // giveUp settles what is missing of a piece as failed.
