@@ -23,7 +23,10 @@ async function startFauxqs() {
 
 function startDynalite() {
   const dynalite = require("dynalite");
-  const server = dynalite({ path: dataPath, createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
+  // A new table is CREATING for createTableMs, as on AWS; Start waits until it
+  // is ACTIVE. Tests lengthen the delay to check that wait.
+  const createTableMs = Number(process.env.SEGPORT_DYNALITE_CREATE_TABLE_MS || 0);
+  const server = dynalite({ path: dataPath, createTableMs, deleteTableMs: 0, updateTableMs: 0 });
   return new Promise((resolve, reject) => {
     server.once("error", reject);
     server.listen(0, "127.0.0.1", () => {
