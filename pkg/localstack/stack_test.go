@@ -184,7 +184,7 @@ func checkEnv(t *testing.T, s *Stack) {
 		t.Error("EnvFor(NoSuchFunction) succeeded")
 	}
 	lines := strings.Join(s.ExportLines(), "\n")
-	for _, w := range []string{"export AWS_ENDPOINT_URL_S3=" + s.Endpoints.S3, "export AWS_REGION=us-east-1", "export SEGPORT_BUCKET=segport"} {
+	for _, w := range []string{"export AWS_ENDPOINT_URL_S3=" + s.Endpoints.S3, "export AWS_REGION=us-east-1", "export AWS_DEFAULT_REGION=us-east-1", "export SEGPORT_BUCKET=segport"} {
 		if !strings.Contains(lines, w) {
 			t.Errorf("ExportLines lack %q:\n%s", w, lines)
 		}
