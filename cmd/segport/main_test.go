@@ -30,12 +30,9 @@ func runCLI(t *testing.T, args ...string) (string, string, int) {
 	err := run(ctx, args, &out, &errOut)
 	code := 0
 	if err != nil {
-		code = 1
+		code = exitCode(err)
 		var ee *exitError
-		if errors.As(err, &ee) {
-			code = ee.code
-		}
-		if ee == nil || ee.err != errSilent {
+		if !errors.As(err, &ee) || ee.err != errSilent {
 			errOut.WriteString(err.Error())
 		}
 	}
