@@ -33,7 +33,7 @@ func (s *syncBuffer) String() string {
 // then calls the API. Its export lines set both region variables and the
 // functions' environment, with the template parameters it was given.
 func TestDevServesTheAPI(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute) // a first stack start may install the emulators
 	defer cancel()
 	var out, errOut syncBuffer
 	done := make(chan error, 1)
