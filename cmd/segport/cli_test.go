@@ -25,8 +25,6 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-func allCommands() []command { return slices.Concat(fileCommands, stackCommands) }
-
 // TestHelp: every command's --help and -h print its synopses and every flag it
 // takes to stdout and exit 0, as does segport help COMMAND.
 func TestHelp(t *testing.T) {

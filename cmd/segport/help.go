@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 )
 
@@ -82,8 +83,10 @@ type helpError struct{ fs *flag.FlagSet }
 
 func (e *helpError) Error() string { return e.fs.Name() + ": help requested" }
 
+func allCommands() []command { return slices.Concat(fileCommands, stackCommands) }
+
 func findCommand(name string) (command, bool) {
-	for _, c := range append(fileCommands[:len(fileCommands):len(fileCommands)], stackCommands...) {
+	for _, c := range allCommands() {
 		if c.name == name {
 			return c, true
 		}
