@@ -37,7 +37,9 @@ func TestDevServesTheAPI(t *testing.T) {
 	defer cancel()
 	var out, errOut syncBuffer
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, []string{"dev", "--data", t.TempDir(), "--parameter-overrides", "PieceSize=4096"}, &out, &errOut) }()
+	go func() {
+		done <- run(ctx, []string{"dev", "--data", t.TempDir(), "--parameter-overrides", "PieceSize=4096"}, &out, &errOut)
+	}()
 	line := regexp.MustCompile(`(?m)^export SEGPORT_API_URL=(http://127\.0\.0\.1:\d+)$`)
 	var url string
 	for url == "" {
