@@ -39,10 +39,13 @@ build-ApiFunction:
 	$(LAMBDA_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/api
 
 ## test: every test, including the local-stack integration tests (installs the pinned npm emulators on first use)
+# The timeout is per package: on an empty build cache the functions' tests
+# compile every dependency twice more (arm64 for TestBuild, the Makefile's flags
+# for TestSamLocalInvoke), which on a loaded two-core machine passes 15 minutes.
 test:
 	$(GO) mod download
 	$(GO) vet ./...
-	$(GO) test -count=1 -timeout 15m ./...
+	$(GO) test -count=1 -timeout 30m ./...
 
 ## bench: decoder and pipeline benchmarks; writes docs/performance.md
 bench:

@@ -51,8 +51,6 @@ var pii = []string{"2065550182", "john.stiles@example.com", "wang.xiulan@example
 // env.json pointing the function at the local stack (AWS_ENDPOINT_URL_*). It
 // checks each response and its effect on the stack.
 func TestSamLocalInvoke(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
 	tmpl := template(t)
 	files, _ := filepath.Glob(filepath.Join(root, "events", "*.json"))
 	if len(files) == 0 {
@@ -67,7 +65,9 @@ func TestSamLocalInvoke(t *testing.T) {
 		targets[filepath.Base(f)] = fn
 	}
 
-	// Build the emulator and the bootstraps while the stack starts.
+	// Build the emulator and the bootstraps while the stack starts. Neither
+	// counts against the invocations' deadline: on a cold build cache the
+	// builds alone take minutes.
 	var rie string
 	var bootstraps map[string]string
 	var wg sync.WaitGroup
@@ -83,11 +83,13 @@ func TestSamLocalInvoke(t *testing.T) {
 		}
 		bootstraps = buildAll(t, fns, "LAMBDA_ARCH="+runtime.GOARCH)
 	}()
-	st := startStack(t, ctx)
+	st := startStack(t)
 	wg.Wait()
 	if t.Failed() {
 		t.FailNow()
 	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
 	env := st.Env()
 	cfg, err := config.FromEnv(func(k string) string { return env[k] })
 	if err != nil {
@@ -476,13 +478,15 @@ func buildRIE(t *testing.T) string {
 }
 
 // startStack starts the local stack without handlers: only the functions under
-// the emulator act on it.
-func startStack(t *testing.T, ctx context.Context) *localstack.Stack {
+// the emulator act on it. On a fresh machine it first installs the emulators.
+func startStack(t *testing.T) *localstack.Stack {
 	t.Helper()
 	nodeDir, err := localstack.SharedNodeDir()
 	if err != nil {
 		t.Fatal(err)
 	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
 	st, err := localstack.Start(ctx, localstack.Options{DataDir: t.TempDir(), NodeDir: nodeDir, Template: segport.Template})
 	if err != nil {
 		t.Fatal(err)

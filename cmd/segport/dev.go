@@ -19,7 +19,7 @@ import (
 func devCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fset := flag.NewFlagSet("dev", flag.ContinueOnError)
 	sf := addStackFlags(fset)
-	apiPort := fset.Int("api-port", 0, "port of the query API on 127.0.0.1 (0: a free one)")
+	apiPort := fset.Int("api-port", 0, "`N`, the port of the query API on 127.0.0.1 (0: a free one)")
 	chaosSpec := addChaosFlag(fset)
 	if _, err := parseFlags(fset, args); err != nil {
 		return err

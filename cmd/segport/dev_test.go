@@ -5,6 +5,7 @@ import (
 	"context"
 	"net/http"
 	"regexp"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -29,13 +30,16 @@ func (s *syncBuffer) String() string {
 }
 
 // TestDevServesTheAPI runs `segport dev` until it prints the query API's URL,
-// then calls the API.
+// then calls the API. Its export lines set both region variables and the
+// functions' environment, with the template parameters it was given.
 func TestDevServesTheAPI(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute) // a first stack start may install the emulators
 	defer cancel()
 	var out, errOut syncBuffer
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, []string{"dev", "--data", t.TempDir()}, &out, &errOut) }()
+	go func() {
+		done <- run(ctx, []string{"dev", "--data", t.TempDir(), "--parameter-overrides", "PieceSize=4096"}, &out, &errOut)
+	}()
 	line := regexp.MustCompile(`(?m)^export SEGPORT_API_URL=(http://127\.0\.0\.1:\d+)$`)
 	var url string
 	for url == "" {
@@ -46,6 +50,11 @@ func TestDevServesTheAPI(t *testing.T) {
 		}
 		if m := line.FindStringSubmatch(out.String()); m != nil {
 			url = m[1]
+		}
+	}
+	for _, want := range []string{"\nexport AWS_REGION=us-east-1\n", "\nexport AWS_DEFAULT_REGION=us-east-1\n", "\nexport SEGPORT_PIECE_SIZE=4096\n"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("dev's output lacks %q:\n%s", want, out.String())
 		}
 	}
 	res, err := http.Get(url + "/v1/segments")

@@ -2,24 +2,29 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 
 	"github.com/segport/segport/pkg/decode"
 )
 
 // parseFlags parses flags wherever they stand among the arguments and returns the
-// positional ones.
+// positional ones. -h or --help is a helpError.
 func parseFlags(fs *flag.FlagSet, args []string) ([]string, error) {
 	fs.SetOutput(io.Discard)
+	args = gatherOverrides(args)
 	var pos []string
 	for {
-		if err := fs.Parse(args); err != nil {
-			return nil, usageErr("%s: %v", fs.Name(), err)
+		if err := fs.Parse(args); errors.Is(err, flag.ErrHelp) {
+			return nil, &helpError{fs}
+		} else if err != nil {
+			return nil, usageErr("%s: %v (see segport %s --help)", fs.Name(), err, fs.Name())
 		}
 		args = fs.Args()
 		if len(args) == 0 {
@@ -53,14 +58,46 @@ type fileErrorOut struct {
 	Message string `json:"Message"`
 }
 
+// openFile opens a file to read, refusing a folder, with messages that name the
+// path once: "x.csv: no such file or directory".
+func openFile(path string) (*os.File, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			return nil, fmt.Errorf("%s: %w", path, pe.Err)
+		}
+		return nil, err
+	}
+	if st, err := f.Stat(); err == nil && st.IsDir() {
+		f.Close()
+		return nil, fmt.Errorf("%s is a folder: name a file", path)
+	}
+	return f, nil
+}
+
+// ctxReader ends a read when ctx is done, so that Ctrl-C stops a decoder
+// even inside one endless record (validate /dev/zero).
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
+}
+
 // openDecoder opens a file and picks its format: --format, else the extension,
 // else the first bytes.
-func openDecoder(path, format string) (decode.Decoder, decode.Format, io.Closer, error) {
-	f, err := os.Open(path)
+func openDecoder(ctx context.Context, path, format string) (decode.Decoder, decode.Format, io.Closer, error) {
+	f, err := openFile(path)
 	if err != nil {
 		return nil, "", nil, err
 	}
-	br := bufio.NewReaderSize(f, 64*1024)
+	br := bufio.NewReaderSize(ctxReader{ctx, f}, 64*1024)
 	var fm decode.Format
 	switch {
 	case format != "":
@@ -99,20 +136,27 @@ func eachRow(dec decode.Decoder, onRow func(*decode.Row) error, onErr func(*deco
 	}
 }
 
-func validateCmd(args []string, stdout, stderr io.Writer) error {
+func validateCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("validate", flag.ContinueOnError)
-	format := fs.String("format", "", "csv or json (default: from the extension, else sniffed)")
+	format := fs.String("format", "", "the files' format, `csv|json` (default: from the extension, else sniffed)")
 	asJSON := fs.Bool("json", false, "print one JSON object per file")
-	files, err := parseFlags(fs, args)
+	paths, err := parseFlags(fs, args)
 	if err != nil {
 		return err
 	}
-	if len(files) == 0 {
-		return usageErr("validate: name at least one file")
+	if len(paths) == 0 {
+		return usageErr("validate: name at least one file or folder")
+	}
+	files, err := expandPaths(paths)
+	if err != nil {
+		return err
 	}
 	code := 0
 	for _, path := range files {
-		s, err := validateFile(path, *format, stdout, *asJSON)
+		s, err := validateFile(ctx, path, *format, stdout, *asJSON)
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
 		if err != nil {
 			var ee *exitError
 			if errors.As(err, &ee) {
@@ -143,9 +187,26 @@ func validateCmd(args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
-func validateFile(path, format string, stdout io.Writer, asJSON bool) (*fileSummary, error) {
+// expandPaths replaces each folder among paths by its files, in name order.
+func expandPaths(paths []string) ([]string, error) {
+	var files []string
+	for _, p := range paths {
+		if st, err := os.Stat(p); err != nil || !st.IsDir() {
+			files = append(files, p) // validateFile says what is wrong with it
+			continue
+		}
+		found, _, err := collectFiles(p)
+		if err != nil {
+			return nil, err
+		}
+		files = append(files, found...)
+	}
+	return files, nil
+}
+
+func validateFile(ctx context.Context, path, format string, stdout io.Writer, asJSON bool) (*fileSummary, error) {
 	s := &fileSummary{File: path, Failures: []rowFailure{}}
-	dec, fm, closer, err := openDecoder(path, format)
+	dec, fm, closer, err := openDecoder(ctx, path, format)
 	if err != nil {
 		return s, err
 	}
@@ -167,9 +228,9 @@ func validateFile(path, format string, stdout io.Writer, asJSON bool) (*fileSumm
 	return s, err
 }
 
-func parseCmd(args []string, stdout, stderr io.Writer) error {
+func parseCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("parse", flag.ContinueOnError)
-	format := fs.String("format", "", "csv or json (default: from the extension, else sniffed)")
+	format := fs.String("format", "", "the files' format, `csv|json` (default: from the extension, else sniffed)")
 	files, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -177,7 +238,7 @@ func parseCmd(args []string, stdout, stderr io.Writer) error {
 	if len(files) != 1 {
 		return usageErr("parse: name one file")
 	}
-	dec, _, closer, err := openDecoder(files[0], *format)
+	dec, _, closer, err := openDecoder(ctx, files[0], *format)
 	if err != nil {
 		return &exitError{code: 2, err: err}
 	}
@@ -196,6 +257,9 @@ func parseCmd(args []string, stdout, stderr io.Writer) error {
 		invalid++
 		fmt.Fprintln(stderr, re)
 	})
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
 	if err != nil {
 		out.Flush()
 		return &exitError{code: 2, err: err}

@@ -23,9 +23,9 @@ import (
 
 func importCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fset := flag.NewFlagSet("import", flag.ContinueOnError)
-	segName := fset.String("segment", "", "segment to import into (default: the file or folder name)")
-	format := fset.String("format", "", "csv or json (default: from each file's extension, else sniffed)")
-	export := fset.String("pinpoint-export", "", "a Pinpoint export to migrate: local file or folder, or s3://bucket/prefix")
+	segName := fset.String("segment", "", "segment `NAME` to import into (default: the file or folder name)")
+	format := fset.String("format", "", "the files' format, `csv|json` (default: from each file's extension, else sniffed)")
+	export := fset.String("pinpoint-export", "", "the Pinpoint export to migrate, `PATH`: a local file or folder, or s3://bucket/prefix")
 	sf := addStackFlags(fset)
 	chaosSpec := addChaosFlag(fset)
 	paths, err := parseFlags(fset, args)
@@ -44,6 +44,14 @@ func importCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			return usageErr("import: %v", err)
 		}
 		*format = string(f)
+	}
+	// Missing files are found before the stack starts.
+	for _, p := range append([]string{*export}, paths...) {
+		if p != "" && !strings.HasPrefix(p, "s3://") {
+			if _, _, err := collectFiles(p); err != nil {
+				return err
+			}
+		}
 	}
 	t, err := openTarget(ctx, sf, nil)
 	if err != nil {
@@ -123,7 +131,7 @@ func startImport(ctx context.Context, t *target, p, segName, format string) ([]s
 }
 
 func upload(ctx context.Context, t *target, file, key string, meta map[string]string) error {
-	f, err := os.Open(file)
+	f, err := openFile(file)
 	if err != nil {
 		return err
 	}
@@ -136,7 +144,11 @@ func upload(ctx context.Context, t *target, file, key string, meta map[string]st
 func collectFiles(p string) ([]string, string, error) {
 	st, err := os.Stat(p)
 	if err != nil {
-		return nil, "", err
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err
+		}
+		return nil, "", fmt.Errorf("%s: %w", p, err)
 	}
 	if !st.IsDir() {
 		return []string{p}, filepath.Dir(p), nil
@@ -188,11 +200,11 @@ func waitJobs(ctx context.Context, store *dynamo.Store, ids []string, out io.Wri
 			}
 		}
 		if tty {
-			drawProgress(out, jobs, len(ids))
+			drawProgress(raw(out), jobs, len(ids))
 		}
 		if done == len(ids) {
 			if tty {
-				fmt.Fprint(out, "\r\033[K")
+				fmt.Fprint(raw(out), "\r\033[K")
 			}
 			return jobs, nil
 		}
@@ -218,13 +230,4 @@ func drawProgress(out io.Writer, jobs []*job.Job, total int) {
 	}
 	fmt.Fprintf(out, "\r\033[K[%s%s] %d/%d jobs started, %d/%d pieces, %d endpoints",
 		strings.Repeat("#", fill), strings.Repeat(".", width-fill), len(jobs), total, settled, pieces, rows)
-}
-
-func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	if !ok {
-		return false
-	}
-	st, err := f.Stat()
-	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }

@@ -9,35 +9,9 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"sync/atomic"
 	"syscall"
 )
-
-const usage = `segport - import Pinpoint-style endpoint files into DynamoDB segments
-
-Files (no stack needed):
-  segport validate [--format csv|json] [--json] FILE...
-  segport parse [--format csv|json] FILE
-  segport plan [--piece-size N] FILE
-  segport migrate-check [--json] PATH...   (a Pinpoint export: files or folders, gzip or not)
-
-Imports and queries (the local stack by default; --aws for the deployed stack):
-  segport import [--segment NAME] [--format csv|json] [--json] [--chaos SPEC] PATH|s3://bucket/prefix...
-  segport import --pinpoint-export PATH|s3://bucket/prefix --segment NAME [--json]
-  segport jobs list | jobs get ID
-  segport segments list | segments get NAME | segments members NAME
-  segport endpoints get ID
-  segport dump [--dates]
-  segport dlq redrive
-  segport dev [--chaos SPEC]
-
-Common flags of the stack commands:
-  --data DIR     local stack data folder (env SEGPORT_DATA, default ./.segport)
-  --aws          use the stack deployed with sam deploy
-  --stack NAME   its CloudFormation stack name (default: from samconfig.toml)
-  --json         print JSON
-
-Exit codes: 0 success; 1 invalid rows or a FAILED job; 2 a file-level or usage error.
-`
 
 // exitError carries an exit code with its message.
 type exitError struct {
@@ -51,42 +25,88 @@ func usageErr(format string, args ...any) error {
 	return &exitError{code: 2, err: fmt.Errorf(format, args...)}
 }
 
+// Exit codes: 1 is kept for invalid rows and FAILED jobs; every other error,
+// of usage, of a file or of the environment, is 2. A command ended by a
+// signal exits 128 + its number, as a shell reports it.
+const codeError = 2
+
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var caught atomic.Int32
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		sig := signalNumber(<-sigs)
+		caught.Store(int32(sig))
+		cancel()
+		<-sigs // a second signal does not wait for the command to clean up
+		os.Exit(128 + sig)
+	}()
+	stderr := cleanWriter{os.Stderr}
 	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	if err == nil {
 		return
 	}
-	code := 1
-	var ee *exitError
-	if errors.As(err, &ee) {
-		code = ee.code
+	if sig := int(caught.Load()); sig != 0 && ctx.Err() != nil {
+		fmt.Fprintln(stderr, "segport: interrupted")
+		os.Exit(128 + sig)
 	}
-	if ee == nil || ee.err != errSilent {
-		fmt.Fprintln(os.Stderr, "segport:", err)
+	code := exitCode(err)
+	var ee *exitError
+	if !errors.As(err, &ee) || ee.err != errSilent {
+		fmt.Fprintln(stderr, "segport:", err)
 	}
 	os.Exit(code)
+}
+
+func signalNumber(s os.Signal) int {
+	if n, ok := s.(syscall.Signal); ok {
+		return int(n)
+	}
+	return int(syscall.SIGINT)
+}
+
+// exitCode is an error's exit code: its own, else 2.
+func exitCode(err error) int {
+	var ee *exitError
+	if errors.As(err, &ee) {
+		return ee.code
+	}
+	return codeError
 }
 
 // errSilent ends a command whose output already said what went wrong.
 var errSilent = errors.New("")
 
+// run runs one command. What it prints goes through cleanWriter: a control
+// character in a file name, a header or a stored value is shown escaped,
+// never sent to the terminal.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	stdout, stderr = cleanWriter{stdout}, cleanWriter{stderr}
 	if len(args) == 0 {
-		fmt.Fprint(stderr, usage)
-		return &exitError{code: 2, err: errSilent}
+		fmt.Fprint(stderr, usage())
+		return &exitError{code: codeError, err: errSilent}
 	}
-	cmd, rest := args[0], args[1:]
+	err := dispatch(ctx, args[0], args[1:], stdout, stderr)
+	var he *helpError
+	if errors.As(err, &he) {
+		printHelp(stdout, he.fs)
+		return nil
+	}
+	return err
+}
+
+func dispatch(ctx context.Context, cmd string, rest []string, stdout, stderr io.Writer) error {
 	switch cmd {
 	case "validate":
-		return validateCmd(rest, stdout, stderr)
+		return validateCmd(ctx, rest, stdout, stderr)
 	case "parse":
-		return parseCmd(rest, stdout, stderr)
+		return parseCmd(ctx, rest, stdout, stderr)
 	case "plan":
 		return planCmd(ctx, rest, stdout)
 	case "migrate-check":
-		return migrateCheckCmd(rest, stdout)
+		return migrateCheckCmd(ctx, rest, stdout)
 	case "import":
 		return importCmd(ctx, rest, stdout, stderr)
 	case "jobs", "segments", "endpoints":
@@ -98,8 +118,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	case "dev":
 		return devCmd(ctx, rest, stdout, stderr)
 	case "help", "-h", "--help":
-		fmt.Fprint(stdout, usage)
-		return nil
+		return helpCmd(ctx, rest, stdout, stderr)
 	}
 	return usageErr("unknown command %q (see segport help)", cmd)
 }

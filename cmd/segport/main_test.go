@@ -22,20 +22,19 @@ func writeFile(t *testing.T, name, body string) string {
 }
 
 // runCLI runs the CLI in process and returns stdout, stderr and the exit code.
+// Its deadline leaves room for a first stack start, which on a fresh machine
+// waits for the emulators' npm install.
 func runCLI(t *testing.T, args ...string) (string, string, int) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	var out, errOut bytes.Buffer
 	err := run(ctx, args, &out, &errOut)
 	code := 0
 	if err != nil {
-		code = 1
+		code = exitCode(err)
 		var ee *exitError
-		if errors.As(err, &ee) {
-			code = ee.code
-		}
-		if ee == nil || ee.err != errSilent {
+		if !errors.As(err, &ee) || ee.err != errSilent {
 			errOut.WriteString(err.Error())
 		}
 	}

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"maps"
-	"os"
 	"path"
 	"path/filepath"
 	"slices"
@@ -55,7 +54,7 @@ func startExportImport(ctx context.Context, t *target, p, segName string) (strin
 
 // migrateCheckCmd is `segport migrate-check [--json] PATH...`: a dry run of
 // importing a Pinpoint export from local files or folders.
-func migrateCheckCmd(args []string, stdout io.Writer) error {
+func migrateCheckCmd(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("migrate-check", flag.ContinueOnError)
 	asJSON := fs.Bool("json", false, "print the report as one JSON object")
 	paths, err := parseFlags(fs, args)
@@ -74,7 +73,11 @@ func migrateCheckCmd(args []string, stdout io.Writer) error {
 		}
 		sort.Strings(files)
 		for _, f := range files {
-			if err := checkFile(&c, f, limits); err != nil {
+			err := checkFile(ctx, &c, f, limits)
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			if err != nil {
 				return &exitError{code: 2, err: err}
 			}
 		}
@@ -94,13 +97,13 @@ func migrateCheckCmd(args []string, stdout io.Writer) error {
 	return nil
 }
 
-func checkFile(c *pinpointexport.Check, file string, limits endpoint.Limits) error {
-	f, err := os.Open(file)
+func checkFile(ctx context.Context, c *pinpointexport.Check, file string, limits endpoint.Limits) error {
+	f, err := openFile(file)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
-	if err := c.Read(file, f, limits); err != nil {
+	if err := c.Read(file, ctxReader{ctx, f}, limits); err != nil {
 		return fmt.Errorf("read %s: %w", file, err)
 	}
 	return nil

@@ -5,7 +5,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"strconv"
 
 	"github.com/segport/segport/pkg/decode"
@@ -15,8 +14,8 @@ import (
 // planCmd prints the pieces a file would be split into.
 func planCmd(ctx context.Context, args []string, stdout io.Writer) error {
 	fset := flag.NewFlagSet("plan", flag.ContinueOnError)
-	pieceSize := fset.String("piece-size", "67108864", "target bytes per piece (suffixes K, M, G)")
-	format := fset.String("format", "", "csv or json (default: from the extension, else sniffed)")
+	pieceSize := fset.String("piece-size", "67108864", "`N`, target bytes per piece (suffixes K, M, G)")
+	format := fset.String("format", "", "the files' format, `csv|json` (default: from the extension, else sniffed)")
 	files, err := parseFlags(fset, args)
 	if err != nil {
 		return err
@@ -28,12 +27,12 @@ func planCmd(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return usageErr("plan: --piece-size: %v", err)
 	}
-	_, fm, closer, err := openDecoder(files[0], *format)
+	_, fm, closer, err := openDecoder(ctx, files[0], *format)
 	if err != nil {
 		return &exitError{code: 2, err: err}
 	}
 	closer.Close()
-	f, err := os.Open(files[0])
+	f, err := openFile(files[0])
 	if err != nil {
 		return err
 	}
@@ -42,8 +41,8 @@ func planCmd(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	open := func(_ context.Context, start, end int64) (io.ReadCloser, error) {
-		return io.NopCloser(io.NewSectionReader(f, start, end-start)), nil
+	open := func(ctx context.Context, start, end int64) (io.ReadCloser, error) {
+		return io.NopCloser(ctxReader{ctx, io.NewSectionReader(f, start, end-start)}), nil
 	}
 	pieces, err := plan.Split(ctx, st.Size(), open, plan.Options{PieceSize: size, Quotes: fm == decode.CSV})
 	if err != nil {

@@ -9,8 +9,10 @@ import (
 	"io"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/segport/segport/pkg/dump"
+	"github.com/segport/segport/pkg/endpoint"
 	"github.com/segport/segport/pkg/job"
 	"github.com/segport/segport/pkg/segment"
 )
@@ -144,7 +146,18 @@ func printJSON(w io.Writer, v any) {
 	fmt.Fprintf(w, "%s\n", b)
 }
 
+// isoDate shows a stored date as Pinpoint does, ISO 8601 in UTC with
+// milliseconds; anything else is shown as it is.
+func isoDate(s string) string {
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return s
+	}
+	return endpoint.FormatDate(t)
+}
+
 func printJob(w io.Writer, j *job.Job, asJSON bool) {
+	j.CreationDate, j.CompletionDate = isoDate(j.CreationDate), isoDate(j.CompletionDate)
 	if asJSON {
 		printJSON(w, j)
 		return
@@ -164,12 +177,16 @@ func printJob(w io.Writer, j *job.Job, asJSON bool) {
 	for _, f := range j.Failures {
 		fmt.Fprintf(w, "  failure:   %s\n", f)
 	}
+	if more := j.TotalFailures - len(j.Failures); more > 0 && len(j.Failures) > 0 {
+		fmt.Fprintf(w, "  ... and %d more failures in the error report\n", more)
+	}
 	if j.Stats != nil {
 		printStats(w, j.Stats)
 	}
 }
 
 func printSegment(w io.Writer, s *segment.Segment, asJSON bool) {
+	s.CreationDate, s.LastModifiedDate = isoDate(s.CreationDate), isoDate(s.LastModifiedDate)
 	if asJSON {
 		printJSON(w, s)
 		return

@@ -7,10 +7,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
@@ -30,25 +33,75 @@ import (
 
 // stackFlags are the flags every stack command takes.
 type stackFlags struct {
-	data  string
-	aws   bool
-	stack string
-	json  bool
-	chaos *chaos.Chaos // faults for the handlers of a stack this command starts (import, dev)
+	data   string
+	params overrides
+	aws    bool
+	stack  string
+	json   bool
+	chaos  *chaos.Chaos // faults for the handlers of a stack this command starts (import, dev)
 }
 
 func addStackFlags(fs *flag.FlagSet) *stackFlags {
-	sf := &stackFlags{}
+	sf := &stackFlags{params: overrides{}}
 	def := os.Getenv("SEGPORT_DATA")
 	if def == "" {
 		def = ".segport"
 	}
-	fs.StringVar(&sf.data, "data", def, "local stack data folder")
+	fs.StringVar(&sf.data, "data", def, "local stack data folder `DIR` (env SEGPORT_DATA)")
+	fs.Var(sf.params, "parameter-overrides", "template parameters, `Name=Value ...`, of the local stack this command starts, as sam deploy takes them (ParameterKey=Name,ParameterValue=Value too)")
 	fs.BoolVar(&sf.aws, "aws", false, "use the deployed stack")
-	fs.StringVar(&sf.stack, "stack", "", "CloudFormation stack name (default: samconfig.toml's)")
+	fs.StringVar(&sf.stack, "stack", "", "CloudFormation stack `NAME` (default: samconfig.toml's)")
 	fs.BoolVar(&sf.json, "json", false, "print JSON")
 	return sf
 }
+
+// overrides are template parameter values: --parameter-overrides.
+type overrides map[string]string
+
+func (o overrides) String() string {
+	parts := make([]string, 0, len(o))
+	for _, k := range slices.Sorted(maps.Keys(o)) {
+		parts = append(parts, k+"="+o[k])
+	}
+	return strings.Join(parts, " ")
+}
+
+// Set takes space-separated Name=Value or ParameterKey=Name,ParameterValue=Value words.
+func (o overrides) Set(s string) error {
+	for _, word := range strings.Fields(s) {
+		name, value, ok := strings.Cut(word, "=")
+		if name == "ParameterKey" {
+			name, value, ok = strings.Cut(value, ",ParameterValue=")
+		}
+		if !ok || !parameterName.MatchString(name) {
+			return fmt.Errorf("%q is not Name=Value", word)
+		}
+		o[name] = value
+	}
+	return nil
+}
+
+var parameterName = regexp.MustCompile(`^[A-Za-z0-9]+$`)
+
+// gatherOverrides joins the Name=Value words that follow --parameter-overrides
+// into its one value, so that sam's form --parameter-overrides A=1 B=2 works.
+func gatherOverrides(args []string) []string {
+	out := make([]string, 0, len(args))
+	for i := 0; i < len(args); i++ {
+		out = append(out, args[i])
+		if name := strings.TrimLeft(args[i], "-"); name != "parameter-overrides" || i+1 == len(args) {
+			continue
+		}
+		words := []string{args[i+1]}
+		for i++; i+1 < len(args) && overrideWord.MatchString(args[i+1]); i++ {
+			words = append(words, args[i+1])
+		}
+		out = append(out, strings.Join(words, " "))
+	}
+	return out
+}
+
+var overrideWord = regexp.MustCompile(`^[A-Za-z0-9]+=`)
 
 // target is a deployment to import into and query: local or on AWS.
 type target struct {
@@ -67,19 +120,22 @@ func (t *target) Close() {
 
 func openTarget(ctx context.Context, sf *stackFlags, log *slog.Logger) (*target, error) {
 	if sf.aws {
+		if len(sf.params) > 0 {
+			return nil, usageErr("--parameter-overrides sets the local stack's parameters; a deployed stack takes them from sam deploy --parameter-overrides")
+		}
 		return openAWS(ctx, sf.stack)
 	}
 	if err := os.MkdirAll(sf.data, 0o755); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("data folder: %w", err)
 	}
 	if log == nil {
 		f, err := os.OpenFile(filepath.Join(sf.data, "segport.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("data folder %s is not writable: %w", sf.data, err)
 		}
 		log = slog.New(slog.NewJSONHandler(f, nil))
 	}
-	rt, err := localrun.Open(ctx, localrun.Options{DataDir: sf.data, Log: log, Chaos: sf.chaos})
+	rt, err := localrun.Open(ctx, localrun.Options{DataDir: sf.data, Log: log, Chaos: sf.chaos, Parameters: sf.params})
 	if err != nil {
 		return nil, fmt.Errorf("local stack in %s: %w", sf.data, err)
 	}

@@ -75,7 +75,10 @@ func canonicalOf(t *testing.T, e *endpoint.Endpoint) string {
 // canonical JSON by id.
 func seed(t *testing.T, rt *localrun.Runtime, name string, n int) (string, map[string]string) {
 	t.Helper()
-	ctx := testCtx(t, 2*time.Minute)
+	// A budget for 10,000 writes on a busy machine; the first error stops
+	// every worker and the feeding loop, so a failure fails, never hangs.
+	ctx, cancel := context.WithCancel(testCtx(t, 5*time.Minute))
+	defer cancel()
 	st := rt.App.Store
 	segId := job.SegmentId(name)
 	if _, err := st.EnsureSegment(ctx, segId, name, "2026-11-01T12:00:00Z"); err != nil {
@@ -93,21 +96,30 @@ func seed(t *testing.T, rt *localrun.Runtime, name string, n int) (string, map[s
 			for i := range work {
 				if err := putEndpoint(ctx, st, genEndpoint(name, i), i); err != nil {
 					errs <- err
+					cancel()
 					return
 				}
 			}
 		}()
 	}
+feed:
 	for i := range n {
 		e := genEndpoint(name, i)
 		ids[i], want[e.Id] = e.Id, canonicalOf(t, e)
-		work <- i
+		select {
+		case work <- i:
+		case <-ctx.Done():
+			break feed
+		}
 	}
 	close(work)
 	wg.Wait()
 	close(errs)
 	if err := <-errs; err != nil {
 		t.Fatal(err)
+	}
+	if err := ctx.Err(); err != nil {
+		t.Fatalf("seed %s: %v", name, err)
 	}
 	if _, err := st.AddMembers(ctx, segId, 0, "seed", ids); err != nil {
 		t.Fatal(err)

@@ -90,6 +90,9 @@ func Open(ctx context.Context, opts Options) (*Runtime, error) {
 		if opts.Chaos != nil {
 			return nil, fmt.Errorf("chaos: %w; the segport dev process on %s runs the handlers (give it --chaos)", localstack.ErrAttached, opts.DataDir)
 		}
+		if len(opts.Parameters) > 0 {
+			return nil, fmt.Errorf("parameter overrides: %w; the segport dev process on %s runs the stack (give it --parameter-overrides)", localstack.ErrAttached, opts.DataDir)
+		}
 		a, err := build(st, opts, st.AWSConfig())
 		if err != nil {
 			return nil, err

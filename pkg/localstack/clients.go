@@ -88,9 +88,10 @@ func (s *Stack) ExportLines() []string {
 		"AWS_ACCESS_KEY_ID":         AccessKeyID,
 		"AWS_SECRET_ACCESS_KEY":     SecretAccessKey,
 		"AWS_REGION":                Region,
+		"AWS_DEFAULT_REGION":        Region, // AWS CLI v1 reads only this one
 	}
 	names := []string{"AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL_SQS", "AWS_ENDPOINT_URL_DYNAMODB",
-		"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION"}
+		"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION", "AWS_DEFAULT_REGION"}
 	// The functions' environment, less what the stack sets above: the template
 	// declares the AWS_ENDPOINT_URL_* variables empty for sam local invoke.
 	env := s.Env()

@@ -23,30 +23,37 @@ var nodeFiles embed.FS
 
 const (
 	minNodeMajor = 20
-	// installedMarker, inside node_modules, holds the hash of the lock that
-	// was installed there.
+	// installedMarker, inside node_modules, holds the InstallHash that was
+	// installed there.
 	installedMarker = ".segport-lock"
 )
 
 // ErrNoNode means node or npm is missing or too old.
 var ErrNoNode = errors.New("the local stack needs Node.js 20+ and npm on PATH")
 
-// LockHash identifies the pinned emulator versions: the first 12 hex digits
-// of the SHA-256 of the embedded package-lock.json.
-func LockHash() string {
-	lock, _ := nodeFiles.ReadFile("node/package-lock.json")
-	sum := sha256.Sum256(lock)
-	return hex.EncodeToString(sum[:])[:12]
+// nodeFileNames are the embedded files written into an emulator install.
+var nodeFileNames = []string{"package.json", "package-lock.json", "emulator.mjs"}
+
+// InstallHash identifies an emulator install: the first 12 hex digits of the
+// SHA-256 of the embedded files. The launcher script is part of it, so that
+// checkouts with different launchers never share (and rewrite) one install.
+func InstallHash() string {
+	h := sha256.New()
+	for _, name := range nodeFileNames {
+		data, _ := nodeFiles.ReadFile("node/" + name)
+		h.Write(data)
+	}
+	return hex.EncodeToString(h.Sum(nil))[:12]
 }
 
 // SharedNodeDir is a per-machine emulator install under the user cache
-// directory, one per lock hash, so npm runs once per machine and version.
+// directory, one per InstallHash, so npm runs once per machine and version.
 func SharedNodeDir() (string, error) {
 	dir, err := os.UserCacheDir()
 	if err != nil {
 		return "", fmt.Errorf("user cache dir: %w", err)
 	}
-	return filepath.Join(dir, "segport", "node-"+LockHash()), nil
+	return filepath.Join(dir, "segport", "node-"+InstallHash()), nil
 }
 
 // ensureNode writes the embedded files into dir and runs npm ci there when
@@ -64,20 +71,20 @@ func ensureNode(ctx context.Context, dir string) error {
 		return fmt.Errorf("lock node dir: %w", err)
 	}
 	defer unlock()
-	for _, name := range []string{"package.json", "package-lock.json", "emulator.mjs"} {
+	for _, name := range nodeFileNames {
 		data, _ := nodeFiles.ReadFile("node/" + name)
 		if err := writeIfChanged(filepath.Join(dir, name), data); err != nil {
 			return fmt.Errorf("write %s: %w", name, err)
 		}
 	}
 	marker := filepath.Join(dir, "node_modules", installedMarker)
-	if got, err := os.ReadFile(marker); err == nil && string(got) == LockHash() {
+	if got, err := os.ReadFile(marker); err == nil && string(got) == InstallHash() {
 		return nil
 	}
 	if err := npmCI(ctx, dir); err != nil {
 		return err
 	}
-	if err := os.WriteFile(marker, []byte(LockHash()), 0o644); err != nil {
+	if err := os.WriteFile(marker, []byte(InstallHash()), 0o644); err != nil {
 		return fmt.Errorf("write install marker: %w", err)
 	}
 	return nil

@@ -205,11 +205,34 @@ func (p *provisioner) tables(ctx context.Context) error {
 		} else {
 			_, err = p.ddb.CreateTable(ctx, in)
 		}
+		if err == nil {
+			err = p.waitActive(ctx, id)
+		}
 		if err != nil {
 			return fmt.Errorf("table %s: %w", id, err)
 		}
 	}
 	return nil
+}
+
+// waitActive polls a table until it is ACTIVE. dynalite, as DynamoDB, answers
+// CreateTable with a CREATING table and activates it a moment later; until
+// then every item operation on it fails with ResourceNotFoundException.
+func (p *provisioner) waitActive(ctx context.Context, table string) error {
+	for {
+		out, err := p.ddb.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(table)})
+		if err != nil {
+			return fmt.Errorf("describe: %w", err)
+		}
+		if out.Table.TableStatus == ddbtypes.TableStatusActive {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("wait until active (%s): %w", out.Table.TableStatus, ctx.Err())
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
 }
 
 func (p *provisioner) listTables(ctx context.Context) ([]string, error) {

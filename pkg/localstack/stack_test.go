@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
@@ -111,6 +112,26 @@ func TestStartProvisionsTemplate(t *testing.T) {
 	checkEventSources(t, s)
 }
 
+// TestStartWaitsForActiveTables: a new table is CREATING for a while, and
+// refuses items until it is ACTIVE; Start returns once every table serves them.
+func TestStartWaitsForActiveTables(t *testing.T) {
+	t.Setenv("SEGPORT_DYNALITE_CREATE_TABLE_MS", "300")
+	s := startStack(t, Options{})
+	ctx := testContext(t)
+	for _, name := range []string{"EndpointsTable", "UsersTable"} {
+		out, err := s.DynamoClient().DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(name)})
+		if err != nil || out.Table.TableStatus != ddbtypes.TableStatusActive {
+			t.Fatalf("table %s right after Start: %v", name, err)
+		}
+	}
+	_, err := s.DynamoClient().GetItem(ctx, &dynamodb.GetItemInput{
+		TableName: aws.String("UsersTable"), Key: map[string]ddbtypes.AttributeValue{"UserId": &ddbtypes.AttributeValueMemberS{Value: "u"}},
+	})
+	if err != nil {
+		t.Fatalf("GetItem right after Start: %v", err)
+	}
+}
+
 func checkRedrive(ctx context.Context, t *testing.T, s *Stack) {
 	t.Helper()
 	if s.DeadLetters["ParseQueue"] != "ParseDLQ" || s.DeadLetters["WriteQueue"] != "WriteDLQ" {
@@ -163,7 +184,7 @@ func checkEnv(t *testing.T, s *Stack) {
 		t.Error("EnvFor(NoSuchFunction) succeeded")
 	}
 	lines := strings.Join(s.ExportLines(), "\n")
-	for _, w := range []string{"export AWS_ENDPOINT_URL_S3=" + s.Endpoints.S3, "export AWS_REGION=us-east-1", "export SEGPORT_BUCKET=segport"} {
+	for _, w := range []string{"export AWS_ENDPOINT_URL_S3=" + s.Endpoints.S3, "export AWS_REGION=us-east-1", "export AWS_DEFAULT_REGION=us-east-1", "export SEGPORT_BUCKET=segport"} {
 		if !strings.Contains(lines, w) {
 			t.Errorf("ExportLines lack %q:\n%s", w, lines)
 		}

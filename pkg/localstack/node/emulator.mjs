@@ -22,8 +22,12 @@ async function startFauxqs() {
 }
 
 function startDynalite() {
+  closeIteratorsOnReturn();
   const dynalite = require("dynalite");
-  const server = dynalite({ path: dataPath, createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
+  // A new table is CREATING for createTableMs, as on AWS; Start waits until it
+  // is ACTIVE. Tests lengthen the delay to check that wait.
+  const createTableMs = Number(process.env.SEGPORT_DYNALITE_CREATE_TABLE_MS || 0);
+  const server = dynalite({ path: dataPath, createTableMs, deleteTableMs: 0, updateTableMs: 0 });
   return new Promise((resolve, reject) => {
     server.once("error", reject);
     server.listen(0, "127.0.0.1", () => {
@@ -35,6 +39,21 @@ function startDynalite() {
       resolve({ port: server.address().port, close });
     });
   });
+}
+
+// dynalite ends the LevelDB iterator behind each Query and Scan stream with
+// iterator.return(), which abstract-level's iterators do not have, so every
+// query left its iterator open until the process ended. An open iterator pins
+// the LevelDB files of its moment: compaction could never delete any, and the
+// data folder grew with everything ever written (gigabytes for a 24 MB import),
+// to shrink back at the next start. return() closes the iterator.
+function closeIteratorsOnReturn() {
+  const { AbstractKeyIterator, AbstractValueIterator } = require("abstract-level");
+  for (const Iterator of [AbstractKeyIterator, AbstractValueIterator]) {
+    Iterator.prototype.return ??= function () {
+      return this.close();
+    };
+  }
 }
 
 const starters = { fauxqs: startFauxqs, dynalite: startDynalite };
