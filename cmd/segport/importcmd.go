@@ -200,7 +200,7 @@ func waitJobs(ctx context.Context, store *dynamo.Store, ids []string, out io.Wri
 			}
 		}
 		if tty {
-			drawProgress(raw(out), jobs, len(ids))
+			drawProgress(raw(out), jobs, len(ids), time.Since(start))
 		}
 		if done == len(ids) {
 			if tty {
@@ -216,18 +216,45 @@ func waitJobs(ctx context.Context, store *dynamo.Store, ids []string, out io.Wri
 	}
 }
 
-func drawProgress(out io.Writer, jobs []*job.Job, total int) {
-	pieces, settled, rows := 0, 0, 0
+func drawProgress(out io.Writer, jobs []*job.Job, total int, elapsed time.Duration) {
+	fmt.Fprint(out, "\r\033[K"+progressLine(jobs, total, elapsed))
+}
+
+// progressLine says how far the jobs are: endpoints written against the rows
+// expected (those of the pieces read so far, scaled to all pieces), pieces
+// read and settled, the rate and the time left at that rate.
+func progressLine(jobs []*job.Job, total int, elapsed time.Duration) string {
+	pieces, parsed, settled, written, expected := 0, 0, 0, 0, 0
 	for _, j := range jobs {
 		pieces += j.TotalPieces
 		settled += j.CompletedPieces + j.FailedPieces
-		rows += j.TotalProcessed
+		written += j.TotalProcessed
+		expected += j.ExpectedRows()
+		if j.Progress != nil {
+			parsed += j.Progress.PiecesParsed
+		} else if j.JobStatus.Final() {
+			parsed += j.TotalPieces
+		}
 	}
 	const width = 30
 	fill := 0
-	if pieces > 0 {
-		fill = width * settled / pieces
+	if expected > 0 {
+		fill = min(width, width*written/expected)
 	}
-	fmt.Fprintf(out, "\r\033[K[%s%s] %d/%d jobs started, %d/%d pieces, %d endpoints",
-		strings.Repeat("#", fill), strings.Repeat(".", width-fill), len(jobs), total, settled, pieces, rows)
+	line := fmt.Sprintf("[%s%s] %d/%d endpoints written", strings.Repeat("#", fill), strings.Repeat(".", width-fill), written, expected)
+	if parsed < pieces {
+		line += " (so far)"
+	}
+	line += fmt.Sprintf(", %d/%d pieces read, %d settled", parsed, pieces, settled)
+	if total > 1 {
+		line += fmt.Sprintf(", %d/%d jobs", len(jobs), total)
+	}
+	if s := elapsed.Seconds(); written > 0 && s > 0 {
+		rate := float64(written) / s
+		line += fmt.Sprintf(", %.0f/s", rate)
+		if left := expected - written; left > 0 && parsed == pieces {
+			line += ", ETA " + (time.Duration(float64(left)/rate) * time.Second).Round(time.Second).String()
+		}
+	}
+	return line
 }

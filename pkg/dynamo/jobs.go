@@ -438,6 +438,13 @@ func (s *Store) Job(ctx context.Context, id string) (*job.Job, error) {
 	sum := job.Summarize(pieces, h.Launch.TotalPieces)
 	j.TotalProcessed, j.TotalFailures = sum.Written.Rows, sum.Failures
 	j.CompletedPieces, j.FailedPieces = sum.Completed, sum.FailedN
+	j.Progress = &job.Progress{}
+	for _, p := range pieces {
+		if p.Parsed {
+			j.Progress.PiecesParsed++
+			j.Progress.RowsParsed += p.Result.Rows
+		}
+	}
 	return j, nil
 }
 

@@ -62,6 +62,25 @@ type Job struct {
 	// Stats are what the job's work cost, when the reader asked for them
 	// (pkg/stats): requests per service, capacity units, Lambda time, price.
 	Stats *stats.Stats `json:"Stats,omitempty"`
+	// Progress is how far a running job is (segport's own; absent once it ended).
+	Progress *Progress `json:"Progress,omitempty"`
+}
+
+// Progress is how far a running job is: TotalProcessed counts the rows written,
+// these the pieces read so far and the valid rows they held.
+type Progress struct {
+	PiecesParsed int `json:"PiecesParsed"`
+	RowsParsed   int `json:"RowsParsed"`
+}
+
+// ExpectedRows estimates the valid rows of a running job: those of the pieces
+// parsed so far, scaled to all its pieces; at least the rows written.
+func (j *Job) ExpectedRows() int {
+	if j.Progress == nil || j.Progress.PiecesParsed == 0 {
+		return j.TotalProcessed
+	}
+	n := j.Progress.RowsParsed * j.TotalPieces / j.Progress.PiecesParsed
+	return max(n, j.TotalProcessed)
 }
 
 // Piece is one byte range of one object, parsed by one parser invocation.
