@@ -37,8 +37,9 @@ func TestDevServesTheAPI(t *testing.T) {
 	defer cancel()
 	var out, errOut syncBuffer
 	done := make(chan error, 1)
+	data := t.TempDir()
 	go func() {
-		done <- run(ctx, []string{"dev", "--data", t.TempDir(), "--parameter-overrides", "PieceSize=4096"}, &out, &errOut)
+		done <- run(ctx, []string{"dev", "--data", data, "--parameter-overrides", "PieceSize=4096"}, &out, &errOut)
 	}()
 	line := regexp.MustCompile(`(?m)^export SEGPORT_API_URL=(http://127\.0\.0\.1:\d+)$`)
 	var url string
@@ -56,6 +57,10 @@ func TestDevServesTheAPI(t *testing.T) {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("dev's output lacks %q:\n%s", want, out.String())
 		}
+	}
+	// A command attached to dev's stack cannot change its parameters.
+	if _, errOut, code := runCLI(t, "jobs", "list", "--data", data, "--parameter-overrides", "PieceSize=1"); code != 2 || !strings.Contains(errOut, "give it --parameter-overrides") {
+		t.Errorf("overrides on an attached stack: code %d, %s", code, errOut)
 	}
 	res, err := http.Get(url + "/v1/segments")
 	if err != nil {
