@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/segport/segport/pkg/endpoint"
 	"github.com/segport/segport/pkg/stats"
 )
 
@@ -188,8 +189,8 @@ func Failure(file string, line int, field, msg string) string {
 }
 
 // DateFormat is how jobs and segments write dates: Pinpoint's ISO 8601, in UTC,
-// with milliseconds.
-const DateFormat = "2006-01-02T15:04:05.000Z"
+// with milliseconds, as endpoints write theirs.
+const DateFormat = endpoint.DateLayout
 
 // stampDate is the compact, fixed-width form of dates inside stamps.
 const stampDate = "20060102T150405.000"
