@@ -55,7 +55,7 @@ bench:
 .PHONY: soak
 soak: cli
 	$(GO) run ./internal/soak -segport bin/segport -rows 100000 \
-		-chaos duplicate=0.3,reorder=1,crash=0.05,throttle=0.1,unprocessed=0.2
+		-chaos duplicate=0.3,reorder=1,crash=0.05,throttle=0.1,unprocessed=0.2,race=0.2
 
 ## demo: import the spec's two example files on the embedded local stack and print the segment
 demo: cli

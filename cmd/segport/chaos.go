@@ -12,7 +12,7 @@ import (
 
 // addChaosFlag adds --chaos SPEC to a command that can own the local stack.
 func addChaosFlag(fs *flag.FlagSet) *string {
-	return fs.String("chaos", "", "inject faults into the local stack: `SPEC` is duplicate=P,reorder=P,crash=P,throttle=P,unprocessed=P,seed=N (README \"Chaos\")")
+	return fs.String("chaos", "", "inject faults into the local stack: `SPEC` is duplicate=P,reorder=P,crash=P,throttle=P,unprocessed=P,race=P,seed=N (README \"Chaos\")")
 }
 
 // setChaos parses a --chaos SPEC into sf, for openTarget to pass on.

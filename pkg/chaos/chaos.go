@@ -62,7 +62,7 @@ func (s *source) shuffle(n int, swap func(i, j int)) {
 type counters struct {
 	batches, reordered, postponed          atomic.Int64
 	duplicated, redelivered                atomic.Int64
-	crashed, crashedAtEnd                  atomic.Int64
+	crashed, crashedAtEnd, raced           atomic.Int64
 	ddbCalls, throttled, internal, applied atomic.Int64
 	unprocessedItems, unprocessedKeys      atomic.Int64
 	sdkRetries                             atomic.Int64
@@ -77,6 +77,7 @@ type Stats struct {
 	Redelivered      int64 // messages received again (ApproximateReceiveCount > 1)
 	Crashed          int64 // invocations failed on purpose
 	CrashedAtEnd     int64 // of which after all their writes, before acknowledging
+	Raced            int64 // batches handled by two invocations at once
 	DynamoCalls      int64 // requests through the DynamoDB proxy
 	Throttled        int64 // answered with a throttling error
 	Internal         int64 // answered with HTTP 500
@@ -92,7 +93,7 @@ func (c *Chaos) Stats() Stats {
 	return Stats{
 		Batches: n.batches.Load(), Reordered: n.reordered.Load(), Postponed: n.postponed.Load(), Duplicated: n.duplicated.Load(),
 		Redelivered: n.redelivered.Load(), Crashed: n.crashed.Load(), CrashedAtEnd: n.crashedAtEnd.Load(),
-		DynamoCalls: n.ddbCalls.Load(), Throttled: n.throttled.Load(), Internal: n.internal.Load(),
+		Raced: n.raced.Load(), DynamoCalls: n.ddbCalls.Load(), Throttled: n.throttled.Load(), Internal: n.internal.Load(),
 		InternalApplied: n.applied.Load(), UnprocessedItems: n.unprocessedItems.Load(),
 		UnprocessedKeys: n.unprocessedKeys.Load(), SDKRetries: n.sdkRetries.Load(),
 	}
@@ -104,7 +105,7 @@ func (s Stats) Add(o Stats) Stats {
 		Batches: s.Batches + o.Batches, Reordered: s.Reordered + o.Reordered, Postponed: s.Postponed + o.Postponed,
 		Duplicated:  s.Duplicated + o.Duplicated,
 		Redelivered: s.Redelivered + o.Redelivered, Crashed: s.Crashed + o.Crashed, CrashedAtEnd: s.CrashedAtEnd + o.CrashedAtEnd,
-		DynamoCalls: s.DynamoCalls + o.DynamoCalls, Throttled: s.Throttled + o.Throttled, Internal: s.Internal + o.Internal,
+		Raced: s.Raced + o.Raced, DynamoCalls: s.DynamoCalls + o.DynamoCalls, Throttled: s.Throttled + o.Throttled, Internal: s.Internal + o.Internal,
 		InternalApplied: s.InternalApplied + o.InternalApplied, UnprocessedItems: s.UnprocessedItems + o.UnprocessedItems,
 		UnprocessedKeys: s.UnprocessedKeys + o.UnprocessedKeys, SDKRetries: s.SDKRetries + o.SDKRetries,
 	}

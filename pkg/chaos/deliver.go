@@ -80,6 +80,9 @@ func (w *wrapper) handle(ctx context.Context, ev events.SQSEvent) (events.SQSEve
 		c.rng.shuffle(len(ev.Records), func(i, j int) { ev.Records[i], ev.Records[j] = ev.Records[j], ev.Records[i] })
 		c.count.reordered.Add(1)
 	}
+	if c.rng.hit(c.spec.Race) {
+		defer w.race(ctx, ev)()
+	}
 	if !c.rng.hit(c.spec.Crash) {
 		b := &budget{limit: -1}
 		resp, err := w.h(withBudget(ctx, b), ev)
@@ -87,6 +90,22 @@ func (w *wrapper) handle(ctx context.Context, ev events.SQSEvent) (events.SQSEve
 		return resp, err
 	}
 	return w.crash(ctx, ev)
+}
+
+// race handles the batch in a second invocation that runs beside the one that
+// follows, as when a message's visibility timeout ends while it is handled:
+// both write, both settle, both may finish the job. The copy's answer is
+// dropped, as a timed-out invocation's is; the returned wait lets the
+// invocation end only once its copy has.
+func (w *wrapper) race(ctx context.Context, ev events.SQSEvent) (wait func()) {
+	w.c.count.raced.Add(1)
+	recs := append([]events.SQSMessage(nil), ev.Records...)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		w.h(withBudget(context.WithoutCancel(ctx), &budget{limit: -1}), events.SQSEvent{Records: recs})
+	}()
+	return func() { <-done }
 }
 
 // crash runs the handler with a write budget and fails the invocation

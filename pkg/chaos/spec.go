@@ -20,6 +20,7 @@ type Spec struct {
 	Crash       float64 // an invocation dies after a random number of its writes
 	Throttle    float64 // a DynamoDB call fails with a throttling error or HTTP 500
 	Unprocessed float64 // a BatchWriteItem/BatchGetItem leaves part of its items unprocessed
+	Race        float64 // a batch is handled by two invocations at once, whose finishers race
 	Seed        uint64  // seeds the random choices
 }
 
@@ -53,7 +54,7 @@ func ParseSpec(s string) (Spec, error) {
 		}
 		p := sp.field(key)
 		if p == nil {
-			return Spec{}, fmt.Errorf("%w: unknown fault %q (known: duplicate, reorder, crash, throttle, unprocessed, seed)", ErrSpec, key)
+			return Spec{}, fmt.Errorf("%w: unknown fault %q (known: duplicate, reorder, crash, throttle, unprocessed, race, seed)", ErrSpec, key)
 		}
 		f, err := strconv.ParseFloat(val, 64)
 		if err != nil || !(f >= 0 && f <= 1) {
@@ -79,6 +80,8 @@ func (sp *Spec) field(key string) *float64 {
 		return &sp.Throttle
 	case "unprocessed":
 		return &sp.Unprocessed
+	case "race":
+		return &sp.Race
 	}
 	return nil
 }
@@ -86,6 +89,6 @@ func (sp *Spec) field(key string) *float64 {
 // String is the SPEC that ParseSpec reads back into sp.
 func (sp Spec) String() string {
 	f := func(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
-	return fmt.Sprintf("duplicate=%s,reorder=%s,crash=%s,throttle=%s,unprocessed=%s,seed=%d",
-		f(sp.Duplicate), f(sp.Reorder), f(sp.Crash), f(sp.Throttle), f(sp.Unprocessed), sp.Seed)
+	return fmt.Sprintf("duplicate=%s,reorder=%s,crash=%s,throttle=%s,unprocessed=%s,race=%s,seed=%d",
+		f(sp.Duplicate), f(sp.Reorder), f(sp.Crash), f(sp.Throttle), f(sp.Unprocessed), f(sp.Race), sp.Seed)
 }

@@ -50,7 +50,7 @@ func importFiles(t *testing.T, rt *Runtime, name string, files []corpus.File) st
 func randomSpec(rng *rand.Rand) chaos.Spec {
 	p := func(lo, hi float64) float64 { return math.Round((lo+rng.Float64()*(hi-lo))*100) / 100 }
 	return chaos.Spec{
-		Duplicate: p(0, 0.6), Reorder: p(0, 1), Crash: p(0.05, 0.2), Throttle: p(0, 0.3), Unprocessed: p(0, 0.5),
+		Duplicate: p(0, 0.6), Reorder: p(0, 1), Crash: p(0.05, 0.2), Throttle: p(0, 0.3), Unprocessed: p(0, 0.5), Race: p(0.1, 0.4),
 		Seed: rng.Uint64(),
 	}
 }
@@ -75,7 +75,7 @@ func TestChaosEqualsCleanRun(t *testing.T) {
 	start := time.Now()
 	clean := importFiles(t, openRuntime(t, chaosOptions(nil)), name, files)
 	t.Logf("clean run: %s", time.Since(start).Round(time.Millisecond))
-	soak, err := chaos.ParseSpec("duplicate=0.3,reorder=1,crash=0.05,throttle=0.1,unprocessed=0.2")
+	soak, err := chaos.ParseSpec("duplicate=0.3,reorder=1,crash=0.05,throttle=0.1,unprocessed=0.2,race=0.2")
 	if err != nil {
 		t.Fatal(err)
 	}
