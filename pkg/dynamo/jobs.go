@@ -396,11 +396,26 @@ func (s *Store) Pieces(ctx context.Context, jobId string) ([]*job.PieceState, er
 // Running returns the jobs that have not ended, oldest first (the Running index,
 // keys only: job items change with every batch, their keys never).
 func (s *Store) Running(ctx context.Context) ([]*job.Head, error) {
+	items, err := s.indexedJobs(ctx, RunningIndex, "Running", runningFlag)
+	if err != nil {
+		return nil, err
+	}
+	heads := make([]*job.Head, len(items))
+	for i, it := range items {
+		heads[i] = it.head()
+	}
+	return heads, nil
+}
+
+// indexedJobs reads the job items that a keys-only index of the Jobs table
+// lists under attr = value, in the index's order.
+func (s *Store) indexedJobs(ctx context.Context, index, attr, value string) ([]*jobItem, error) {
 	keys, err := s.query(ctx, &dynamodb.QueryInput{
 		TableName:                 aws.String(s.t.Jobs),
-		IndexName:                 aws.String(RunningIndex),
-		KeyConditionExpression:    aws.String("Running = :r"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":r": str(runningFlag)},
+		IndexName:                 aws.String(index),
+		KeyConditionExpression:    aws.String("#k = :v"),
+		ExpressionAttributeNames:  map[string]string{"#k": attr},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":v": str(value)},
 	})
 	if err != nil {
 		return nil, err
@@ -409,15 +424,14 @@ func (s *Store) Running(ctx context.Context) ([]*job.Head, error) {
 	if err != nil {
 		return nil, err
 	}
-	heads := make([]*job.Head, 0, len(items))
-	for _, item := range items {
-		var it jobItem
-		if err := unmarshal(item, &it); err != nil {
+	out := make([]*jobItem, len(items))
+	for i, item := range items {
+		out[i] = new(jobItem)
+		if err := unmarshal(item, out[i]); err != nil {
 			return nil, fmt.Errorf("decode job: %w", err)
 		}
-		heads = append(heads, it.head())
 	}
-	return heads, nil
+	return out, nil
 }
 
 // Job reads a job. While it runs, its counts are those of its pieces so far:
@@ -451,25 +465,12 @@ func (s *Store) Job(ctx context.Context, id string) (*job.Job, error) {
 // Jobs lists every job, oldest first (the ByOrder index); a running job
 // carries its live counts, as Job gives them.
 func (s *Store) Jobs(ctx context.Context) ([]*job.Job, error) {
-	keys, err := s.query(ctx, &dynamodb.QueryInput{
-		TableName:                 aws.String(s.t.Jobs),
-		IndexName:                 aws.String(JobsByOrderIndex),
-		KeyConditionExpression:    aws.String("Kind = :k"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":k": str(jobKind)},
-	})
-	if err != nil {
-		return nil, err
-	}
-	items, err := s.jobsOf(ctx, keys)
+	items, err := s.indexedJobs(ctx, JobsByOrderIndex, "Kind", jobKind)
 	if err != nil {
 		return nil, err
 	}
 	jobs := make([]*job.Job, 0, len(items))
-	for _, item := range items {
-		var it jobItem
-		if err := unmarshal(item, &it); err != nil {
-			return nil, fmt.Errorf("decode job: %w", err)
-		}
+	for _, it := range items {
 		j := it.job()
 		if !j.JobStatus.Final() {
 			if j, err = s.Job(ctx, it.JobId); err != nil {
