@@ -1,0 +1,220 @@
+package sim
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/segport/segport/internal/memstore"
+	"github.com/segport/segport/pkg/importer"
+)
+
+// Result is what one schedule did and which invariants it broke.
+type Result struct {
+	Seed     int64
+	Faults   Faults
+	Steps    int
+	Lossy    bool     // a fault that may lose rows was injected
+	Failures []string // the invariants broken; none if the schedule passed
+	Trace    []string // what happened, step by step
+}
+
+// Failed reports whether an invariant broke.
+func (r *Result) Failed() bool { return len(r.Failures) > 0 }
+
+// maxSteps bounds a schedule: one that has not quiesced by then breaks the
+// invariant that every job ends.
+const maxSteps = 20000
+
+// trigger is an S3 event waiting for its (next) invocation; Lambda retries an
+// asynchronous invocation twice.
+type trigger struct {
+	f        file
+	attempts int
+}
+
+// Run runs the schedule of seed with the given fault kinds and checks it.
+func Run(seed int64, faults Faults) *Result {
+	w := newWorld(seed, faults)
+	sc := newScenario(w.r, faults)
+	w.wire(sc)
+	res := &Result{Seed: seed, Faults: faults}
+	var pending []*trigger
+	for _, f := range sc.files {
+		w.objs.Load(bucket, f.key, f.body, map[string]string{importer.MetaJobId: f.jobId})
+		pending = append(pending, &trigger{f: f})
+	}
+	w.logf("scenario: %d files, piece %d bytes, batch %d bytes, maxReceive %d, horizon %d", len(sc.files), sc.pieceSize, sc.batchBytes, w.maxReceive, w.horizon)
+	quiet := 0
+	for w.step = 0; ; w.step++ {
+		if w.step == maxSteps {
+			res.Failures = append(res.Failures, fmt.Sprintf("every job ends: no quiescence after %d steps", maxSteps))
+			break
+		}
+		parseVis, writeVis := w.parseQ.Visible(), w.writeQ.Visible()
+		canStart := len(w.procs) < 3
+		if len(w.procs) > 0 && !w.procs[0].parks {
+			canStart = false // without interleaving an invocation runs to its end
+		}
+		type choice struct {
+			weight int
+			do     func()
+		}
+		var cs []choice
+		if len(w.procs) > 0 {
+			cs = append(cs, choice{8, func() { w.resume(w.procs[w.r.IntN(len(w.procs))]) }})
+		}
+		if canStart && len(pending) > 0 {
+			cs = append(cs, choice{3, func() {
+				i := w.r.IntN(len(pending))
+				t := pending[i]
+				pending = append(pending[:i], pending[i+1:]...)
+				w.startTrigger(t, &pending)
+			}})
+		}
+		if canStart && len(parseVis) > 0 {
+			cs = append(cs, choice{4, func() { w.deliver("parse", w.parseQ, parseVis, w.parser.HandleSQS) }})
+		}
+		if canStart && len(writeVis) > 0 {
+			cs = append(cs, choice{6, func() { w.deliver("write", w.writeQ, writeVis, w.writer.HandleSQS) }})
+		}
+		if canStart && len(parseVis)+len(writeVis) > 0 && w.faulty(FaultDuplicate) {
+			cs = append(cs, choice{1, func() {
+				if len(parseVis) > 0 && (len(writeVis) == 0 || w.r.IntN(2) == 0) {
+					w.parseQ.Duplicate(parseVis[w.r.IntN(len(parseVis))])
+				} else {
+					w.writeQ.Duplicate(writeVis[w.r.IntN(len(writeVis))])
+				}
+				w.logf("duplicate a message")
+			}})
+		}
+		if canStart && w.faulty(FaultRestart) && w.restarts < 2 {
+			cs = append(cs, choice{1, func() { w.restart() }})
+		}
+		if canStart && len(cs) > 0 {
+			cs = append(cs, choice{1, func() { w.sweep(stallAfter) }})
+			cs = append(cs, choice{2, func() { w.advance(time.Duration(1+w.r.IntN(120)) * time.Second) }})
+		}
+		if len(cs) == 0 {
+			// Nothing visible, nothing running: let hidden messages show, or
+			// sweep until sweeping changes nothing.
+			if next, ok := earliest(w.parseQ, w.writeQ); ok {
+				w.now = next
+				w.logf("time jumps to the next visible message")
+				continue
+			}
+			quiet++
+			if quiet > 60 {
+				res.Failures = append(res.Failures, "every job ends: the sweeper still finds work after 60 sweeps at rest")
+				break
+			}
+			w.advance(stallAfter + time.Minute)
+			if rep := w.sweep(stallAfter); rep.Stalled == 0 && rep.DeadLetters == 0 && w.parseQ.Len() == 0 {
+				break
+			}
+			continue
+		}
+		total := 0
+		for _, c := range cs {
+			total += c.weight
+		}
+		n := w.r.IntN(total)
+		for _, c := range cs {
+			if n < c.weight {
+				c.do()
+				break
+			}
+			n -= c.weight
+		}
+	}
+	w.kill()
+	res.Steps, res.Lossy = w.step, w.lossy
+	res.Failures = append(res.Failures, check(w, sc)...)
+	res.Trace = w.trace
+	return res
+}
+
+func earliest(qs ...*memstore.Queue) (time.Time, bool) {
+	var at time.Time
+	found := false
+	for _, q := range qs {
+		if t, ok := q.NextVisible(); ok && (!found || t.Before(at)) {
+			at, found = t, true
+		}
+	}
+	return at, found
+}
+
+func (w *world) advance(d time.Duration) {
+	w.now = w.now.Add(d)
+}
+
+// deliver starts an invocation with a batch of one to three visible messages,
+// picked at random: SQS delivers in any order.
+func (w *world) deliver(kind string, q *memstore.Queue, visible []int, handle func(context.Context, events.SQSEvent) (events.SQSEventResponse, error)) {
+	n := 1 + w.r.IntN(min(3, len(visible)))
+	w.r.Shuffle(len(visible), func(i, k int) { visible[i], visible[k] = visible[k], visible[i] })
+	var ev events.SQSEvent
+	for _, h := range visible[:n] {
+		if rec, ok := q.Receive(h); ok {
+			ev.Records = append(ev.Records, rec)
+		}
+	}
+	w.resume(w.start(kind, q, ev.Records, func(ctx context.Context) (events.SQSEventResponse, error) {
+		return handle(ctx, ev)
+	}))
+}
+
+// startTrigger invokes the trigger with the file's S3 event; a failed or dead
+// invocation is retried, twice, as Lambda retries asynchronous invocations.
+func (w *world) startTrigger(t *trigger, pending *[]*trigger) {
+	t.attempts++
+	ev := events.S3Event{Records: []events.S3EventRecord{{
+		EventName: "ObjectCreated:Put", EventTime: t.f.created,
+		S3: events.S3Entity{Bucket: events.S3Bucket{Name: bucket}, Object: events.S3Object{Key: t.f.key, URLDecodedKey: t.f.key, Sequencer: "00"}},
+	}}}
+	var p *proc
+	p = w.start("trigger", nil, nil, func(ctx context.Context) (events.SQSEventResponse, error) {
+		err := w.trigger.HandleS3(ctx, ev)
+		if (err != nil || p.crashed) && t.attempts < 3 {
+			*pending = append(*pending, t)
+		}
+		return events.SQSEventResponse{}, err
+	})
+	if t.attempts == 3 {
+		p.crashAt, p.throttle = 0, 0 // the last attempt succeeds: a lost trigger is not simulated
+	}
+	w.resume(p)
+}
+
+// sweep runs the sweeper to its end; restarts run it with StallAfter 0.
+func (w *world) sweep(stall time.Duration) importer.SweepReport {
+	var rep importer.SweepReport
+	s := *w.sweeper
+	s.StallAfter = stall
+	p := w.start("sweep", nil, nil, func(ctx context.Context) (events.SQSEventResponse, error) {
+		var err error
+		rep, err = s.Sweep(ctx)
+		return events.SQSEventResponse{}, err
+	})
+	p.parks = false // a sweep is run to its end
+	for !p.done {
+		w.resume(p)
+	}
+	b, _ := json.Marshal(rep)
+	w.logf("sweep (stall %s): %s", stall, b)
+	return rep
+}
+
+// restart loses every message and every running invocation, then sweeps with
+// StallAfter 0, as the local stack does when it starts.
+func (w *world) restart() {
+	w.restarts++
+	w.kill()
+	n := w.parseQ.Drop() + w.writeQ.Drop() + w.parseDLQ.Drop() + w.writeDLQ.Drop()
+	w.logf("restart: %d messages lost", n)
+	w.sweep(0)
+}
