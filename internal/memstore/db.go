@@ -29,6 +29,8 @@ type DB struct {
 
 	mu     sync.Mutex
 	tables map[string]map[string][]byte // table -> key -> item JSON
+	jobs   map[string]*jobItem          // the Jobs table's job items, by job id
+	pieces map[string]*pieceItem        // its piece items, by pieceKey
 }
 
 // NewDB returns an empty DB; shards is how many partitions a segment's
@@ -37,7 +39,8 @@ func NewDB(env *Env, shards int) *DB {
 	if shards < 1 {
 		shards = 1
 	}
-	return &DB{env: env, shards: shards, tables: map[string]map[string][]byte{}}
+	return &DB{env: env, shards: shards, tables: map[string]map[string][]byte{},
+		jobs: map[string]*jobItem{}, pieces: map[string]*pieceItem{}}
 }
 
 // maxAttempts bounds the retries of unprocessed batch items and of
@@ -148,6 +151,14 @@ func (d *DB) Items(table string) map[string][]byte {
 	for k, v := range d.tables[table] {
 		out[k] = v
 	}
+	if table == Jobs {
+		for k, it := range d.jobs {
+			out[k+"\x00job"], _ = json.Marshal(it)
+		}
+		for k, it := range d.pieces {
+			out[k], _ = json.Marshal(it)
+		}
+	}
 	return out
 }
 
@@ -158,6 +169,9 @@ func (d *DB) Tables() []string {
 	var names []string
 	for t := range d.tables {
 		names = append(names, t)
+	}
+	if len(d.jobs) > 0 && d.tables[Jobs] == nil {
+		names = append(names, Jobs)
 	}
 	sort.Strings(names)
 	return names

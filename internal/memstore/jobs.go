@@ -2,7 +2,10 @@ package memstore
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -97,12 +100,11 @@ func (d *DB) stamp() string { return d.env.now().Format(time.RFC3339Nano) }
 func (d *DB) CreateJob(ctx context.Context, j *job.Job, launch job.Launch) (*job.Job, bool, error) {
 	created := false
 	err := d.do(ctx, "PutItem", Jobs, true, func() error {
-		var it jobItem
-		if ok, err := d.get(Jobs, jobKey(j.Id), &it); err != nil || ok {
-			return err
+		if _, ok := d.jobs[j.Id]; ok {
+			return nil
 		}
 		created = true
-		return d.put(Jobs, jobKey(j.Id), jobItem{JobId: j.Id, JobStatus: j.JobStatus, JobOrder: launch.JobOrder,
+		return d.putJob(&jobItem{JobId: j.Id, JobStatus: j.JobStatus, JobOrder: launch.JobOrder,
 			SegmentId: j.Definition.SegmentId, Running: "1", CreationDate: j.CreationDate, Definition: j.Definition,
 			Launch: launch, Progressed: d.stamp()})
 	})
@@ -124,19 +126,19 @@ func (d *DB) CreateJob(ctx context.Context, j *job.Job, launch job.Launch) (*job
 func (d *DB) StartJob(ctx context.Context, jobId string, pieces []job.Piece) error {
 	err := d.batchWrite(ctx, Jobs, len(pieces), func(i int) error {
 		p := pieces[i]
-		return d.put(Jobs, pieceKey(jobId, p.Index), pieceItem{JobId: jobId, Index: p.Index, Plan: p,
+		return d.putPiece(&pieceItem{JobId: jobId, Index: p.Index, Plan: p,
 			Done: map[string]job.Tally{}, Lost: map[string]job.LostBatch{}})
 	})
 	if err != nil {
 		return fmt.Errorf("record the pieces of job %s: %w", jobId, err)
 	}
 	err = d.do(ctx, "UpdateItem", Jobs, true, func() error {
-		var it jobItem
-		if ok, err := d.get(Jobs, jobKey(jobId), &it); err != nil || !ok || it.JobStatus != job.Created {
-			return err // a failed condition is no error here
+		it, ok := d.getJob(jobId)
+		if !ok || it.JobStatus != job.Created {
+			return nil // a failed condition is no error here
 		}
 		it.JobStatus, it.TotalPieces, it.Progressed = job.Processing, len(pieces), d.stamp()
-		return d.put(Jobs, jobKey(jobId), it)
+		return d.putJob(it)
 	})
 	if err != nil {
 		return fmt.Errorf("start job %s: %w", jobId, err)
@@ -148,11 +150,7 @@ func (d *DB) StartJob(ctx context.Context, jobId string, pieces []job.Piece) err
 func (d *DB) Head(ctx context.Context, id string) (*job.Head, error) {
 	var h *job.Head
 	err := d.do(ctx, "GetItem", Jobs, false, func() error {
-		var it jobItem
-		ok, err := d.get(Jobs, jobKey(id), &it)
-		if err != nil {
-			return err
-		}
+		it, ok := d.getJob(id)
 		if !ok {
 			return fmt.Errorf("job %s: %w", id, job.ErrNotFound)
 		}
@@ -167,11 +165,7 @@ func (d *DB) Head(ctx context.Context, id string) (*job.Head, error) {
 // job that does not exist.
 func (d *DB) FinishJob(ctx context.Context, j *job.Job, progress int64) error {
 	return d.do(ctx, "UpdateItem", Jobs, true, func() error {
-		var it jobItem
-		ok, err := d.get(Jobs, jobKey(j.Id), &it)
-		if err != nil {
-			return err
-		}
+		it, ok := d.getJob(j.Id)
 		if !ok || it.Progress != progress {
 			return job.ErrConflict
 		}
@@ -180,7 +174,7 @@ func (d *DB) FinishJob(ctx context.Context, j *job.Job, progress int64) error {
 		it.CompletedPieces, it.FailedPieces = j.CompletedPieces, j.FailedPieces
 		it.Failures = append([]string{}, j.Failures...)
 		it.ErrorReport, it.Running = j.ErrorReport, ""
-		return d.put(Jobs, jobKey(j.Id), it)
+		return d.putJob(it)
 	})
 }
 
@@ -189,11 +183,7 @@ func (d *DB) FinishJob(ctx context.Context, j *job.Job, progress int64) error {
 func (d *DB) updatePiece(ctx context.Context, jobId string, index int, fn func(*pieceItem)) (*job.PieceState, error) {
 	var st *job.PieceState
 	err := d.do(ctx, "UpdateItem", Jobs, true, func() error {
-		var it pieceItem
-		ok, err := d.get(Jobs, pieceKey(jobId, index), &it)
-		if err != nil {
-			return err
-		}
+		it, ok := d.getPiece(jobId, index)
 		if !ok {
 			return fmt.Errorf("piece %d of job %s: %w", index, jobId, job.ErrNotFound)
 		}
@@ -203,8 +193,8 @@ func (d *DB) updatePiece(ctx context.Context, jobId string, index int, fn func(*
 		if it.Lost == nil {
 			it.Lost = map[string]job.LostBatch{}
 		}
-		fn(&it)
-		if err := d.put(Jobs, pieceKey(jobId, index), it); err != nil {
+		fn(it)
+		if err := d.putPiece(it); err != nil {
 			return err
 		}
 		st = it.state()
@@ -223,12 +213,12 @@ func (d *DB) progressed(ctx context.Context, jobId string, index int, fn func(*p
 		return nil, err
 	}
 	err = d.do(ctx, "UpdateItem", Jobs, true, func() error {
-		var it jobItem
-		if ok, err := d.get(Jobs, jobKey(jobId), &it); err != nil || !ok || it.Running == "" {
-			return err
+		it, ok := d.getJob(jobId)
+		if !ok || it.Running == "" {
+			return nil
 		}
 		it.Progressed = d.stamp()
-		return d.put(Jobs, jobKey(jobId), it)
+		return d.putJob(it)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("mark job %s as progressing: %w", jobId, err)
@@ -239,7 +229,7 @@ func (d *DB) progressed(ctx context.Context, jobId string, index int, fn func(*p
 // PieceParsed sets Parsed and Result and removes GaveUp.
 func (d *DB) PieceParsed(ctx context.Context, jobId string, index int, r job.PieceResult) (*job.PieceState, error) {
 	return d.progressed(ctx, jobId, index, func(it *pieceItem) {
-		it.Parsed, it.Result, it.GaveUp = true, r, ""
+		it.Parsed, it.Result, it.GaveUp = true, cloneResult(r), ""
 	})
 }
 
@@ -282,11 +272,7 @@ func (d *DB) PieceTried(ctx context.Context, jobId string, index int) (int, erro
 func (d *DB) SettlePiece(ctx context.Context, jobId string, index int, failed bool) (bool, error) {
 	all := false
 	err := d.do(ctx, "UpdateItem", Jobs, true, func() error {
-		var it jobItem
-		ok, err := d.get(Jobs, jobKey(jobId), &it)
-		if err != nil {
-			return err
-		}
+		it, ok := d.getJob(jobId)
 		if !ok {
 			return fmt.Errorf("job %s: %w", jobId, job.ErrNotFound)
 		}
@@ -298,7 +284,7 @@ func (d *DB) SettlePiece(ctx context.Context, jobId string, index int, failed bo
 		}
 		it.Progress++
 		it.Progressed = d.stamp()
-		if err := d.put(Jobs, jobKey(jobId), it); err != nil {
+		if err := d.putJob(it); err != nil {
 			return err
 		}
 		all = it.TotalPieces > 0 && len(it.Settled) >= it.TotalPieces
@@ -330,12 +316,10 @@ func removeFromSet(s []int, v int) []int {
 func (d *DB) Pieces(ctx context.Context, jobId string) ([]*job.PieceState, error) {
 	var pieces []*job.PieceState
 	err := d.do(ctx, "Query", Jobs, false, func() error {
-		for _, k := range d.keysWithPrefix(Jobs, piecePrefix(jobId)) {
-			var it pieceItem
-			if _, err := d.get(Jobs, k, &it); err != nil {
-				return err
+		for k, it := range d.pieces {
+			if strings.HasPrefix(k, piecePrefix(jobId)) {
+				pieces = append(pieces, it.clone().state())
 			}
-			pieces = append(pieces, it.state())
 		}
 		return nil
 	})
@@ -350,16 +334,9 @@ func (d *DB) Pieces(ctx context.Context, jobId string) ([]*job.PieceState, error
 func (d *DB) Running(ctx context.Context) ([]*job.Head, error) {
 	var items []jobItem
 	err := d.do(ctx, "Query", Jobs, false, func() error {
-		for k := range d.tables[Jobs] {
-			if !strings.HasSuffix(k, "\x00job") {
-				continue
-			}
-			var it jobItem
-			if _, err := d.get(Jobs, k, &it); err != nil {
-				return err
-			}
+		for _, it := range d.jobs {
 			if it.Running != "" {
-				items = append(items, it)
+				items = append(items, *it.clone())
 			}
 		}
 		return nil
@@ -384,9 +361,123 @@ func (d *DB) Running(ctx context.Context) ([]*job.Head, error) {
 func (d *DB) Job(id string) *job.Head {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	var it jobItem
-	if ok, _ := d.get(Jobs, jobKey(id), &it); !ok {
+	it, ok := d.getJob(id)
+	if !ok {
 		return nil
 	}
 	return it.head()
+}
+
+// The Jobs table is kept as typed items, cloned in and out, rather than as
+// JSON: the finisher and the sweeper read every piece of a job often.
+
+func (it *jobItem) clone() *jobItem {
+	c := *it
+	c.Failures = slices.Clone(it.Failures)
+	c.Settled = slices.Clone(it.Settled)
+	c.FailedSet = slices.Clone(it.FailedSet)
+	return &c
+}
+
+func cloneTally(t job.Tally) job.Tally {
+	t.Channels = maps.Clone(t.Channels)
+	return t
+}
+
+func cloneResult(r job.PieceResult) job.PieceResult {
+	r.ChannelCounts = maps.Clone(r.ChannelCounts)
+	r.Failures = slices.Clone(r.Failures)
+	cuts := make([]job.Cut, len(r.Cuts))
+	for i, c := range r.Cuts {
+		cuts[i] = job.Cut{Line: c.Line, Tally: cloneTally(c.Tally)}
+	}
+	if r.Cuts != nil {
+		r.Cuts = cuts
+	}
+	return r
+}
+
+func (it *pieceItem) clone() *pieceItem {
+	c := *it
+	c.Result = cloneResult(it.Result)
+	c.Done = make(map[string]job.Tally, len(it.Done))
+	for k, t := range it.Done {
+		c.Done[k] = cloneTally(t)
+	}
+	c.Lost = make(map[string]job.LostBatch, len(it.Lost))
+	for k, l := range it.Lost {
+		l.Tally = cloneTally(l.Tally)
+		c.Lost[k] = l
+	}
+	return &c
+}
+
+// size estimates a piece item's size from its strings, which are what can
+// grow; a large one is measured.
+func (it *pieceItem) size() int {
+	n := 256 + len(it.GaveUp) + len(it.Result.Error) + len(it.Result.Report) + len(it.Plan.Key)
+	for _, h := range it.Plan.Header {
+		n += len(h) + 1
+	}
+	for _, f := range it.Result.Failures {
+		n += len(f) + 1
+	}
+	n += 48 * (len(it.Done) + len(it.Result.Cuts))
+	for _, l := range it.Lost {
+		n += 48 + len(l.Reason)
+	}
+	return n
+}
+
+func (it *jobItem) size() int {
+	n := 512 + len(it.Definition.S3Url) + len(it.ErrorReport) + 4*(len(it.Settled)+len(it.FailedSet))
+	for _, f := range it.Failures {
+		n += len(f) + 1
+	}
+	return n
+}
+
+// getJob returns a copy of the job's item; the caller holds mu.
+func (d *DB) getJob(id string) (*jobItem, bool) {
+	it, ok := d.jobs[id]
+	if !ok {
+		return nil, false
+	}
+	return it.clone(), true
+}
+
+func (d *DB) putJob(it *jobItem) error {
+	if err := checkTyped(Jobs, it.size(), it); err != nil {
+		return err
+	}
+	d.jobs[it.JobId] = it.clone()
+	return nil
+}
+
+func (d *DB) getPiece(jobId string, i int) (*pieceItem, bool) {
+	it, ok := d.pieces[pieceKey(jobId, i)]
+	if !ok {
+		return nil, false
+	}
+	return it.clone(), true
+}
+
+func (d *DB) putPiece(it *pieceItem) error {
+	if err := checkTyped(Jobs, it.size(), it); err != nil {
+		return err
+	}
+	d.pieces[pieceKey(it.JobId, it.Index)] = it.clone()
+	return nil
+}
+
+// checkTyped measures an item whose estimate comes near the limit.
+func checkTyped(table string, estimate int, v any) error {
+	if estimate < MaxItemBytes/2 {
+		return nil
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("encode %s item: %w", table, err)
+	}
+	return checkItem(table, b)
 }

@@ -15,7 +15,8 @@ import (
 // Result is what one schedule did and which invariants it broke.
 type Result struct {
 	Seed     int64
-	Faults   Faults
+	Allowed  Faults // the kinds the schedule drew from
+	Faults   Faults // the kinds it drew
 	Steps    int
 	Lossy    bool     // a fault that may lose rows was injected
 	Failures []string // the invariants broken; none if the schedule passed
@@ -36,12 +37,18 @@ type trigger struct {
 	attempts int
 }
 
-// Run runs the schedule of seed with the given fault kinds and checks it.
-func Run(seed int64, faults Faults) *Result {
-	w := newWorld(seed, faults)
-	sc := newScenario(w.r, faults)
+// Run runs the schedule of seed and checks it. The schedule draws its fault
+// kinds from allowed: one in eight schedules has none, the others a random mix.
+func Run(seed int64, allowed Faults) *Result {
+	w := newWorld(seed, allowed)
+	if w.r.IntN(8) == 0 {
+		w.faults = 0
+	} else {
+		w.faults = allowed & Faults(w.r.Uint64())
+	}
+	sc := newScenario(w.r, w.faults)
 	w.wire(sc)
-	res := &Result{Seed: seed, Faults: faults}
+	res := &Result{Seed: seed, Allowed: allowed, Faults: w.faults}
 	var pending []*trigger
 	for _, f := range sc.files {
 		w.objs.Load(bucket, f.key, f.body, map[string]string{importer.MetaJobId: f.jobId})
@@ -92,7 +99,19 @@ func Run(seed int64, faults Faults) *Result {
 			}})
 		}
 		if canStart && w.faulty(FaultRestart) && w.restarts < 2 {
-			cs = append(cs, choice{1, func() { w.restart() }})
+			cs = append(cs, choice{1, func() {
+				// A retry of a failed trigger is lost with the stack too.
+				kept := pending[:0]
+				for _, t := range pending {
+					if t.attempts == 0 {
+						kept = append(kept, t)
+						continue
+					}
+					w.lossy, w.unplanned[t.f.key] = true, true
+				}
+				pending = kept
+				w.restart()
+			}})
 		}
 		if canStart && len(cs) > 0 {
 			cs = append(cs, choice{1, func() { w.sweep(stallAfter) }})
@@ -112,7 +131,7 @@ func Run(seed int64, faults Faults) *Result {
 				break
 			}
 			w.advance(stallAfter + time.Minute)
-			if rep := w.sweep(stallAfter); rep.Stalled == 0 && rep.DeadLetters == 0 && w.parseQ.Len() == 0 {
+			if rep, ok := w.sweep(stallAfter); ok && rep.Stalled == 0 && rep.DeadLetters == 0 && w.parseQ.Len() == 0 {
 				break
 			}
 			continue
@@ -179,19 +198,21 @@ func (w *world) startTrigger(t *trigger, pending *[]*trigger) {
 	var p *proc
 	p = w.start("trigger", nil, nil, func(ctx context.Context) (events.SQSEventResponse, error) {
 		err := w.trigger.HandleS3(ctx, ev)
-		if (err != nil || p.crashed) && t.attempts < 3 {
+		if (err != nil || p.crashed) && !p.killed && t.attempts < 3 {
 			*pending = append(*pending, t)
 		}
 		return events.SQSEventResponse{}, err
 	})
+	p.file = t.f.key
 	if t.attempts == 3 {
 		p.crashAt, p.throttle = 0, 0 // the last attempt succeeds: a lost trigger is not simulated
 	}
 	w.resume(p)
 }
 
-// sweep runs the sweeper to its end; restarts run it with StallAfter 0.
-func (w *world) sweep(stall time.Duration) importer.SweepReport {
+// sweep runs the sweeper to its end and reports whether it ran cleanly;
+// restarts run it with StallAfter 0.
+func (w *world) sweep(stall time.Duration) (importer.SweepReport, bool) {
 	var rep importer.SweepReport
 	s := *w.sweeper
 	s.StallAfter = stall
@@ -206,7 +227,7 @@ func (w *world) sweep(stall time.Duration) importer.SweepReport {
 	}
 	b, _ := json.Marshal(rep)
 	w.logf("sweep (stall %s): %s", stall, b)
-	return rep
+	return rep, !p.crashed && p.err == nil
 }
 
 // restart loses every message and every running invocation, then sweeps with

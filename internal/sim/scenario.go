@@ -39,7 +39,7 @@ type cell struct {
 var epoch = time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
 
 func newScenario(r *rand.Rand, f Faults) scenario {
-	sc := scenario{pieceSize: int64(150 + r.IntN(1500)), batchBytes: 300 + r.IntN(2500)}
+	sc := scenario{batchBytes: 300 + r.IntN(1500)}
 	names := customNames(r)
 	segs := []string{"alpha", "beta"}
 	n := 1 + r.IntN(3)
@@ -55,9 +55,9 @@ func newScenario(r *rand.Rand, f Faults) scenario {
 		fl.key = fmt.Sprintf("imports/%s/f%d%s", fl.segment, i, ext)
 		fl.created = epoch.Add(time.Duration(i) * time.Second)
 		fl.jobId = job.NewId("sim", fl.key)
-		rows := 1 + r.IntN(25)
-		if r.IntN(8) == 0 {
-			rows = 50 + r.IntN(200)
+		rows := 1 + r.IntN(16)
+		if r.IntN(20) == 0 {
+			rows = 30 + r.IntN(150)
 		}
 		gen := make([][]cell, rows)
 		for k := range gen {
@@ -70,6 +70,13 @@ func newScenario(r *rand.Rand, f Faults) scenario {
 		}
 		sc.files = append(sc.files, fl)
 	}
+	// Pieces of about a fifth to the whole of the largest file: one to a
+	// few pieces each, a few more for a large file.
+	largest := 0
+	for _, f := range sc.files {
+		largest = max(largest, len(f.body))
+	}
+	sc.pieceSize = int64(max(120, largest/(1+r.IntN(5))))
 	return sc
 }
 

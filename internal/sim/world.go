@@ -96,6 +96,7 @@ type world struct {
 	lossy    bool // a fault was injected that may lose rows legitimately
 	trace    []string
 	restarts int
+	unplanned map[string]bool // files whose S3 event was lost with a restart
 }
 
 type procKey struct{}
@@ -106,6 +107,7 @@ type procKey struct{}
 type proc struct {
 	id     int
 	kind   string
+	file   string // a trigger's file
 	ctx    context.Context
 	cancel context.CancelFunc
 	q      *memstore.Queue
@@ -117,6 +119,7 @@ type proc struct {
 	throttle   int  // one request in throttle fails; 0: none
 	writes     int
 	crashed    bool
+	killed     bool // by a restart
 	parks      bool // whether it yields at every request
 
 	started bool
@@ -133,7 +136,7 @@ var errCrash = errors.New("simulated crash: the invocation died")
 var errThrottled = errors.New("ProvisionedThroughputExceededException: simulated throttling")
 
 func newWorld(seed int64, faults Faults) *world {
-	w := &world{r: rand.New(rand.NewPCG(uint64(seed), uint64(seed)^0x5eed)), faults: faults, now: epoch}
+	w := &world{r: rand.New(rand.NewPCG(uint64(seed), uint64(seed)^0x5eed)), faults: faults, now: epoch, unplanned: map[string]bool{}}
 	w.env = &memstore.Env{Now: func() time.Time { return w.now }, Faults: w}
 	w.db = memstore.NewDB(w.env, shards)
 	w.objs = memstore.NewObjects(w.env)
@@ -306,7 +309,11 @@ func (w *world) finish(p *proc) {
 func (w *world) kill() {
 	for len(w.procs) > 0 {
 		p := w.procs[0]
-		p.crashed = true
+		p.crashed, p.killed = true, true
+		if p.kind == "trigger" {
+			w.lossy = true // its S3 event is lost with the stack: the job fails unplanned, or never exists
+			w.unplanned[p.file] = true
+		}
 		p.cancel()
 		for !p.done {
 			w.resume(p)
