@@ -89,7 +89,7 @@ func check(w *world, sc scenario) []string {
 		}
 		j := h.Job
 		if !j.JobStatus.Final() {
-			failf("every job ends: job of %s is %s", f.key, j.JobStatus)
+			failf("every job ends: job of %s is %s, %d pieces, progress %d: %s", f.key, j.JobStatus, h.Launch.TotalPieces, h.Progress, pieceStates(w, f.jobId))
 		}
 		processed[job.SegmentId(f.segment)] += j.TotalProcessed
 		pieces, err := w.db.Pieces(ctx, f.jobId)
@@ -390,6 +390,17 @@ func lostDetail(w *world, sc scenario) string {
 				out = append(out, fmt.Sprintf("%s piece %d batch %d lost (tries %d): %s", f.key, p.Index, seq, p.Tries, p.Lost[seq].Reason))
 			}
 		}
+	}
+	return strings.Join(out, "; ")
+}
+
+// pieceStates describes a job's pieces briefly.
+func pieceStates(w *world, jobId string) string {
+	pieces, _ := w.db.Pieces(context.Background(), jobId)
+	var out []string
+	for _, p := range pieces {
+		out = append(out, fmt.Sprintf("piece %d: parsed %v batches %d done %v lost %v gaveUp %q tries %d settled %v",
+			p.Index, p.Parsed, p.Result.Batches, slices.Sorted(maps.Keys(p.Done)), slices.Sorted(maps.Keys(p.Lost)), p.GaveUp, p.Tries, p.Settled()))
 	}
 	return strings.Join(out, "; ")
 }
