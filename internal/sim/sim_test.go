@@ -52,6 +52,7 @@ func runMany(t *testing.T, first int64, count int, allowed Faults, until time.Ti
 		ran    atomic.Int64
 		failed atomic.Int64
 		mu     sync.Mutex
+		known  = map[string]int{}
 		wg     sync.WaitGroup
 	)
 	next.Store(first)
@@ -66,7 +67,16 @@ func runMany(t *testing.T, first int64, count int, allowed Faults, until time.Ti
 				}
 				r := Run(seed, allowed)
 				ran.Add(1)
-				if r.Failed() && failed.Add(1) <= 10 {
+				if !r.Failed() {
+					continue
+				}
+				if bug := knownBug(r); bug != "" {
+					mu.Lock()
+					known[bug]++
+					mu.Unlock()
+					continue
+				}
+				if failed.Add(1) <= 10 {
 					mu.Lock()
 					report(t, r)
 					mu.Unlock()
@@ -75,6 +85,11 @@ func runMany(t *testing.T, first int64, count int, allowed Faults, until time.Ti
 		}()
 	}
 	wg.Wait()
+	for _, k := range knownFailures {
+		if known[k.name] > 0 {
+			t.Logf("%d schedules failed with the known, open bug %s", known[k.name], k.name)
+		}
+	}
 	if n := failed.Load(); n > 0 {
 		t.Errorf("%d of %d schedules failed", n, ran.Load())
 	}

@@ -181,6 +181,7 @@ func (w *world) Before(ctx context.Context, op memstore.Op) error {
 	if p == nil {
 		return nil
 	}
+	w.now = w.now.Add(time.Millisecond) // a request takes time
 	if p.parks {
 		p.yield <- false
 		<-p.resume
