@@ -321,6 +321,9 @@ func checkItems(failf func(string, ...any), w *world) {
 	for _, t := range w.db.Tables() {
 		items := w.db.Items(t)
 		for _, k := range slices.Sorted(maps.Keys(items)) {
+			if len(items[k]) <= memstore.MaxItemBytes/2 {
+				continue // its JSON is longer than its size
+			}
 			n, err := memstore.ItemSize(items[k])
 			if err != nil || n > memstore.MaxItemBytes {
 				failf("items: %s item %q is %d bytes (%v)", t, k, n, err)

@@ -222,9 +222,7 @@ func (w *world) sweep(stall time.Duration) (importer.SweepReport, bool) {
 		return events.SQSEventResponse{}, err
 	})
 	p.parks = false // a sweep is run to its end
-	for !p.done {
-		w.resume(p)
-	}
+	w.resume(p)
 	b, _ := json.Marshal(rep)
 	w.logf("sweep (stall %s): %s", stall, b)
 	return rep, !p.crashed && p.err == nil

@@ -89,13 +89,13 @@ type world struct {
 	writer  *importer.Writer
 	sweeper *importer.Sweeper
 
-	procs    []*proc
-	nextProc int
-	horizon  int  // steps after which no fault is injected
-	step     int  // the loop's step
-	lossy    bool // a fault was injected that may lose rows legitimately
-	trace    []string
-	restarts int
+	procs     []*proc
+	nextProc  int
+	horizon   int  // steps after which no fault is injected
+	step      int  // the loop's step
+	lossy     bool // a fault was injected that may lose rows legitimately
+	trace     []string
+	restarts  int
 	unplanned map[string]bool // files whose S3 event was lost with a restart
 }
 
@@ -255,19 +255,31 @@ func (w *world) start(kind string, q *memstore.Queue, recs []events.SQSMessage, 
 		w.lossy = true
 	}
 	w.logf("proc %d %s start: %d records, crashAt %d after %v, throttle %d, last %v", p.id, kind, len(recs), p.crashAt, p.crashAfter, p.throttle, last)
-	go func() {
-		<-p.resume
-		if !p.crashed {
-			p.resp, p.err = p.run(p.ctx)
-		}
-		p.yield <- true
-	}()
 	w.procs = append(w.procs, p)
 	return p
 }
 
-// resume runs p until its next request or its end.
+// resume runs p until its next request or its end. A proc that does not
+// park runs on the caller's goroutine.
 func (w *world) resume(p *proc) {
+	if !p.parks {
+		if !p.crashed {
+			p.resp, p.err = p.run(p.ctx)
+		}
+		p.done = true
+		w.finish(p)
+		return
+	}
+	if !p.started {
+		p.started = true
+		go func() {
+			<-p.resume
+			if !p.crashed {
+				p.resp, p.err = p.run(p.ctx)
+			}
+			p.yield <- true
+		}()
+	}
 	p.resume <- struct{}{}
 	if done := <-p.yield; done {
 		p.done = true
