@@ -70,8 +70,16 @@ func (s *Objects) Range(ctx context.Context, bucket, key string, start, end int6
 	if end <= start {
 		return io.NopCloser(strings.NewReader("")), nil
 	}
+	// Ranged reads bypass Faults: the trigger's planner (pkg/plan) reads
+	// ranges from several goroutines at once, in an order nothing fixes, and
+	// a simulator can only fault requests whose order it controls.
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("s3 GetObject %s: %w", bucket, err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	var b []byte
-	err := s.do(ctx, "GetObject", bucket, false, func() error {
+	err := func() error {
 		o, err := s.find(bucket, key)
 		if err != nil {
 			return err
@@ -82,7 +90,7 @@ func (s *Objects) Range(ctx context.Context, bucket, key string, start, end int6
 		}
 		b = o.body[start:min(end, size)]
 		return nil
-	})
+	}()
 	if err != nil {
 		return nil, err
 	}

@@ -145,3 +145,17 @@ func TestMain(m *testing.M) {
 	debug.SetGCPercent(800)
 	os.Exit(m.Run())
 }
+
+// TestSimDeterministic runs schedules twice: the same seed must give the same
+// trace and the same outcome.
+func TestSimDeterministic(t *testing.T) {
+	n := 0
+	for seed := int64(0); seed < 60; seed++ {
+		a, b := Run(seed, AllFaults), Run(seed, AllFaults)
+		n++
+		if strings.Join(a.Trace, "\n") != strings.Join(b.Trace, "\n") || strings.Join(a.Failures, "\n") != strings.Join(b.Failures, "\n") {
+			t.Errorf("seed %d ran two ways", seed)
+		}
+	}
+	t.Logf("%d schedules", 2*n)
+}
