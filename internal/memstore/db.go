@@ -31,6 +31,9 @@ type DB struct {
 	tables map[string]map[string][]byte // table -> key -> item JSON
 	jobs   map[string]*jobItem          // the Jobs table's job items, by job id
 	pieces map[string]*pieceItem        // its piece items, by pieceKey
+	// The Endpoints and Users tables, typed (see endpoints.go).
+	endpoints map[string]*storedEndpoint
+	users     map[string]*storedUser
 }
 
 // NewDB returns an empty DB; shards is how many partitions a segment's
@@ -40,7 +43,8 @@ func NewDB(env *Env, shards int) *DB {
 		shards = 1
 	}
 	return &DB{env: env, shards: shards, tables: map[string]map[string][]byte{},
-		jobs: map[string]*jobItem{}, pieces: map[string]*pieceItem{}}
+		jobs: map[string]*jobItem{}, pieces: map[string]*pieceItem{},
+		endpoints: map[string]*storedEndpoint{}, users: map[string]*storedUser{}}
 }
 
 // maxAttempts bounds the retries of unprocessed batch items and of
@@ -151,6 +155,16 @@ func (d *DB) Items(table string) map[string][]byte {
 	for k, v := range d.tables[table] {
 		out[k] = v
 	}
+	switch table {
+	case Endpoints:
+		for k, st := range d.endpoints {
+			out[k], _ = json.Marshal(endpointItemOf(st.rec, st.ver))
+		}
+	case Users:
+		for k, st := range d.users {
+			out[k], _ = json.Marshal(userItemOf(st.rec, st.ver))
+		}
+	}
 	if table == Jobs {
 		for k, it := range d.jobs {
 			out[k+"\x00job"], _ = json.Marshal(it)
@@ -170,9 +184,12 @@ func (d *DB) Tables() []string {
 	for t := range d.tables {
 		names = append(names, t)
 	}
-	if len(d.jobs) > 0 && d.tables[Jobs] == nil {
-		names = append(names, Jobs)
+	for t, n := range map[string]int{Jobs: len(d.jobs), Endpoints: len(d.endpoints), Users: len(d.users)} {
+		if n > 0 && d.tables[t] == nil {
+			names = append(names, t)
+		}
 	}
+	sort.Strings(names)
 	sort.Strings(names)
 	return names
 }

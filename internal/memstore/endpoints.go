@@ -2,7 +2,10 @@ package memstore
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 
 	"github.com/segport/segport/pkg/endpoint"
@@ -37,23 +40,68 @@ type userItem struct {
 	Ver            int64               `json:"Ver"`
 }
 
+// The Endpoints and Users tables are kept as typed records in the form
+// pkg/dynamo's items read back as: an endpoint without its user's
+// attributes, custom families sorted, stamps only for the attributes it has.
+
+type storedEndpoint struct {
+	rec *merge.Endpoint
+	ver int64
+}
+
+type storedUser struct {
+	rec *merge.User
+	ver int64
+}
+
+func cloneEndpoint(r *merge.Endpoint) *merge.Endpoint {
+	return &merge.Endpoint{E: r.E.Clone(), Stamps: maps.Clone(r.Stamps)}
+}
+
+func cloneUser(u *merge.User) *merge.User {
+	c := &merge.User{UserId: u.UserId, Attrs: make(map[string][]string, len(u.Attrs)), Stamps: maps.Clone(u.Stamps)}
+	for k, v := range u.Attrs {
+		c.Attrs[k] = slices.Clone(v)
+	}
+	return c
+}
+
+// storedForm is rec as an Endpoints item reads back.
+func storedForm(rec *merge.Endpoint) *merge.Endpoint {
+	e := rec.E.Clone()
+	if e.User != nil {
+		e.User = &endpoint.User{UserId: e.User.UserId}
+	}
+	e.Attributes, e.Metrics = endpoint.CustomOf(e.Attributes.Map()), endpoint.CustomOf(e.Metrics.Map())
+	base, except := merge.Compact(rec.Stamps)
+	return &merge.Endpoint{E: e, Stamps: merge.Expand(merge.Names(e), base, except)}
+}
+
+// item is rec as pkg/dynamo writes its item, for sizes.
+func endpointItemOf(rec *merge.Endpoint, ver int64) endpointItem {
+	e := *rec.E
+	it := endpointItem{Endpoint: &e, Attributes: e.Attributes.Map(), Metrics: e.Metrics.Map(), Ver: ver}
+	if e.User != nil {
+		it.UserId = e.User.UserId
+	}
+	it.St, it.Sx = merge.Compact(rec.Stamps)
+	return it
+}
+
+func userItemOf(u *merge.User, ver int64) userItem {
+	it := userItem{UserId: u.UserId, UserAttributes: u.Attrs, Ver: ver}
+	it.St, it.Sx = merge.Compact(u.Stamps)
+	return it
+}
+
 // GetEndpoints reads endpoints (BatchGetItem, strongly consistent).
 func (d *DB) GetEndpoints(ctx context.Context, ids []string) (map[string]merge.Versioned[merge.Endpoint], error) {
 	out := map[string]merge.Versioned[merge.Endpoint]{}
 	err := d.do(ctx, "BatchGetItem", Endpoints, false, func() error {
 		for _, id := range ids {
-			var it endpointItem
-			ok, err := d.get(Endpoints, id, &it)
-			if err != nil {
-				return err
+			if st, ok := d.endpoints[id]; ok {
+				out[id] = merge.Versioned[merge.Endpoint]{Rec: cloneEndpoint(st.rec), Ver: st.ver}
 			}
-			if !ok {
-				continue
-			}
-			e := it.Endpoint
-			e.Attributes, e.Metrics = endpoint.CustomOf(it.Attributes), endpoint.CustomOf(it.Metrics)
-			rec := &merge.Endpoint{E: e, Stamps: merge.Expand(merge.Names(e), it.St, it.Sx)}
-			out[e.Id] = merge.Versioned[merge.Endpoint]{Rec: rec, Ver: it.Ver}
 		}
 		return nil
 	})
@@ -65,14 +113,30 @@ func (d *DB) GetEndpoints(ctx context.Context, ids []string) (map[string]merge.V
 
 // PutEndpoint stores rec if its item is still at version ver (0: absent).
 func (d *DB) PutEndpoint(ctx context.Context, rec *merge.Endpoint, ver int64) error {
-	e := *rec.E
-	it := endpointItem{Endpoint: &e, Attributes: e.Attributes.Map(), Metrics: e.Metrics.Map(), Ver: ver + 1}
-	if e.User != nil {
-		e.User = &endpoint.User{UserId: e.User.UserId}
-		it.UserId = e.User.UserId
-	}
-	it.St, it.Sx = merge.Compact(rec.Stamps)
-	return d.putVersioned(ctx, Endpoints, e.Id, ver, it, func() error { return checkEndpointNumbers(&e) })
+	id := rec.E.Id
+	return d.putVersioned(ctx, Endpoints, id, ver, func() error {
+		if err := checkEndpointNumbers(rec.E); err != nil {
+			return err
+		}
+		if rec.E.Size()+64*len(rec.Stamps) > MaxItemBytes/2 {
+			b, err := json.Marshal(endpointItemOf(rec, ver+1))
+			if err != nil {
+				return err
+			}
+			if err := checkItem(Endpoints, b); err != nil {
+				return err
+			}
+		}
+		return nil
+	}, func(v int64, ok bool) {
+		d.endpoints[id] = &storedEndpoint{rec: storedForm(rec), ver: ver + 1}
+	}, func() (int64, bool) {
+		st, ok := d.endpoints[id]
+		if !ok {
+			return 0, false
+		}
+		return st.ver, true
+	})
 }
 
 func checkEndpointNumbers(e *endpoint.Endpoint) error {
@@ -93,28 +157,22 @@ func checkEndpointNumbers(e *endpoint.Endpoint) error {
 	return nil
 }
 
-// putVersioned puts item if the stored item's Ver is ver (0: no item yet).
-func (d *DB) putVersioned(ctx context.Context, table, key string, ver int64, item any, check func() error) error {
+// putVersioned stores an item (store) if the stored item's version (stored)
+// is ver, 0 meaning no item yet; check refuses what DynamoDB would refuse.
+func (d *DB) putVersioned(ctx context.Context, table, key string, ver int64, check func() error, store func(int64, bool), stored func() (int64, bool)) error {
 	err := d.do(ctx, "PutItem", table, true, func() error {
 		if key == "" {
 			return &ValidationError{Service: "dynamodb", Msg: "One or more parameter values are not valid. The AttributeValue for a key attribute cannot contain an empty string value."}
 		}
-		if check != nil {
-			if err := check(); err != nil {
-				return err
-			}
-		}
-		var stored struct {
-			Ver int64 `json:"Ver"`
-		}
-		ok, err := d.get(table, key, &stored)
-		if err != nil {
+		if err := check(); err != nil {
 			return err
 		}
-		if (ver == 0 && ok) || (ver != 0 && (!ok || stored.Ver != ver)) {
+		have, ok := stored()
+		if (ver == 0 && ok) || (ver != 0 && (!ok || have != ver)) {
 			return job.ErrConflict
 		}
-		return d.put(table, key, item)
+		store(have, ok)
+		return nil
 	})
 	if err == job.ErrConflict {
 		return err
@@ -130,20 +188,9 @@ func (d *DB) GetUsers(ctx context.Context, ids []string) (map[string]merge.Versi
 	out := map[string]merge.Versioned[merge.User]{}
 	err := d.do(ctx, "BatchGetItem", Users, false, func() error {
 		for _, id := range ids {
-			var it userItem
-			ok, err := d.get(Users, id, &it)
-			if err != nil {
-				return err
+			if st, ok := d.users[id]; ok {
+				out[id] = merge.Versioned[merge.User]{Rec: cloneUser(st.rec), Ver: st.ver}
 			}
-			if !ok {
-				continue
-			}
-			if it.UserAttributes == nil {
-				it.UserAttributes = map[string][]string{}
-			}
-			u := &merge.User{UserId: it.UserId, Attrs: it.UserAttributes,
-				Stamps: merge.Expand(merge.SortedKeys(it.UserAttributes), it.St, it.Sx)}
-			out[it.UserId] = merge.Versioned[merge.User]{Rec: u, Ver: it.Ver}
 		}
 		return nil
 	})
@@ -155,9 +202,35 @@ func (d *DB) GetUsers(ctx context.Context, ids []string) (map[string]merge.Versi
 
 // PutUser stores u if its item is still at version ver (0: absent).
 func (d *DB) PutUser(ctx context.Context, u *merge.User, ver int64) error {
-	it := userItem{UserId: u.UserId, UserAttributes: u.Attrs, Ver: ver + 1}
-	it.St, it.Sx = merge.Compact(u.Stamps)
-	return d.putVersioned(ctx, Users, u.UserId, ver, it, nil)
+	id := u.UserId
+	return d.putVersioned(ctx, Users, id, ver, func() error {
+		n := 64
+		for k, v := range u.Attrs {
+			n += len(k) + 64
+			for _, s := range v {
+				n += len(s) + 1
+			}
+		}
+		if n > MaxItemBytes/2 {
+			b, err := json.Marshal(userItemOf(u, ver+1))
+			if err != nil {
+				return err
+			}
+			return checkItem(Users, b)
+		}
+		return nil
+	}, func(int64, bool) {
+		c := cloneUser(u)
+		base, except := merge.Compact(c.Stamps)
+		c.Stamps = merge.Expand(merge.SortedKeys(c.Attrs), base, except)
+		d.users[id] = &storedUser{rec: c, ver: ver + 1}
+	}, func() (int64, bool) {
+		st, ok := d.users[id]
+		if !ok {
+			return 0, false
+		}
+		return st.ver, true
+	})
 }
 
 // Endpoint returns a stored endpoint with its stamps (nil if there is none),
@@ -171,10 +244,18 @@ func (d *DB) Endpoint(id string) *merge.Endpoint {
 }
 
 // EndpointIds returns the ids of every stored endpoint, sorted, for checks.
-func (d *DB) EndpointIds() []string { return d.keys(Endpoints) }
+func (d *DB) EndpointIds() []string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return slices.Sorted(maps.Keys(d.endpoints))
+}
 
 // UserIds returns the ids of every stored user, sorted, for checks.
-func (d *DB) UserIds() []string { return d.keys(Users) }
+func (d *DB) UserIds() []string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return slices.Sorted(maps.Keys(d.users))
+}
 
 // User returns a stored user (nil if there is none), for checks.
 func (d *DB) User(id string) *merge.User {
@@ -183,12 +264,6 @@ func (d *DB) User(id string) *merge.User {
 		return nil
 	}
 	return v[id].Rec
-}
-
-func (d *DB) keys(table string) []string {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return d.keysWithPrefix(table, "")
 }
 
 func sortStrings(s []string) { sort.Strings(s) }
