@@ -34,6 +34,7 @@ type DB struct {
 	// The Endpoints and Users tables, typed (see endpoints.go).
 	endpoints map[string]*storedEndpoint
 	users     map[string]*storedUser
+	members   map[string]map[string]bool // Members: shard -> endpoint ids
 }
 
 // NewDB returns an empty DB; shards is how many partitions a segment's
@@ -44,7 +45,7 @@ func NewDB(env *Env, shards int) *DB {
 	}
 	return &DB{env: env, shards: shards, tables: map[string]map[string][]byte{},
 		jobs: map[string]*jobItem{}, pieces: map[string]*pieceItem{},
-		endpoints: map[string]*storedEndpoint{}, users: map[string]*storedUser{}}
+		endpoints: map[string]*storedEndpoint{}, users: map[string]*storedUser{}, members: map[string]map[string]bool{}}
 }
 
 // maxAttempts bounds the retries of unprocessed batch items and of
@@ -160,6 +161,12 @@ func (d *DB) Items(table string) map[string][]byte {
 		for k, st := range d.endpoints {
 			out[k], _ = json.Marshal(endpointItemOf(st.rec, st.ver))
 		}
+	case Members:
+		for sh, m := range d.members {
+			for id := range m {
+				out[sh+"\x00"+id], _ = json.Marshal(memberItem{Shard: sh, EndpointId: id})
+			}
+		}
 	case Users:
 		for k, st := range d.users {
 			out[k], _ = json.Marshal(userItemOf(st.rec, st.ver))
@@ -184,7 +191,7 @@ func (d *DB) Tables() []string {
 	for t := range d.tables {
 		names = append(names, t)
 	}
-	for t, n := range map[string]int{Jobs: len(d.jobs), Endpoints: len(d.endpoints), Users: len(d.users)} {
+	for t, n := range map[string]int{Jobs: len(d.jobs), Endpoints: len(d.endpoints), Users: len(d.users), Members: len(d.members)} {
 		if n > 0 && d.tables[t] == nil {
 			names = append(names, t)
 		}

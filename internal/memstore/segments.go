@@ -146,9 +146,9 @@ func (d *DB) CountMembers(ctx context.Context, segmentId string, shards int) (in
 	}
 	total := 0
 	for i := 0; i < shards; i++ {
-		prefix := fmt.Sprintf("%s#%02d\x00", segmentId, i)
+		shard := fmt.Sprintf("%s#%02d", segmentId, i)
 		err := d.do(ctx, "Query", Members, false, func() error {
-			total += len(d.keysWithPrefix(Members, prefix))
+			total += len(d.members[shard])
 			return nil
 		})
 		if err != nil {
@@ -211,7 +211,11 @@ func (d *DB) AddMembers(ctx context.Context, segmentId string, ids []string) err
 	}
 	err := d.batchWrite(ctx, Members, len(uniq), func(i int) error {
 		sh := shardKey(segmentId, uniq[i], d.shards)
-		return d.put(Members, sh+"\x00"+uniq[i], memberItem{Shard: sh, EndpointId: uniq[i]})
+		if d.members[sh] == nil {
+			d.members[sh] = map[string]bool{}
+		}
+		d.members[sh][uniq[i]] = true
+		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("add members of segment %s: %w", segmentId, err)
@@ -224,9 +228,12 @@ func (d *DB) MemberIds(segmentId string) []string {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	var ids []string
-	for _, k := range d.keysWithPrefix(Members, segmentId+"#") {
-		_, id, _ := strings.Cut(k, "\x00")
-		ids = append(ids, id)
+	for sh, m := range d.members {
+		if strings.HasPrefix(sh, segmentId+"#") {
+			for id := range m {
+				ids = append(ids, id)
+			}
+		}
 	}
 	sortStrings(ids)
 	return ids
