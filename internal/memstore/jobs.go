@@ -481,3 +481,10 @@ func checkTyped(table string, estimate int, v any) error {
 	}
 	return checkItem(table, b)
 }
+
+// JobIds returns every job's id, sorted, for checks.
+func (d *DB) JobIds() []string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return slices.Sorted(maps.Keys(d.jobs))
+}

@@ -182,6 +182,25 @@ func (w *world) deliver(kind string, q *memstore.Queue, visible []int, handle fu
 			ev.Records = append(ev.Records, rec)
 		}
 	}
+	var what []string
+	for _, rec := range ev.Records {
+		var m struct {
+			JobId string
+			Piece json.RawMessage
+			Seq   *int
+		}
+		json.Unmarshal([]byte(rec.Body), &m)
+		var p struct{ Index int }
+		if json.Unmarshal(m.Piece, &p) != nil {
+			json.Unmarshal(m.Piece, &p.Index)
+		}
+		s := fmt.Sprintf("%.6s/%d", m.JobId, p.Index)
+		if m.Seq != nil {
+			s += fmt.Sprintf("/%d", *m.Seq)
+		}
+		what = append(what, s+"#"+rec.Attributes["ApproximateReceiveCount"])
+	}
+	w.logf("deliver %s %v", kind, what)
 	w.resume(w.start(kind, q, ev.Records, func(ctx context.Context) (events.SQSEventResponse, error) {
 		return handle(ctx, ev)
 	}))
