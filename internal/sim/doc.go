@@ -4,7 +4,7 @@
 // to the guarantees of the design brief.
 //
 // A schedule (Run) draws a scenario from its seed: one to three files (CSV or
-// NDJSON, a few to about 180 rows) imported as one job each, some into the
+// NDJSON, one to about 150 rows) imported as one job each, some into the
 // same segment, with valid rows, bad rows, updates of the same endpoint Ids
 // and users across files, user and custom attributes (one name at the
 // 50-character limit), small pieces and small write batches. It then runs a

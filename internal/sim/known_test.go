@@ -23,7 +23,7 @@ type knownFailure struct {
 var knownFailures = []knownFailure{
 	{
 		name: "dead-letter-livelock", open: true, faults: "crash,throttle,unprocessed,duplicate,restart,interleave,last-delivery",
-		seeds:   []int64{832, 2538, 4785},
+		seeds:   []int64{585, 2976, 3223},
 		pattern: regexp.MustCompile(`^every job ends: |^segment: EndpointCount|^tables: |^exact counts: .* ended PROCESSING`),
 		what: "Sweeper.deadLetters records every dead letter of a running job again at every sweep, and " +
 			"recording settles its piece again: SettlePiece sets Progressed, so a job with a dead letter never " +
@@ -32,30 +32,30 @@ var knownFailures = []knownFailure{
 	},
 	{
 		name: "stale-end-after-late-batch", open: true, faults: "crash,throttle,unprocessed,duplicate,restart,interleave,last-delivery",
-		seeds:   []int64{359, 4604},
+		seeds:   []int64{91},
 		pattern: regexp.MustCompile(`^exact accounting: |^exact counts: |^segment: |^tables: `),
 		what: "An ended job is not ended again when its pieces change. The job's Settled set misses a piece " +
 			"whose SettlePiece was lost to a crash; the sweeper's stalled path ends such a job from the piece " +
 			"states, but afterwards a late PieceParsed (of a piece given up) or BatchDone (of a batch recorded " +
 			"lost) gets 'not all settled' from SettlePiece, so nobody ends the job again, and the sweeper skips " +
-			"ended jobs. Seed 359: TotalFailures 1, the pieces count 2 bad rows; seed 4604: TotalProcessed 6, " +
-			"7 rows written. The same happens when the writer dies between BatchDone and SettlePiece on its " +
-			"last delivery. TotalProcessed, TotalFailures, the segment's Size and EndpointCount stay stale.",
+			"ended jobs. Seed 91: a sweep gives a batch up and ends the job, the batch's hidden messages are " +
+			"then written: TotalProcessed 3 and TotalFailures 3, where 5 rows were written and 1 is bad. The " +
+			"same happens when the writer dies between BatchDone and SettlePiece on its last delivery. " +
+			"TotalProcessed, TotalFailures, the segment's Size and EndpointCount stay stale.",
 	},
 	{
 		name: "tries-burned-by-sweeper-crashes", open: true, faults: "crash,throttle,unprocessed,duplicate,restart,interleave,last-delivery",
-		seeds:   []int64{2213, 2988, 4330, 5806},
+		seeds:   []int64{780, 3828, 7266},
 		pattern: regexp.MustCompile(`^nothing lost: .*no progress after \d+ re-sends|^exact counts: |^tables: |^segment: `),
 		what: "Sweeper.stalled counts a re-send (PieceTried) before it sends, for every unsettled piece, and " +
 			"Tries is never reset by progress: a sweep that dies or is throttled before Send, and every " +
 			"restart's start-up sweep (StallAfter 0) whose messages are lost again, burn a try without a " +
 			"message reaching the parser. After MaxTries such sweeps whole pieces or batches are given up " +
-			"('no progress after 3 re-sends') under transient faults only (seed 5806: one restart sweep, two " +
-			"throttled sweeps, then piece 0 given up).",
+			"('no progress after 3 re-sends') under transient faults only.",
 	},
 	{
 		name: "refused-values-pass-validation", open: true, faults: "refused-data",
-		seeds:   []int64{1, 2, 3, 19},
+		seeds:   []int64{1, 3, 19},
 		pattern: regexp.MustCompile(`.`),
 		what: "Values SQS or DynamoDB refuse pass validation: U+FFFE (and U+FFFF) in a string value makes the " +
 			"write batch's body one SQS refuses, so the whole piece is given up; Metrics numbers beyond " +
@@ -93,6 +93,9 @@ func TestSimKnownFailures(t *testing.T) {
 			r := Run(seed, parseFaults(k.faults))
 			n++
 			switch {
+			case r.Failed() && k.open && knownBug(r) != k.name:
+				t.Errorf("seed %d of %s fails otherwise:", seed, k.name)
+				report(t, r)
 			case r.Failed() && k.open:
 				t.Logf("seed %d: known failure %s (open): %s", seed, k.name, strings.Join(r.Failures, "; "))
 			case r.Failed():

@@ -55,9 +55,9 @@ func newScenario(r *rand.Rand, f Faults) scenario {
 		fl.key = fmt.Sprintf("imports/%s/f%d%s", fl.segment, i, ext)
 		fl.created = epoch.Add(time.Duration(i) * time.Second)
 		fl.jobId = job.NewId("sim", fl.key)
-		rows := 1 + r.IntN(16)
-		if r.IntN(20) == 0 {
-			rows = 30 + r.IntN(150)
+		rows := 1 + r.IntN(10)
+		if r.IntN(25) == 0 {
+			rows = 30 + r.IntN(120)
 		}
 		gen := make([][]cell, rows)
 		for k := range gen {
