@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"math"
 	"sort"
-	"strings"
 	"sync"
 )
 
@@ -80,19 +79,6 @@ func (d *DB) put(table, key string, v any) error {
 	}
 	t[key] = b
 	return nil
-}
-
-// keysWithPrefix returns the keys of table that begin with prefix, sorted.
-// The caller holds mu.
-func (d *DB) keysWithPrefix(table, prefix string) []string {
-	var keys []string
-	for k := range d.tables[table] {
-		if strings.HasPrefix(k, prefix) {
-			keys = append(keys, k)
-		}
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 // do serves one request under the lock.

@@ -266,8 +266,6 @@ func (d *DB) User(id string) *merge.User {
 	return v[id].Rec
 }
 
-func sortStrings(s []string) { sort.Strings(s) }
-
 type registryItem struct {
 	Key   string   `json:"Key"`
 	Names []string `json:"Names,omitempty"`

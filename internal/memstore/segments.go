@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"maps"
+	"slices"
 	"strings"
 
 	"github.com/segport/segport/pkg/importer"
@@ -235,6 +236,6 @@ func (d *DB) MemberIds(segmentId string) []string {
 			}
 		}
 	}
-	sortStrings(ids)
+	slices.Sort(ids)
 	return ids
 }

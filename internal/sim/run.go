@@ -49,111 +49,115 @@ func Run(seed int64, allowed Faults) *Result {
 	sc := newScenario(w.r, w.faults)
 	w.wire(sc)
 	res := &Result{Seed: seed, Allowed: allowed, Faults: w.faults}
-	var pending []*trigger
 	for _, f := range sc.files {
 		w.objs.Load(bucket, f.key, f.body, map[string]string{importer.MetaJobId: f.jobId})
-		pending = append(pending, &trigger{f: f})
+		w.pending = append(w.pending, &trigger{f: f})
 	}
 	w.logf("scenario: %d files, piece %d bytes, batch %d bytes, maxReceive %d, horizon %d", len(sc.files), sc.pieceSize, sc.batchBytes, w.maxReceive, w.horizon)
-	quiet := 0
-	for w.step = 0; ; w.step++ {
-		if w.step == maxSteps {
-			res.Failures = append(res.Failures, fmt.Sprintf("every job ends: no quiescence after %d steps", maxSteps))
-			break
-		}
-		parseVis, writeVis := w.parseQ.Visible(), w.writeQ.Visible()
-		canStart := len(w.procs) < 3
-		if len(w.procs) > 0 && !w.procs[0].parks {
-			canStart = false // without interleaving an invocation runs to its end
-		}
-		type choice struct {
-			weight int
-			do     func()
-		}
-		var cs []choice
-		if len(w.procs) > 0 {
-			cs = append(cs, choice{8, func() { w.resume(w.procs[w.r.IntN(len(w.procs))]) }})
-		}
-		if canStart && len(pending) > 0 {
-			cs = append(cs, choice{3, func() {
-				i := w.r.IntN(len(pending))
-				t := pending[i]
-				pending = append(pending[:i], pending[i+1:]...)
-				w.startTrigger(t, &pending)
-			}})
-		}
-		if canStart && len(parseVis) > 0 {
-			cs = append(cs, choice{4, func() { w.deliver("parse", w.parseQ, parseVis, w.parser.HandleSQS) }})
-		}
-		if canStart && len(writeVis) > 0 {
-			cs = append(cs, choice{6, func() { w.deliver("write", w.writeQ, writeVis, w.writer.HandleSQS) }})
-		}
-		if canStart && len(parseVis)+len(writeVis) > 0 && w.faulty(FaultDuplicate) {
-			cs = append(cs, choice{1, func() {
-				if len(parseVis) > 0 && (len(writeVis) == 0 || w.r.IntN(2) == 0) {
-					w.parseQ.Duplicate(parseVis[w.r.IntN(len(parseVis))])
-				} else {
-					w.writeQ.Duplicate(writeVis[w.r.IntN(len(writeVis))])
-				}
-				w.logf("duplicate a message")
-			}})
-		}
-		if canStart && w.faulty(FaultRestart) && w.restarts < 2 {
-			cs = append(cs, choice{1, func() {
-				// A retry of a failed trigger is lost with the stack too.
-				kept := pending[:0]
-				for _, t := range pending {
-					if t.attempts == 0 {
-						kept = append(kept, t)
-						continue
-					}
-					w.lossy, w.unplanned[t.f.key] = true, true
-				}
-				pending = kept
-				w.restart()
-			}})
-		}
-		if canStart && len(cs) > 0 {
-			cs = append(cs, choice{1, func() { w.sweep(stallAfter) }})
-			cs = append(cs, choice{2, func() { w.advance(time.Duration(1+w.r.IntN(120)) * time.Second) }})
-		}
-		if len(cs) == 0 {
-			// Nothing visible, nothing running: let hidden messages show, or
-			// sweep until sweeping changes nothing.
-			if next, ok := earliest(w.parseQ, w.writeQ); ok {
-				w.now = next
-				w.logf("time jumps to the next visible message")
-				continue
-			}
-			quiet++
-			if quiet > 60 {
-				res.Failures = append(res.Failures, "every job ends: the sweeper still finds work after 60 sweeps at rest")
-				break
-			}
-			w.advance(stallAfter + time.Minute)
-			if rep, ok := w.sweep(stallAfter); ok && rep.Stalled == 0 && rep.DeadLetters == 0 && w.parseQ.Len() == 0 {
-				break
-			}
-			continue
-		}
-		total := 0
-		for _, c := range cs {
-			total += c.weight
-		}
-		n := w.r.IntN(total)
-		for _, c := range cs {
-			if n < c.weight {
-				c.do()
-				break
-			}
-			n -= c.weight
-		}
+	if msg := w.loop(); msg != "" {
+		res.Failures = append(res.Failures, msg)
 	}
 	w.kill()
 	res.Steps, res.Lossy = w.step, w.lossy
 	res.Failures = append(res.Failures, check(w, sc)...)
 	res.Trace = w.trace
 	return res
+}
+
+// loop runs events until the schedule is at rest, or returns why it is not.
+func (w *world) loop() string {
+	quiet := 0
+	for w.step = 0; w.step < maxSteps; w.step++ {
+		if cs := w.choices(); len(cs) > 0 {
+			w.pick(cs)()
+			continue
+		}
+		// Nothing visible, nothing running: let hidden messages show, or
+		// sweep until sweeping changes nothing.
+		if next, ok := earliest(w.parseQ, w.writeQ); ok {
+			w.now = next
+			w.logf("time jumps to the next visible message")
+			continue
+		}
+		quiet++
+		if quiet > 60 {
+			return "every job ends: the sweeper still finds work after 60 sweeps at rest"
+		}
+		w.advance(stallAfter + time.Minute)
+		if rep, ok := w.sweep(stallAfter); ok && rep.Stalled == 0 && rep.DeadLetters == 0 && w.parseQ.Len() == 0 {
+			return ""
+		}
+	}
+	return fmt.Sprintf("every job ends: no quiescence after %d steps", maxSteps)
+}
+
+type choice struct {
+	weight int
+	do     func()
+}
+
+// choices are the events that may come next, weighted.
+func (w *world) choices() []choice {
+	parseVis, writeVis := w.parseQ.Visible(), w.writeQ.Visible()
+	canStart := len(w.procs) < 3
+	if len(w.procs) > 0 && !w.procs[0].parks {
+		canStart = false // without interleaving an invocation runs to its end
+	}
+	var cs []choice
+	if len(w.procs) > 0 {
+		cs = append(cs, choice{8, func() { w.resume(w.procs[w.r.IntN(len(w.procs))]) }})
+	}
+	if !canStart {
+		return cs
+	}
+	if len(w.pending) > 0 {
+		cs = append(cs, choice{3, func() {
+			i := w.r.IntN(len(w.pending))
+			t := w.pending[i]
+			w.pending = append(w.pending[:i], w.pending[i+1:]...)
+			w.startTrigger(t)
+		}})
+	}
+	if len(parseVis) > 0 {
+		cs = append(cs, choice{4, func() { w.deliver("parse", w.parseQ, parseVis, w.parser.HandleSQS) }})
+	}
+	if len(writeVis) > 0 {
+		cs = append(cs, choice{6, func() { w.deliver("write", w.writeQ, writeVis, w.writer.HandleSQS) }})
+	}
+	if len(parseVis)+len(writeVis) > 0 && w.faulty(FaultDuplicate) {
+		cs = append(cs, choice{1, func() {
+			if len(parseVis) > 0 && (len(writeVis) == 0 || w.r.IntN(2) == 0) {
+				w.parseQ.Duplicate(parseVis[w.r.IntN(len(parseVis))])
+			} else {
+				w.writeQ.Duplicate(writeVis[w.r.IntN(len(writeVis))])
+			}
+			w.logf("duplicate a message")
+		}})
+	}
+	if w.faulty(FaultRestart) && w.restarts < 2 {
+		cs = append(cs, choice{1, w.restart})
+	}
+	if len(cs) > 0 {
+		cs = append(cs, choice{1, func() { w.sweep(stallAfter) }})
+		cs = append(cs, choice{2, func() { w.advance(time.Duration(1+w.r.IntN(120)) * time.Second) }})
+	}
+	return cs
+}
+
+// pick draws one of cs by weight.
+func (w *world) pick(cs []choice) func() {
+	total := 0
+	for _, c := range cs {
+		total += c.weight
+	}
+	n := w.r.IntN(total)
+	for _, c := range cs {
+		if n < c.weight {
+			return c.do
+		}
+		n -= c.weight
+	}
+	return cs[len(cs)-1].do
 }
 
 func earliest(qs ...*memstore.Queue) (time.Time, bool) {
@@ -208,7 +212,7 @@ func (w *world) deliver(kind string, q *memstore.Queue, visible []int, handle fu
 
 // startTrigger invokes the trigger with the file's S3 event; a failed or dead
 // invocation is retried, twice, as Lambda retries asynchronous invocations.
-func (w *world) startTrigger(t *trigger, pending *[]*trigger) {
+func (w *world) startTrigger(t *trigger) {
 	t.attempts++
 	ev := events.S3Event{Records: []events.S3EventRecord{{
 		EventName: "ObjectCreated:Put", EventTime: t.f.created,
@@ -218,7 +222,7 @@ func (w *world) startTrigger(t *trigger, pending *[]*trigger) {
 	p = w.start("trigger", nil, nil, func(ctx context.Context) (events.SQSEventResponse, error) {
 		err := w.trigger.HandleS3(ctx, ev)
 		if (err != nil || p.crashed) && !p.killed && t.attempts < 3 {
-			*pending = append(*pending, t)
+			w.pending = append(w.pending, t)
 		}
 		return events.SQSEventResponse{}, err
 	})
@@ -251,6 +255,15 @@ func (w *world) sweep(stall time.Duration) (importer.SweepReport, bool) {
 // StallAfter 0, as the local stack does when it starts.
 func (w *world) restart() {
 	w.restarts++
+	kept := w.pending[:0] // a retry of a failed trigger is lost with the stack too
+	for _, t := range w.pending {
+		if t.attempts == 0 {
+			kept = append(kept, t)
+			continue
+		}
+		w.lossy, w.unplanned[t.f.key] = true, true
+	}
+	w.pending = kept
 	w.kill()
 	n := w.parseQ.Drop() + w.writeQ.Drop() + w.parseDLQ.Drop() + w.writeDLQ.Drop()
 	w.logf("restart: %d messages lost", n)

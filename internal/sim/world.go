@@ -97,6 +97,7 @@ type world struct {
 	trace     []string
 	restarts  int
 	unplanned map[string]bool // files whose S3 event was lost with a restart
+	pending   []*trigger      // S3 events waiting for their (next) trigger invocation
 }
 
 type procKey struct{}
