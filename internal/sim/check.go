@@ -366,8 +366,10 @@ func checkMessages(failf func(string, ...any), w *world) {
 		}
 		_, done := p.Done[m.Seq]
 		_, lost := p.Lost[m.Seq]
-		if !done && !lost {
-			failf("messages: write batch %d of piece %d is in the dead-letter queue, neither written nor recorded lost", m.Seq, m.Piece)
+		if !done && !lost && (p.Parsed || p.GaveUp == "") {
+			// (A batch of a piece given up unparsed is reported with the piece.)
+			failf("messages: write batch %d of piece %d is in the dead-letter queue, neither written nor recorded lost: %s",
+				m.Seq, m.Piece, pieceStates(w, m.JobId))
 		}
 	}
 }
