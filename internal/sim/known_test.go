@@ -23,29 +23,31 @@ type knownFailure struct {
 var knownFailures = []knownFailure{
 	{
 		name: "dead-letter-livelock", open: true, faults: "crash,throttle,unprocessed,duplicate,restart,interleave,last-delivery",
-		seeds:   []int64{585, 2976, 3223},
-		pattern: regexp.MustCompile(`^every job ends: |^segment: EndpointCount|^tables: |^exact counts: .* ended PROCESSING`),
+		seeds:   []int64{3301, 11859, 12578},
+		pattern: regexp.MustCompile(`^every job ends: |^segment: |^tables: |^exact counts: .* ended PROCESSING`),
 		what: "Sweeper.deadLetters records every dead letter of a running job again at every sweep, and " +
 			"recording settles its piece again: SettlePiece sets Progressed, so a job with a dead letter never " +
 			"counts as stalled. Its unsettled pieces are never sent again, and a job whose SettlePiece was lost " +
-			"to a crash (piece state settled, Settled set without it) is never finished: the job stays PROCESSING.",
+			"to a crash (piece state settled, Settled set without it) is never finished: the job stays PROCESSING " +
+			"(seed 11859: progress past 100, both pieces settled; the segment already holds the job's " +
+			"contribution, which a Finish wrote before its FinishJob lost the race with the sweeper's bump).",
 	},
 	{
 		name: "stale-end-after-late-batch", open: true, faults: "crash,throttle,unprocessed,duplicate,restart,interleave,last-delivery",
-		seeds:   []int64{91},
+		seeds:   []int64{25102},
 		pattern: regexp.MustCompile(`^exact accounting: |^exact counts: |^segment: |^tables: `),
 		what: "An ended job is not ended again when its pieces change. The job's Settled set misses a piece " +
 			"whose SettlePiece was lost to a crash; the sweeper's stalled path ends such a job from the piece " +
 			"states, but afterwards a late PieceParsed (of a piece given up) or BatchDone (of a batch recorded " +
 			"lost) gets 'not all settled' from SettlePiece, so nobody ends the job again, and the sweeper skips " +
-			"ended jobs. Seed 91: a sweep gives a batch up and ends the job, the batch's hidden messages are " +
-			"then written: TotalProcessed 3 and TotalFailures 3, where 5 rows were written and 1 is bad. The " +
-			"same happens when the writer dies between BatchDone and SettlePiece on its last delivery. " +
+			"ended jobs. Seed 25102: TotalFailures 4 where the pieces count 9 bad or lost rows. It also " +
+			"happens when a sweep gives a batch up and ends the job and the batch's hidden messages are then " +
+			"written, and when the writer dies between BatchDone and SettlePiece on its last delivery. " +
 			"TotalProcessed, TotalFailures, the segment's Size and EndpointCount stay stale.",
 	},
 	{
 		name: "tries-burned-by-sweeper-crashes", open: true, faults: "crash,throttle,unprocessed,duplicate,restart,interleave,last-delivery",
-		seeds:   []int64{780, 3828, 7266},
+		seeds:   []int64{586, 1477, 2616, 7266},
 		pattern: regexp.MustCompile(`^nothing lost: .*no progress after \d+ re-sends|^exact counts: |^tables: |^segment: `),
 		what: "Sweeper.stalled counts a re-send (PieceTried) before it sends, for every unsettled piece, and " +
 			"Tries is never reset by progress: a sweep that dies or is throttled before Send, and every " +

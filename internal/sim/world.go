@@ -241,7 +241,8 @@ func (w *world) start(kind string, q *memstore.Queue, recs []events.SQSMessage, 
 	}
 	mayFault := !last || w.faulty(FaultLastDelivery)
 	if mayFault && w.faulty(FaultCrash) && w.r.IntN(4) == 0 {
-		p.crashAt, p.crashAfter = 1+w.r.IntN(12), w.r.IntN(2) == 0
+		// Any write: most invocations make a few, a large batch makes dozens.
+		p.crashAt, p.crashAfter = 1+w.r.IntN(1+w.r.IntN(40)), w.r.IntN(2) == 0
 	}
 	if mayFault && w.faulty(FaultThrottle) && w.r.IntN(6) == 0 {
 		p.throttle = 3 + w.r.IntN(20)
