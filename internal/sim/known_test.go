@@ -59,9 +59,10 @@ var knownFailures = []knownFailure{
 		name: "refused-values-pass-validation", open: true, faults: "refused-data",
 		seeds:   []int64{1, 3, 19},
 		pattern: regexp.MustCompile(`.`),
-		what: "Values SQS or DynamoDB refuse pass validation: U+FFFE (and U+FFFF) in a string value makes the " +
-			"write batch's body one SQS refuses, so the whole piece is given up; Metrics numbers beyond " +
-			"DynamoDB's range (1e200, 1e-200) make PutEndpoint fail, so the whole write batch is lost. " +
+		what: "Values SQS or DynamoDB refuse pass validation: U+FFFE or U+FFFF in a string value (both pass " +
+			"decode.Decode) go into the write batch's body raw, which SQS refuses, so every delivery of the parse " +
+			"message fails and the whole piece is given up; a Metrics number of magnitude 1e126 or more, or " +
+			"below 1e-130 (1e200, 1e-200 pass), makes PutEndpoint fail, so the whole write batch is lost. " +
 			"A bad value fails its neighbours, not just its row.",
 	},
 }
