@@ -53,5 +53,6 @@
 // schedules (-sim.n), `make sim` soaks for SIM_DURATION. Bugs found and not yet
 // fixed are listed in known_test.go: TestSim counts, rather than fails, the
 // schedules they explain (-sim.strict fails them too), and their seeds become
-// regression tests once fixed.
+// regression tests once fixed. TestSimFinisherRace is a schedule written by
+// hand on the same machinery: two finishers of one job, interleaved.
 package sim
