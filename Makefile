@@ -66,3 +66,4 @@ demo: cli
 
 clean:
 	rm -rf bin .segport
+sim: ; $(GO) test -count=1 -timeout 0 -run 'TestSimSoak$$' ./internal/sim -sim.duration=$(or $(SIM_DURATION),10m) -v  ## sim: soak the deterministic simulator for SIM_DURATION (10m): schedules/second and any failing seed

@@ -1,0 +1,224 @@
+// Package booktest is a conformance suite for importer.JobBook: the contract
+// written on the interface, checked against any implementation. It runs
+// against memstore.DB here, and is meant to run against pkg/dynamo's Store on
+// the local stack too, so that the in-memory book cannot drift from DynamoDB's.
+package booktest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/segport/segport/pkg/importer"
+	"github.com/segport/segport/pkg/job"
+)
+
+var counter atomic.Int64
+
+// newJob returns a job with an id of its own, so that the suite can share a
+// table with other tests and with earlier runs.
+func newJob(t *testing.T) (*job.Job, job.Launch) {
+	id := job.NewId("booktest", t.Name(), fmt.Sprint(counter.Add(1)), time.Now().String())
+	created := time.Date(2026, 1, 2, 3, 4, 5, int(counter.Load())*int(time.Millisecond), time.UTC)
+	j := &job.Job{Id: id, JobStatus: job.Created, CreationDate: created.Format(job.DateFormat),
+		Definition: job.Definition{S3Url: "s3://b/imports/s/f.csv", Format: "CSV", SegmentId: "seg", SegmentName: "s"}, Failures: []string{}}
+	l := job.Launch{JobOrder: job.Order(created, id), Created: j.CreationDate, Bucket: "b", Format: "CSV", SegmentId: "seg"}
+	return j, l
+}
+
+func pieces(n int) []job.Piece {
+	ps := make([]job.Piece, n)
+	for i := range ps {
+		ps[i] = job.Piece{Key: "imports/s/f.csv", Index: i, Start: int64(100 * i), End: int64(100 * (i + 1)), Line: 1 + 10*i}
+	}
+	return ps
+}
+
+func tally(n int) job.Tally { return job.Tally{Rows: n, Channels: map[string]int{"SMS": n}} }
+
+// RunJobBook runs the suite; newBook returns the book to test (it may return
+// the same book every time: every case makes jobs of its own).
+func RunJobBook(t *testing.T, newBook func() importer.JobBook) {
+	ctx := context.Background()
+	started := func(t *testing.T, b importer.JobBook, n int) *job.Job {
+		t.Helper()
+		j, l := newJob(t)
+		l.TotalPieces = n
+		if _, created, err := b.CreateJob(ctx, j, l); err != nil || !created {
+			t.Fatalf("CreateJob: created %v, %v", created, err)
+		}
+		if err := b.StartJob(ctx, j.Id, pieces(n)); err != nil {
+			t.Fatalf("StartJob: %v", err)
+		}
+		return j
+	}
+	t.Run("CreateJob once", func(t *testing.T) {
+		b := newBook()
+		j, l := newJob(t)
+		if _, created, err := b.CreateJob(ctx, j, l); err != nil || !created {
+			t.Fatalf("first CreateJob: created %v, %v", created, err)
+		}
+		again := *j
+		again.CreationDate = "2099-01-01T00:00:00.000Z"
+		stored, created, err := b.CreateJob(ctx, &again, l)
+		if err != nil || created || stored.CreationDate != j.CreationDate || stored.JobStatus != job.Created {
+			t.Fatalf("second CreateJob: %+v, created %v, %v; want the first job, not created", stored, created, err)
+		}
+		h, err := b.Head(ctx, j.Id)
+		if err != nil || h.Job.JobStatus != job.Created || h.Launch.JobOrder != l.JobOrder || h.Job.Definition != j.Definition {
+			t.Fatalf("Head: %+v, %v", h, err)
+		}
+	})
+	t.Run("missing job", func(t *testing.T) {
+		b := newBook()
+		id := job.NewId("booktest", "missing", time.Now().String())
+		if _, err := b.Head(ctx, id); !errors.Is(err, job.ErrNotFound) {
+			t.Errorf("Head: %v, want job.ErrNotFound", err)
+		}
+		if _, err := b.PieceParsed(ctx, id, 0, job.PieceResult{}); !errors.Is(err, job.ErrNotFound) {
+			t.Errorf("PieceParsed: %v, want job.ErrNotFound", err)
+		}
+		if _, err := b.BatchDone(ctx, id, 0, 0, tally(1)); !errors.Is(err, job.ErrNotFound) {
+			t.Errorf("BatchDone: %v, want job.ErrNotFound", err)
+		}
+		if _, err := b.SettlePiece(ctx, id, 0, false); !errors.Is(err, job.ErrNotFound) {
+			t.Errorf("SettlePiece: %v, want job.ErrNotFound", err)
+		}
+	})
+	t.Run("StartJob", func(t *testing.T) {
+		b := newBook()
+		j := started(t, b, 3)
+		h, err := b.Head(ctx, j.Id)
+		if err != nil || h.Job.JobStatus != job.Processing || h.Launch.TotalPieces != 3 {
+			t.Fatalf("Head after StartJob: %+v, %v", h, err)
+		}
+		ps, err := b.Pieces(ctx, j.Id)
+		if err != nil || len(ps) != 3 {
+			t.Fatalf("Pieces: %d, %v", len(ps), err)
+		}
+		for i, p := range ps {
+			if p.Index != i || p.Plan.Line != 1+10*i || p.Parsed || p.Settled() {
+				t.Errorf("piece %d: %+v", i, p)
+			}
+		}
+		if err := b.StartJob(ctx, j.Id, pieces(3)); err != nil {
+			t.Fatalf("StartJob again: %v", err)
+		}
+	})
+	t.Run("piece updates are idempotent", func(t *testing.T) {
+		b := newBook()
+		j := started(t, b, 1)
+		if st, err := b.PieceGaveUp(ctx, j.Id, 0, "first"); err != nil || st.GaveUp != "first" || !st.Settled() {
+			t.Fatalf("PieceGaveUp: %+v, %v", st, err)
+		}
+		if st, err := b.PieceGaveUp(ctx, j.Id, 0, "second"); err != nil || st.GaveUp != "first" {
+			t.Fatalf("PieceGaveUp again: %+v, %v; the first reason stays", st, err)
+		}
+		res := job.PieceResult{Batches: 2, Rows: 5, Cuts: []job.Cut{{Line: 2, Tally: tally(3)}, {Line: 5, Tally: tally(2)}}}
+		st, err := b.PieceParsed(ctx, j.Id, 0, res)
+		if err != nil || !st.Parsed || st.GaveUp != "" || st.Result.Batches != 2 || st.Settled() {
+			t.Fatalf("PieceParsed: %+v, %v; want parsed, GaveUp cleared, not settled", st, err)
+		}
+		for range 2 {
+			if st, err = b.BatchDone(ctx, j.Id, 0, 0, tally(3)); err != nil || len(st.Done) != 1 || st.Done[0].Rows != 3 {
+				t.Fatalf("BatchDone: %+v, %v", st, err)
+			}
+		}
+		if st, err = b.BatchLost(ctx, j.Id, 0, 1, job.LostBatch{Tally: tally(2), Line: 5, Reason: "first"}); err != nil || !st.Settled() || !st.Failed() {
+			t.Fatalf("BatchLost: %+v, %v; want settled, failed", st, err)
+		}
+		if st, err = b.BatchLost(ctx, j.Id, 0, 1, job.LostBatch{Tally: tally(2), Line: 5, Reason: "second"}); err != nil || st.Lost[1].Reason != "first" {
+			t.Fatalf("BatchLost again: %+v, %v; the first reason stays", st, err)
+		}
+		if st, err = b.BatchDone(ctx, j.Id, 0, 1, tally(2)); err != nil || st.Failed() || st.Written().Rows != 5 {
+			t.Fatalf("BatchDone of a lost batch: %+v, %v; want written after all", st, err)
+		}
+		for want := 1; want <= 2; want++ {
+			if n, err := b.PieceTried(ctx, j.Id, 0); err != nil || n != want {
+				t.Fatalf("PieceTried: %d, %v; want %d", n, err, want)
+			}
+		}
+	})
+	t.Run("SettlePiece and FinishJob", func(t *testing.T) {
+		b := newBook()
+		j := started(t, b, 2)
+		h0, _ := b.Head(ctx, j.Id)
+		for range 2 { // settling again is harmless
+			if all, err := b.SettlePiece(ctx, j.Id, 1, true); err != nil || all {
+				t.Fatalf("SettlePiece 1: all %v, %v; want not all", all, err)
+			}
+		}
+		h1, _ := b.Head(ctx, j.Id)
+		if h1.Progress <= h0.Progress || h1.Job.FailedPieces != 1 {
+			t.Fatalf("progress %d -> %d, FailedPieces %d: want progress on, 1 failed piece", h0.Progress, h1.Progress, h1.Job.FailedPieces)
+		}
+		if all, err := b.SettlePiece(ctx, j.Id, 1, false); err != nil || all {
+			t.Fatalf("SettlePiece 1 not failed: all %v, %v", all, err)
+		}
+		if all, err := b.SettlePiece(ctx, j.Id, 0, false); err != nil || !all {
+			t.Fatalf("SettlePiece 0: all %v, %v; want all", all, err)
+		}
+		h, _ := b.Head(ctx, j.Id)
+		if h.Job.FailedPieces != 0 || h.Job.CompletedPieces != 2 {
+			t.Fatalf("pieces %d completed, %d failed; want 2, 0", h.Job.CompletedPieces, h.Job.FailedPieces)
+		}
+		end := *h.Job
+		end.JobStatus, end.CompletionDate, end.TotalProcessed, end.TotalFailures = job.Completed, "2026-01-02T04:00:00.000Z", 7, 1
+		end.Failures = []string{"f.csv:3: bad"}
+		if err := b.FinishJob(ctx, &end, h.Progress-1); !errors.Is(err, job.ErrConflict) {
+			t.Fatalf("FinishJob at a stale progress: %v, want job.ErrConflict", err)
+		}
+		if err := b.FinishJob(ctx, &end, h.Progress); err != nil {
+			t.Fatalf("FinishJob: %v", err)
+		}
+		got, _ := b.Head(ctx, j.Id)
+		if got.Job.JobStatus != job.Completed || got.Job.TotalProcessed != 7 || got.Job.TotalFailures != 1 || len(got.Job.Failures) != 1 {
+			t.Fatalf("Head after FinishJob: %+v", got.Job)
+		}
+		running, err := b.Running(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range running {
+			if r.Job.Id == j.Id {
+				t.Fatal("an ended job is still Running")
+			}
+		}
+	})
+	t.Run("Running oldest first", func(t *testing.T) {
+		b := newBook()
+		a := started(t, b, 1)
+		c := started(t, b, 1)
+		running, err := b.Running(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var order []string
+		for _, r := range running {
+			if r.Job.Id == a.Id || r.Job.Id == c.Id {
+				order = append(order, r.Job.Id)
+			}
+		}
+		if len(order) != 2 || order[0] != a.Id {
+			t.Fatalf("Running: %v, want %s then %s", order, a.Id, c.Id)
+		}
+	})
+	t.Run("progress marks", func(t *testing.T) {
+		b := newBook()
+		j := started(t, b, 1)
+		h0, _ := b.Head(ctx, j.Id)
+		if h0.Progressed.IsZero() {
+			t.Fatal("a started job has no Progressed")
+		}
+		if _, err := b.PieceParsed(ctx, j.Id, 0, job.PieceResult{}); err != nil {
+			t.Fatal(err)
+		}
+		h1, _ := b.Head(ctx, j.Id)
+		if h1.Progressed.Before(h0.Progressed) {
+			t.Fatalf("Progressed went back: %v -> %v", h0.Progressed, h1.Progressed)
+		}
+	})
+}
