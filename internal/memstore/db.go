@@ -33,7 +33,8 @@ type DB struct {
 	// The Endpoints and Users tables, typed (see endpoints.go).
 	endpoints map[string]*storedEndpoint
 	users     map[string]*storedUser
-	members   map[string]map[string]bool // Members: shard -> endpoint ids
+	members   map[string]map[string]string // Members: shard -> endpoint id -> the batch that added it
+	tokens    int                          // the locks SetContribution has taken
 }
 
 // NewDB returns an empty DB; shards is how many partitions a segment's
@@ -44,7 +45,7 @@ func NewDB(env *Env, shards int) *DB {
 	}
 	return &DB{env: env, shards: shards, tables: map[string]map[string][]byte{},
 		jobs: map[string]*jobItem{}, pieces: map[string]*pieceItem{},
-		endpoints: map[string]*storedEndpoint{}, users: map[string]*storedUser{}, members: map[string]map[string]bool{}}
+		endpoints: map[string]*storedEndpoint{}, users: map[string]*storedUser{}, members: map[string]map[string]string{}}
 }
 
 // maxAttempts bounds the retries of unprocessed batch items and of
@@ -149,8 +150,8 @@ func (d *DB) Items(table string) map[string][]byte {
 		}
 	case Members:
 		for sh, m := range d.members {
-			for id := range m {
-				out[sh+"\x00"+id], _ = json.Marshal(memberItem{Shard: sh, EndpointId: id})
+			for id, by := range m {
+				out[sh+"\x00"+id], _ = json.Marshal(memberItem{Shard: sh, EndpointId: id, AddedBy: by})
 			}
 		}
 	case Users:

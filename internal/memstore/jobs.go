@@ -43,6 +43,7 @@ type jobItem struct {
 	Launch          job.Launch     `json:"Launch"`
 	Progress        int64          `json:"Progress"`
 	Progressed      string         `json:"Progressed,omitempty"`
+	Applied         contribution   `json:"Applied"`           // the contribution added to the segment
 	Settled         []int          `json:"Settled,omitempty"` // number sets
 	FailedSet       []int          `json:"FailedSet,omitempty"`
 }
@@ -180,6 +181,20 @@ func (d *DB) FinishJob(ctx context.Context, j *job.Job, progress int64) error {
 
 // updatePiece applies fn to a piece's item (UpdateItem, condition
 // attribute_exists, ALL_NEW) and returns the piece's new state.
+// Piece reads one piece (GetItem).
+func (d *DB) Piece(ctx context.Context, jobId string, index int) (*job.PieceState, error) {
+	var st *job.PieceState
+	err := d.do(ctx, "GetItem", Jobs, false, func() error {
+		it, ok := d.getPiece(jobId, index)
+		if !ok {
+			return fmt.Errorf("piece %d of job %s: %w", index, jobId, job.ErrNotFound)
+		}
+		st = it.state()
+		return nil
+	})
+	return st, err
+}
+
 func (d *DB) updatePiece(ctx context.Context, jobId string, index int, fn func(*pieceItem)) (*job.PieceState, error) {
 	var st *job.PieceState
 	err := d.do(ctx, "UpdateItem", Jobs, true, func() error {
@@ -229,7 +244,7 @@ func (d *DB) progressed(ctx context.Context, jobId string, index int, fn func(*p
 // PieceParsed sets Parsed and Result and removes GaveUp.
 func (d *DB) PieceParsed(ctx context.Context, jobId string, index int, r job.PieceResult) (*job.PieceState, error) {
 	return d.progressed(ctx, jobId, index, func(it *pieceItem) {
-		it.Parsed, it.Result, it.GaveUp = true, cloneResult(r), ""
+		it.Parsed, it.Result, it.GaveUp, it.Tries = true, cloneResult(r), "", 0
 	})
 }
 
@@ -237,15 +252,14 @@ func (d *DB) PieceParsed(ctx context.Context, jobId string, index int, r job.Pie
 func (d *DB) BatchDone(ctx context.Context, jobId string, index, seq int, t job.Tally) (*job.PieceState, error) {
 	return d.progressed(ctx, jobId, index, func(it *pieceItem) {
 		it.Done[strconv.Itoa(seq)] = t
+		it.Tries = 0
 	})
 }
 
-// BatchLost sets Lost[seq] if it is not set.
+// BatchLost sets Lost[seq].
 func (d *DB) BatchLost(ctx context.Context, jobId string, index, seq int, lost job.LostBatch) (*job.PieceState, error) {
 	return d.updatePiece(ctx, jobId, index, func(it *pieceItem) {
-		if _, ok := it.Lost[strconv.Itoa(seq)]; !ok {
-			it.Lost[strconv.Itoa(seq)] = lost
-		}
+		it.Lost[strconv.Itoa(seq)] = lost
 	})
 }
 
@@ -282,12 +296,11 @@ func (d *DB) SettlePiece(ctx context.Context, jobId string, index int, failed bo
 		} else {
 			it.FailedSet = removeFromSet(it.FailedSet, index)
 		}
-		it.Progress++
-		it.Progressed = d.stamp()
+		it.Progress++ // Progressed stays: settling again is no progress
 		if err := d.putJob(it); err != nil {
 			return err
 		}
-		all = it.TotalPieces > 0 && len(it.Settled) >= it.TotalPieces
+		all = it.JobStatus.Final() || it.TotalPieces > 0 && len(it.Settled) >= it.TotalPieces
 		return nil
 	})
 	if err != nil {

@@ -100,44 +100,39 @@ func TestPutEndpointConditions(t *testing.T) {
 	}
 }
 
-func TestBatchWriteRetriesUnprocessed(t *testing.T) {
+// A member keeps the batch that added it first: that batch counts it on every
+// delivery, no other batch does.
+func TestAddMembersCountsFirstInsertions(t *testing.T) {
 	ctx := context.Background()
+	d := NewDB(&Env{}, 4)
+	ids := make([]string, 30)
+	for i := range ids {
+		ids[i] = strings.Repeat("e", i+1)
+	}
 	tests := []struct {
-		name    string
-		left    func(n int) int
-		calls   int
-		wantErr bool
+		name  string
+		batch string
+		ids   []string
+		want  int
 	}{
-		{name: "all processed", left: func(int) int { return 0 }, calls: 2},                            // 30 ids: 25, then 5
-		{name: "one left while more than one", left: func(n int) int { return min(n-1, 1) }, calls: 4}, // 25, then 1; 5, then 1
-		{name: "never processed", left: func(n int) int { return n }, wantErr: true},
+		{name: "first batch", batch: "j#0#0", ids: append(ids[:20:20], ids[:3]...), want: 20},
+		{name: "the same batch again", batch: "j#0#0", ids: ids[:20], want: 20},
+		{name: "another batch, half new", batch: "j#0#1", ids: ids[10:], want: 10},
+		{name: "another job, nothing new", batch: "k#0#0", ids: ids, want: 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			calls := 0
-			env := &Env{Faults: faultsFunc{
-				before:      func(op Op) error { calls++; return nil },
-				unprocessed: func(_ Op, n int) int { return tt.left(n) },
-			}}
-			d := NewDB(env, 4)
-			ids := make([]string, 30)
-			for i := range ids {
-				ids[i] = strings.Repeat("e", i+1)
+			n, err := d.AddMembers(ctx, "seg", 4, tt.batch, tt.ids)
+			if err != nil || n != tt.want {
+				t.Fatalf("AddMembers = %d, %v; want %d", n, err, tt.want)
 			}
-			err := d.AddMembers(ctx, "seg", append(ids, ids[:3]...))
-			if (err != nil) != tt.wantErr {
-				t.Fatalf("AddMembers: %v", err)
-			}
-			if tt.wantErr {
-				return
-			}
-			if calls < tt.calls {
-				t.Errorf("%d BatchWriteItem calls, want at least %d", calls, tt.calls)
-			}
-			if n, _ := d.CountMembers(ctx, "seg", 4); n != 30 {
-				t.Errorf("%d members, want 30", n)
+			if c, err := d.CountAdded(ctx, "seg", 4, tt.batch, tt.ids); err != nil || c != tt.want {
+				t.Fatalf("CountAdded = %d, %v; want %d", c, err, tt.want)
 			}
 		})
+	}
+	if n := len(d.MemberIds("seg")); n != 30 {
+		t.Fatalf("%d members, want 30", n)
 	}
 }
 
@@ -145,14 +140,14 @@ func TestCrashAfterWriteKeepsIt(t *testing.T) {
 	ctx := context.Background()
 	crash := errors.New("crash")
 	d := NewDB(&Env{Faults: faultsFunc{after: func(Op) error { return crash }}}, 1)
-	if err := d.EnsureSegment(ctx, "s", "seg", "now"); !errors.Is(err, crash) {
+	if _, err := d.EnsureSegment(ctx, "s", "seg", "now"); !errors.Is(err, crash) {
 		t.Fatalf("EnsureSegment: %v, want the crash", err)
 	}
 	if d.Segment("s") == nil {
 		t.Fatal("a write followed by a crash is lost")
 	}
 	d = NewDB(&Env{Faults: faultsFunc{before: func(Op) error { return crash }}}, 1)
-	if err := d.EnsureSegment(ctx, "s", "seg", "now"); !errors.Is(err, crash) {
+	if _, err := d.EnsureSegment(ctx, "s", "seg", "now"); !errors.Is(err, crash) {
 		t.Fatalf("EnsureSegment: %v, want the crash", err)
 	}
 	if d.Segment("s") != nil {
@@ -160,7 +155,7 @@ func TestCrashAfterWriteKeepsIt(t *testing.T) {
 	}
 	cctx, cancel := context.WithCancel(ctx)
 	cancel()
-	if err := NewDB(&Env{}, 1).EnsureSegment(cctx, "s", "seg", "now"); !errors.Is(err, context.Canceled) {
+	if _, err := NewDB(&Env{}, 1).EnsureSegment(cctx, "s", "seg", "now"); !errors.Is(err, context.Canceled) {
 		t.Fatalf("a dead caller's write: %v", err)
 	}
 }
@@ -169,28 +164,29 @@ func TestSetContributionOnce(t *testing.T) {
 	ctx := context.Background()
 	d := NewDB(&Env{}, 1)
 	d.EnsureSegment(ctx, "s", "seg", "now")
-	c := job.Contribution{JobId: "j", JobOrder: "o1", Written: job.Tally{Rows: 3, Channels: map[string]int{"SMS": 2, "EMAIL": 1}}}
+	if _, _, err := d.CreateJob(ctx, &job.Job{Id: "j", JobStatus: job.Created}, job.Launch{}); err != nil {
+		t.Fatal(err)
+	}
+	c := job.Contribution{JobId: "j", JobOrder: "o1", Progress: 1,
+		Written: job.Tally{Rows: 3, New: 3, Channels: map[string]int{"SMS": 2, "EMAIL": 1}}}
 	for range 3 {
 		if err := d.SetContribution(ctx, "s", c); err != nil {
 			t.Fatal(err)
 		}
 	}
-	c.Written = job.Tally{Rows: 4, Channels: map[string]int{"SMS": 4}}
+	c.Progress, c.Written = 2, job.Tally{Rows: 4, New: 4, Channels: map[string]int{"SMS": 4}}
 	if err := d.SetContribution(ctx, "s", c); err != nil {
 		t.Fatal(err)
 	}
+	stale := c
+	stale.Progress, stale.Written = 1, job.Tally{Rows: 1, New: 1, Channels: map[string]int{"SMS": 1}}
+	if err := d.SetContribution(ctx, "s", stale); err != nil { // computed before the last: changes nothing
+		t.Fatal(err)
+	}
 	seg := d.Segment("s")
-	if seg.ImportDefinition.Size != 4 || seg.ImportDefinition.ChannelCounts["SMS"] != 4 || seg.ImportDefinition.ChannelCounts["EMAIL"] != 0 || seg.Version != 1 {
+	if seg.ImportDefinition.Size != 4 || seg.EndpointCount != 4 || seg.ImportDefinition.ChannelCounts["SMS"] != 4 ||
+		seg.ImportDefinition.ChannelCounts["EMAIL"] != 0 || seg.Version != 1 {
 		t.Fatalf("segment %+v", seg)
-	}
-	if err := d.SetEndpointCount(ctx, "s", 9, "t2"); err != nil {
-		t.Fatal(err)
-	}
-	if err := d.SetEndpointCount(ctx, "s", 5, "t1"); err != nil {
-		t.Fatal(err)
-	}
-	if n := d.Segment("s").EndpointCount; n != 9 {
-		t.Fatalf("EndpointCount %d: an earlier count replaced a later one", n)
 	}
 }
 

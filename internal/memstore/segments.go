@@ -7,6 +7,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/segport/segport/pkg/importer"
 	"github.com/segport/segport/pkg/job"
@@ -15,8 +16,9 @@ import (
 
 var _ importer.SegmentBook = (*DB)(nil)
 
-// segmentItem is a Segments table item, with the per-job contributions and
-// the latest count's date that pkg/dynamo keeps beside the segment's fields.
+// segmentItem is a Segments table item, with the Pending map of contributions
+// being added and the latest job's order that pkg/dynamo keeps beside the
+// segment's fields.
 type segmentItem struct {
 	SegmentId        string                   `json:"SegmentId"`
 	Name             string                   `json:"Name"`
@@ -27,20 +29,38 @@ type segmentItem struct {
 	ImportDefinition segment.ImportDefinition `json:"ImportDefinition"`
 	EndpointCount    int                      `json:"EndpointCount"`
 	Shards           int                      `json:"Shards"`
-	Contrib          map[string]contribution  `json:"Contrib"`
+	Pending          map[string]pending       `json:"Pending"`
 	LastJob          string                   `json:"LastJob,omitempty"`
-	CountedAt        string                   `json:"CountedAt,omitempty"`
 }
 
+// contribution and pending are pkg/dynamo's (segments.go).
 type contribution struct {
 	Size     int            `json:"Size"`
 	Channels map[string]int `json:"Channels"`
+	New      int            `json:"New"`
 	V        int            `json:"V"`
+	Progress int64          `json:"Progress"`
 }
 
+func (c contribution) same(o contribution) bool {
+	return c.Size == o.Size && c.New == o.New && maps.Equal(c.Channels, o.Channels)
+}
+
+type pending struct {
+	Token   string       `json:"Token"`
+	Lease   time.Time    `json:"Lease"`
+	Applied bool         `json:"Applied"`
+	C       contribution `json:"C"`
+}
+
+// contributionLease is pkg/dynamo's.
+const contributionLease = 10 * time.Minute
+
 // EnsureSegment creates the segment's item unless it exists; each field is
-// set only if absent (if_not_exists), SegmentType always.
-func (d *DB) EnsureSegment(ctx context.Context, id, name, created string) error {
+// set only if absent (if_not_exists), SegmentType always. It returns the
+// segment's shard count.
+func (d *DB) EnsureSegment(ctx context.Context, id, name, created string) (int, error) {
+	shards := 0
 	err := d.do(ctx, "UpdateItem", Segments, true, func() error {
 		var it segmentItem
 		if _, err := d.get(Segments, id, &it); err != nil {
@@ -48,49 +68,37 @@ func (d *DB) EnsureSegment(ctx context.Context, id, name, created string) error 
 		}
 		if it.SegmentId == "" {
 			it = segmentItem{SegmentId: id, Name: name, CreationDate: created, Shards: d.shards,
-				ImportDefinition: segment.ImportDefinition{ChannelCounts: map[string]int{}}, Contrib: map[string]contribution{}}
+				ImportDefinition: segment.ImportDefinition{ChannelCounts: map[string]int{}}, Pending: map[string]pending{}}
 		}
 		it.SegmentType = "IMPORT"
+		shards = it.Shards
 		return d.put(Segments, id, it)
 	})
 	if err != nil {
-		return fmt.Errorf("create segment %s: %w", id, err)
+		return 0, fmt.Errorf("create segment %s: %w", id, err)
 	}
-	return nil
+	return shards, nil
 }
 
-// SetContribution reads the job's previous contribution, adds the change
-// under the condition that it is still the stored one (retrying a lost race),
-// then makes the job's Format and S3Url the segment's if it is the latest job.
+// SetContribution follows pkg/dynamo's protocol, one request a step, so that
+// a crash may fall between any two: lock the job's Pending entry, read the
+// applied contribution from the job's item, add the change and mark the entry
+// applied, record it on the job's item, remove the entry.
 func (d *DB) SetContribution(ctx context.Context, segmentId string, c job.Contribution) error {
-	next := contribution{Size: c.Written.Rows, Channels: maps.Clone(c.Written.Channels)}
+	next := contribution{Size: c.Written.Rows, Channels: maps.Clone(c.Written.Channels), New: c.Written.New, Progress: c.Progress}
 	if next.Channels == nil {
 		next.Channels = map[string]int{}
 	}
 	for attempt := 0; ; attempt++ {
-		var prev contribution
-		found := false
-		err := d.do(ctx, "GetItem", Segments, false, func() error {
-			var it segmentItem
-			if _, err := d.get(Segments, segmentId, &it); err != nil {
-				return err
-			}
-			prev, found = it.Contrib[c.JobId]
-			return nil
-		})
+		if attempt == maxAttempts {
+			return fmt.Errorf("add job %s to segment %s: %w", c.JobId, segmentId, job.ErrConflict)
+		}
+		done, err := d.contributeOnce(ctx, segmentId, c, next)
 		if err != nil {
-			return fmt.Errorf("read segment %s: %w", segmentId, err)
-		}
-		if found && prev.Size == next.Size && maps.Equal(prev.Channels, next.Channels) {
-			break
-		}
-		next.V = prev.V + 1
-		err = d.addContribution(ctx, segmentId, c, prev, found, next)
-		if err == nil {
-			break
-		}
-		if err != job.ErrConflict || attempt >= maxAttempts {
 			return err
+		}
+		if done {
+			break
 		}
 	}
 	err := d.do(ctx, "UpdateItem", Segments, true, func() error {
@@ -107,24 +115,81 @@ func (d *DB) SetContribution(ctx context.Context, segmentId string, c job.Contri
 	return nil
 }
 
-func (d *DB) addContribution(ctx context.Context, segmentId string, c job.Contribution, prev contribution, found bool, next contribution) error {
-	return d.do(ctx, "UpdateItem", Segments, true, func() error {
+func (d *DB) contributeOnce(ctx context.Context, segmentId string, c job.Contribution, next contribution) (bool, error) {
+	var (
+		p     pending
+		found bool
+	)
+	err := d.do(ctx, "GetItem", Segments, false, func() error {
 		var it segmentItem
-		ok, err := d.get(Segments, segmentId, &it)
-		if err != nil {
+		if _, err := d.get(Segments, segmentId, &it); err != nil {
 			return err
 		}
-		stored, has := it.Contrib[c.JobId]
-		if !ok || (found && (!has || stored.V != prev.V)) || (!found && has) {
-			return job.ErrConflict
+		p, found = it.Pending[c.JobId]
+		return nil
+	})
+	if err != nil {
+		return false, fmt.Errorf("read segment %s: %w", segmentId, err)
+	}
+	if found {
+		if p.Applied {
+			return false, d.settleContribution(ctx, segmentId, c.JobId, p)
 		}
-		it.ImportDefinition.Size += next.Size - prev.Size
+		if d.env.now().Sub(p.Lease) > contributionLease {
+			return false, d.removePending(ctx, segmentId, c.JobId, p.Token)
+		}
+		return false, nil
+	}
+	d.tokens++
+	token := fmt.Sprint(d.tokens)
+	locked := false
+	err = d.do(ctx, "UpdateItem", Segments, true, func() error {
+		var it segmentItem
+		ok, err := d.get(Segments, segmentId, &it)
+		if err != nil || !ok {
+			return err
+		}
+		if _, has := it.Pending[c.JobId]; has {
+			return nil
+		}
+		if it.Pending == nil {
+			it.Pending = map[string]pending{}
+		}
+		it.Pending[c.JobId] = pending{Token: token, Lease: d.env.now()}
+		locked = true
+		return d.put(Segments, segmentId, it)
+	})
+	if err != nil || !locked {
+		return false, err
+	}
+	var applied contribution
+	err = d.do(ctx, "GetItem", Jobs, false, func() error {
+		if it, ok := d.getJob(c.JobId); ok {
+			applied = it.Applied
+		}
+		return nil
+	})
+	if err != nil {
+		return false, fmt.Errorf("read job %s: %w", c.JobId, err)
+	}
+	if applied.V > 0 && (applied.same(next) || applied.Progress > next.Progress) {
+		return true, d.removePending(ctx, segmentId, c.JobId, token)
+	}
+	next.V = applied.V + 1
+	p = pending{Token: token, Applied: true, C: next}
+	ok := false
+	err = d.do(ctx, "UpdateItem", Segments, true, func() error {
+		var it segmentItem
+		if _, err := d.get(Segments, segmentId, &it); err != nil {
+			return err
+		}
+		if cur, has := it.Pending[c.JobId]; !has || cur.Token != token {
+			return nil
+		}
+		it.ImportDefinition.Size += next.Size - applied.Size
+		it.EndpointCount += next.New - applied.New
 		it.LastModifiedDate = c.Now
-		if it.Contrib == nil {
-			it.Contrib = map[string]contribution{}
-		}
-		it.Contrib[c.JobId] = next
-		if !found {
+		if applied.V == 0 {
 			it.Version++
 		}
 		if it.ImportDefinition.ChannelCounts == nil {
@@ -133,44 +198,50 @@ func (d *DB) addContribution(ctx context.Context, segmentId string, c job.Contri
 		for ch, n := range next.Channels {
 			it.ImportDefinition.ChannelCounts[ch] += n
 		}
-		for ch, n := range prev.Channels {
+		for ch, n := range applied.Channels {
 			it.ImportDefinition.ChannelCounts[ch] -= n
 		}
+		it.Pending[c.JobId] = p
+		ok = true
 		return d.put(Segments, segmentId, it)
 	})
+	if err != nil || !ok {
+		return false, err
+	}
+	return true, d.settleContribution(ctx, segmentId, c.JobId, p)
 }
 
-// CountMembers counts the segment's member items, shard by shard.
-func (d *DB) CountMembers(ctx context.Context, segmentId string, shards int) (int, error) {
-	if shards < 1 {
-		shards = d.shards
-	}
-	total := 0
-	for i := 0; i < shards; i++ {
-		shard := fmt.Sprintf("%s#%02d", segmentId, i)
-		err := d.do(ctx, "Query", Members, false, func() error {
-			total += len(d.members[shard])
+// settleContribution records an applied entry on the job's item, then removes it.
+func (d *DB) settleContribution(ctx context.Context, segmentId, jobId string, p pending) error {
+	err := d.do(ctx, "UpdateItem", Jobs, true, func() error {
+		it, ok := d.getJob(jobId)
+		if !ok || (it.Applied.V > 0 && it.Applied.V >= p.C.V) {
 			return nil
-		})
-		if err != nil {
-			return 0, fmt.Errorf("count shard %d of segment %s: %w", i, segmentId, err)
 		}
+		it.Applied = p.C
+		return d.putJob(it)
+	})
+	if err != nil {
+		return fmt.Errorf("record the contribution of job %s: %w", jobId, err)
 	}
-	return total, nil
+	return d.removePending(ctx, segmentId, jobId, p.Token)
 }
 
-// SetEndpointCount stores count unless a count taken later is stored.
-func (d *DB) SetEndpointCount(ctx context.Context, segmentId string, count int, countedAt string) error {
+// removePending removes the job's entry if it still bears token.
+func (d *DB) removePending(ctx context.Context, segmentId, jobId, token string) error {
 	err := d.do(ctx, "UpdateItem", Segments, true, func() error {
 		var it segmentItem
-		if ok, err := d.get(Segments, segmentId, &it); err != nil || !ok || (it.CountedAt != "" && it.CountedAt > countedAt) {
+		if _, err := d.get(Segments, segmentId, &it); err != nil {
 			return err
 		}
-		it.EndpointCount, it.CountedAt = count, countedAt
+		if cur, has := it.Pending[jobId]; !has || cur.Token != token {
+			return nil
+		}
+		delete(it.Pending, jobId)
 		return d.put(Segments, segmentId, it)
 	})
 	if err != nil {
-		return fmt.Errorf("set endpoint count of segment %s: %w", segmentId, err)
+		return fmt.Errorf("unlock segment %s for job %s: %w", segmentId, jobId, err)
 	}
 	return nil
 }
@@ -198,30 +269,67 @@ func shardKey(segmentId, endpointId string, shards int) string {
 type memberItem struct {
 	Shard      string `json:"Shard"`
 	EndpointId string `json:"EndpointId"`
+	AddedBy    string `json:"AddedBy"`
 }
 
-// AddMembers puts one member item per endpoint, 25 per BatchWriteItem.
-func (d *DB) AddMembers(ctx context.Context, segmentId string, ids []string) error {
-	seen := map[string]bool{}
-	var uniq []string
-	for _, id := range ids {
-		if !seen[id] {
-			seen[id] = true
-			uniq = append(uniq, id)
+// AddMembers puts one member item per endpoint, conditionally: a member
+// keeps the batch that added it first, and the count returned is of the ids
+// whose member is this batch's (pkg/dynamo's AddMembers).
+func (d *DB) AddMembers(ctx context.Context, segmentId string, shards int, batch string, ids []string) (int, error) {
+	if shards < 1 {
+		shards = d.shards
+	}
+	added := 0
+	for _, id := range uniq(ids) {
+		err := d.do(ctx, "PutItem", Members, true, func() error {
+			sh := shardKey(segmentId, id, shards)
+			if d.members[sh] == nil {
+				d.members[sh] = map[string]string{}
+			}
+			if by, ok := d.members[sh][id]; ok && by != batch {
+				return nil
+			}
+			d.members[sh][id] = batch
+			added++
+			return nil
+		})
+		if err != nil {
+			return 0, fmt.Errorf("add members of segment %s: %w", segmentId, err)
 		}
 	}
-	err := d.batchWrite(ctx, Members, len(uniq), func(i int) error {
-		sh := shardKey(segmentId, uniq[i], d.shards)
-		if d.members[sh] == nil {
-			d.members[sh] = map[string]bool{}
+	return added, nil
+}
+
+// CountAdded counts the ids whose member batch added (BatchGetItem).
+func (d *DB) CountAdded(ctx context.Context, segmentId string, shards int, batch string, ids []string) (int, error) {
+	if shards < 1 {
+		shards = d.shards
+	}
+	n := 0
+	err := d.do(ctx, "BatchGetItem", Members, false, func() error {
+		for _, id := range uniq(ids) {
+			if d.members[shardKey(segmentId, id, shards)][id] == batch {
+				n++
+			}
 		}
-		d.members[sh][uniq[i]] = true
 		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("add members of segment %s: %w", segmentId, err)
+		return 0, fmt.Errorf("read members of segment %s: %w", segmentId, err)
 	}
-	return nil
+	return n, nil
+}
+
+func uniq(ids []string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, id := range ids {
+		if !seen[id] {
+			seen[id] = true
+			out = append(out, id)
+		}
+	}
+	return out
 }
 
 // MemberIds returns the ids of the segment's member items, sorted, for checks.

@@ -32,7 +32,8 @@ func TestSimFinisherRace(t *testing.T) {
 	sms := func(n int) job.Tally { return job.Tally{Rows: n, Channels: map[string]int{"SMS": n}} }
 	_, _, err := w.db.CreateJob(ctx, j, job.Launch{JobOrder: job.Order(epoch, j.Id), Created: j.CreationDate, SegmentId: seg, TotalPieces: 1})
 	must(err)
-	must(w.db.EnsureSegment(ctx, seg, "alpha", j.CreationDate))
+	_, err = w.db.EnsureSegment(ctx, seg, "alpha", j.CreationDate)
+	must(err)
 	must(w.db.StartJob(ctx, j.Id, []job.Piece{{Key: "imports/alpha/f.csv", End: 100, Line: 1}}))
 	_, err = w.db.PieceParsed(ctx, j.Id, 0, job.PieceResult{Batches: 2, Rows: 5,
 		Cuts: []job.Cut{{Line: 2, Tally: sms(3)}, {Line: 5, Tally: sms(2)}}})
@@ -66,11 +67,8 @@ func TestSimFinisherRace(t *testing.T) {
 	h := w.db.Job(j.Id)
 	s := w.db.Segment(seg)
 	t.Logf("1 schedules")
-	if s.ImportDefinition.Size != h.Job.TotalProcessed {
-		msg := "segment Size %d, its one job's TotalProcessed %d: finisher A's stale contribution stands"
-		if !*strict {
-			t.Skipf("known, open bug stale-finisher-contribution: "+msg, s.ImportDefinition.Size, h.Job.TotalProcessed)
-		}
-		t.Fatalf(msg, s.ImportDefinition.Size, h.Job.TotalProcessed)
+	if s.ImportDefinition.Size != h.Job.TotalProcessed || h.Job.TotalProcessed != 5 {
+		t.Fatalf("segment Size %d, its one job's TotalProcessed %d (want 5): finisher A's stale contribution stands",
+			s.ImportDefinition.Size, h.Job.TotalProcessed)
 	}
 }

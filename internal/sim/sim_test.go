@@ -111,27 +111,31 @@ func TestSim(t *testing.T) {
 	t.Logf("%.0f schedules/second", float64(n)/time.Since(start).Seconds())
 }
 
-// TestSimSoak runs schedules for -sim.duration (make sim).
+// TestSimSoak runs schedules for -sim.duration (make sim; 2 s in the
+// default run), from seeds beyond the default run's.
 func TestSimSoak(t *testing.T) {
-	if *soakFlag <= 0 {
-		t.Skip("no -sim.duration")
+	soak := *soakFlag
+	if soak <= 0 {
+		soak = 2 * time.Second
 	}
 	start := time.Now()
 	first := *firstFlag
 	if first == 0 {
 		first = 1_000_000_000 // beyond the default run's seeds
 	}
-	n := runMany(t, first, 0, parseFaults(*faultsFl), start.Add(*soakFlag))
+	n := runMany(t, first, 0, parseFaults(*faultsFl), start.Add(soak))
 	t.Logf("%d schedules", n)
 	fmt.Printf("soak: %d schedules in %s: %.0f schedules/second\n", n, time.Since(start).Round(time.Second), float64(n)/time.Since(start).Seconds())
 }
 
-// TestSimSeed replays one schedule and prints its trace.
+// TestSimSeed replays one schedule (-seed; seed 1 in the default run) and
+// prints its trace.
 func TestSimSeed(t *testing.T) {
-	if *seedFlag < 0 {
-		t.Skip("no -seed")
+	seed := *seedFlag
+	if seed < 0 {
+		seed = 1
 	}
-	r := Run(*seedFlag, parseFaults(*faultsFl))
+	r := Run(seed, parseFaults(*faultsFl))
 	t.Logf("1 schedules")
 	t.Logf("faults drawn: %s; trace:\n%s", r.Faults, strings.Join(r.Trace, "\n"))
 	if r.Failed() {

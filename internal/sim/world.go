@@ -154,13 +154,13 @@ func (w *world) wire(sc scenario) {
 	log := slog.New(slog.DiscardHandler)
 	clock := importer.Clock(func() time.Time { return w.now })
 	limits := endpoint.DefaultLimits()
-	fin := &importer.Finisher{Jobs: w.db, Segments: w.db, Objects: w.objs, Bucket: bucket, Shards: shards, Now: clock, Log: log}
+	fin := &importer.Finisher{Jobs: w.db, Segments: w.db, Objects: w.objs, Bucket: bucket, Now: clock, Log: log}
 	w.trigger = &importer.Trigger{Jobs: w.db, Segments: w.db, Registry: w.db, Limits: limits, Objects: w.objs,
-		Parse: w.parseQ, Bucket: bucket, PieceSize: sc.pieceSize, Now: clock, Log: log}
+		Parse: w.parseQ, Bucket: bucket, PieceSize: sc.pieceSize, BatchBytes: sc.batchBytes, Now: clock, Log: log}
 	w.parser = &importer.Parser{Jobs: w.db, Objects: w.objs, ReportBucket: bucket, Registry: w.db, Write: w.writeQ,
 		Limits: limits, BatchBytes: sc.batchBytes, Now: clock, Log: log, Finisher: fin, MaxReceive: w.maxReceive}
 	w.writer = &importer.Writer{Store: w.db, Jobs: w.db, Finisher: fin, Concurrency: 1, Log: log, MaxReceive: w.maxReceive}
-	w.sweeper = &importer.Sweeper{Jobs: w.db, Parse: w.parseQ, Finisher: fin, ParseDLQ: w.parseDLQ, WriteDLQ: w.writeDLQ,
+	w.sweeper = &importer.Sweeper{Jobs: w.db, Members: w.db, Parse: w.parseQ, Finisher: fin, ParseDLQ: w.parseDLQ, WriteDLQ: w.writeDLQ,
 		StallAfter: stallAfter, MaxTries: maxTries, Now: clock, Log: log}
 }
 

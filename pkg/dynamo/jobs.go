@@ -250,13 +250,14 @@ func (s *Store) BatchDone(ctx context.Context, jobId string, index, seq int, t j
 		map[string]types.AttributeValue{":t": av})
 }
 
-// BatchLost records that batch seq of a piece was abandoned, unless it is already.
+// BatchLost records that batch seq of a piece was abandoned; a later record
+// replaces an earlier one.
 func (s *Store) BatchLost(ctx context.Context, jobId string, index, seq int, lost job.LostBatch) (*job.PieceState, error) {
 	av, err := attributeValue(lost)
 	if err != nil {
 		return nil, err
 	}
-	return s.updatePiece(ctx, jobId, index, "SET #l.#s = if_not_exists(#l.#s, :l)", map[string]string{"#l": "Lost", "#s": strconv.Itoa(seq)},
+	return s.updatePiece(ctx, jobId, index, "SET #l.#s = :l", map[string]string{"#l": "Lost", "#s": strconv.Itoa(seq)},
 		map[string]types.AttributeValue{":l": av})
 }
 
@@ -362,6 +363,15 @@ func (s *Store) SettlePiece(ctx context.Context, jobId string, index int, failed
 		return false, fmt.Errorf("decode job %s: %w", jobId, err)
 	}
 	return it.JobStatus.Final() || it.TotalPieces > 0 && len(set.Settled) >= it.TotalPieces, nil
+}
+
+// Piece returns the state of one piece of a job.
+func (s *Store) Piece(ctx context.Context, jobId string, index int) (*job.PieceState, error) {
+	var it pieceItem
+	if err := s.getItem(ctx, s.t.Jobs, jobKey(jobId, pieceSk(index)), fmt.Sprintf("piece %d of job %s", index, jobId), &it); err != nil {
+		return nil, err
+	}
+	return it.state()
 }
 
 // Pieces returns the states of a job's pieces, in piece order.

@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"sort"
 	"strconv"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -67,63 +69,61 @@ func (s *Store) EnsureSegment(ctx context.Context, id, name, created string) (in
 }
 
 // contribution is what a job has added to its segment. The one applied is kept
-// on the job's item (Applied); while it is being applied it is also kept in the
-// segment's Pending map under the job's id, which holds only the contributions
-// in flight, so the segment's item does not grow with its imports.
+// on the job's item (Applied). While it is being applied, the segment's Pending
+// map holds the job's entry: first a lock (a token and a lease), then the
+// contribution whose change was added. Pending holds only the jobs being added
+// right now, so the segment's item does not grow with its imports.
 type contribution struct {
 	Size     int            `json:"Size"`
 	Channels map[string]int `json:"Channels"`
 	New      int            `json:"New"`
-	V        int            `json:"V"` // 1 for the first applied, then one more for each change
+	V        int            `json:"V"`        // 1 for the first applied, then one more for each change
+	Progress int64          `json:"Progress"` // the job's progress it was computed at
 }
 
 func (c contribution) same(o contribution) bool {
 	return c.Size == o.Size && c.New == o.New && fmt.Sprint(c.Channels) == fmt.Sprint(o.Channels)
 }
 
-// SetContribution makes a job's contribution to its segment what im says, in
-// three idempotent steps: (1) add the change from the applied contribution to
-// the segment's totals and record the new one in the segment's Pending map, in
-// one conditional update; (2) record it as applied on the job's item; (3) remove
-// it from Pending. A call that finds a contribution pending (an earlier call
-// stopped between the steps, or runs beside this one) completes steps 2 and 3
-// for it first. The job's Format and S3Url become the segment's if it is the
+// pending is a job's entry in a segment's Pending map.
+type pending struct {
+	Token   string       `json:"Token"`
+	Lease   string       `json:"Lease"`   // when the lock was taken
+	Applied bool         `json:"Applied"` // C's change has been added to the totals
+	C       contribution `json:"C"`
+}
+
+// contributionLease is how long a lock whose holder added nothing may stand
+// before another finisher takes it: longer than any function runs.
+const contributionLease = 10 * time.Minute
+
+// SetContribution makes a job's contribution to its segment what im says.
+// Under a lock in the segment's Pending map it reads the applied contribution
+// from the job's item, adds the change to the segment's totals and marks the
+// entry applied in one conditional update, records the contribution on the
+// job's item, and removes the entry. Whoever finds an applied entry completes
+// its last two steps; a lock whose holder died is taken after its lease. A
+// contribution computed at a lower progress than the applied one is stale and
+// changes nothing. The job's Format and S3Url become the segment's if it is the
 // latest job.
 func (s *Store) SetContribution(ctx context.Context, segmentId string, im job.Contribution) error {
-	next := contribution{Size: im.Written.Rows, Channels: im.Written.Channels, New: im.Written.New}
+	next := contribution{Size: im.Written.Rows, Channels: im.Written.Channels, New: im.Written.New, Progress: im.Progress}
 	if next.Channels == nil {
 		next.Channels = map[string]int{}
 	}
 	for attempt := 0; ; attempt++ {
-		pending, found, err := s.pendingContribution(ctx, segmentId, im.JobId)
-		if err != nil {
-			return err
+		if attempt == maxAttempts {
+			return fmt.Errorf("add job %s to segment %s: %w", im.JobId, segmentId, ErrConflict)
 		}
-		if found {
-			if err := s.settleContribution(ctx, segmentId, im.JobId, pending); err != nil {
+		done, err := s.contributeOnce(ctx, segmentId, im, next)
+		if err != nil || done {
+			if err != nil {
 				return err
 			}
-			continue
-		}
-		applied, err := s.appliedContribution(ctx, im.JobId)
-		if err != nil {
-			return err
-		}
-		if applied.V > 0 && applied.same(next) {
 			break
 		}
-		next.V = applied.V + 1
-		err = s.applyContribution(ctx, segmentId, im, applied, next)
-		if err == nil {
-			err = s.settleContribution(ctx, segmentId, im.JobId, next)
-		}
-		if err != nil && (err != ErrConflict || attempt >= maxAttempts) {
+		if err := backoff(ctx, min(attempt, 4)); err != nil {
 			return err
-		}
-		if err == ErrConflict {
-			if err := backoff(ctx, min(attempt, 4)); err != nil {
-				return err
-			}
 		}
 	}
 	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
@@ -142,26 +142,100 @@ func (s *Store) SetContribution(ctx context.Context, segmentId string, im job.Co
 	return nil
 }
 
+// contributeOnce tries once; false means go again (another finisher holds the
+// lock, or it had left work that is now done).
+func (s *Store) contributeOnce(ctx context.Context, segmentId string, im job.Contribution, next contribution) (bool, error) {
+	p, found, err := s.pendingContribution(ctx, segmentId, im.JobId)
+	if err != nil {
+		return false, err
+	}
+	if found {
+		if p.Applied {
+			return false, s.settleContribution(ctx, segmentId, im.JobId, p)
+		}
+		if at, _ := time.Parse(time.RFC3339Nano, p.Lease); s.clockNow().Sub(at) > contributionLease {
+			return false, s.removePending(ctx, segmentId, im.JobId, p.Token)
+		}
+		return false, nil
+	}
+	token := strconv.FormatUint(rand.Uint64(), 36)
+	if ok, err := s.lockContribution(ctx, segmentId, im.JobId, token); err != nil || !ok {
+		return false, err
+	}
+	applied, err := s.appliedContribution(ctx, im.JobId)
+	if err != nil {
+		return false, err
+	}
+	if applied.V > 0 && (applied.same(next) || applied.Progress > next.Progress) {
+		return true, s.removePending(ctx, segmentId, im.JobId, token) // nothing to add, or stale
+	}
+	next.V = applied.V + 1
+	p = pending{Token: token, Applied: true, C: next}
+	if ok, err := s.applyContribution(ctx, segmentId, im, applied, p); err != nil || !ok {
+		return false, err // the lock was taken from us: go again
+	}
+	return true, s.settleContribution(ctx, segmentId, im.JobId, p)
+}
+
 // pendingContribution reads the job's entry in the segment's Pending map.
-func (s *Store) pendingContribution(ctx context.Context, segmentId, jobId string) (contribution, bool, error) {
+func (s *Store) pendingContribution(ctx context.Context, segmentId, jobId string) (pending, bool, error) {
 	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
 		TableName:                aws.String(s.t.Segments),
 		Key:                      map[string]types.AttributeValue{"SegmentId": str(segmentId)},
 		ConsistentRead:           aws.Bool(true),
-		ProjectionExpression:     aws.String("Pending.#j"),
-		ExpressionAttributeNames: map[string]string{"#j": jobId},
+		ProjectionExpression:     aws.String("#p.#j"),
+		ExpressionAttributeNames: map[string]string{"#p": "Pending", "#j": jobId},
 	})
 	if err != nil {
-		return contribution{}, false, fmt.Errorf("read segment %s: %w", segmentId, err)
+		return pending{}, false, fmt.Errorf("read segment %s: %w", segmentId, err)
 	}
 	var it struct {
-		Pending map[string]contribution `json:"Pending"`
+		Pending map[string]pending `json:"Pending"`
 	}
 	if err := unmarshal(out.Item, &it); err != nil {
-		return contribution{}, false, fmt.Errorf("decode segment %s: %w", segmentId, err)
+		return pending{}, false, fmt.Errorf("decode segment %s: %w", segmentId, err)
 	}
-	c, ok := it.Pending[jobId]
-	return c, ok, nil
+	p, ok := it.Pending[jobId]
+	return p, ok, nil
+}
+
+// lockContribution puts the job's lock in Pending unless it has an entry.
+func (s *Store) lockContribution(ctx context.Context, segmentId, jobId, token string) (bool, error) {
+	av, err := attributeValue(pending{Token: token, Lease: s.now()})
+	if err != nil {
+		return false, err
+	}
+	_, err = s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 aws.String(s.t.Segments),
+		Key:                       map[string]types.AttributeValue{"SegmentId": str(segmentId)},
+		UpdateExpression:          aws.String("SET #p.#j = :l"),
+		ConditionExpression:       aws.String("attribute_exists(SegmentId) AND attribute_not_exists(#p.#j)"),
+		ExpressionAttributeNames:  map[string]string{"#p": "Pending", "#j": jobId},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":l": av},
+	})
+	if isConditionFailed(err) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("lock segment %s for job %s: %w", segmentId, jobId, err)
+	}
+	return true, nil
+}
+
+// removePending removes the job's entry if it still bears token.
+func (s *Store) removePending(ctx context.Context, segmentId, jobId, token string) error {
+	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 aws.String(s.t.Segments),
+		Key:                       map[string]types.AttributeValue{"SegmentId": str(segmentId)},
+		UpdateExpression:          aws.String("REMOVE #p.#j"),
+		ConditionExpression:       aws.String("#p.#j.#t = :t"),
+		ExpressionAttributeNames:  map[string]string{"#p": "Pending", "#j": jobId, "#t": "Token"},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":t": str(token)},
+	})
+	if err != nil && !isConditionFailed(err) {
+		return fmt.Errorf("unlock segment %s for job %s: %w", segmentId, jobId, err)
+	}
+	return nil
 }
 
 // appliedContribution reads the contribution recorded on the job's item.
@@ -184,19 +258,20 @@ func (s *Store) appliedContribution(ctx context.Context, jobId string) (contribu
 	return it.Applied, nil
 }
 
-// applyContribution adds next - prev to the segment's totals and puts next in
-// Pending, unless a contribution of the job is pending already (ErrConflict).
-func (s *Store) applyContribution(ctx context.Context, segmentId string, im job.Contribution, prev, next contribution) error {
-	nextAV, err := marshal(next)
+// applyContribution adds p.C - prev to the segment's totals and marks the
+// job's entry applied, if the entry is still the lock of p.Token.
+func (s *Store) applyContribution(ctx context.Context, segmentId string, im job.Contribution, prev contribution, p pending) (bool, error) {
+	next := p.C
+	pAV, err := attributeValue(p)
 	if err != nil {
-		return err
+		return false, err
 	}
-	names := map[string]string{"#sz": "Size", "#j": im.JobId, "#p": "Pending"}
+	names := map[string]string{"#sz": "Size", "#j": im.JobId, "#p": "Pending", "#t": "Token"}
 	values := map[string]types.AttributeValue{
 		":d": num(int64(next.Size - prev.Size)), ":n": num(int64(next.New - prev.New)),
-		":now": str(im.Now), ":next": &types.AttributeValueMemberM{Value: nextAV},
+		":now": str(im.Now), ":p": pAV, ":tok": str(p.Token),
 	}
-	expr := "SET ImportDefinition.#sz = ImportDefinition.#sz + :d, EndpointCount = EndpointCount + :n, LastModifiedDate = :now, #p.#j = :next"
+	expr := "SET ImportDefinition.#sz = ImportDefinition.#sz + :d, EndpointCount = EndpointCount + :n, LastModifiedDate = :now, #p.#j = :p"
 	if prev.V == 0 {
 		expr += ", Version = Version + :one"
 		values[":one"] = num(1)
@@ -219,23 +294,23 @@ func (s *Store) applyContribution(ctx context.Context, segmentId string, im job.
 		TableName:                 aws.String(s.t.Segments),
 		Key:                       map[string]types.AttributeValue{"SegmentId": str(segmentId)},
 		UpdateExpression:          aws.String(expr),
-		ConditionExpression:       aws.String("attribute_exists(SegmentId) AND attribute_not_exists(#p.#j)"),
+		ConditionExpression:       aws.String("#p.#j.#t = :tok"),
 		ExpressionAttributeNames:  names,
 		ExpressionAttributeValues: values,
 	})
 	if isConditionFailed(err) {
-		return ErrConflict
+		return false, nil
 	}
 	if err != nil {
-		return fmt.Errorf("add job %s to segment %s: %w", im.JobId, segmentId, err)
+		return false, fmt.Errorf("add job %s to segment %s: %w", im.JobId, segmentId, err)
 	}
-	return nil
+	return true, nil
 }
 
-// settleContribution records a pending contribution as applied on the job's
-// item, then removes it from the segment's Pending map.
-func (s *Store) settleContribution(ctx context.Context, segmentId, jobId string, c contribution) error {
-	av, err := attributeValue(c)
+// settleContribution records an applied entry's contribution on the job's item,
+// then removes the entry.
+func (s *Store) settleContribution(ctx context.Context, segmentId, jobId string, p pending) error {
+	av, err := attributeValue(p.C)
 	if err != nil {
 		return err
 	}
@@ -244,41 +319,12 @@ func (s *Store) settleContribution(ctx context.Context, segmentId, jobId string,
 		Key:                       jobKey(jobId, jobSk),
 		UpdateExpression:          aws.String("SET Applied = :c"),
 		ConditionExpression:       aws.String("attribute_exists(JobId) AND (attribute_not_exists(Applied) OR Applied.V < :v)"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":c": av, ":v": num(int64(c.V))},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":c": av, ":v": num(int64(p.C.V))},
 	})
 	if err != nil && !isConditionFailed(err) {
 		return fmt.Errorf("record the contribution of job %s: %w", jobId, err)
 	}
-	_, err = s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:                 aws.String(s.t.Segments),
-		Key:                       map[string]types.AttributeValue{"SegmentId": str(segmentId)},
-		UpdateExpression:          aws.String("REMOVE #p.#j"),
-		ConditionExpression:       aws.String("#p.#j.V = :v"),
-		ExpressionAttributeNames:  map[string]string{"#p": "Pending", "#j": jobId},
-		ExpressionAttributeValues: map[string]types.AttributeValue{":v": num(int64(c.V))},
-	})
-	if err != nil && !isConditionFailed(err) {
-		return fmt.Errorf("settle the contribution of job %s to segment %s: %w", jobId, segmentId, err)
-	}
-	return nil
-}
-
-// SetEndpointCount stores a member count taken at countedAt, unless a later count
-// is already stored.
-func (s *Store) SetEndpointCount(ctx context.Context, segmentId string, count int, countedAt string) error {
-	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:           aws.String(s.t.Segments),
-		Key:                 map[string]types.AttributeValue{"SegmentId": str(segmentId)},
-		UpdateExpression:    aws.String("SET EndpointCount = :c, CountedAt = :t"),
-		ConditionExpression: aws.String("attribute_exists(SegmentId) AND (attribute_not_exists(CountedAt) OR CountedAt <= :t)"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":c": num(int64(count)), ":t": str(countedAt),
-		},
-	})
-	if err != nil && !isConditionFailed(err) {
-		return fmt.Errorf("set endpoint count of segment %s: %w", segmentId, err)
-	}
-	return nil
+	return s.removePending(ctx, segmentId, jobId, p.Token)
 }
 
 // Segment reads one segment by id.

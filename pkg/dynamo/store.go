@@ -40,12 +40,13 @@ type Store struct {
 // by now instead of the system clock.
 func (s *Store) SetClock(now func() time.Time) { s.clock = now }
 
-func (s *Store) now() string {
-	t := time.Now()
+func (s *Store) now() string { return s.clockNow().Format(time.RFC3339Nano) }
+
+func (s *Store) clockNow() time.Time {
 	if s.clock != nil {
-		t = s.clock()
+		return s.clock().UTC()
 	}
-	return t.UTC().Format(time.RFC3339Nano)
+	return time.Now().UTC()
 }
 
 // New returns a Store. shards is how many partitions a segment's membership is

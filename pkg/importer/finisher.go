@@ -78,6 +78,18 @@ func (f *Finisher) finishOnce(ctx context.Context, jobId string) error {
 	if j.Failures == nil {
 		j.Failures = []string{}
 	}
+	// The contribution first, even if the end is the one stored: a finisher
+	// that read a stale state may have set its contribution after this end
+	// was stored. One computed at a lower progress is never applied.
+	now := f.Now.now().Format(job.DateFormat)
+	if seg := j.Definition.SegmentId; seg != "" {
+		if err := f.Segments.SetContribution(ctx, seg, job.Contribution{
+			JobId: jobId, JobOrder: h.Launch.JobOrder, Written: s.Written, Progress: h.Progress,
+			Format: j.Definition.Format, S3Url: j.Definition.S3Url, Now: now,
+		}); err != nil {
+			return err
+		}
+	}
 	if h.Job.JobStatus.Final() && sameEnd(h.Job, &j) {
 		return nil // finished already, and nothing changed since
 	}
@@ -93,15 +105,6 @@ func (f *Finisher) finishOnce(ctx context.Context, jobId string) error {
 	if len(parts) > 0 {
 		j.ErrorReport = "s3://" + f.Bucket + "/" + ReportKey(jobId)
 		if err := f.Objects.Concat(ctx, f.Bucket, ReportKey(jobId), reportHeader, parts); err != nil {
-			return err
-		}
-	}
-	now := f.Now.now().Format(job.DateFormat)
-	if seg := j.Definition.SegmentId; seg != "" {
-		if err := f.Segments.SetContribution(ctx, seg, job.Contribution{
-			JobId: jobId, JobOrder: h.Launch.JobOrder, Written: s.Written,
-			Format: j.Definition.Format, S3Url: j.Definition.S3Url, Now: now,
-		}); err != nil {
 			return err
 		}
 	}

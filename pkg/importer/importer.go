@@ -113,8 +113,9 @@ type JobBook interface {
 	// BatchDone records that write batch seq of a piece was written, with its
 	// tally, clears the piece's Tries and marks the job as progressing.
 	BatchDone(ctx context.Context, jobId string, index, seq int, t job.Tally) (*job.PieceState, error)
-	// BatchLost records that write batch seq was abandoned, unless its loss is
-	// recorded already (the first reason stays).
+	// BatchLost records that write batch seq was abandoned, with the members
+	// it had added; a later record replaces an earlier one (another delivery
+	// may have added more before it too was abandoned).
 	BatchLost(ctx context.Context, jobId string, index, seq int, lost job.LostBatch) (*job.PieceState, error)
 	// PieceGaveUp records why a piece's parse was abandoned, unless a reason is
 	// recorded already.
@@ -128,6 +129,8 @@ type JobBook interface {
 	// settled, or the job has ended already (then a late change must be
 	// reflected in its end).
 	SettlePiece(ctx context.Context, jobId string, index int, failed bool) (bool, error)
+	// Piece returns the state of one piece: one small read.
+	Piece(ctx context.Context, jobId string, index int) (*job.PieceState, error)
 	// Pieces returns the states of all the job's pieces, in piece order.
 	Pieces(ctx context.Context, jobId string) ([]*job.PieceState, error)
 	// FinishJob stores the job's final state, unless the job's progress has

@@ -172,26 +172,19 @@ func (s *Sweeper) giveUp(ctx context.Context, jobId string, p *job.PieceState) e
 // deadLetters records the messages of the dead-letter queues, however they got
 // there (a handler that returned an error, or one that crashed, timed out or ran
 // out of memory on the last delivery): a parse message gives its piece up, a
-// write batch is lost. Messages stay in their queue, to be redriven.
+// write batch is lost. A message whose piece already shows it (parsed or given
+// up; its batch written, or lost with the members it had added) changes
+// nothing; one that changes a job that has ended ends it again. Messages stay
+// in their queue, to be redriven.
 func (s *Sweeper) deadLetters(ctx context.Context) (int, error) {
-	final := map[string]bool{} // jobs seen this sweep, and whether they had ended
 	n := 0
-	record := func(jobId string, update func() (*job.PieceState, error)) error {
-		ended, ok := final[jobId]
-		if !ok {
-			h, err := s.Jobs.Head(ctx, jobId)
-			if errors.Is(err, job.ErrNotFound) {
-				final[jobId] = true
-				return nil
-			}
-			if err != nil {
-				return err
-			}
-			ended = h.Job.JobStatus.Final()
-			final[jobId] = ended
+	record := func(jobId string, index int, known func(*job.PieceState) bool, update func() (*job.PieceState, error)) error {
+		p, err := s.Jobs.Piece(ctx, jobId, index)
+		if errors.Is(err, job.ErrNotFound) {
+			return nil // a job since deleted, or not one of this deployment's
 		}
-		if ended {
-			return nil // recorded at an earlier sweep, or written after all
+		if err != nil || known(p) {
+			return err
 		}
 		st, err := update()
 		if err == nil {
@@ -210,9 +203,10 @@ func (s *Sweeper) deadLetters(ctx context.Context) (int, error) {
 			if json.Unmarshal(body, &m) != nil || m.JobId == "" {
 				continue
 			}
-			if err := record(m.JobId, func() (*job.PieceState, error) {
-				return s.Jobs.PieceGaveUp(ctx, m.JobId, m.Piece.Index, pieceGaveUp(m.Piece, "its message "+deadLetterReason))
-			}); err != nil {
+			if err := record(m.JobId, m.Piece.Index, func(p *job.PieceState) bool { return p.Parsed || p.GaveUp != "" },
+				func() (*job.PieceState, error) {
+					return s.Jobs.PieceGaveUp(ctx, m.JobId, m.Piece.Index, pieceGaveUp(m.Piece, "its message "+deadLetterReason))
+				}); err != nil {
 				return n, err
 			}
 		}
@@ -228,11 +222,16 @@ func (s *Sweeper) deadLetters(ctx context.Context) (int, error) {
 				continue
 			}
 			lost := job.LostBatch{Tally: b.Tally(), Line: b.FirstLine(), Reason: fmt.Sprintf("piece %d, write batch %d %s", b.Piece, b.Seq, deadLetterReason)}
-			if err := record(b.JobId, func() (*job.PieceState, error) {
-				var err error
-				if lost.New, err = countAdded(ctx, s.Members, &b); err != nil {
-					return nil, err
-				}
+			var err error
+			if lost.New, err = countAdded(ctx, s.Members, &b); err != nil {
+				return n, err
+			}
+			known := func(p *job.PieceState) bool {
+				_, done := p.Done[b.Seq]
+				l, ok := p.Lost[b.Seq]
+				return done || ok && l.New == lost.New
+			}
+			if err := record(b.JobId, b.Piece, known, func() (*job.PieceState, error) {
 				return s.Jobs.BatchLost(ctx, b.JobId, b.Piece, b.Seq, lost)
 			}); err != nil {
 				return n, err

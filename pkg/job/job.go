@@ -136,6 +136,9 @@ type Contribution struct {
 	JobId    string
 	JobOrder string
 	Written  Tally // endpoint definitions applied: Size and ChannelCounts
+	// Progress is the job's progress the contribution was computed at: one
+	// computed at a lower progress than the applied one is stale, not applied.
+	Progress int64
 	Format   string
 	S3Url    string
 	Now      string
