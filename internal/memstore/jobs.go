@@ -55,10 +55,6 @@ func (it *jobItem) head() *job.Head {
 		TotalProcessed: it.TotalProcessed, TotalFailures: it.TotalFailures, Failures: it.Failures,
 		Definition: it.Definition, ErrorReport: it.ErrorReport,
 	}
-	if !j.JobStatus.Final() {
-		j.FailedPieces = len(it.FailedSet)
-		j.CompletedPieces = len(it.Settled) - len(it.FailedSet)
-	}
 	if j.Failures == nil {
 		j.Failures = []string{}
 	}

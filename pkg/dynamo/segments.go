@@ -214,7 +214,10 @@ func (s *Store) lockContribution(ctx context.Context, segmentId, jobId, token st
 		ExpressionAttributeValues: map[string]types.AttributeValue{":l": av},
 	})
 	if isConditionFailed(err) {
-		return false, nil
+		// Taken by another, or by this call's own earlier attempt whose answer
+		// was lost (the SDK retries a request that failed in transit).
+		p, found, err := s.pendingContribution(ctx, segmentId, jobId)
+		return err == nil && found && p.Token == token && !p.Applied, err
 	}
 	if err != nil {
 		return false, fmt.Errorf("lock segment %s for job %s: %w", segmentId, jobId, err)
@@ -266,10 +269,10 @@ func (s *Store) applyContribution(ctx context.Context, segmentId string, im job.
 	if err != nil {
 		return false, err
 	}
-	names := map[string]string{"#sz": "Size", "#j": im.JobId, "#p": "Pending", "#t": "Token"}
+	names := map[string]string{"#sz": "Size", "#j": im.JobId, "#p": "Pending", "#t": "Token", "#a": "Applied"}
 	values := map[string]types.AttributeValue{
 		":d": num(int64(next.Size - prev.Size)), ":n": num(int64(next.New - prev.New)),
-		":now": str(im.Now), ":p": pAV, ":tok": str(p.Token),
+		":now": str(im.Now), ":p": pAV, ":tok": str(p.Token), ":false": &types.AttributeValueMemberBOOL{Value: false},
 	}
 	expr := "SET ImportDefinition.#sz = ImportDefinition.#sz + :d, EndpointCount = EndpointCount + :n, LastModifiedDate = :now, #p.#j = :p"
 	if prev.V == 0 {
@@ -291,10 +294,12 @@ func (s *Store) applyContribution(ctx context.Context, segmentId string, im job.
 		expr += fmt.Sprintf(", ImportDefinition.ChannelCounts.#c%s = if_not_exists(ImportDefinition.ChannelCounts.#c%s, :zero) + :c%s", k, k, k)
 	}
 	_, err = s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:                 aws.String(s.t.Segments),
-		Key:                       map[string]types.AttributeValue{"SegmentId": str(segmentId)},
-		UpdateExpression:          aws.String(expr),
-		ConditionExpression:       aws.String("#p.#j.#t = :tok"),
+		TableName:        aws.String(s.t.Segments),
+		Key:              map[string]types.AttributeValue{"SegmentId": str(segmentId)},
+		UpdateExpression: aws.String(expr),
+		// Applied = false too: an SDK retry of an update that was applied
+		// must not add the change twice.
+		ConditionExpression:       aws.String("#p.#j.#t = :tok AND #p.#j.#a = :false"),
 		ExpressionAttributeNames:  names,
 		ExpressionAttributeValues: values,
 	})
