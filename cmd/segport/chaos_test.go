@@ -28,7 +28,7 @@ func TestImportUnderChaos(t *testing.T) {
 	if out, errOut, code := runCLI(t, "import", "--data", clean, "--segment", "s", f); code != 0 {
 		t.Fatalf("clean import: code %d\n%s\n%s", code, out, errOut)
 	}
-	spec := "duplicate=1,reorder=1,crash=0,throttle=0.3,unprocessed=0.5,seed=11"
+	spec := "duplicate=1,reorder=1,crash=0,throttle=0.3,unprocessed=0.5,race=0,seed=11"
 	out, errOut, code := runCLI(t, "import", "--data", chaotic, "--segment", "s", "--chaos", spec, f)
 	if code != 0 || !strings.Contains(out, "COMPLETED") || !strings.Contains(errOut, "chaos "+spec+": ") {
 		t.Fatalf("import under chaos: code %d\n%s\n%s", code, out, errOut)
