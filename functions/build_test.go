@@ -16,7 +16,7 @@ import (
 	"testing"
 
 	segport "github.com/segport/segport"
-	"github.com/segport/segport/pkg/templatecheck"
+	"github.com/segport/segport/internal/templatecheck"
 )
 
 const root = ".."

@@ -25,11 +25,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	segport "github.com/segport/segport"
-	"github.com/segport/segport/pkg/app"
-	"github.com/segport/segport/pkg/config"
+	"github.com/segport/segport/internal/app"
+	"github.com/segport/segport/internal/config"
+	"github.com/segport/segport/internal/localstack"
+	"github.com/segport/segport/internal/templatecheck"
 	"github.com/segport/segport/pkg/job"
-	"github.com/segport/segport/pkg/localstack"
-	"github.com/segport/segport/pkg/templatecheck"
 )
 
 // rieModule is the Runtime Interface Emulator's main package, a tool dependency in go.mod.

@@ -7,7 +7,7 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/segport/segport/pkg/chaos"
+	"github.com/segport/segport/internal/chaos"
 )
 
 // addChaosFlag adds --chaos SPEC to a command that can own the local stack.

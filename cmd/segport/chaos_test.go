@@ -21,7 +21,7 @@ func TestChaosFlagErrors(t *testing.T) {
 
 // TestImportUnderChaos: the CLI's import under chaos gives the members a clean
 // import gives, and says what it injected. (No crashes: a crashed batch waits
-// out the CLI's 30 s visibility timeout; pkg/localrun tests them.)
+// out the CLI's 30 s visibility timeout; internal/localrun tests them.)
 func TestImportUnderChaos(t *testing.T) {
 	f := "../../examples/spec-example.csv"
 	clean, chaotic := t.TempDir(), t.TempDir()

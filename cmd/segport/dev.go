@@ -11,7 +11,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/segport/segport/pkg/importer"
+	"github.com/segport/segport/internal/importer"
 )
 
 // devCmd runs the local stack until interrupted, importing whatever lands under

@@ -7,7 +7,7 @@ import (
 	"io"
 	"sort"
 
-	"github.com/segport/segport/pkg/sqsq"
+	"github.com/segport/segport/internal/sqsq"
 )
 
 // dlqCmd handles `segport dlq redrive`: it moves the messages of every

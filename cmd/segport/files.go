@@ -11,7 +11,7 @@ import (
 	"io/fs"
 	"os"
 
-	"github.com/segport/segport/pkg/decode"
+	"github.com/segport/segport/internal/decode"
 )
 
 // parseFlags parses flags wherever they stand among the arguments and returns the

@@ -15,9 +15,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/segport/segport/pkg/decode"
-	"github.com/segport/segport/pkg/dynamo"
-	"github.com/segport/segport/pkg/importer"
+	"github.com/segport/segport/internal/decode"
+	"github.com/segport/segport/internal/dynamo"
+	"github.com/segport/segport/internal/importer"
 	"github.com/segport/segport/pkg/job"
 )
 

@@ -13,9 +13,9 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/segport/segport/internal/importer"
+	"github.com/segport/segport/internal/pinpointexport"
 	"github.com/segport/segport/pkg/endpoint"
-	"github.com/segport/segport/pkg/importer"
-	"github.com/segport/segport/pkg/pinpointexport"
 )
 
 // exportStaging is where `import --pinpoint-export` copies a local export before

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/segport/segport/pkg/pinpointexport/exporttest"
+	"github.com/segport/segport/internal/pinpointexport/exporttest"
 )
 
 // exportDir writes the realistic export of exporttest, gzip parts, plus an

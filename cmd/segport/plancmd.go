@@ -7,8 +7,8 @@ import (
 	"io"
 	"strconv"
 
-	"github.com/segport/segport/pkg/decode"
-	"github.com/segport/segport/pkg/plan"
+	"github.com/segport/segport/internal/decode"
+	"github.com/segport/segport/internal/plan"
 )
 
 // planCmd prints the pieces a file would be split into.

@@ -11,7 +11,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/segport/segport/pkg/dump"
+	"github.com/segport/segport/internal/dump"
 	"github.com/segport/segport/pkg/endpoint"
 	"github.com/segport/segport/pkg/job"
 	"github.com/segport/segport/pkg/segment"

@@ -21,14 +21,14 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
-	"github.com/segport/segport/pkg/app"
-	"github.com/segport/segport/pkg/chaos"
-	"github.com/segport/segport/pkg/config"
-	"github.com/segport/segport/pkg/dynamo"
+	"github.com/segport/segport/internal/app"
+	"github.com/segport/segport/internal/chaos"
+	"github.com/segport/segport/internal/config"
+	"github.com/segport/segport/internal/dynamo"
+	"github.com/segport/segport/internal/importer"
+	"github.com/segport/segport/internal/localrun"
 	"github.com/segport/segport/pkg/endpoint"
-	"github.com/segport/segport/pkg/importer"
 	"github.com/segport/segport/pkg/job"
-	"github.com/segport/segport/pkg/localrun"
 )
 
 // stackFlags are the flags every stack command takes.

@@ -10,9 +10,9 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 
-	"github.com/segport/segport/pkg/app"
-	"github.com/segport/segport/pkg/config"
-	"github.com/segport/segport/pkg/httpapi"
+	"github.com/segport/segport/internal/app"
+	"github.com/segport/segport/internal/config"
+	"github.com/segport/segport/internal/httpapi"
 )
 
 func main() {

@@ -8,7 +8,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 
-	"github.com/segport/segport/pkg/app"
+	"github.com/segport/segport/internal/app"
 )
 
 func main() {

@@ -30,15 +30,15 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
-	"github.com/segport/segport/pkg/decode"
-	"github.com/segport/segport/pkg/dynamo"
-	"github.com/segport/segport/pkg/importer"
+	"github.com/segport/segport/internal/decode"
+	"github.com/segport/segport/internal/dynamo"
+	"github.com/segport/segport/internal/importer"
+	"github.com/segport/segport/internal/localrun"
+	"github.com/segport/segport/internal/localstack"
+	"github.com/segport/segport/internal/merge"
+	"github.com/segport/segport/internal/meter"
+	"github.com/segport/segport/internal/sqsq"
 	"github.com/segport/segport/pkg/job"
-	"github.com/segport/segport/pkg/localrun"
-	"github.com/segport/segport/pkg/localstack"
-	"github.com/segport/segport/pkg/merge"
-	"github.com/segport/segport/pkg/meter"
-	"github.com/segport/segport/pkg/sqsq"
 	"github.com/segport/segport/pkg/stats"
 )
 

@@ -20,7 +20,7 @@ const (
 )
 
 // DB is an in-memory DynamoDB holding segport's tables. Items are kept as the
-// JSON of the item layouts pkg/dynamo writes, so that a record read back is a
+// JSON of the item layouts internal/dynamo writes, so that a record read back is a
 // copy, sizes can be estimated, and what a reader sees is what was stored.
 type DB struct {
 	env    *Env
@@ -49,7 +49,7 @@ func NewDB(env *Env, shards int) *DB {
 }
 
 // maxAttempts bounds the retries of unprocessed batch items and of
-// conditional read-modify-write loops, as pkg/dynamo bounds them.
+// conditional read-modify-write loops, as internal/dynamo bounds them.
 const maxAttempts = 12
 
 // get reads an item into v; false if there is none. The caller holds mu.

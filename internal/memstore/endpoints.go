@@ -8,10 +8,10 @@ import (
 	"slices"
 	"sort"
 
+	"github.com/segport/segport/internal/importer"
+	"github.com/segport/segport/internal/merge"
 	"github.com/segport/segport/pkg/endpoint"
-	"github.com/segport/segport/pkg/importer"
 	"github.com/segport/segport/pkg/job"
-	"github.com/segport/segport/pkg/merge"
 )
 
 var (
@@ -19,7 +19,7 @@ var (
 	_ importer.Registry      = (*DB)(nil)
 )
 
-// endpointItem is an Endpoints item as pkg/dynamo writes it: the endpoint
+// endpointItem is an Endpoints item as internal/dynamo writes it: the endpoint
 // without its user's attributes, custom families as maps, compacted stamps
 // and the optimistic-locking version.
 type endpointItem struct {
@@ -41,7 +41,7 @@ type userItem struct {
 }
 
 // The Endpoints and Users tables are kept as typed records in the form
-// pkg/dynamo's items read back as: an endpoint without its user's
+// internal/dynamo's items read back as: an endpoint without its user's
 // attributes, custom families sorted, stamps only for the attributes it has.
 
 type storedEndpoint struct {
@@ -77,7 +77,7 @@ func storedForm(rec *merge.Endpoint) *merge.Endpoint {
 	return &merge.Endpoint{E: e, Stamps: merge.Expand(merge.Names(e), base, except)}
 }
 
-// item is rec as pkg/dynamo writes its item, for sizes.
+// item is rec as internal/dynamo writes its item, for sizes.
 func endpointItemOf(rec *merge.Endpoint, ver int64) endpointItem {
 	e := *rec.E
 	it := endpointItem{Endpoint: &e, Attributes: e.Attributes.Map(), Metrics: e.Metrics.Map(), Ver: ver}

@@ -11,13 +11,13 @@ import (
 	"strings"
 	"time"
 
-	"github.com/segport/segport/pkg/importer"
+	"github.com/segport/segport/internal/importer"
 	"github.com/segport/segport/pkg/job"
 )
 
 var _ importer.JobBook = (*DB)(nil)
 
-// Jobs table items, laid out as pkg/dynamo lays them out: the job's own item
+// Jobs table items, laid out as internal/dynamo lays them out: the job's own item
 // under Sk "job", one item per piece under Sk "piece#<nnnnnn>".
 
 func jobKey(id string) string          { return id + "\x00job" }
@@ -158,7 +158,7 @@ func (d *DB) Head(ctx context.Context, id string) (*job.Head, error) {
 }
 
 // FinishJob stores the job's end if its Progress is still progress; like
-// pkg/dynamo it answers job.ErrConflict when the condition fails, also for a
+// internal/dynamo it answers job.ErrConflict when the condition fails, also for a
 // job that does not exist.
 func (d *DB) FinishJob(ctx context.Context, j *job.Job, progress int64) error {
 	return d.do(ctx, "UpdateItem", Jobs, true, func() error {

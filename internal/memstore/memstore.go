@@ -1,6 +1,6 @@
 // Package memstore holds in-memory stand-ins for the services behind the
-// importer's interfaces (pkg/importer): DynamoDB tables laid out and updated
-// as pkg/dynamo lays out and updates them, SQS queues with visibility,
+// importer's interfaces (internal/importer): DynamoDB tables laid out and updated
+// as internal/dynamo lays out and updates them, SQS queues with visibility,
 // redelivery, maxReceiveCount and dead-letter queues, and an S3 bucket with
 // ranged reads. They are test infrastructure for the deterministic simulator
 // (internal/sim): safe for concurrent use, with no clock or randomness of their

@@ -8,9 +8,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/segport/segport/internal/merge"
 	"github.com/segport/segport/pkg/endpoint"
 	"github.com/segport/segport/pkg/job"
-	"github.com/segport/segport/pkg/merge"
 )
 
 // faultsFunc adapts functions to Faults.

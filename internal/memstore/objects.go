@@ -11,7 +11,7 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/segport/segport/pkg/importer"
+	"github.com/segport/segport/internal/importer"
 	"github.com/segport/segport/pkg/job"
 )
 
@@ -70,7 +70,7 @@ func (s *Objects) Range(ctx context.Context, bucket, key string, start, end int6
 	if end <= start {
 		return io.NopCloser(strings.NewReader("")), nil
 	}
-	// Ranged reads bypass Faults: the trigger's planner (pkg/plan) reads
+	// Ranged reads bypass Faults: the trigger's planner (internal/plan) reads
 	// ranges from several goroutines at once, in an order nothing fixes, and
 	// a simulator can only fault requests whose order it controls.
 	if err := ctx.Err(); err != nil {

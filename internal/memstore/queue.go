@@ -11,7 +11,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
-	"github.com/segport/segport/pkg/importer"
+	"github.com/segport/segport/internal/importer"
 	"github.com/segport/segport/pkg/job"
 )
 

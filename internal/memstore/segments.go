@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/segport/segport/pkg/importer"
+	"github.com/segport/segport/internal/importer"
 	"github.com/segport/segport/pkg/job"
 	"github.com/segport/segport/pkg/segment"
 )
@@ -17,7 +17,7 @@ import (
 var _ importer.SegmentBook = (*DB)(nil)
 
 // segmentItem is a Segments table item, with the Pending map of contributions
-// being added and the latest job's order that pkg/dynamo keeps beside the
+// being added and the latest job's order that internal/dynamo keeps beside the
 // segment's fields.
 type segmentItem struct {
 	SegmentId        string                   `json:"SegmentId"`
@@ -33,7 +33,7 @@ type segmentItem struct {
 	LastJob          string                   `json:"LastJob,omitempty"`
 }
 
-// contribution and pending are pkg/dynamo's (segments.go).
+// contribution and pending are internal/dynamo's (segments.go).
 type contribution struct {
 	Size     int            `json:"Size"`
 	Channels map[string]int `json:"Channels"`
@@ -53,7 +53,7 @@ type pending struct {
 	C       contribution `json:"C"`
 }
 
-// contributionLease is pkg/dynamo's.
+// contributionLease is internal/dynamo's.
 const contributionLease = 10 * time.Minute
 
 // EnsureSegment creates the segment's item unless it exists; each field is
@@ -80,7 +80,7 @@ func (d *DB) EnsureSegment(ctx context.Context, id, name, created string) (int, 
 	return shards, nil
 }
 
-// SetContribution follows pkg/dynamo's protocol, one request a step, so that
+// SetContribution follows internal/dynamo's protocol, one request a step, so that
 // a crash may fall between any two: lock the job's Pending entry, read the
 // applied contribution from the job's item, add the change and mark the entry
 // applied, record it on the job's item, remove the entry.
@@ -274,7 +274,7 @@ type memberItem struct {
 
 // AddMembers puts one member item per endpoint, conditionally: a member
 // keeps the batch that added it first, and the count returned is of the ids
-// whose member is this batch's (pkg/dynamo's AddMembers).
+// whose member is this batch's (internal/dynamo's AddMembers).
 func (d *DB) AddMembers(ctx context.Context, segmentId string, shards int, batch string, ids []string) (int, error) {
 	if shards < 1 {
 		shards = d.shards

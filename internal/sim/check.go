@@ -12,11 +12,11 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/segport/segport/internal/decode"
 	"github.com/segport/segport/internal/memstore"
-	"github.com/segport/segport/pkg/decode"
+	"github.com/segport/segport/internal/merge"
 	"github.com/segport/segport/pkg/endpoint"
 	"github.com/segport/segport/pkg/job"
-	"github.com/segport/segport/pkg/merge"
 )
 
 // refRow is a valid row of the sequential parse, stamped as the parser stamps it.

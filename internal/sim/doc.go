@@ -1,5 +1,5 @@
 // Package sim is a deterministic simulator of an import: the trigger, parser,
-// writer and sweeper of pkg/importer run on the in-memory services of
+// writer and sweeper of internal/importer run on the in-memory services of
 // internal/memstore, driven by one seed, under faults, and the outcome is held
 // to the guarantees of the design brief.
 //
@@ -40,7 +40,7 @@
 //   - exact counts and tables, when nothing was lost: TotalProcessed and
 //     TotalFailures equal the sequential parse's valid and bad rows, and the
 //     Endpoints, Users and Members tables equal applying every valid row once, in
-//     stamp order (EffectiveDate, job, file, line), to fresh records (pkg/merge);
+//     stamp order (EffectiveDate, job, file, line), to fresh records (internal/merge);
 //   - segments: ChannelCounts add up to Size, Size is the sum of its jobs'
 //     TotalProcessed, EndpointCount is the number of member items;
 //   - no item over DynamoDB's 400 KB;

@@ -8,8 +8,8 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/segport/segport/internal/importer"
 	"github.com/segport/segport/internal/memstore"
-	"github.com/segport/segport/pkg/importer"
 )
 
 // Result is what one schedule did and which invariants it broke.

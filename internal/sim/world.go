@@ -10,9 +10,9 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/segport/segport/internal/importer"
 	"github.com/segport/segport/internal/memstore"
 	"github.com/segport/segport/pkg/endpoint"
-	"github.com/segport/segport/pkg/importer"
 )
 
 // Faults is a set of fault kinds a schedule may inject.

@@ -18,8 +18,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/segport/segport/internal/chaos"
 	"github.com/segport/segport/internal/corpus"
-	"github.com/segport/segport/pkg/chaos"
 )
 
 func main() {

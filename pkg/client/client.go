@@ -13,7 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
-	"github.com/segport/segport/pkg/dynamo"
+	"github.com/segport/segport/internal/dynamo"
 	"github.com/segport/segport/pkg/endpoint"
 	"github.com/segport/segport/pkg/job"
 	"github.com/segport/segport/pkg/segment"

@@ -8,13 +8,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/segport/segport/internal/dynamo"
+	"github.com/segport/segport/internal/localrun"
+	"github.com/segport/segport/internal/localrun/localruntest"
+	"github.com/segport/segport/internal/merge"
 	"github.com/segport/segport/pkg/client"
-	"github.com/segport/segport/pkg/dynamo"
 	"github.com/segport/segport/pkg/endpoint"
 	"github.com/segport/segport/pkg/job"
-	"github.com/segport/segport/pkg/localrun"
-	"github.com/segport/segport/pkg/localrun/localruntest"
-	"github.com/segport/segport/pkg/merge"
 )
 
 var stack = localruntest.New(localrun.Options{VisibilityTimeout: 5 * time.Second, BatchBytes: 8 << 10})

@@ -9,9 +9,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/segport/segport/internal/importer"
 	"github.com/segport/segport/pkg/client"
 	"github.com/segport/segport/pkg/endpoint"
-	"github.com/segport/segport/pkg/importer"
 	"github.com/segport/segport/pkg/job"
 )
 

@@ -38,7 +38,7 @@ const (
 	KindUserAttribute
 	// KindCreationDate is the endpoint's creation date. It is not an import
 	// attribute (Lookup does not know it): only a Pinpoint export gives it (see
-	// pkg/pinpointexport), and it is stored, merged and shown like EffectiveDate.
+	// internal/pinpointexport), and it is stored, merged and shown like EffectiveDate.
 	KindCreationDate
 )
 

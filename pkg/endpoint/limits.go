@@ -24,7 +24,7 @@ type Limits struct {
 // DynamoDB refuses an item over 400 KB. itemBudget is what the attributes of a
 // stored endpoint or user may take of it; the rest is left to keys, stamps
 // and the encoding's overhead. standardAttributes is how many attributes that
-// are not custom an Endpoints item holds (User.UserId twice, see pkg/dynamo).
+// are not custom an Endpoints item holds (User.UserId twice, see internal/dynamo).
 const (
 	itemBudget         = 368 * 1024
 	standardAttributes = 24

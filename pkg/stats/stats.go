@@ -1,7 +1,7 @@
 // Package stats holds what an import cost: the requests it made to each AWS
 // service, the DynamoDB capacity units they consumed, the Lambda time it took,
-// and the price of all that. It does no I/O: pkg/meter counts the requests, the
-// Jobs table keeps the counts (pkg/dynamo), and this package adds them up and
+// and the price of all that. It does no I/O: internal/meter counts the requests, the
+// Jobs table keeps the counts (internal/dynamo), and this package adds them up and
 // prices them.
 package stats
 

@@ -1,6 +1,6 @@
 // Package booktest is a conformance suite for importer.JobBook: the contract
 // written on the interface, checked against any implementation. It runs
-// against memstore.DB here, and is meant to run against pkg/dynamo's Store on
+// against memstore.DB here, and is meant to run against internal/dynamo's Store on
 // the local stack too, so that the in-memory book cannot drift from DynamoDB's.
 package booktest
 
@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/segport/segport/pkg/importer"
+	"github.com/segport/segport/internal/importer"
 	"github.com/segport/segport/pkg/job"
 )
 

@@ -4,9 +4,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/segport/segport/internal/importer"
 	"github.com/segport/segport/internal/memstore"
 	"github.com/segport/segport/internal/memstore/booktest"
-	"github.com/segport/segport/pkg/importer"
 )
 
 func TestJobBookMemstore(t *testing.T) {

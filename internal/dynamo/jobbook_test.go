@@ -1,0 +1,23 @@
+package dynamo_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/segport/segport/internal/importer"
+	"github.com/segport/segport/internal/localrun"
+	"github.com/segport/segport/internal/memstore/booktest"
+)
+
+// TestJobBookDynamo holds the DynamoDB adapter to the JobBook contract with the
+// same suite the in-memory book passes (internal/memstore/booktest), so that the
+// simulator's book cannot drift from DynamoDB's behaviour.
+func TestJobBookDynamo(t *testing.T) {
+	rt, err := localrun.Open(context.Background(), localrun.Options{DataDir: t.TempDir(), VisibilityTimeout: 2 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rt.Close()
+	booktest.RunJobBook(t, func() importer.JobBook { return rt.App.Store })
+}

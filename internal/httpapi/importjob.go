@@ -1,0 +1,84 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"regexp"
+
+	"github.com/segport/segport/internal/importer"
+	"github.com/segport/segport/internal/s3src"
+)
+
+// importJobRequest is Pinpoint's ImportJobRequest, plus segport's JobId.
+type importJobRequest struct {
+	S3Url       string `json:"S3Url"`
+	Format      string `json:"Format"`
+	SegmentName string `json:"SegmentName"`
+	SegmentId   string `json:"SegmentId"`
+	// JobId, 32 lower-case hex digits, makes a repeated request name the same job.
+	JobId string `json:"JobId"`
+	// Accepted for Pinpoint compatibility and ignored: the API imports from its own
+	// bucket with its own role, into a segment it defines.
+	DefineSegment     *bool  `json:"DefineSegment"`
+	ExternalId        string `json:"ExternalId"`
+	RegisterEndpoints *bool  `json:"RegisterEndpoints"`
+	RoleArn           string `json:"RoleArn"`
+}
+
+var jobIdPattern = regexp.MustCompile(`^[0-9a-f]{32}$`)
+
+const maxRequestBytes = 64 << 10
+
+// createJob runs the trigger's CreateImportJob in process and answers 201 with
+// the job as it stands once its pieces are queued.
+func (h *Handler) createJob(r *http.Request) (int, any, error) {
+	var req importJobRequest
+	dec := json.NewDecoder(http.MaxBytesReader(nil, r.Body, maxRequestBytes))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			return 0, nil, &apiError{http.StatusRequestEntityTooLarge, codePayloadTooLarge, fmt.Sprintf("the request body is over %d bytes", maxRequestBytes)}
+		}
+		return 0, nil, badRequest("the body is not an ImportJobRequest: " + err.Error())
+	}
+	if err := h.checkImport(req); err != nil {
+		return 0, nil, err
+	}
+	j, err := h.opts.Importer.CreateImportJob(r.Context(), importer.Request{
+		S3Url: req.S3Url, Format: req.Format, SegmentName: req.SegmentName, SegmentId: req.SegmentId, JobId: req.JobId,
+	})
+	if err != nil {
+		return 0, nil, fmt.Errorf("create import job: %w", err)
+	}
+	return http.StatusCreated, importJob{Job: j, Type: "IMPORT"}, nil
+}
+
+// checkImport finds the request's own mistakes, so that whatever the trigger
+// returns after is an internal error.
+func (h *Handler) checkImport(req importJobRequest) error {
+	if req.S3Url == "" {
+		return badRequest("S3Url is required")
+	}
+	bucket, _, err := s3src.ParseURL(req.S3Url)
+	if err != nil {
+		return badRequest("S3Url: " + err.Error())
+	}
+	if h.opts.Bucket != "" && bucket != h.opts.Bucket {
+		return badRequest(fmt.Sprintf("S3Url: imports come from the bucket %s", h.opts.Bucket))
+	}
+	if req.SegmentName == "" && req.SegmentId == "" {
+		return badRequest("SegmentName or SegmentId is required")
+	}
+	if req.Format != "" {
+		if _, err := importer.ParseFormat(req.Format); err != nil {
+			return badRequest("Format: " + err.Error())
+		}
+	}
+	if req.JobId != "" && !jobIdPattern.MatchString(req.JobId) {
+		return badRequest("JobId: want 32 lower-case hex digits")
+	}
+	return nil
+}

@@ -1,0 +1,144 @@
+package localrun
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/segport/segport/internal/dump"
+	"github.com/segport/segport/internal/importer"
+	"github.com/segport/segport/pkg/job"
+)
+
+var (
+	sharedOnce sync.Once
+	shared     *Runtime
+	sharedErr  error
+	sharedDir  string
+)
+
+// TestMain stops the shared runtime after the tests.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if shared != nil {
+		shared.Close()
+		os.RemoveAll(sharedDir)
+	}
+	os.Exit(code)
+}
+
+// sharedRuntime is one local stack that most tests share, each in segments of its own.
+func sharedRuntime(t *testing.T) *Runtime {
+	t.Helper()
+	sharedOnce.Do(func() {
+		sharedDir, sharedErr = os.MkdirTemp("", "segport-e2e-")
+		if sharedErr == nil {
+			shared, sharedErr = Open(context.Background(), Options{DataDir: sharedDir, VisibilityTimeout: 2 * time.Second})
+		}
+	})
+	if sharedErr != nil {
+		t.Fatal(sharedErr)
+	}
+	return shared
+}
+
+func openRuntime(t *testing.T, opts Options) *Runtime {
+	t.Helper()
+	if opts.DataDir == "" {
+		opts.DataDir = t.TempDir()
+	}
+	if opts.VisibilityTimeout == 0 {
+		opts.VisibilityTimeout = 2 * time.Second
+	}
+	rt, err := Open(context.Background(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { rt.Close() })
+	return rt
+}
+
+func testCtx(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// put uploads body to key as `segport import` does, with the job id in metadata.
+func put(t *testing.T, rt *Runtime, key, body, jobId string) {
+	t.Helper()
+	_, err := rt.Stack.S3Client().PutObject(testCtx(t), &s3.PutObjectInput{
+		Bucket: aws.String(rt.Stack.Bucket), Key: aws.String(key), Body: strings.NewReader(body),
+		Metadata: map[string]string{importer.MetaJobId: jobId},
+	})
+	if err != nil {
+		t.Fatalf("put %s: %v", key, err)
+	}
+}
+
+// importFile uploads one file and waits for its job to end.
+func importFile(t *testing.T, rt *Runtime, key, body string) *job.Job {
+	t.Helper()
+	id := job.NewId(t.Name(), key, time.Now().String())
+	put(t, rt, key, body, id)
+	return waitJob(t, rt, id)
+}
+
+func waitJob(t *testing.T, rt *Runtime, id string) *job.Job {
+	t.Helper()
+	ctx := testCtx(t)
+	for {
+		j, err := rt.App.Store.Job(ctx, id)
+		if err == nil && j.JobStatus.Final() {
+			return j
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("job %s did not end: last %+v, err %v", id, j, err)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// members returns the canonical JSON of a segment's endpoints, sorted by Id.
+func members(t *testing.T, rt *Runtime, segName string) []string {
+	t.Helper()
+	ctx := testCtx(t)
+	seg, err := rt.App.Store.SegmentByName(ctx, segName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids, err := rt.App.Store.Members(ctx, seg.Id, seg.Shards)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eps, err := rt.App.Store.Endpoints(ctx, ids)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := make([]string, len(eps))
+	for i, e := range eps {
+		b, err := e.MarshalCanonical()
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[i] = string(b)
+	}
+	return out
+}
+
+func dumpOf(t *testing.T, rt *Runtime) string {
+	t.Helper()
+	var buf bytes.Buffer
+	if err := dump.Write(testCtx(t), &buf, rt.App.Store, rt.App.Objects, dump.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	return buf.String()
+}

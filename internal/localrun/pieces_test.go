@@ -1,0 +1,145 @@
+package localrun
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/segport/segport/internal/decode"
+	"github.com/segport/segport/internal/importer"
+	"github.com/segport/segport/internal/localstack"
+	"github.com/segport/segport/pkg/job"
+)
+
+// bigCSV has quoted line breaks, doubled quotes, CRLF and bad rows.
+func bigCSV(rows int) string {
+	var b strings.Builder
+	b.WriteString("\xEF\xBB\xBFChannelType,Address,Location.City,Attributes.Note\r\n")
+	for i := 0; i < rows; i++ {
+		switch i % 5 {
+		case 0:
+			fmt.Fprintf(&b, "EMAIL,p%d@example.com,\"Two\nlines, \"\"quoted\"\"\",n%d\r\n", i, i%9)
+		case 1:
+			fmt.Fprintf(&b, "EMAIL,p%d@example.com,\"\n\",x\n", i)
+		case 2:
+			fmt.Fprintf(&b, "SMS,bad-%d,Town,y\n", i)
+		default:
+			fmt.Fprintf(&b, "EMAIL,p%d@example.com,Town %d,z\n", i, i)
+		}
+	}
+	return b.String()
+}
+
+// sequential returns the valid-row count and failure lines of a local parse.
+func sequential(t *testing.T, key, body string) (int, []string) {
+	f, _ := decode.FormatOf(key)
+	dec := decode.New(f, strings.NewReader(body), decode.Options{File: key})
+	valid := 0
+	var failures []string
+	for {
+		_, err := dec.Decode()
+		if err == io.EOF {
+			return valid, failures
+		}
+		if err != nil {
+			re, ok := err.(*decode.RowError)
+			if !ok {
+				t.Fatal(err)
+			}
+			failures = append(failures, job.Failure(re.File, re.Line, re.Field, re.Msg))
+			continue
+		}
+		valid++
+	}
+}
+
+func TestBigFileInManyPieces(t *testing.T) {
+	rt := openRuntime(t, Options{Parameters: map[string]string{"PieceSize": "4096"}})
+	body := bigCSV(3000)
+	key := "imports/big/file.csv"
+	valid, failures := sequential(t, key, body)
+	j := importFile(t, rt, key, body)
+	if j.TotalPieces < 20 || j.CompletedPieces != j.TotalPieces || j.JobStatus != job.Completed {
+		t.Fatalf("job %s: %d pieces, %d completed", j.JobStatus, j.TotalPieces, j.CompletedPieces)
+	}
+	if j.TotalProcessed != valid || j.TotalFailures != len(failures) {
+		t.Fatalf("%d processed, %d failed; a sequential parse has %d and %d", j.TotalProcessed, j.TotalFailures, valid, len(failures))
+	}
+	if strings.Join(j.Failures, "\n") != strings.Join(failures[:job.MaxFailures], "\n") {
+		t.Fatalf("Failures differ from a sequential parse:\n%s\n--\n%s", strings.Join(j.Failures[:3], "\n"), strings.Join(failures[:3], "\n"))
+	}
+	if n := len(members(t, rt, "big")); n != valid {
+		t.Errorf("%d members, want %d", n, valid)
+	}
+}
+
+func TestFolderImport(t *testing.T) {
+	rt := openRuntime(t, Options{Parameters: map[string]string{"PieceSize": "4096"}})
+	ctx := testCtx(t)
+	files := map[string]string{
+		"src/a.csv":            bigCSV(300),
+		"src/sub/b.csv":        "ChannelType,Address\nEMAIL,b1@example.com\nEMAIL,b2@example.com\n",
+		"src/sub/deeper/c.csv": "ChannelType,Address\nEMAIL,c1@example.com\nFAX,x\n",
+		"src/sub/empty.csv":    "", // an empty file adds nothing
+		"mixed/a.csv":          "ChannelType,Address\nEMAIL,m@example.com\n",
+		"mixed/b.json":         `{"ChannelType":"EMAIL","Address":"n@example.com"}` + "\n",
+	}
+	for k, body := range files {
+		_, err := rt.Stack.S3Client().PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(rt.Stack.Bucket), Key: aws.String(k), Body: strings.NewReader(body)})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	valid, fails := sequential(t, "a.csv", files["src/a.csv"])
+	started, err := rt.App.Trigger.CreateImportJob(ctx, importer.Request{S3Url: "s3://segport/src/", SegmentName: "folder"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	j := waitJob(t, rt, started.Id)
+	if j.JobStatus != job.Completed || j.TotalPieces < 5 || j.CompletedPieces != j.TotalPieces ||
+		j.TotalProcessed != valid+3 || j.TotalFailures != len(fails)+1 || j.Definition.Format != "CSV" {
+		t.Fatalf("folder job %+v", j)
+	}
+	if n := len(members(t, rt, "folder")); n != valid+3 {
+		t.Errorf("%d members, want %d", n, valid+3)
+	}
+	for _, tc := range []struct{ url, want string }{
+		{"s3://segport/mixed/", "mixes formats (one format per import): CSV mixed/a.csv; JSON mixed/b.json"},
+		{"s3://segport/nothing-here/", "no objects under s3://segport/nothing-here/"},
+	} {
+		started, err := rt.App.Trigger.CreateImportJob(ctx, importer.Request{S3Url: tc.url, SegmentName: "folder"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if j := waitJob(t, rt, started.Id); j.JobStatus != job.Failed || len(j.Failures) != 1 || !strings.Contains(j.Failures[0], tc.want) {
+			t.Errorf("%s: job %+v", tc.url, j)
+		}
+	}
+}
+
+func TestVanishedObjectFailsItsPieces(t *testing.T) {
+	var rt *Runtime
+	rt = openRuntime(t, Options{Parameters: map[string]string{"PieceSize": "4096"},
+		Wrap: func(src localstack.EventSource, h localstack.Handler) localstack.Handler {
+			if src.Function != "ParserFunction" {
+				return h
+			}
+			return func(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
+				if strings.Contains(ev.Records[0].Body, "imports/gone/") {
+					rt.Stack.S3Client().DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(rt.Stack.Bucket), Key: aws.String("imports/gone/f.csv")})
+				}
+				return h(ctx, ev)
+			}
+		}})
+	j := importFile(t, rt, "imports/gone/f.csv", bigCSV(400))
+	if j.JobStatus != job.Failed || j.FailedPieces != j.TotalPieces || j.TotalPieces < 2 ||
+		!strings.Contains(strings.Join(j.Failures, "\n"), "imports/gone/f.csv: the file vanished before it was read") {
+		t.Fatalf("job %+v", j)
+	}
+}
