@@ -1,0 +1,52 @@
+package localrun
+
+import (
+	"testing"
+	"time"
+
+	"github.com/segport/segport/pkg/job"
+)
+
+// The figures a running import shows rise monotonically to the written total:
+// TotalProcessed counts rows written, never rows merely parsed, and the rows
+// expected never fall below it.
+func TestProgressRisesToTheWrittenTotal(t *testing.T) {
+	rt := openRuntime(t, Options{BatchBytes: 32 << 10, Parameters: map[string]string{"PieceSize": "1048576"}})
+	body := bigCSV(50_000)
+	valid, _ := sequential(t, "imports/progress/f.csv", body)
+	id := job.NewId("progress")
+	put(t, rt, "imports/progress/f.csv", body, id)
+	ctx := testCtx(t)
+	last, samples, rising := -1, 0, 0
+	for {
+		j, err := rt.App.Store.Job(ctx, id)
+		if err == nil {
+			samples++
+			if j.TotalProcessed < last {
+				t.Fatalf("written went down from %d to %d", last, j.TotalProcessed)
+			}
+			if j.TotalProcessed > last && last > 0 {
+				rising++
+			}
+			if exp := j.ExpectedRows(); !j.JobStatus.Final() && exp < j.TotalProcessed {
+				t.Fatalf("%d rows expected, fewer than the %d written", exp, j.TotalProcessed)
+			}
+			last = j.TotalProcessed
+			if j.JobStatus.Final() {
+				if j.TotalProcessed != valid {
+					t.Fatalf("ended at %d written, want %d", j.TotalProcessed, valid)
+				}
+				break
+			}
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("the job did not end: %d of %d written", last, valid)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	if rising < 3 {
+		t.Fatalf("the written count rose %d times in %d samples: no progress shown", rising, samples)
+	}
+	t.Logf("%d samples, the written count rose %d times to %d", samples, rising, valid)
+}
