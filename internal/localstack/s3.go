@@ -3,6 +3,8 @@ package localstack
 import (
 	"context"
 	"fmt"
+	"io"
+	"log"
 	"net"
 	"net/http"
 	"os"
@@ -39,7 +41,11 @@ func serveS3(backend gofakes3.Backend, n *notifier) (*s3Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("listen s3: %w", err)
 	}
-	srv := &http.Server{Handler: n.wrap(newPartsFront(backend, faker.Server())), ReadHeaderTimeout: 10 * time.Second}
+	// gofakes3 answers an error after a response has begun when a client
+	// cancels a ranged read; net/http would print "superfluous WriteHeader"
+	// on the user's terminal for it.
+	srv := &http.Server{Handler: n.wrap(newPartsFront(backend, faker.Server())), ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog: log.New(io.Discard, "", 0)}
 	go srv.Serve(ln)
 	return &s3Server{srv: srv, url: "http://" + ln.Addr().String()}, nil
 }
