@@ -178,20 +178,38 @@ func (s *Sweeper) giveUp(ctx context.Context, jobId string, p *job.PieceState) e
 // in their queue, to be redriven.
 func (s *Sweeper) deadLetters(ctx context.Context) (int, error) {
 	n := 0
+	ended := map[string]bool{} // jobs read this sweep, and whether they had ended
 	record := func(jobId string, index int, known func(*job.PieceState) bool, update func() (*job.PieceState, error)) error {
 		p, err := s.Jobs.Piece(ctx, jobId, index)
 		if errors.Is(err, job.ErrNotFound) {
 			return nil // a job since deleted, or not one of this deployment's
 		}
-		if err != nil || known(p) {
+		if err != nil {
 			return err
 		}
-		st, err := update()
-		if err == nil {
-			err = s.Finisher.PieceProgress(ctx, jobId, st)
+		if known(p) {
+			// Recorded at an earlier sweep. Its job may still wait for the
+			// step after (a settle that failed): settling again is harmless,
+			// and is no progress in time, so the job can still stall.
+			e, ok := ended[jobId]
+			if !ok {
+				h, err := s.Jobs.Head(ctx, jobId)
+				if err != nil {
+					return err
+				}
+				e = h.Job.JobStatus.Final()
+				ended[jobId] = e
+			}
+			if e {
+				return nil
+			}
+		} else {
+			if p, err = update(); err != nil {
+				return err
+			}
+			n++
 		}
-		n++
-		return err
+		return s.Finisher.PieceProgress(ctx, jobId, p)
 	}
 	if s.ParseDLQ != nil {
 		bodies, err := s.ParseDLQ.Peek(ctx, maxPeek)

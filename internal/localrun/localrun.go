@@ -189,7 +189,10 @@ func (r *Runtime) sweepEvery(every time.Duration) {
 			case <-ctx.Done():
 				return
 			case <-t.C:
-				r.sweep(ctx, r.App.Sweeper) // it logs what it did; a failed sweep is retried at the next tick
+				// A failed sweep is tried again at the next tick.
+				if _, err := r.sweep(ctx, r.App.Sweeper); err != nil && ctx.Err() == nil && r.App.Sweeper.Log != nil {
+					r.App.Sweeper.Log.Warn("sweep failed; it runs again", "err", err)
+				}
 			}
 		}
 	}()

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -165,6 +166,10 @@ func createIndexedTable(ctx context.Context, t *testing.T, c *dynamodb.Client) {
 		t.Fatal(err)
 	}
 	if _, err := c.CreateTable(ctx, in); err != nil {
+		t.Fatal(err)
+	}
+	// dynalite, as DynamoDB, refuses items until the table is ACTIVE.
+	if err := dynamodb.NewTableExistsWaiter(c).Wait(ctx, &dynamodb.DescribeTableInput{TableName: in.TableName}, 30*time.Second); err != nil {
 		t.Fatal(err)
 	}
 }
