@@ -91,8 +91,7 @@ func (p *Parser) Piece(ctx context.Context, m *job.ParseMessage) error {
 	if err != nil {
 		return fmt.Errorf("job %s creation date %q: %w", m.JobId, m.Created, err)
 	}
-	run := &pieceRun{p: p, m: m, created: created, names: map[string]bool{},
-		res: job.PieceResult{ChannelCounts: map[string]int{}}}
+	run := &pieceRun{p: p, m: m, created: created, names: map[string]bool{}}
 	defer run.close()
 	if err := run.read(ctx); err != nil {
 		return err
@@ -214,9 +213,6 @@ func (run *pieceRun) accept(ctx context.Context, row *decode.Row) error {
 	run.batch = append(run.batch, b...)
 	run.cut.Count(e.ChannelType)
 	run.res.Rows++
-	if e.ChannelType != "" {
-		run.res.ChannelCounts[e.ChannelType]++
-	}
 	return nil
 }
 

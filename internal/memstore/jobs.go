@@ -394,7 +394,6 @@ func cloneTally(t job.Tally) job.Tally {
 }
 
 func cloneResult(r job.PieceResult) job.PieceResult {
-	r.ChannelCounts = maps.Clone(r.ChannelCounts)
 	r.Failures = slices.Clone(r.Failures)
 	cuts := make([]job.Cut, len(r.Cuts))
 	for i, c := range r.Cuts {

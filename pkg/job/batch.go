@@ -92,14 +92,13 @@ func (r WriteRow) AppendJSON(b []byte) ([]byte, error) {
 
 // PieceResult is what the parser records when it has read a whole piece.
 type PieceResult struct {
-	Batches       int            `json:"Batches"`                 // write batches sent
-	Rows          int            `json:"Rows"`                    // valid endpoint definitions
-	Failed        int            `json:"Failed"`                  // rows that failed
-	ChannelCounts map[string]int `json:"ChannelCounts,omitempty"` // valid rows per channel
-	Failures      []string       `json:"Failures,omitempty"`      // the first MaxFailures failures, in file order
-	Report        string         `json:"Report,omitempty"`        // key of the piece's part of the error report, if any rows failed
-	Error         string         `json:"Error,omitempty"`         // why the piece could not be read to its end, if it could not
-	Cuts          []Cut          `json:"Cuts,omitempty"`          // the write batches, by Seq
+	Batches  int      `json:"Batches"`            // write batches sent
+	Rows     int      `json:"Rows"`               // valid endpoint definitions
+	Failed   int      `json:"Failed"`             // rows that failed
+	Failures []string `json:"Failures,omitempty"` // the first MaxFailures failures, in file order
+	Report   string   `json:"Report,omitempty"`   // key of the piece's part of the error report, if any rows failed
+	Error    string   `json:"Error,omitempty"`    // why the piece could not be read to its end, if it could not
+	Cuts     []Cut    `json:"Cuts,omitempty"`     // the write batches, by Seq
 }
 
 // Cut is one write batch as the parser cut it: its first line and its tally.
