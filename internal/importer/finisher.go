@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/csv"
 	"errors"
-	"fmt"
 	"log/slog"
 	"strconv"
 
@@ -139,7 +138,7 @@ func lostReport(pieces []*job.PieceState) []byte {
 		for _, seq := range p.Unwritten() {
 			lb := p.Lost[seq]
 			w.Write([]string{p.Plan.Key, strconv.Itoa(lb.Line), "",
-				fmt.Sprintf("%d rows from this line on were not imported: %s", lb.Rows, lb.Reason), ""})
+				lb.Message(), ""})
 		}
 	}
 	w.Flush()

@@ -176,7 +176,7 @@ func Summarize(pieces []*PieceState, total int) Summary {
 			lb := p.Lost[seq]
 			s.Failures += lb.Rows
 			s.Written.New += lb.New // members it added before it was abandoned
-			add(LostReason(p.Plan.Key, lb.Line, lb.Rows, lb.Reason))
+			add(Failure(p.Plan.Key, lb.Line, "", lb.Message()))
 		}
 		switch {
 		case !p.Settled():
@@ -197,7 +197,8 @@ func Summarize(pieces []*PieceState, total int) Summary {
 	return s
 }
 
-// LostReason says why a write batch was abandoned, located by its first line.
-func LostReason(file string, line, rows int, why string) string {
-	return Failure(file, line, "", fmt.Sprintf("%d rows from this line on were not imported: %s", rows, why))
+// Message says what was lost with the batch and why, for the failures and the
+// error report alike.
+func (lb LostBatch) Message() string {
+	return fmt.Sprintf("%d rows from this line on were not imported: %s", lb.Rows, lb.Reason)
 }
