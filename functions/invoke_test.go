@@ -358,10 +358,11 @@ func (h *harness) startJob(id, segId string) {
 	h.t.Helper()
 	j := &job.Job{Id: id, JobStatus: job.Created, CreationDate: "2026-11-01T12:00:00Z",
 		Definition: job.Definition{S3Url: "s3://segport/imports/spring customers/spec-example.csv", Format: "CSV", SegmentId: segId, SegmentName: "spring customers"}}
-	if _, _, err := h.app.Store.CreateJob(h.ctx, j, job.Launch{JobOrder: strings.Repeat("0", 10), SegmentId: segId}); err != nil {
+	l := job.Launch{JobOrder: strings.Repeat("0", 10), SegmentId: segId}
+	if _, _, err := h.app.Store.CreateJob(h.ctx, j, l); err != nil {
 		h.t.Fatal(err)
 	}
-	if err := h.app.Store.StartJob(h.ctx, id, []job.Piece{{Key: "imports/spring customers/spec-example.csv"}}); err != nil {
+	if err := h.app.Store.StartJob(h.ctx, id, l, []job.Piece{{Key: "imports/spring customers/spec-example.csv"}}); err != nil {
 		h.t.Fatal(err)
 	}
 }

@@ -231,7 +231,7 @@ func runCeiling(ctx context.Context, rt *localrun.Runtime, n int, res *pipelineR
 	c := stats.NewCounter("ceiling")
 	ctx = stats.NewContext(ctx, c)
 	jobId, segmentId := "bench-"+name, "bench-"+name
-	if err := store.StartJob(ctx, jobId, []job.Piece{{}}); err != nil { // the piece the batches are recorded on
+	if err := store.StartJob(ctx, jobId, job.Launch{}, []job.Piece{{}}); err != nil { // the piece the batches are recorded on
 		return err
 	}
 	work := make(chan int)

@@ -49,6 +49,7 @@ type jobItem struct {
 	CreationDate    string         `json:"CreationDate"`
 	CompletionDate  string         `json:"CompletionDate,omitempty"`
 	TotalPieces     int            `json:"TotalPieces"`
+	TotalRanges     int            `json:"TotalRanges,omitempty"` // while it is planned
 	CompletedPieces int            `json:"CompletedPieces"`
 	FailedPieces    int            `json:"FailedPieces"`
 	TotalProcessed  int            `json:"TotalProcessed"`
@@ -149,30 +150,36 @@ func (s *Store) CreateJob(ctx context.Context, j *job.Job, launch job.Launch) (*
 	return stored.Job, false, nil
 }
 
-// StartJob records the pieces' plans and moves a CREATED job to PROCESSING. The
-// pieces are written before any parse message is sent, so nothing has recorded
-// progress on them yet.
-func (s *Store) StartJob(ctx context.Context, jobId string, pieces []job.Piece) error {
-	reqs := make([]types.WriteRequest, len(pieces))
+// StartJob records the pieces' plans, each unless it is recorded already (a
+// repeated start never resets a piece's progress), and moves a job that is
+// CREATED or INITIALIZING to PROCESSING with launch and TotalPieces; its
+// Progress moves on, so that an end computed before the start is not stored.
+func (s *Store) StartJob(ctx context.Context, jobId string, launch job.Launch, pieces []job.Piece) error {
+	items := make([]map[string]types.AttributeValue, len(pieces))
 	for i, p := range pieces {
 		item, err := marshal(pieceItem{JobId: jobId, Sk: pieceSk(p.Index), Index: p.Index, Plan: p,
 			Done: map[string]job.Tally{}, Lost: map[string]job.LostBatch{}})
 		if err != nil {
 			return fmt.Errorf("encode piece %d of job %s: %w", p.Index, jobId, err)
 		}
-		reqs[i] = types.WriteRequest{PutRequest: &types.PutRequest{Item: item}}
+		items[i] = item
 	}
-	if err := s.batchWrite(ctx, s.t.Jobs, reqs); err != nil {
+	if err := s.putAbsent(ctx, s.t.Jobs, items); err != nil {
 		return fmt.Errorf("record the pieces of job %s: %w", jobId, err)
 	}
-	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+	launch.TotalPieces = len(pieces)
+	l, err := attributeValue(launch)
+	if err != nil {
+		return err
+	}
+	_, err = s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:           aws.String(s.t.Jobs),
 		Key:                 jobKey(jobId, jobSk),
-		UpdateExpression:    aws.String("SET JobStatus = :s, TotalPieces = :n, Progressed = :now"),
-		ConditionExpression: aws.String("JobStatus = :c"),
+		UpdateExpression:    aws.String("SET JobStatus = :s, TotalPieces = :n, Launch = :l, Progressed = :now ADD Progress :one"),
+		ConditionExpression: aws.String("JobStatus IN (:c, :i)"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":s": str(string(job.Processing)), ":c": str(string(job.Created)),
-			":n": num(int64(len(pieces))), ":now": str(s.now()),
+			":s": str(string(job.Processing)), ":c": str(string(job.Created)), ":i": str(string(job.Initializing)),
+			":n": num(int64(len(pieces))), ":l": l, ":now": str(s.now()), ":one": num(1),
 		},
 	})
 	if err != nil && !isConditionFailed(err) {
@@ -282,15 +289,8 @@ func (s *Store) progressed(ctx context.Context, jobId string, index int, expr st
 	if err != nil {
 		return nil, err
 	}
-	_, err = s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:                 aws.String(s.t.Jobs),
-		Key:                       jobKey(jobId, jobSk),
-		UpdateExpression:          aws.String("SET Progressed = :now"),
-		ConditionExpression:       aws.String("attribute_exists(Running)"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":now": str(s.now())},
-	})
-	if err != nil && !isConditionFailed(err) {
-		return nil, fmt.Errorf("mark job %s as progressing: %w", jobId, err)
+	if _, err := s.markProgressed(ctx, jobId); err != nil {
+		return nil, err
 	}
 	return p, nil
 }

@@ -34,27 +34,24 @@ func newDecoder(f decode.Format, r io.Reader, opts decode.Options) decode.Decode
 	return decode.New(f, r, opts)
 }
 
-// planCompressed plans a compressed export object as one piece: a gzip stream
-// cannot be entered at a byte offset. (The decoder refuses other compressions,
-// once, with the reason.) whole is false for an uncompressed object, which is
-// split at newlines like any NDJSON file.
-func planCompressed(ctx context.Context, objects Objects, o *job.Object, file int) (pieces []job.Piece, whole bool, reason string, err error) {
+// compressed reports whether an export object is compressed: then it is read
+// as one piece, as a gzip stream cannot be entered at a byte offset. (The
+// decoder refuses other compressions, once, with the reason.) An uncompressed
+// export is split at newlines like any NDJSON file.
+func compressed(ctx context.Context, objects Objects, o *job.Object) (whole bool, reason string, err error) {
 	r, err := objects.Range(ctx, o.Bucket, o.Key, 0, min(o.Size, 6))
 	if errors.Is(err, job.ErrNotFound) {
-		return nil, false, "s3://" + o.Bucket + "/" + o.Key + ": the file vanished before it was read", nil
+		return false, vanished(o), nil
 	}
 	if err != nil {
-		return nil, false, "", err
+		return false, "", err
 	}
 	defer r.Close()
 	head, err := io.ReadAll(r)
 	if err != nil {
-		return nil, false, "", fmt.Errorf("read the start of s3://%s/%s: %w", o.Bucket, o.Key, err)
+		return false, "", fmt.Errorf("read the start of s3://%s/%s: %w", o.Bucket, o.Key, err)
 	}
-	if decode.Compression(head) == "" {
-		return nil, false, "", nil
-	}
-	return []job.Piece{{Key: o.Key, File: file, Start: 0, End: o.Size, Line: 1}}, true, "", nil
+	return decode.Compression(head) != "", "", nil
 }
 
 // logExportCounts logs what the decoder of an export piece converted, kept and

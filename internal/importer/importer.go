@@ -100,9 +100,24 @@ type JobBook interface {
 	// unless a job with its id exists. It returns the stored job and whether
 	// this call created it.
 	CreateJob(ctx context.Context, j *job.Job, launch job.Launch) (*job.Job, bool, error)
-	// StartJob records the plans of the job's pieces and moves a job that has
-	// not ended to PROCESSING with TotalPieces = len(pieces).
-	StartJob(ctx context.Context, jobId string, pieces []job.Piece) error
+	// StartPlanning records the job's ranges (job.Range), each unless it is
+	// recorded already, and moves a CREATED job to INITIALIZING.
+	StartPlanning(ctx context.Context, jobId string, ranges []job.Range) error
+	// RangeScanned records what the scan of a range found, marks the job as
+	// progressing, and reports whether every range of the job is scanned while
+	// the job is still INITIALIZING.
+	RangeScanned(ctx context.Context, jobId string, index int, r job.RangeResult) (bool, error)
+	// RangeTried counts one more re-send of a range by the sweeper and marks
+	// the job as progressing; it returns the count.
+	RangeTried(ctx context.Context, jobId string, index int) (int, error)
+	// Ranges returns the states of all the job's ranges, in range order.
+	Ranges(ctx context.Context, jobId string) ([]*job.RangeState, error)
+	// StartJob records the plans of the job's pieces, each unless it is
+	// recorded already (starting again never resets a piece's progress), and
+	// moves a job that is CREATED or INITIALIZING to PROCESSING with launch
+	// and TotalPieces = len(pieces), moving its Progress on: an end computed
+	// before the start (a planning failure) is then not stored.
+	StartJob(ctx context.Context, jobId string, launch job.Launch, pieces []job.Piece) error
 	// Head reads the job's own record, not its pieces: one small read.
 	Head(ctx context.Context, jobId string) (*job.Head, error)
 	// PieceParsed records what parsing found in a piece, replacing an earlier

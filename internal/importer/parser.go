@@ -32,7 +32,13 @@ type Parser struct {
 	ReportBucket string
 	Registry     Registry
 	Write        Queue
-	Limits       endpoint.Limits
+	// Parse, Segments and Concurrency serve planning (planner.go): the scan
+	// that completes a job's ranges ensures its segment and queues its pieces,
+	// reading and sending Concurrency at once (0 means 4).
+	Parse       Queue
+	Segments    SegmentBook
+	Concurrency int
+	Limits      endpoint.Limits
 	// BatchBytes bounds a write message of a job that does not fix its own
 	// bound (one started by an earlier version); 0 means just under SQS's limit.
 	BatchBytes int
@@ -51,14 +57,21 @@ func (p *Parser) HandleSQS(ctx context.Context, ev events.SQSEvent) (events.SQSE
 	for _, rec := range ev.Records {
 		var m job.ParseMessage
 		err := json.Unmarshal([]byte(rec.Body), &m)
-		if err == nil {
+		switch {
+		case err == nil && m.Range != nil:
+			err = p.planRange(ctx, &m)
+		case err == nil:
 			err = p.Piece(ctx, &m)
-		} else {
+		default:
 			err = fmt.Errorf("decode parse message: %w", err)
 		}
 		if err != nil {
 			logger(p.Log).Error("piece not imported; it will be retried", "message", rec.MessageId, "job", m.JobId, "piece", m.Piece.Index, "err", err)
-			if lastDelivery(rec.Attributes, p.MaxReceive) && m.JobId != "" {
+			switch {
+			case !lastDelivery(rec.Attributes, p.MaxReceive) || m.JobId == "":
+			case m.Range != nil:
+				p.abandonRange(ctx, &m, err)
+			default:
 				p.abandon(ctx, &m, err)
 			}
 			resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: rec.MessageId})

@@ -91,6 +91,9 @@ func (s *Sweeper) stalled(ctx context.Context, h *job.Head, rep *SweepReport) er
 		rep.Finished++
 		return s.Jobs.FinishJob(ctx, &j, h.Progress)
 	}
+	if h.Job.JobStatus == job.Initializing {
+		return s.stalledPlanning(ctx, h, rep)
+	}
 	pieces, err := s.Jobs.Pieces(ctx, id)
 	if err != nil {
 		return err
@@ -142,6 +145,54 @@ func (s *Sweeper) stalled(ctx context.Context, h *job.Head, rep *SweepReport) er
 	return s.Finisher.Finish(ctx, id)
 }
 
+// stalledPlanning sends again the ranges of a job being planned that are not
+// scanned, or, when all are, all of them (the last scan counted then starts the
+// job); after MaxTries it fails the job: it cannot start without every range.
+func (s *Sweeper) stalledPlanning(ctx context.Context, h *job.Head, rep *SweepReport) error {
+	ranges, err := s.Jobs.Ranges(ctx, h.Job.Id)
+	if err != nil {
+		return err
+	}
+	var todo []*job.RangeState
+	for _, r := range ranges {
+		if !r.Scanned {
+			todo = append(todo, r)
+		}
+	}
+	if len(todo) == 0 {
+		// Every range is scanned, yet the job did not start: a scan died
+		// between recording its result and counting it. Scanning them all
+		// again counts them all.
+		todo = ranges
+	}
+	var bodies [][]byte
+	for _, r := range todo {
+		if r.Tries >= s.MaxTries {
+			rep.Finished++
+			return failUnstarted(ctx, s.Jobs, h, rangeGaveUp(r.Plan, fmt.Sprintf("no progress after %d re-sends", s.MaxTries)), s.Now)
+		}
+		body, err := json.Marshal(job.ParseMessage{JobId: h.Job.Id, Launch: h.Launch, Range: &r.Plan})
+		if err != nil {
+			return fmt.Errorf("encode plan message: %w", err)
+		}
+		bodies = append(bodies, body)
+	}
+	if len(bodies) == 0 { // no ranges recorded: nothing can start it
+		rep.Finished++
+		return failUnstarted(ctx, s.Jobs, h, h.Job.Definition.S3Url+": the import was never planned; import the file again", s.Now)
+	}
+	if err := s.Parse.Send(ctx, bodies); err != nil {
+		return fmt.Errorf("send %d ranges again: %w", len(bodies), err)
+	}
+	rep.Resent += len(bodies)
+	for _, r := range todo {
+		if _, err := s.Jobs.RangeTried(ctx, h.Job.Id, r.Index); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // giveUp settles what is missing of a piece as failed.
 func (s *Sweeper) giveUp(ctx context.Context, jobId string, p *job.PieceState) error {
 	why := fmt.Sprintf("no progress after %d re-sends", s.MaxTries)
@@ -178,7 +229,8 @@ func (s *Sweeper) giveUp(ctx context.Context, jobId string, p *job.PieceState) e
 // in their queue, to be redriven.
 func (s *Sweeper) deadLetters(ctx context.Context) (int, error) {
 	n := 0
-	ended := map[string]bool{} // jobs read this sweep, and whether they had ended
+	ended := map[string]bool{}      // jobs read this sweep, and whether they had ended
+	refinished := map[string]bool{} // ended jobs whose end this sweep computed again
 	record := func(jobId string, index int, known func(*job.PieceState) bool, update func() (*job.PieceState, error)) error {
 		p, err := s.Jobs.Piece(ctx, jobId, index)
 		if errors.Is(err, job.ErrNotFound) {
@@ -201,7 +253,15 @@ func (s *Sweeper) deadLetters(ctx context.Context) (int, error) {
 				ended[jobId] = e
 			}
 			if e {
-				return nil
+				// Its change may have been recorded after the job ended,
+				// by a delivery that died before it settled: end the job
+				// again (nothing is stored if its end still holds), once a
+				// sweep.
+				if refinished[jobId] {
+					return nil
+				}
+				refinished[jobId] = true
+				return s.Finisher.Finish(ctx, jobId)
 			}
 		} else {
 			if p, err = update(); err != nil {
@@ -219,6 +279,16 @@ func (s *Sweeper) deadLetters(ctx context.Context) (int, error) {
 		for _, body := range bodies {
 			var m job.ParseMessage
 			if json.Unmarshal(body, &m) != nil || m.JobId == "" {
+				continue
+			}
+			if m.Range != nil {
+				failed, err := s.deadRange(ctx, &m)
+				if err != nil {
+					return n, err
+				}
+				if failed {
+					n++
+				}
 				continue
 			}
 			if err := record(m.JobId, m.Piece.Index, func(p *job.PieceState) bool { return p.Parsed || p.GaveUp != "" },
@@ -257,6 +327,28 @@ func (s *Sweeper) deadLetters(ctx context.Context) (int, error) {
 		}
 	}
 	return n, nil
+}
+
+// deadRange fails the job of a plan message found in the dead-letter queue,
+// if the job is still being planned and the range still unscanned.
+func (s *Sweeper) deadRange(ctx context.Context, m *job.ParseMessage) (bool, error) {
+	h, err := s.Jobs.Head(ctx, m.JobId)
+	if errors.Is(err, job.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil || h.Job.JobStatus != job.Initializing {
+		return false, err
+	}
+	ranges, err := s.Jobs.Ranges(ctx, m.JobId)
+	if err != nil {
+		return false, err
+	}
+	for _, r := range ranges {
+		if r.Index == m.Range.Index && r.Scanned {
+			return false, nil
+		}
+	}
+	return true, failUnstarted(ctx, s.Jobs, h, rangeGaveUp(*m.Range, "its message "+deadLetterReason), s.Now)
 }
 
 // deadLetterReason is why a message found in a dead-letter queue failed, when

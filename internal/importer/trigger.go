@@ -15,10 +15,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/segport/segport/internal/decode"
-	"github.com/segport/segport/internal/metrics"
 	"github.com/segport/segport/internal/pinpointexport"
-	"github.com/segport/segport/internal/plan"
-	"github.com/segport/segport/pkg/endpoint"
 	"github.com/segport/segport/pkg/job"
 	"github.com/segport/segport/pkg/stats"
 )
@@ -39,24 +36,23 @@ var jobIdPattern = regexp.MustCompile(`^[0-9a-f]{32}$`)
 // Trigger starts import jobs: from S3 ObjectCreated events, or from a direct
 // CreateImportJob-style request naming an s3:// folder.
 type Trigger struct {
-	Jobs     JobBook
-	Segments SegmentBook
-	// Registry and Limits register the custom attribute names of CSV headers
-	// when a job starts, in file and column order, so that which names fit the
-	// deployment's limit does not depend on the order pieces are parsed in.
-	Registry  Registry
-	Limits    endpoint.Limits
+	Jobs      JobBook
 	Objects   Objects
 	Assume    AssumeFunc // nil: no cross-account imports
 	Parse     Queue
 	Bucket    string
 	PieceSize int64
+	// RangeChunks is how many chunks of PieceSize one plan message scans; 0
+	// means 16 (1 GiB at the default piece size).
+	RangeChunks int
+	// Concurrency bounds the reads and sends in flight while a job starts;
+	// 0 means 4.
+	Concurrency int
 	// BatchBytes bounds the write batches of the jobs it starts; 0 means just
 	// under SQS's message limit.
 	BatchBytes int
 	Now        Clock
 	Log        *slog.Logger
-	Metrics    Metrics
 }
 
 // Request is a CreateImportJob-style request: import every object under S3Url.
@@ -206,86 +202,56 @@ type jobSpec struct {
 	reader  Objects    // reads the objects; nil means t.Objects
 }
 
-// start creates the job, plans its pieces and queues them. Repeating it for the
-// same job id queues the same pieces again, which the parser and writer absorb.
+// start creates the job and fans its planning out: one plan message per range
+// of whole chunks (see planner.go). It reads no object, except the first bytes
+// of those whose name does not tell their format. Repeating it for a job that
+// is still being planned sends its plan messages again, which the planner
+// absorbs.
 func (t *Trigger) start(ctx context.Context, s jobSpec) (*job.Job, error) {
 	stats.Attribute(ctx, s.id) // what this invocation costs is the job's (internal/meter)
-	pl, err := t.plan(ctx, s)
+	pl, err := t.prepare(ctx, s)
 	if err != nil {
 		return nil, err
 	}
 	s.def.Format = string(pl.format)
 	created := s.created.UTC().Format(job.DateFormat)
 	j := &job.Job{Id: s.id, JobStatus: job.Created, CreationDate: created, Definition: s.def, Failures: []string{}}
-	order := job.Order(s.created, s.id)
-	launch := job.Launch{JobOrder: order, Created: created, Bucket: s.bucket, Format: string(pl.format),
-		SegmentId: s.def.SegmentId, TotalPieces: len(pl.pieces), Source: s.source, BatchBytes: t.BatchBytes}
+	launch := job.Launch{JobOrder: job.Order(s.created, s.id), Created: created, Bucket: s.bucket, Format: string(pl.format),
+		SegmentId: s.def.SegmentId, Source: s.source, BatchBytes: t.BatchBytes}
 	if launch.BatchBytes <= 0 {
 		launch.BatchBytes = job.MaxMessageBytes - 1024 // room for the batch's head
-	}
-	if s.def.SegmentId != "" {
-		if launch.Shards, err = t.Segments.EnsureSegment(ctx, s.def.SegmentId, s.def.SegmentName, created); err != nil {
-			return nil, err
-		}
 	}
 	stored, _, err := t.Jobs.CreateJob(ctx, j, launch)
 	if err != nil {
 		return nil, err
 	}
-	if stored.JobStatus != job.Created {
+	if stored.JobStatus != job.Created && stored.JobStatus != job.Initializing {
 		return stored, nil // started already; the sweeper sends again whatever stalled
 	}
 	log := logger(t.Log).With("job", s.id)
-
-	if pl.reason == "" && len(pl.pieces) == 0 {
-		pl.reason = s.def.S3Url + ": nothing to import: every file is empty"
-	}
 	if pl.reason != "" {
 		log.Warn("job failed before parsing", "reason", pl.reason)
 		j.JobStatus, j.CompletionDate, j.Failures = job.Failed, t.Now.now().Format(job.DateFormat), []string{pl.reason}
-		if err := t.Jobs.FinishJob(ctx, j, 0); err != nil {
+		if err := t.Jobs.FinishJob(ctx, j, 0); err != nil && !errors.Is(err, job.ErrConflict) {
 			return nil, err
 		}
 		return t.current(ctx, s.id)
 	}
-	if err := t.register(ctx, pl.names); err != nil {
+	if err := t.Jobs.StartPlanning(ctx, s.id, pl.ranges); err != nil {
 		return nil, err
 	}
-	if err := t.Jobs.StartJob(ctx, s.id, pl.pieces); err != nil {
-		return nil, err
-	}
-	bodies := make([][]byte, len(pl.pieces))
-	for i, p := range pl.pieces {
-		bodies[i], err = json.Marshal(job.ParseMessage{JobId: s.id, Launch: launch, Piece: p})
+	bodies := make([][]byte, len(pl.ranges))
+	for i := range pl.ranges {
+		bodies[i], err = json.Marshal(job.ParseMessage{JobId: s.id, Launch: launch, Range: &pl.ranges[i]})
 		if err != nil {
-			return nil, fmt.Errorf("encode parse message: %w", err)
+			return nil, fmt.Errorf("encode plan message: %w", err)
 		}
 	}
-	if err := t.Parse.Send(ctx, bodies); err != nil {
-		return nil, fmt.Errorf("queue %d pieces of job %s: %w", len(pl.pieces), s.id, err)
+	if err := sendAll(ctx, t.Parse, bodies, t.Concurrency); err != nil {
+		return nil, fmt.Errorf("queue %d plan messages of job %s: %w", len(bodies), s.id, err)
 	}
-	log.Info("job started", "pieces", len(pl.pieces), "files", len(s.objects), "format", pl.format)
-	record(t.Metrics, metrics.Record{Handler: "Trigger", Job: s.id, Pieces: len(pl.pieces), Since: s.created})
+	log.Info("job planning", "ranges", len(pl.ranges), "files", len(s.objects), "format", pl.format)
 	return t.current(ctx, s.id)
-}
-
-// register registers the custom attribute names of the job's CSV headers, in
-// order, as many as fit the deployment's limit. Rows that set a name that did
-// not fit fail when they are parsed, whichever piece is parsed first.
-func (t *Trigger) register(ctx context.Context, names []string) error {
-	if len(names) == 0 || t.Registry == nil {
-		return nil
-	}
-	limit := t.Limits.CustomAttributeNames
-	if _, ok, err := t.Registry.Register(ctx, names, limit); err != nil || ok {
-		return err
-	}
-	for _, n := range names {
-		if _, ok, err := t.Registry.Register(ctx, []string{n}, limit); err != nil || !ok {
-			return err
-		}
-	}
-	return nil
 }
 
 func (t *Trigger) current(ctx context.Context, id string) (*job.Job, error) {
@@ -296,17 +262,17 @@ func (t *Trigger) current(ctx context.Context, id string) (*job.Job, error) {
 	return h.Job, nil
 }
 
-// jobPlan is a job's pieces, or the reason it fails before any is parsed.
+// jobPlan is a job's ranges, or the reason it fails before any is scanned.
 type jobPlan struct {
-	pieces []job.Piece
+	ranges []job.Range
 	format decode.Format
-	names  []string // the custom attribute names of the CSV headers, in order
 	reason string
 }
 
-// plan decides the format and splits every object into pieces. A reason instead
-// of pieces fails the job.
-func (t *Trigger) plan(ctx context.Context, s jobSpec) (jobPlan, error) {
+// prepare decides the format and cuts every object into ranges of whole
+// chunks; it needs only the objects' names and sizes. A reason instead of
+// ranges fails the job.
+func (t *Trigger) prepare(ctx context.Context, s jobSpec) (jobPlan, error) {
 	if s.fail != "" {
 		return jobPlan{reason: s.fail}, nil
 	}
@@ -315,58 +281,63 @@ func (t *Trigger) plan(ctx context.Context, s jobSpec) (jobPlan, error) {
 	if s.reader == nil {
 		s.reader = t.Objects
 	}
-	var pl jobPlan
 	format, reason, err := t.format(ctx, s.reader, objs, s.format)
 	if err != nil || reason != "" {
 		return jobPlan{reason: reason}, err
 	}
-	pl.format = format
-	seen := map[string]bool{}
+	pl := jobPlan{format: format}
+	chunk := t.PieceSize
+	if chunk <= 0 {
+		chunk = 64 << 20
+	}
+	perRange := t.RangeChunks
+	if perRange <= 0 {
+		perRange = rangeChunks
+	}
 	for i, o := range objs {
-		if o.Size == 0 {
-			if len(objs) == 1 {
-				return jobPlan{format: format, reason: "s3://" + o.Bucket + "/" + o.Key + ": the file is empty"}, nil
-			}
-			continue // an empty file in a folder adds nothing
+		if o.Size == 0 && len(objs) == 1 {
+			return jobPlan{format: format, reason: "s3://" + o.Bucket + "/" + o.Key + ": the file is empty"}, nil
 		}
-		ps, header, reason, err := t.planObject(ctx, s.reader, o, i, format)
-		if err != nil || reason != "" {
-			return jobPlan{format: format, reason: reason}, err
-		}
-		for _, p := range ps {
-			p.Index = len(pl.pieces)
-			pl.pieces = append(pl.pieces, p)
-		}
-		for _, col := range header {
-			a, err := endpoint.Lookup(strings.TrimSpace(col))
-			if err == nil && a.Custom != "" && !seen[a.Name()] {
-				seen[a.Name()] = true
-				pl.names = append(pl.names, a.Name())
-			}
-		}
+		// An empty file in a folder adds nothing: it has no ranges.
+		pl.ranges = append(pl.ranges, job.Ranges(o.Key, i, o.Size, chunk, perRange, len(pl.ranges))...)
+	}
+	if len(pl.ranges) == 0 {
+		pl.reason = s.def.S3Url + ": nothing to import: every file is empty"
 	}
 	return pl, nil
 }
 
 // format returns the one format of the objects, or a reason naming the keys when
-// they mix formats or contradict the requested one.
+// they mix formats or contradict the requested one. It reads the first bytes
+// of the objects whose name does not tell their format, a few at once.
 func (t *Trigger) format(ctx context.Context, objects Objects, objs []*job.Object, want decode.Format) (decode.Format, string, error) {
 	if want == pinpointexport.Format {
 		return want, "", nil // an export's objects are named .gz or nothing: only the request knows them
 	}
-	byFormat := map[decode.Format][]string{}
-	for _, o := range objs {
+	formats := make([]decode.Format, len(objs))
+	var unnamed []int
+	for i, o := range objs {
 		f, ok := decode.FormatOf(o.Key)
 		if want != "" && len(objs) == 1 {
 			f, ok = want, true
 		}
 		if !ok {
-			var err error
-			if f, err = sniff(ctx, objects, o); err != nil {
-				return "", "", err
-			}
+			unnamed = append(unnamed, i)
 		}
-		byFormat[f] = append(byFormat[f], o.Key)
+		formats[i] = f
+	}
+	err := eachAtOnce(ctx, len(unnamed), t.Concurrency, func(k int) error {
+		o := objs[unnamed[k]]
+		f, err := sniff(ctx, objects, o)
+		formats[unnamed[k]] = f
+		return err
+	})
+	if err != nil {
+		return "", "", err
+	}
+	byFormat := map[decode.Format][]string{}
+	for i, o := range objs {
+		byFormat[formats[i]] = append(byFormat[formats[i]], o.Key)
 	}
 	if len(byFormat) > 1 {
 		return "", fmt.Sprintf("the import mixes formats (one format per import): CSV %s; JSON %s",
@@ -382,52 +353,13 @@ func (t *Trigger) format(ctx context.Context, objects Objects, objs []*job.Objec
 	return format, "", nil
 }
 
-// planObject splits one object into pieces of about PieceSize. A CSV header is
-// read once here and travels with every piece after the first.
-func (t *Trigger) planObject(ctx context.Context, objects Objects, o *job.Object, file int, format decode.Format) ([]job.Piece, []string, string, error) {
-	if format == pinpointexport.Format {
-		if ps, whole, reason, err := planCompressed(ctx, objects, o, file); whole || reason != "" || err != nil {
-			return ps, nil, reason, err
-		}
-	}
-	var header []string
-	if format == decode.CSV {
-		var reason string
-		var err error
-		if header, reason, err = readHeader(ctx, objects, o); err != nil || reason != "" {
-			return nil, nil, reason, err
-		}
-	}
-	size := t.PieceSize
-	if size <= 0 {
-		size = 64 << 20
-	}
-	open := func(ctx context.Context, start, end int64) (io.ReadCloser, error) {
-		return objects.Range(ctx, o.Bucket, o.Key, start, end)
-	}
-	ps, err := plan.Split(ctx, o.Size, open, plan.Options{PieceSize: size, Quotes: format == decode.CSV})
-	if errors.Is(err, job.ErrNotFound) {
-		return nil, nil, "s3://" + o.Bucket + "/" + o.Key + ": the file vanished before it was read", nil
-	}
-	if err != nil {
-		return nil, nil, "", fmt.Errorf("plan s3://%s/%s: %w", o.Bucket, o.Key, err)
-	}
-	pieces := make([]job.Piece, len(ps))
-	for i, p := range ps {
-		pieces[i] = job.Piece{Key: o.Key, File: file, Start: p.Start, End: p.End, Line: p.Line}
-		if p.Start > 0 {
-			pieces[i].Header = header
-		}
-	}
-	return pieces, header, "", nil
-}
-
-// header reads a CSV object's header. A file-level problem in it (compression,
-// encoding, an unknown column) is a reason to fail the job before any row is read.
+// readHeader reads a CSV object's header. A file-level problem in it
+// (compression, encoding, an unknown column) is a reason to fail the job
+// before any row is read.
 func readHeader(ctx context.Context, objects Objects, o *job.Object) ([]string, string, error) {
 	r, err := objects.Range(ctx, o.Bucket, o.Key, 0, min(o.Size, headerWindow))
 	if errors.Is(err, job.ErrNotFound) {
-		return nil, "s3://" + o.Bucket + "/" + o.Key + ": the file vanished before it was read", nil
+		return nil, vanished(o), nil
 	}
 	if err != nil {
 		return nil, "", err

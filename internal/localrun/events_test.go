@@ -132,14 +132,15 @@ func startJob(t *testing.T, rt *Runtime, id, segId string, pieces int) {
 	ctx := context.Background()
 	j := &job.Job{Id: id, JobStatus: job.Created, CreationDate: "2026-11-01T12:00:00Z",
 		Definition: job.Definition{S3Url: "s3://segport/imports/spring customers/spec-example.csv", Format: "CSV", SegmentId: segId, SegmentName: "spring customers"}}
-	if _, _, err := rt.App.Store.CreateJob(ctx, j, job.Launch{JobOrder: strings.Repeat("0", 10), SegmentId: segId}); err != nil {
+	l := job.Launch{JobOrder: strings.Repeat("0", 10), SegmentId: segId}
+	if _, _, err := rt.App.Store.CreateJob(ctx, j, l); err != nil {
 		t.Fatal(err)
 	}
 	plans := make([]job.Piece, pieces)
 	for i := range plans {
 		plans[i] = job.Piece{Key: "imports/spring customers/spec-example.csv", Index: i}
 	}
-	if err := rt.App.Store.StartJob(ctx, id, plans); err != nil {
+	if err := rt.App.Store.StartJob(ctx, id, l, plans); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -33,6 +33,7 @@ type jobItem struct {
 	CreationDate    string         `json:"CreationDate"`
 	CompletionDate  string         `json:"CompletionDate,omitempty"`
 	TotalPieces     int            `json:"TotalPieces"`
+	TotalRanges     int            `json:"TotalRanges,omitempty"`
 	CompletedPieces int            `json:"CompletedPieces"`
 	FailedPieces    int            `json:"FailedPieces"`
 	TotalProcessed  int            `json:"TotalProcessed"`
@@ -46,6 +47,7 @@ type jobItem struct {
 	Applied         contribution   `json:"Applied"`           // the contribution added to the segment
 	Settled         []int          `json:"Settled,omitempty"` // number sets
 	FailedSet       []int          `json:"FailedSet,omitempty"`
+	Scanned         []int          `json:"Scanned,omitempty"` // the ranges scanned
 }
 
 func (it *jobItem) head() *job.Head {
@@ -118,23 +120,30 @@ func (d *DB) CreateJob(ctx context.Context, j *job.Job, launch job.Launch) (*job
 	return h.Job, false, nil
 }
 
-// StartJob puts the pieces' items (BatchWriteItem), then moves a CREATED job
-// to PROCESSING.
-func (d *DB) StartJob(ctx context.Context, jobId string, pieces []job.Piece) error {
-	err := d.batchWrite(ctx, Jobs, len(pieces), func(i int) error {
-		p := pieces[i]
-		return d.putPiece(&pieceItem{JobId: jobId, Index: p.Index, Plan: p,
-			Done: map[string]job.Tally{}, Lost: map[string]job.LostBatch{}})
-	})
-	if err != nil {
-		return fmt.Errorf("record the pieces of job %s: %w", jobId, err)
+// StartJob puts each piece's item unless it exists (PutItem with
+// attribute_not_exists), then moves a CREATED or INITIALIZING job to
+// PROCESSING with launch.
+func (d *DB) StartJob(ctx context.Context, jobId string, launch job.Launch, pieces []job.Piece) error {
+	for _, p := range pieces {
+		err := d.do(ctx, "PutItem", Jobs, true, func() error {
+			if _, ok := d.getPiece(jobId, p.Index); ok {
+				return nil
+			}
+			return d.putPiece(&pieceItem{JobId: jobId, Index: p.Index, Plan: p,
+				Done: map[string]job.Tally{}, Lost: map[string]job.LostBatch{}})
+		})
+		if err != nil {
+			return fmt.Errorf("record the pieces of job %s: %w", jobId, err)
+		}
 	}
-	err = d.do(ctx, "UpdateItem", Jobs, true, func() error {
+	err := d.do(ctx, "UpdateItem", Jobs, true, func() error {
 		it, ok := d.getJob(jobId)
-		if !ok || it.JobStatus != job.Created {
+		if !ok || it.JobStatus != job.Created && it.JobStatus != job.Initializing {
 			return nil // a failed condition is no error here
 		}
-		it.JobStatus, it.TotalPieces, it.Progressed = job.Processing, len(pieces), d.stamp()
+		launch.TotalPieces = len(pieces)
+		it.JobStatus, it.TotalPieces, it.Launch, it.Progressed = job.Processing, len(pieces), launch, d.stamp()
+		it.Progress++
 		return d.putJob(it)
 	})
 	if err != nil {

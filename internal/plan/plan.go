@@ -16,6 +16,7 @@ import (
 	"sync"
 
 	"github.com/segport/segport/internal/csvframe"
+	"github.com/segport/segport/pkg/job"
 )
 
 // RangeFunc opens bytes [start, end) of the file.
@@ -36,47 +37,91 @@ type Options struct {
 	Concurrency int   // ranged reads in flight during the scan; 0 means 4
 }
 
-// chunkStats is what the scan learns of one chunk: for each state a CSV reader
-// may be in at its start, the state at its end and the first newline that then
-// ends a record (see csvframe.Transition). In NDJSON every newline ends one.
-type chunkStats = csvframe.Transition
-
 // Split plans a file of size bytes into pieces of about opts.PieceSize. It reads
-// the whole file once, opts.Concurrency chunks at a time.
+// the whole file once, opts.Concurrency chunks at a time: Scan, then Combine.
 func Split(ctx context.Context, size int64, open RangeFunc, opts Options) ([]Piece, error) {
 	if opts.PieceSize <= 0 {
 		return nil, errors.New("plan: piece size must be positive")
 	}
-	if size == 0 {
-		return []Piece{{Start: 0, End: 0, Line: 1}}, nil
-	}
-	n := int((size + opts.PieceSize - 1) / opts.PieceSize)
-	stats, err := scanAll(ctx, size, n, open, opts)
+	frames, err := Scan(ctx, size, open, 0, size, opts)
 	if err != nil {
 		return nil, err
 	}
-	return combine(size, opts.PieceSize, stats), nil
+	return Combine(size, opts.PieceSize, frames), nil
 }
 
-// combine walks the chunks in order, carrying the reader's state (the state
-// of a sequential parse at each chunk's start) and the line count, and cuts a
-// piece at the first record boundary at or after each chunk's start.
-func combine(size, pieceSize int64, stats []chunkStats) []Piece {
+// Scan reads the chunks of opts.PieceSize bytes that make up bytes [start,
+// end) of a file of size bytes (start a multiple of the chunk size, end one
+// too or size) and returns their frames, in order. A planner may scan a file
+// in parts, in parallel, and combine the parts' frames in order.
+func Scan(ctx context.Context, size int64, open RangeFunc, start, end int64, opts Options) ([]job.Frame, error) {
+	chunk := opts.PieceSize
+	if chunk <= 0 {
+		return nil, errors.New("plan: piece size must be positive")
+	}
+	if start%chunk != 0 || end < start || end > size || end != size && end%chunk != 0 {
+		return nil, fmt.Errorf("plan: bytes %d-%d are not whole chunks of %d bytes of a %d-byte file", start, end, chunk, size)
+	}
+	n := int((end - start + chunk - 1) / chunk)
+	conc := opts.Concurrency
+	if conc <= 0 {
+		conc = 4
+	}
+	frames := make([]job.Frame, n)
+	errs := make([]error, n)
+	bom := fileBOM(ctx, size, open)
+	sem := make(chan struct{}, conc)
+	var wg sync.WaitGroup
+	for c := 0; c < n; c++ {
+		from := start + int64(c)*chunk
+		to := min(end, from+chunk)
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			st, err := scanChunk(ctx, open, from, to, opts.Quotes, bom)
+			frames[c], errs[c] = frameOf(&st), err
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return frames, nil
+}
+
+// frameOf is the stored form of a chunk's transition.
+func frameOf(t *csvframe.Transition) job.Frame {
+	f := job.Frame{To: make([]int, csvframe.NumStates), First: make([]int64, csvframe.NumStates),
+		Before: make([]int, csvframe.NumStates), Newlines: t.Newlines}
+	for s := range csvframe.NumStates {
+		f.To[s], f.First[s], f.Before[s] = int(t.To[s]), t.First[s], t.Before[s]
+	}
+	return f
+}
+
+// Combine gives the pieces of a file of size bytes from the frames of all its
+// chunks of chunk bytes, in order. It walks the chunks carrying the reader's
+// state (the state of a sequential parse at each chunk's start) and the line
+// count, and cuts a piece at the first record boundary at or after each
+// chunk's start. An empty file is one empty piece.
+func Combine(size, chunk int64, frames []job.Frame) []Piece {
 	pieces := []Piece{{Start: 0, Line: 1}}
-	state := csvframe.FieldStart
+	state := int(csvframe.FieldStart)
 	line := 1
-	for c, st := range stats {
+	for c, f := range frames {
 		if c > 0 {
-			if off := st.First[state]; off >= 0 {
-				cut := int64(c)*pieceSize + off + 1
+			if off := f.First[state]; off >= 0 {
+				cut := int64(c)*chunk + off + 1
 				last := &pieces[len(pieces)-1]
 				if cut > last.Start && cut < size {
-					pieces = append(pieces, Piece{Start: cut, Line: line + st.Before[state]})
+					pieces = append(pieces, Piece{Start: cut, Line: line + f.Before[state]})
 				}
 			}
 		}
-		state = st.To[state]
-		line += st.Newlines
+		state = f.To[state]
+		line += f.Newlines
 	}
 	for i := range pieces {
 		if i+1 < len(pieces) {
@@ -90,41 +135,12 @@ func combine(size, pieceSize int64, stats []chunkStats) []Piece {
 	return pieces
 }
 
-// scanAll scans the n chunks with bounded concurrency.
-func scanAll(ctx context.Context, size int64, n int, open RangeFunc, opts Options) ([]chunkStats, error) {
-	conc := opts.Concurrency
-	if conc <= 0 {
-		conc = 4
-	}
-	stats := make([]chunkStats, n)
-	errs := make([]error, n)
-	bom := fileBOM(ctx, size, open)
-	sem := make(chan struct{}, conc)
-	var wg sync.WaitGroup
-	for c := 0; c < n; c++ {
-		start := int64(c) * opts.PieceSize
-		end := min(size, start+opts.PieceSize)
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			stats[c], errs[c] = scanChunk(ctx, open, start, end, opts.Quotes, bom)
-		}()
-	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
-		return nil, err
-	}
-	return stats, nil
-}
-
 // scanChunk reads [start, end) and finds, for each state a CSV reader may be
 // in at its start, the first newline that ends a record; without quotes, the
 // first newline. bom says whether the file starts with a byte order mark, which
 // the decoder strips before it reads the first record; it matters only to the
 // chunks that hold some of its bytes.
-func scanChunk(ctx context.Context, open RangeFunc, start, end int64, quotes bool, bom bomFunc) (chunkStats, error) {
+func scanChunk(ctx context.Context, open RangeFunc, start, end int64, quotes bool, bom bomFunc) (csvframe.Transition, error) {
 	st := csvframe.NewTransition()
 	rc, err := open(ctx, start, end)
 	if err != nil {
@@ -166,7 +182,7 @@ func scanChunk(ctx context.Context, open RangeFunc, start, end int64, quotes boo
 }
 
 // lines is Transition.Add for NDJSON, where every newline ends a record.
-func lines(st *chunkStats, b []byte) {
+func lines(st *csvframe.Transition, b []byte) {
 	if st.First[0] < 0 {
 		if i := bytes.IndexByte(b, '\n'); i >= 0 {
 			for s := range st.First {

@@ -349,6 +349,10 @@ func checkMessages(failf func(string, ...any), w *world) {
 			failf("messages: undecodable parse message in the dead-letter queue")
 			continue
 		}
+		if m.Range != nil {
+			checkDeadRange(failf, w, &m)
+			continue
+		}
 		if p := piece(ctx, w, m.JobId, m.Piece.Index); p == nil || (!p.Parsed && p.GaveUp == "") {
 			failf("messages: a parse message of piece %d is in the dead-letter queue, and the piece is neither parsed nor given up", m.Piece.Index)
 		}
@@ -408,4 +412,24 @@ func pieceStates(w *world, jobId string) string {
 			p.Index, p.Parsed, p.Result.Batches, slices.Sorted(maps.Keys(p.Done)), slices.Sorted(maps.Keys(p.Lost)), p.GaveUp, p.Tries, p.Settled()))
 	}
 	return strings.Join(out, "; ")
+}
+
+// checkDeadRange checks a plan message of the dead-letter queue: its range
+// was scanned after all, or its job failed because it was not.
+func checkDeadRange(failf func(string, ...any), w *world, m *job.ParseMessage) {
+	ctx := context.Background()
+	ranges, err := w.db.Ranges(ctx, m.JobId)
+	if err != nil {
+		failf("messages: ranges of job %s: %v", m.JobId, err)
+		return
+	}
+	for _, r := range ranges {
+		if r.Index == m.Range.Index && r.Scanned {
+			return
+		}
+	}
+	h, err := w.db.Head(ctx, m.JobId)
+	if err != nil || h.Job.JobStatus != job.Failed || len(h.Job.Failures) == 0 || !strings.Contains(h.Job.Failures[0], "could not be planned") {
+		failf("messages: a plan message of range %d is in the dead-letter queue, its range is not scanned, and its job did not fail for it: %+v, %v", m.Range.Index, h, err)
+	}
 }

@@ -30,11 +30,12 @@ func TestSimFinisherRace(t *testing.T) {
 		}
 	}
 	sms := func(n int) job.Tally { return job.Tally{Rows: n, Channels: map[string]int{"SMS": n}} }
-	_, _, err := w.db.CreateJob(ctx, j, job.Launch{JobOrder: job.Order(epoch, j.Id), Created: j.CreationDate, SegmentId: seg, TotalPieces: 1})
+	l := job.Launch{JobOrder: job.Order(epoch, j.Id), Created: j.CreationDate, SegmentId: seg, TotalPieces: 1}
+	_, _, err := w.db.CreateJob(ctx, j, l)
 	must(err)
 	_, err = w.db.EnsureSegment(ctx, seg, "alpha", j.CreationDate)
 	must(err)
-	must(w.db.StartJob(ctx, j.Id, []job.Piece{{Key: "imports/alpha/f.csv", End: 100, Line: 1}}))
+	must(w.db.StartJob(ctx, j.Id, l, []job.Piece{{Key: "imports/alpha/f.csv", End: 100, Line: 1}}))
 	_, err = w.db.PieceParsed(ctx, j.Id, 0, job.PieceResult{Batches: 2, Rows: 5,
 		Cuts: []job.Cut{{Line: 2, Tally: sms(3)}, {Line: 5, Tally: sms(2)}}})
 	must(err)

@@ -53,7 +53,7 @@ func Run(seed int64, allowed Faults) *Result {
 		w.objs.Load(bucket, f.key, f.body, map[string]string{importer.MetaJobId: f.jobId})
 		w.pending = append(w.pending, &trigger{f: f})
 	}
-	w.logf("scenario: %d files, piece %d bytes, batch %d bytes, maxReceive %d, horizon %d", len(sc.files), sc.pieceSize, sc.batchBytes, w.maxReceive, w.horizon)
+	w.logf("scenario: %d files, piece %d bytes, %d chunks a range, batch %d bytes, maxReceive %d, horizon %d", len(sc.files), sc.pieceSize, sc.rangeChunks, sc.batchBytes, w.maxReceive, w.horizon)
 	if msg := w.loop(); msg != "" {
 		res.Failures = append(res.Failures, msg)
 	}

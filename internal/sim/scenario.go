@@ -18,6 +18,10 @@ type scenario struct {
 	files      []file
 	pieceSize  int64
 	batchBytes int
+	// rangeChunks is how many chunks one plan message scans: 1 to 3, so that
+	// planning in parallel messages is exercised (derived, not drawn, to keep
+	// the schedules of known seeds).
+	rangeChunks int
 }
 
 type file struct {
@@ -77,6 +81,7 @@ func newScenario(r *rand.Rand, f Faults) scenario {
 		largest = max(largest, len(f.body))
 	}
 	sc.pieceSize = int64(max(120, largest/(1+r.IntN(5))))
+	sc.rangeChunks = 1 + int(sc.pieceSize%3)
 	return sc
 }
 

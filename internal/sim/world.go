@@ -155,9 +155,10 @@ func (w *world) wire(sc scenario) {
 	clock := importer.Clock(func() time.Time { return w.now })
 	limits := endpoint.DefaultLimits()
 	fin := &importer.Finisher{Jobs: w.db, Segments: w.db, Objects: w.objs, Bucket: bucket, Now: clock, Log: log}
-	w.trigger = &importer.Trigger{Jobs: w.db, Segments: w.db, Registry: w.db, Limits: limits, Objects: w.objs,
-		Parse: w.parseQ, Bucket: bucket, PieceSize: sc.pieceSize, BatchBytes: sc.batchBytes, Now: clock, Log: log}
+	w.trigger = &importer.Trigger{Jobs: w.db, Objects: w.objs, Concurrency: 1,
+		Parse: w.parseQ, Bucket: bucket, PieceSize: sc.pieceSize, RangeChunks: sc.rangeChunks, BatchBytes: sc.batchBytes, Now: clock, Log: log}
 	w.parser = &importer.Parser{Jobs: w.db, Objects: w.objs, ReportBucket: bucket, Registry: w.db, Write: w.writeQ,
+		Parse: w.parseQ, Segments: w.db, Concurrency: 1,
 		Limits: limits, BatchBytes: sc.batchBytes, Now: clock, Log: log, Finisher: fin, MaxReceive: w.maxReceive}
 	w.writer = &importer.Writer{Store: w.db, Jobs: w.db, Finisher: fin, Concurrency: 1, Log: log, MaxReceive: w.maxReceive}
 	w.sweeper = &importer.Sweeper{Jobs: w.db, Members: w.db, Parse: w.parseQ, Finisher: fin, ParseDLQ: w.parseDLQ, WriteDLQ: w.writeDLQ,

@@ -112,11 +112,13 @@ type Launch struct {
 	BatchBytes int `json:"BatchBytes,omitempty"`
 }
 
-// ParseMessage asks the parser to import one piece.
+// ParseMessage asks the parser to import one piece or, with a Range, to scan
+// one range of a job being planned.
 type ParseMessage struct {
 	JobId string `json:"JobId"`
 	Launch
-	Piece Piece `json:"Piece"`
+	Piece Piece  `json:"Piece"`
+	Range *Range `json:"Range,omitempty"`
 }
 
 // Head is a job's own record, without its pieces.

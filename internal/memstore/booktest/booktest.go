@@ -50,7 +50,7 @@ func RunJobBook(t *testing.T, newBook func() importer.JobBook) {
 		if _, created, err := b.CreateJob(ctx, j, l); err != nil || !created {
 			t.Fatalf("CreateJob: created %v, %v", created, err)
 		}
-		if err := b.StartJob(ctx, j.Id, pieces(n)); err != nil {
+		if err := b.StartJob(ctx, j.Id, l, pieces(n)); err != nil {
 			t.Fatalf("StartJob: %v", err)
 		}
 		return j
@@ -104,8 +104,76 @@ func RunJobBook(t *testing.T, newBook func() importer.JobBook) {
 				t.Errorf("piece %d: %+v", i, p)
 			}
 		}
-		if err := b.StartJob(ctx, j.Id, pieces(3)); err != nil {
+		if _, err := b.PieceParsed(ctx, j.Id, 1, job.PieceResult{Rows: 5, Batches: 1}); err != nil {
+			t.Fatalf("PieceParsed: %v", err)
+		}
+		if err := b.StartJob(ctx, j.Id, h.Launch, pieces(3)); err != nil {
 			t.Fatalf("StartJob again: %v", err)
+		}
+		if p, err := b.Piece(ctx, j.Id, 1); err != nil || !p.Parsed || p.Result.Rows != 5 {
+			t.Errorf("a piece after StartJob again: %+v, %v; want its progress kept", p, err)
+		}
+	})
+	t.Run("Planning", func(t *testing.T) {
+		b := newBook()
+		j, l := newJob(t)
+		if _, _, err := b.CreateJob(ctx, j, l); err != nil {
+			t.Fatalf("CreateJob: %v", err)
+		}
+		ranges := append(job.Ranges("a.csv", 0, 100, 10, 4, 0), job.Ranges("b.csv", 1, 5, 10, 4, 3)...)
+		if len(ranges) != 4 {
+			t.Fatalf("job.Ranges: %d ranges, want 4", len(ranges))
+		}
+		if err := b.StartPlanning(ctx, j.Id, ranges); err != nil {
+			t.Fatalf("StartPlanning: %v", err)
+		}
+		if h, err := b.Head(ctx, j.Id); err != nil || h.Job.JobStatus != job.Initializing {
+			t.Fatalf("Head after StartPlanning: %+v, %v", h, err)
+		}
+		frame := job.Frame{To: []int{0, 1, 2, 3, 4}, First: []int64{3, 3, -1, 3, 3}, Before: []int{1, 1, 0, 1, 1}, Newlines: 2}
+		for i := range 3 {
+			all, err := b.RangeScanned(ctx, j.Id, i, job.RangeResult{Frames: []job.Frame{frame}})
+			if err != nil || all {
+				t.Fatalf("RangeScanned %d of 4: %v, %v; want not all", i, all, err)
+			}
+		}
+		if n, err := b.RangeTried(ctx, j.Id, 3); err != nil || n != 1 {
+			t.Fatalf("RangeTried: %d, %v", n, err)
+		}
+		if err := b.StartPlanning(ctx, j.Id, ranges); err != nil {
+			t.Fatalf("StartPlanning again: %v", err)
+		}
+		for range 2 { // a repeated last scan still completes the planning
+			all, err := b.RangeScanned(ctx, j.Id, 3, job.RangeResult{Header: []string{"Address"}})
+			if err != nil || !all {
+				t.Fatalf("the last RangeScanned: %v, %v; want all", all, err)
+			}
+		}
+		rs, err := b.Ranges(ctx, j.Id)
+		if err != nil || len(rs) != 4 {
+			t.Fatalf("Ranges: %d, %v", len(rs), err)
+		}
+		for i, r := range rs {
+			if r.Index != i || r.Plan != ranges[i] || !r.Scanned || r.Tries != 0 {
+				t.Errorf("range %d: %+v, want plan %+v scanned, no tries", i, r, ranges[i])
+			}
+		}
+		if f := rs[1].Result.Frames; len(f) != 1 || f[0].First[2] != -1 || f[0].Newlines != 2 || rs[3].Result.Header[0] != "Address" {
+			t.Errorf("range results: %+v, %+v", rs[1].Result, rs[3].Result)
+		}
+		l.Shards = 7
+		if err := b.StartJob(ctx, j.Id, l, pieces(2)); err != nil {
+			t.Fatalf("StartJob: %v", err)
+		}
+		h, err := b.Head(ctx, j.Id)
+		if err != nil || h.Job.JobStatus != job.Processing || h.Launch.Shards != 7 || h.Launch.TotalPieces != 2 {
+			t.Fatalf("Head after StartJob: %+v, %v", h, err)
+		}
+		if all, err := b.RangeScanned(ctx, j.Id, 3, job.RangeResult{}); err != nil || all {
+			t.Errorf("RangeScanned of a started job: %v, %v; want not all", all, err)
+		}
+		if _, err := b.RangeScanned(ctx, j.Id, 9, job.RangeResult{}); !errors.Is(err, job.ErrNotFound) {
+			t.Errorf("RangeScanned of a range that does not exist: %v, want job.ErrNotFound", err)
 		}
 	})
 	t.Run("piece updates are idempotent", func(t *testing.T) {
