@@ -2,19 +2,24 @@ package localrun
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/segport/segport/internal/csvframe"
 	"github.com/segport/segport/internal/decode"
 	"github.com/segport/segport/internal/importer"
 	"github.com/segport/segport/internal/localstack"
+	"github.com/segport/segport/internal/plan"
 	"github.com/segport/segport/pkg/job"
+	"github.com/segport/segport/pkg/stats"
 )
 
 // bigCSV has quoted line breaks, doubled quotes, CRLF and bad rows.
@@ -141,5 +146,99 @@ func TestVanishedObjectFailsItsPieces(t *testing.T) {
 	if j.JobStatus != job.Failed || j.FailedPieces != j.TotalPieces || j.TotalPieces < 2 ||
 		!strings.Contains(strings.Join(j.Failures, "\n"), "imports/gone/f.csv: the file vanished before it was read") {
 		t.Fatalf("job %+v", j)
+	}
+}
+
+// TestPlanningRunsInParallelMessages plans a folder of many times the bytes
+// one plan message may scan: the trigger reads no object, every plan message
+// scans at most RangeChunks chunks, and every piece boundary is where a
+// sequential parse starts a record, as one function's plan.Split finds it.
+func TestPlanningRunsInParallelMessages(t *testing.T) {
+	const pieceSize, perRange = 4096, 2
+	var (
+		mu      sync.Mutex
+		spans   []int64
+		largest int64
+	)
+	rt := openRuntime(t, Options{Parameters: map[string]string{"PieceSize": fmt.Sprint(pieceSize)},
+		Wrap: func(src localstack.EventSource, h localstack.Handler) localstack.Handler {
+			if src.Function != "ParserFunction" {
+				return h
+			}
+			return func(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
+				for _, rec := range ev.Records {
+					var m job.ParseMessage
+					if json.Unmarshal([]byte(rec.Body), &m) == nil && m.Range != nil {
+						mu.Lock()
+						spans = append(spans, m.Range.End-m.Range.Start)
+						largest = max(largest, m.Range.End-m.Range.Start)
+						mu.Unlock()
+					}
+				}
+				return h(ctx, ev)
+			}
+		}})
+	rt.App.Trigger.RangeChunks = perRange
+	ctx := testCtx(t)
+	bodies := map[string]string{}
+	var total int64
+	wantValid, wantFailed := 0, 0
+	for i := range 24 {
+		key := fmt.Sprintf("wide/part-%02d.csv", i)
+		bodies[key] = bigCSV(150 + 37*i)
+		total += int64(len(bodies[key]))
+		valid, fails := sequential(t, key, bodies[key])
+		wantValid, wantFailed = wantValid+valid, wantFailed+len(fails)
+		if _, err := rt.Stack.S3Client().PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(rt.Stack.Bucket), Key: aws.String(key), Body: strings.NewReader(bodies[key])}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if budget := int64(pieceSize * perRange); total < 50*budget {
+		t.Fatalf("the folder holds %d bytes, not far more than the %d one plan message scans", total, budget)
+	}
+	counter := stats.NewCounter("trigger")
+	started, err := rt.App.Trigger.CreateImportJob(stats.NewContext(ctx, counter), importer.Request{S3Url: "s3://segport/wide/", SegmentName: "wide"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := counter.Stats(); s.S3GetRequests != 0 {
+		t.Errorf("the trigger read objects: %d GET requests", s.S3GetRequests)
+	}
+	j := waitJob(t, rt, started.Id)
+	if j.JobStatus != job.Completed || j.TotalProcessed != wantValid || j.TotalFailures != wantFailed {
+		t.Fatalf("job %s: %d processed, %d failed; sequential parses find %d and %d", j.JobStatus, j.TotalProcessed, j.TotalFailures, wantValid, wantFailed)
+	}
+	mu.Lock()
+	chunks := int((total + pieceSize - 1) / pieceSize)
+	if len(spans) < chunks/perRange || largest > pieceSize*perRange {
+		t.Errorf("%d plan messages scanned up to %d bytes each; want at least %d of at most %d", len(spans), largest, chunks/perRange, pieceSize*perRange)
+	}
+	mu.Unlock()
+	pieces, err := rt.App.Store.Pieces(ctx, started.Id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string][]plan.Piece{}
+	for _, p := range pieces {
+		got[p.Plan.Key] = append(got[p.Plan.Key], plan.Piece{Start: p.Plan.Start, End: p.Plan.End, Line: p.Plan.Line})
+		body := bodies[p.Plan.Key]
+		if p.Plan.Start > 0 && (body[p.Plan.Start-1] != '\n' || csvframe.FieldStart.After([]byte(body[3:p.Plan.Start])) != csvframe.FieldStart) {
+			t.Errorf("%s: a piece starts at byte %d, where a sequential parse starts no record", p.Plan.Key, p.Plan.Start)
+		}
+	}
+	for key, body := range bodies {
+		open := func(_ context.Context, start, end int64) (io.ReadCloser, error) {
+			return io.NopCloser(strings.NewReader(body[start:end])), nil
+		}
+		want, err := plan.Split(ctx, int64(len(body)), open, plan.Options{PieceSize: pieceSize, Quotes: true, Concurrency: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range want {
+			want[i].Lines = 0
+		}
+		if fmt.Sprint(got[key]) != fmt.Sprint(want) {
+			t.Errorf("%s: pieces %v, one function's plan %v", key, got[key], want)
+		}
 	}
 }
