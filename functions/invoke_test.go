@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"runtime"
 	"slices"
 	"strings"
@@ -107,7 +108,7 @@ func TestSamLocalInvoke(t *testing.T) {
 
 	// Trigger events first: the others read the segment they create.
 	order := slices.SortedFunc(maps.Keys(targets), func(a, b string) int {
-		ra, rb := rank(targets[a]), rank(targets[b])
+		ra, rb := rank(a, targets[a]), rank(b, targets[b])
 		if ra != rb {
 			return ra - rb
 		}
@@ -139,11 +140,16 @@ func TestSamLocalInvoke(t *testing.T) {
 	}
 }
 
-func rank(fn string) int {
-	if fn == "TriggerFunction" {
+// rank orders the sample events: the trigger's first, then the plan message
+// that starts the trigger's job and creates its segment, which the others read.
+func rank(name, fn string) int {
+	switch {
+	case fn == "TriggerFunction":
 		return 0
+	case name == "sqs-plan.json":
+		return 1
 	}
-	return 1
+	return 2
 }
 
 // eventChecks invoke a sample event and check what it did.
@@ -164,21 +170,51 @@ var eventChecks = map[string]func(h *harness, fn string, payload []byte){
 		rec := ev.Records[0].S3
 		id := job.NewId(rec.Bucket.Name, rec.Object.URLDecodedKey, rec.Object.Sequencer, rec.Object.ETag)
 		j := h.job(id)
-		if j.JobStatus != job.Processing || j.TotalPieces != 1 || j.Definition.SegmentName != "spring customers" {
-			h.t.Errorf("job %+v, want PROCESSING with 1 piece in segment spring customers", j)
+		if j.JobStatus != job.Initializing || j.Definition.SegmentName != "spring customers" {
+			h.t.Errorf("job %+v, want INITIALIZING (being planned) in segment spring customers", j)
 		}
-		h.expectMessage("ParseQueue", id)
+		// The one plan message is the body of events/sqs-plan.json, which
+		// the next check delivers to the parser.
+		got := h.expectMessage("ParseQueue", id)
+		var sample events.SQSEvent
+		plan, err := os.ReadFile(filepath.Join(root, "events", "sqs-plan.json"))
+		if err != nil {
+			h.t.Fatal(err)
+		}
+		h.decode(plan, &sample)
+		var want, sent job.ParseMessage
+		h.decode([]byte(sample.Records[0].Body), &want)
+		h.decode([]byte(got), &sent)
+		if !reflect.DeepEqual(sent, want) || want.Range == nil {
+			h.t.Errorf("plan message %s,\nwant events/sqs-plan.json's body %s", got, sample.Records[0].Body)
+		}
 	},
 	"create-import-job.json": func(h *harness, fn string, payload []byte) {
 		var got job.Job
 		h.decode(h.invokeOK(fn, payload), &got)
-		if got.Id == "" || got.JobStatus != job.Processing || got.TotalPieces != 1 || got.Definition.S3Url != "s3://segport/imports/spring customers/" {
-			h.t.Fatalf("response job %+v", got)
+		if got.Id == "" || got.JobStatus != job.Initializing || got.Definition.S3Url != "s3://segport/imports/spring customers/" {
+			h.t.Fatalf("response job %+v, want INITIALIZING", got)
 		}
-		if j := h.job(got.Id); j.JobStatus != job.Processing {
+		if j := h.job(got.Id); j.JobStatus != job.Initializing {
 			h.t.Errorf("stored job %+v", j)
 		}
 		h.expectMessage("ParseQueue", got.Id)
+	},
+	"sqs-plan.json": func(h *harness, fn string, payload []byte) {
+		var ev events.SQSEvent
+		h.decode(payload, &ev)
+		var m job.ParseMessage
+		h.decode([]byte(ev.Records[0].Body), &m)
+		h.expectNoFailures(h.invokeOK(fn, payload))
+		// The job's one range is scanned: the job starts with one piece in a
+		// segment that now exists, and its piece is queued.
+		if j := h.job(m.JobId); j.JobStatus != job.Processing || j.TotalPieces != 1 {
+			h.t.Errorf("job %+v, want PROCESSING with 1 piece", j)
+		}
+		if _, err := h.app.Store.Segment(h.ctx, m.SegmentId); err != nil {
+			h.t.Errorf("segment %s: %v", m.SegmentId, err)
+		}
+		h.expectMessage("ParseQueue", m.JobId)
 	},
 	"sqs-parse.json": func(h *harness, fn string, payload []byte) {
 		var ev events.SQSEvent
@@ -367,8 +403,9 @@ func (h *harness) startJob(id, segId string) {
 	}
 }
 
-// expectMessage receives the queue's messages and wants one of job jobId.
-func (h *harness) expectMessage(queue, jobId string) {
+// expectMessage receives the queue's messages and wants one of job jobId,
+// whose body it returns.
+func (h *harness) expectMessage(queue, jobId string) string {
 	h.t.Helper()
 	out, err := h.st.SQSClient().ReceiveMessage(h.ctx, &sqs.ReceiveMessageInput{
 		QueueUrl: aws.String(h.st.Resources[queue]), MaxNumberOfMessages: 10, WaitTimeSeconds: 1,
@@ -380,10 +417,11 @@ func (h *harness) expectMessage(queue, jobId string) {
 		var body struct{ JobId string }
 		json.Unmarshal([]byte(aws.ToString(m.Body)), &body)
 		if body.JobId == jobId {
-			return
+			return aws.ToString(m.Body)
 		}
 	}
 	h.t.Errorf("%s holds no message of job %s (%d messages)", queue, jobId, len(out.Messages))
+	return ""
 }
 
 // expectNoFailures wants the partial-batch response with no failed item, in

@@ -174,6 +174,33 @@ func (s *Store) RangeTried(ctx context.Context, jobId string, index int) (int, e
 	return r.Tries, nil
 }
 
+// ReopenPlanning moves a job that failed before it started back to
+// INITIALIZING (condition: FAILED, no pieces, Progress unchanged) and removes
+// the range's Tries.
+func (s *Store) ReopenPlanning(ctx context.Context, jobId string, progress int64, index int) (bool, error) {
+	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: aws.String(s.t.Jobs),
+		Key:       jobKey(jobId, jobSk),
+		UpdateExpression: aws.String("SET JobStatus = :i, Running = :run, Failures = :none, Progressed = :now " +
+			"REMOVE CompletionDate, ErrorReport ADD Progress :one"),
+		ConditionExpression: aws.String("JobStatus = :f AND TotalPieces = :zero AND Progress = :p"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":i": str(string(job.Initializing)), ":f": str(string(job.Failed)), ":run": str(runningFlag),
+			":none": failureList(nil), ":now": str(s.now()), ":one": num(1), ":zero": num(0), ":p": num(progress),
+		},
+	})
+	if isConditionFailed(err) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("reopen the planning of job %s: %w", jobId, err)
+	}
+	if _, err := s.updateRange(ctx, jobId, index, "REMOVE Tries", nil, nil); err != nil {
+		return false, err
+	}
+	return true, nil
+}
+
 func (s *Store) updateRange(ctx context.Context, jobId string, index int, expr string, names map[string]string, values map[string]types.AttributeValue) (*job.RangeState, error) {
 	out, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                 aws.String(s.t.Jobs),

@@ -112,6 +112,11 @@ type JobBook interface {
 	RangeTried(ctx context.Context, jobId string, index int) (int, error)
 	// Ranges returns the states of all the job's ranges, in range order.
 	Ranges(ctx context.Context, jobId string) ([]*job.RangeState, error)
+	// ReopenPlanning moves a job that FAILED before it started back to
+	// INITIALIZING, without its end, if its Progress is still progress
+	// (moving it on), and starts the range's re-send count again. It reports
+	// whether it reopened the job.
+	ReopenPlanning(ctx context.Context, jobId string, progress int64, index int) (bool, error)
 	// StartJob records the plans of the job's pieces, each unless it is
 	// recorded already (starting again never resets a piece's progress), and
 	// moves a job that is CREATED or INITIALIZING to PROCESSING with launch

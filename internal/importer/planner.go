@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -32,8 +33,9 @@ const rangeChunks = 16
 
 // planRange scans one range of a job being planned. For a job that has
 // started, it queues the job's pieces again (a plan message comes back only
-// when its handler failed, maybe while queueing them); for one that has ended,
-// it does nothing.
+// when its handler failed, maybe while queueing them). A job that failed
+// because this range could not be scanned is planned again: its message was
+// redriven from the dead-letter queue. Any other ended job is left as it is.
 func (p *Parser) planRange(ctx context.Context, m *job.ParseMessage) error {
 	h, err := p.Jobs.Head(ctx, m.JobId)
 	if err != nil {
@@ -43,6 +45,10 @@ func (p *Parser) planRange(ctx context.Context, m *job.ParseMessage) error {
 	case job.Initializing:
 	case job.Processing:
 		return p.launch(ctx, m.JobId)
+	case job.Failed:
+		if reopened, err := p.reopen(ctx, h, m.Range.Index); err != nil || !reopened {
+			return err
+		}
 	default:
 		return nil
 	}
@@ -67,6 +73,27 @@ func (p *Parser) planRange(ctx context.Context, m *job.ParseMessage) error {
 		return nil
 	}
 	return p.launch(ctx, m.JobId)
+}
+
+// reopen moves a job that failed before starting because range index gave up
+// (the range is not scanned) back to planning.
+func (p *Parser) reopen(ctx context.Context, h *job.Head, index int) (bool, error) {
+	if h.Job.TotalPieces > 0 {
+		return false, nil
+	}
+	ranges, err := p.Jobs.Ranges(ctx, h.Job.Id)
+	if err != nil {
+		return false, err
+	}
+	i := slices.IndexFunc(ranges, func(r *job.RangeState) bool { return r.Index == index })
+	if i < 0 || ranges[i].Scanned {
+		return false, nil
+	}
+	reopened, err := p.Jobs.ReopenPlanning(ctx, h.Job.Id, h.Progress, index)
+	if reopened {
+		logger(p.Log).Info("planning reopened: a range that gave up came back", "job", h.Job.Id, "range", index)
+	}
+	return reopened, err
 }
 
 // scanRange reads the chunks of one range. The range that holds an object's

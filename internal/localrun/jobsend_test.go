@@ -179,7 +179,8 @@ func TestCrashOnLastDeliveryEndsTheJob(t *testing.T) {
 	}{
 		{name: "parser", function: "ParserFunction", marker: `"Index":1,`, status: job.Completed},
 		{name: "writer", function: "WriterFunction", marker: `"Piece":2,"Seq":0,`, status: job.Completed},
-		{name: "every parse", function: "ParserFunction", marker: `"JobId"`, status: job.Failed},
+		{name: "every parse", function: "ParserFunction", marker: `"Piece":{"Key":"imports/`, status: job.Failed},
+		{name: "every plan", function: "ParserFunction", marker: `"Range":{`, status: job.Failed},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -188,8 +189,20 @@ func TestCrashOnLastDeliveryEndsTheJob(t *testing.T) {
 			body := bigCSV(400)
 			valid, fails := sequential(t, "imports/crash/f.csv", body)
 			j := importFile(t, rt, "imports/crash/f.csv", body)
-			if j.JobStatus != tt.status || j.FailedPieces == 0 || !strings.Contains(strings.Join(j.Failures, "\n"), "dead-letter queue") {
+			if j.JobStatus != tt.status || !strings.Contains(strings.Join(j.Failures, "\n"), "dead-letter queue") {
 				t.Fatalf("job %+v", j)
+			}
+			// A job whose planning gave up never starts: no piece, no
+			// segment; any other failure is a piece's.
+			if planning := tt.name == "every plan"; planning != (j.TotalPieces == 0) || !planning && j.FailedPieces == 0 ||
+				planning && !strings.Contains(j.Failures[0], "imports/crash/f.csv: bytes 0-") {
+				t.Fatalf("job %+v", j)
+			}
+			if tt.name == "every plan" {
+				if _, err := rt.App.Store.SegmentByName(testCtx(t), "crash"); !errors.Is(err, job.ErrNotFound) {
+					t.Fatalf("segment of a job that never started: %v, want none", err)
+				}
+				return
 			}
 			// A lost batch's rows count as failures; the rows of a piece
 			// never read are not counted, but its failure says which bytes.

@@ -136,7 +136,8 @@ func TestVanishedObjectFailsItsPieces(t *testing.T) {
 				return h
 			}
 			return func(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
-				if strings.Contains(ev.Records[0].Body, "imports/gone/") {
+				// Once planned, before its pieces are read.
+				if strings.Contains(ev.Records[0].Body, `"Piece":{"Key":"imports/gone/`) {
 					rt.Stack.S3Client().DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(rt.Stack.Bucket), Key: aws.String("imports/gone/f.csv")})
 				}
 				return h(ctx, ev)

@@ -2,6 +2,7 @@ package localrun
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -109,7 +110,7 @@ func TestPoisonedBatchEndsTheJobAndRedriveCompletesIt(t *testing.T) {
 }
 
 func TestPoisonedPieceFailsTheJobAndRedriveCompletesIt(t *testing.T) {
-	p := &poisoner{function: "ParserFunction", marker: "imports/parse-poison/"}
+	p := &poisoner{function: "ParserFunction", marker: `"Piece":{"Key":"imports/parse-poison/`}
 	p.on.Store(true)
 	rt := openRuntime(t, Options{VisibilityTimeout: time.Second,
 		Parameters: map[string]string{"MaxReceiveCount": "2"}, Wrap: p.wrap})
@@ -125,4 +126,31 @@ func TestPoisonedPieceFailsTheJobAndRedriveCompletesIt(t *testing.T) {
 	if j.TotalProcessed != 1 || j.FailedPieces != 0 || len(j.Failures) != 0 {
 		t.Fatalf("after redrive: %+v", j)
 	}
+}
+
+// A plan message that fails every delivery fails its job before it starts,
+// leaving no segment; redriven once the cause is fixed, it plans the job
+// again and the job completes.
+func TestPoisonedPlanFailsTheJobAndRedriveCompletesIt(t *testing.T) {
+	p := &poisoner{function: "ParserFunction", marker: `"Range":{"Index":0,"Key":"imports/plan-poison/`}
+	p.on.Store(true)
+	rt := openRuntime(t, Options{VisibilityTimeout: time.Second,
+		Parameters: map[string]string{"MaxReceiveCount": "2"}, Wrap: p.wrap})
+	j := importFile(t, rt, "imports/plan-poison/f.csv", "ChannelType,Address\nEMAIL,a@example.com\nEMAIL,b@example.com\n")
+	if j.JobStatus != job.Failed || j.TotalPieces != 0 || len(j.Failures) != 1 ||
+		!strings.Contains(j.Failures[0], "imports/plan-poison/f.csv: bytes 0-") || !strings.Contains(j.Failures[0], "dead-letter queue") {
+		t.Fatalf("poisoned job %+v", j)
+	}
+	if _, err := rt.App.Store.SegmentByName(testCtx(t), "plan-poison"); !errors.Is(err, job.ErrNotFound) {
+		t.Fatalf("segment of a job that never started: %v, want none", err)
+	}
+	p.on.Store(false)
+	if n := redriveAll(t, rt); n != 1 {
+		t.Fatalf("%d messages redriven, want the plan message", n)
+	}
+	j = waitFor(t, rt, j.Id, func(j *job.Job) bool { return j.JobStatus == job.Completed })
+	if j.TotalProcessed != 2 || j.TotalPieces != 1 || len(j.Failures) != 0 || j.CompletionDate == "" {
+		t.Fatalf("after redrive: %+v", j)
+	}
+	checkSegment(t, rt, "plan-poison")
 }

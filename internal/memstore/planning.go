@@ -116,6 +116,31 @@ func (d *DB) RangeTried(ctx context.Context, jobId string, index int) (int, erro
 	return st.Tries, nil
 }
 
+// ReopenPlanning moves a job that failed before it started back to
+// INITIALIZING (condition: FAILED, no pieces, Progress unchanged) and clears
+// the range's Tries.
+func (d *DB) ReopenPlanning(ctx context.Context, jobId string, progress int64, index int) (bool, error) {
+	reopened := false
+	err := d.do(ctx, "UpdateItem", Jobs, true, func() error {
+		it, ok := d.getJob(jobId)
+		if !ok || it.JobStatus != job.Failed || it.TotalPieces != 0 || it.Progress != progress {
+			return nil // a failed condition
+		}
+		it.JobStatus, it.Running, it.Failures, it.Progressed = job.Initializing, "1", []string{}, d.stamp()
+		it.CompletionDate, it.ErrorReport = "", ""
+		it.Progress++
+		reopened = true
+		return d.putJob(it)
+	})
+	if err != nil || !reopened {
+		return false, err
+	}
+	if _, err := d.updateRange(ctx, jobId, index, func(it *rangeItem) { it.Tries = 0 }); err != nil {
+		return false, err
+	}
+	return true, nil
+}
+
 // updateRange applies fn to a range's item (UpdateItem, condition
 // attribute_exists, ALL_NEW).
 func (d *DB) updateRange(ctx context.Context, jobId string, index int, fn func(*rangeItem)) (*job.RangeState, error) {

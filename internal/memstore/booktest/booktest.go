@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -174,6 +175,48 @@ func RunJobBook(t *testing.T, newBook func() importer.JobBook) {
 		}
 		if _, err := b.RangeScanned(ctx, j.Id, 9, job.RangeResult{}); !errors.Is(err, job.ErrNotFound) {
 			t.Errorf("RangeScanned of a range that does not exist: %v, want job.ErrNotFound", err)
+		}
+	})
+	t.Run("ReopenPlanning", func(t *testing.T) {
+		b := newBook()
+		j, l := newJob(t)
+		if _, _, err := b.CreateJob(ctx, j, l); err != nil {
+			t.Fatalf("CreateJob: %v", err)
+		}
+		if err := b.StartPlanning(ctx, j.Id, job.Ranges("a.csv", 0, 100, 10, 4, 0)); err != nil {
+			t.Fatalf("StartPlanning: %v", err)
+		}
+		if _, err := b.RangeTried(ctx, j.Id, 1); err != nil {
+			t.Fatalf("RangeTried: %v", err)
+		}
+		h, _ := b.Head(ctx, j.Id)
+		if ok, err := b.ReopenPlanning(ctx, j.Id, h.Progress, 1); err != nil || ok {
+			t.Fatalf("ReopenPlanning of a job being planned: %v, %v; want not reopened", ok, err)
+		}
+		failed := *h.Job
+		failed.JobStatus, failed.CompletionDate, failed.Failures = job.Failed, "2026-11-01T12:05:00.000Z", []string{"range 1 gave up"}
+		if err := b.FinishJob(ctx, &failed, h.Progress); err != nil {
+			t.Fatalf("FinishJob: %v", err)
+		}
+		if ok, err := b.ReopenPlanning(ctx, j.Id, h.Progress-1, 1); err != nil || ok {
+			t.Fatalf("ReopenPlanning at a stale progress: %v, %v; want not reopened", ok, err)
+		}
+		if ok, err := b.ReopenPlanning(ctx, j.Id, h.Progress, 1); err != nil || !ok {
+			t.Fatalf("ReopenPlanning: %v, %v; want reopened", ok, err)
+		}
+		h2, err := b.Head(ctx, j.Id)
+		if err != nil || h2.Job.JobStatus != job.Initializing || len(h2.Job.Failures) != 0 || h2.Job.CompletionDate != "" || h2.Progress <= h.Progress {
+			t.Fatalf("Head after ReopenPlanning: %+v, %v; want INITIALIZING, no end, progress on", h2, err)
+		}
+		running, err := b.Running(ctx)
+		if err != nil || !slices.ContainsFunc(running, func(r *job.Head) bool { return r.Job.Id == j.Id }) {
+			t.Errorf("Running after ReopenPlanning: %v; want the job among the running", err)
+		}
+		if rs, err := b.Ranges(ctx, j.Id); err != nil || rs[1].Tries != 0 {
+			t.Errorf("range 1 after ReopenPlanning: %+v, %v; want its tries counted from 0", rs, err)
+		}
+		if ok, err := b.ReopenPlanning(ctx, j.Id, h2.Progress, 1); err != nil || ok {
+			t.Errorf("ReopenPlanning of a reopened job: %v, %v; want not reopened", ok, err)
 		}
 	})
 	t.Run("piece updates are idempotent", func(t *testing.T) {
