@@ -202,10 +202,20 @@ func TestPlanningRunsInParallelMessages(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s := counter.Stats(); s.S3GetRequests != 0 {
-		t.Errorf("the trigger read objects: %d GET requests", s.S3GetRequests)
+	trig := counter.Stats()
+	if trig.S3GetRequests != 0 {
+		t.Errorf("the trigger read objects: %d GET requests", trig.S3GetRequests)
 	}
 	j := waitJob(t, rt, started.Id)
+	// The trigger's work is a list, the job and one item and one message per
+	// range (ten to a SendMessageBatch): nothing per byte.
+	mu.Lock()
+	ranges := int64(len(spans))
+	mu.Unlock()
+	t.Logf("trigger for %d objects, %d bytes, %d ranges: requests %v", len(bodies), total, ranges, trig.Requests)
+	if put, batches := trig.Requests["DynamoDB.PutItem"], trig.Requests["SQS.SendMessageBatch"]; put != 1+ranges || batches != (ranges+9)/10 {
+		t.Errorf("the trigger sent %d PutItem and %d SendMessageBatch for %d ranges; want 1 + one per range, and one batch per ten", put, batches, ranges)
+	}
 	if j.JobStatus != job.Completed || j.TotalProcessed != wantValid || j.TotalFailures != wantFailed {
 		t.Fatalf("job %s: %d processed, %d failed; sequential parses find %d and %d", j.JobStatus, j.TotalProcessed, j.TotalFailures, wantValid, wantFailed)
 	}
