@@ -1,5 +1,7 @@
-// Package importer holds the functions' handlers: the trigger plans an import
-// into pieces, the parser turns a piece into write batches and failures, the
+// Package importer holds the functions' handlers: the trigger creates an import
+// job and fans its planning out in ranges, the parser scans a range (and the
+// last scan starts the job with its pieces: planner.go) or turns a piece into
+// write batches and failures, the
 // writer applies batches to the tables, the finisher ends jobs and the sweeper
 // makes sure they end. The handlers depend only on the domain packages and on
 // the small interfaces declared here, each method with its contract; the
@@ -17,8 +19,9 @@
 //     a failure on a last delivery records the piece or batch as given up or
 //     lost (Parser, Writer); what dies without an answer is found in the
 //     dead-letter queues, and work lost altogether is sent again after
-//     StallAfter and settled as failed after MaxTries (Sweeper). Proved by
-//     TestCrashOnLastDeliveryEndsTheJob, TestKilledStackResumesItsJobs,
+//     StallAfter and settled as failed after MaxTries (Sweeper); a range that
+//     cannot be planned fails its job before it starts. Proved by
+//     TestCrashOnLastDeliveryEndsTheJob, TestPoisonedPlanFailsTheJobAndRedriveCompletesIt, TestKilledStackResumesItsJobs,
 //     TestEmptyFolderFailsAtOnce and the simulator's "every job is final".
 //   - Exact accounting: counts are computed from per-piece and per-batch records
 //     by job.Summarize, never incremented; the end is stored only at the progress
@@ -27,7 +30,9 @@
 //   - Nothing grows with history: a job's contribution to its segment is applied
 //     once (SegmentBook.SetContribution) without an entry per import on the
 //     segment, and members count themselves as they are first added
-//     (EndpointStore.AddMembers). Proved by TestSegmentCostsDoNotGrowWithHistory.
+//     (EndpointStore.AddMembers); planning is one message per range, the trigger
+//     reading no file. Proved by TestSegmentCostsDoNotGrowWithHistory and
+//     TestPlanningRunsInParallelMessages.
 //   - No PII in logs: the handlers log ids and counts only. Proved by
 //     TestNoPIIInLogs and TestSamLocalInvoke.
 package importer
