@@ -94,8 +94,12 @@ type pending struct {
 }
 
 // contributionLease is how long a lock whose holder added nothing may stand
-// before another finisher takes it: longer than any function runs.
-const contributionLease = 10 * time.Minute
+// before another finisher takes it. The lock only saves work: every step of a
+// holder is conditional on its token, so a holder whose lock was taken changes
+// nothing, and the lease can be far shorter than a function runs. A holder
+// that died (a crash, or an unlock that failed) then delays its job's end by
+// seconds, not minutes.
+const contributionLease = 20 * time.Second
 
 // SetContribution makes a job's contribution to its segment what im says.
 // Under a lock in the segment's Pending map it reads the applied contribution

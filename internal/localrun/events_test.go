@@ -23,9 +23,9 @@ func TestSampleEvents(t *testing.T) {
 		t.Fatal(err)
 	}
 	files, _ := filepath.Glob("../../events/*.json")
-	// The sixth, api-get-segment.json, goes to the API function in internal/httpapi's tests.
-	if len(files) != 6 {
-		t.Fatalf("events/ holds %d files, want the 5 this test knows and api-get-segment.json", len(files))
+	// The seventh, api-get-segment.json, goes to the API function in internal/httpapi's tests.
+	if len(files) != 7 {
+		t.Fatalf("events/ holds %d files, want the 6 this test knows and api-get-segment.json", len(files))
 	}
 	read := func(name string) []byte {
 		b, err := os.ReadFile("../../events/" + name)
@@ -53,6 +53,29 @@ func TestSampleEvents(t *testing.T) {
 		j := waitJob(t, rt, job.NewId(rec.Bucket.Name, "imports/spring customers/spec-example.csv", rec.Object.Sequencer, rec.Object.ETag))
 		if j.JobStatus != job.Completed || j.TotalProcessed != 5 || j.Definition.SegmentName != "spring customers" {
 			t.Fatalf("job %+v", j)
+		}
+	})
+	t.Run("sqs-plan.json", func(t *testing.T) {
+		// The plan message of the job s3-put.json started, delivered again
+		// once the job has ended: it changes nothing.
+		var ev events.SQSEvent
+		if err := json.Unmarshal(read("sqs-plan.json"), &ev); err != nil {
+			t.Fatal(err)
+		}
+		var m job.ParseMessage
+		if err := json.Unmarshal([]byte(ev.Records[0].Body), &m); err != nil || m.Range == nil {
+			t.Fatalf("plan message %+v, %v", m, err)
+		}
+		before := waitJob(t, rt, m.JobId)
+		resp, err := rt.App.Parser.HandleSQS(ctx, ev)
+		if err != nil || len(resp.BatchItemFailures) != 0 {
+			t.Fatalf("response %+v, %v", resp, err)
+		}
+		if err := rt.Idle(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if j := waitJob(t, rt, m.JobId); j.JobStatus != job.Completed || j.TotalPieces != before.TotalPieces || j.TotalProcessed != before.TotalProcessed {
+			t.Fatalf("job %+v after its plan message came again; before %+v", j, before)
 		}
 	})
 	t.Run("scheduled-sweep.json", func(t *testing.T) {

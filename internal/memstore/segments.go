@@ -54,7 +54,7 @@ type pending struct {
 }
 
 // contributionLease is internal/dynamo's.
-const contributionLease = 10 * time.Minute
+const contributionLease = 20 * time.Second
 
 // EnsureSegment creates the segment's item unless it exists; each field is
 // set only if absent (if_not_exists), SegmentType always. It returns the
