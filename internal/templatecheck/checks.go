@@ -189,6 +189,26 @@ func (t *Template) Buckets() []string {
 	return problems
 }
 
+// Expires checks that every bucket expires the objects under each prefix: an
+// enabled lifecycle rule on the prefix with ExpirationInDays.
+func (t *Template) Expires(prefixes ...string) []string {
+	var problems []string
+	for _, id := range t.OfType(typeBucket) {
+		for _, prefix := range prefixes {
+			expires := false
+			for _, rule := range list(dig(t.Resources[id].Properties, "LifecycleConfiguration", "Rules")) {
+				if dig(rule, "Status") == "Enabled" && dig(rule, "Prefix") == prefix && dig(rule, "ExpirationInDays") != nil {
+					expires = true
+				}
+			}
+			if !expires {
+				problems = append(problems, fmt.Sprintf("%s keeps %s forever: no enabled lifecycle rule with ExpirationInDays on that prefix", id, prefix))
+			}
+		}
+	}
+	return problems
+}
+
 func (t *Template) deniesInsecureTransport(bucket string) bool {
 	for _, pid := range t.OfType(typePolicy) {
 		p := t.Resources[pid].Properties

@@ -39,6 +39,8 @@ func TestTemplate(t *testing.T) {
 		{"Queues", tmpl.Queues},
 		{"IAM", tmpl.IAM},
 		{"Buckets", tmpl.Buckets},
+		// What holds raw rows and is segport's own expires (README "How long data stays").
+		{"Expires", func() []string { return tmpl.Expires("reports/", "pinpoint-exports/") }},
 		{"Tables", tmpl.Tables},
 		{"Logs", tmpl.Logs},
 	}
@@ -140,6 +142,15 @@ Resources:
   Q: {Type: AWS::SQS::Queue}
 Outputs:
   X: {Value: !GetAtt Missing.Arn}`, "GetAtt Missing.Arn refers to nothing"},
+		{"reports kept forever", func(t *Template) []string { return t.Expires("reports/") }, `
+Resources:
+  B:
+    Type: AWS::S3::Bucket
+    Properties:
+      LifecycleConfiguration:
+        Rules:
+          - {Id: Abort, Status: Enabled, Prefix: reports/, AbortIncompleteMultipartUpload: {DaysAfterInitiation: 1}}
+          - {Id: Old, Status: Disabled, Prefix: reports/, ExpirationInDays: 30}`, "B keeps reports/ forever"},
 		{"no transform", (*Template).Structure, `
 Resources:
   Q: {Type: AWS::SQS::Queue}`, "Transform"},
