@@ -19,6 +19,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"strings"
 
 	"github.com/segport/segport/internal/importer"
 	"github.com/segport/segport/pkg/client"
@@ -81,7 +82,14 @@ func New(opts Options) *Handler {
 	}
 	h := &Handler{opts: opts, mux: http.NewServeMux()}
 	files, _ := fs.Sub(static, "static")
-	h.mux.Handle("GET "+Path, http.StripPrefix(Path, http.FileServerFS(files)))
+	pages := http.StripPrefix(Path, http.FileServerFS(files))
+	h.mux.HandleFunc("GET "+Path, func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, apiPath) {
+			h.noRoute(w, r)
+			return
+		}
+		pages.ServeHTTP(w, r)
+	})
 	h.mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, Path, http.StatusFound)
 	})
@@ -91,13 +99,21 @@ func New(opts Options) *Handler {
 	h.mux.HandleFunc("POST /console/api/uploads/{batch}/start", h.startUpload)
 	h.mux.HandleFunc("GET /console/api/jobs/{id}/report", h.report)
 	h.mux.HandleFunc("GET /console/api/segments/{id}/users", h.users)
-	h.mux.HandleFunc("/console/api/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, &consoleError{http.StatusNotFound, "no console endpoint " + r.Method + " " + r.URL.Path})
+	h.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, Path) || opts.API == nil {
+			h.noRoute(w, r)
+			return
+		}
+		opts.API.ServeHTTP(w, r)
 	})
-	if opts.API != nil {
-		h.mux.Handle("/", opts.API)
-	}
 	return h
+}
+
+// apiPath is where the console's own endpoints are.
+const apiPath = Path + "api/"
+
+func (h *Handler) noRoute(w http.ResponseWriter, r *http.Request) {
+	writeError(w, &consoleError{http.StatusNotFound, "no console endpoint " + r.Method + " " + r.URL.Path})
 }
 
 // ServeHTTP refuses what the guard refuses, then serves.

@@ -19,7 +19,7 @@ function el(tag, attrs, ...children) {
     else if (k in e && !svg && typeof v !== "string") e[k] = v;
     else e.setAttribute(k, v === true ? "" : String(v));
   }
-  for (const c of children.flat()) {
+  for (const c of children.flat(Infinity)) {
     if (c === null || c === undefined || c === false) continue;
     e.append(c instanceof Node ? c : document.createTextNode(String(c)));
   }
@@ -46,6 +46,7 @@ async function api(path, opts) {
 const fmtNum = (n) => (n === undefined || n === null) ? "–" : Number(n).toLocaleString("en-US");
 const fmtDate = (s) => s ? s.replace("T", " ").replace(/\.\d+Z$/, " UTC") : "–";
 const enc = encodeURIComponent;
+const plural = (n, word) => `${fmtNum(n)} ${word}${n === 1 ? "" : "s"}`;
 
 function alertBox(err) {
   return el("div", { class: "alert", role: "alert" }, err instanceof Error ? err.message : String(err));
@@ -163,7 +164,7 @@ async function segmentPage(id) {
   const users = el("span", { class: "muted" }, "…");
   countUsers(seg.Id, users);
   const d = seg.ImportDefinition;
-  const facts = el("dl", { class: "facts" },
+  const facts = el("dl", { class: "facts" }, [
     ["Id", seg.Id], ["Version", fmtNum(seg.Version) + " (every import makes a new version)"],
     ["Endpoints", fmtNum(seg.EndpointCount)], ["Users", users],
     ["Endpoint definitions imported", fmtNum(d.Size)], ["Latest format", d.Format || "–"], ["Latest S3 URL", d.S3Url || "–"],
@@ -232,7 +233,7 @@ function importsChart(jobs) {
   const fig = el("figure", null, el("figcaption", null, "Imports over time: endpoints processed per import"));
   if (!list.length) { fig.append(el("p", { class: "empty" }, "No imports yet.")); return fig; }
   const max = Math.max(1, ...list.map((j) => j.TotalProcessed));
-  const barW = 22, gap = 8, chartH = 120, w = Math.max(200, list.length * (barW + gap) + 10), h = chartH + 40;
+  const barW = 22, gap = 8, chartH = 120, w = Math.max(200, list.length * (barW + gap) + 10), h = chartH + 24;
   const summary = list.map((j) => `${fmtDate(j.CreationDate)}: ${j.TotalProcessed} (${j.JobStatus})`).join("; ");
   const svg = el("svg", { class: "chart", viewBox: `0 0 ${w} ${h}`, width: w, height: h, role: "img", "aria-label": "Imports: " + summary },
     el("title", null, "Imports: " + summary),
@@ -243,9 +244,8 @@ function importsChart(jobs) {
         el("rect", { x: 5 + i * (barW + gap), y: chartH + 2 - bh, width: barW, height: bh, fill: j.JobStatus === "FAILED" ? "#b42318" : "#1a7f37" },
           el("title", null, `${fmtDate(j.CreationDate)}: ${fmtNum(j.TotalProcessed)} processed, ${j.JobStatus}`)),
         el("text", { x: 5 + i * (barW + gap), y: chartH + 18 }, String(i + 1)));
-    }),
-    el("text", { x: 5, y: h - 4 }, `first ${fmtDate(list[0].CreationDate)}, last ${fmtDate(list[list.length - 1].CreationDate)}`));
-  fig.append(svg);
+    }));
+  fig.append(svg, el("p", { class: "muted" }, `Imports 1 to ${list.length}: the first on ${fmtDate(list[0].CreationDate)}, the last on ${fmtDate(list[list.length - 1].CreationDate)}.`));
   return fig;
 }
 
@@ -320,7 +320,7 @@ function jobCard() {
     const expected = expectedRows(j);
     if (final(j)) {
       bar.hidden = true;
-      progressText.replaceChildren(`${fmtNum(j.TotalProcessed)} endpoints processed, ${fmtNum(j.TotalFailures)} failed`);
+      progressText.replaceChildren(`${plural(j.TotalProcessed, "endpoint")} processed, ${fmtNum(j.TotalFailures)} failed`);
     } else {
       bar.hidden = false;
       bar.max = Math.max(expected, 1);
@@ -335,7 +335,7 @@ function jobCard() {
       ["Processed", fmtNum(j.TotalProcessed)], ["Failures", fmtNum(j.TotalFailures)],
       ["Pieces", `${fmtNum(j.CompletedPieces)} completed, ${fmtNum(j.FailedPieces)} failed, of ${fmtNum(j.TotalPieces)}`],
       ["Created", fmtDate(j.CreationDate)], ["Completed", fmtDate(j.CompletionDate)],
-    ].map(([k, v]) => [el("dt", null, k), el("dd", null, v)]).flat());
+    ].map(([k, v]) => el("div", null, el("dt", null, k), el("dd", null, v))));
     const fails = j.Failures || [];
     if (fails.length) {
       const shown = fails.slice(0, 5);
