@@ -314,6 +314,7 @@ function jobCard() {
     root.dataset.job = j.Id;
     root.dataset.status = j.JobStatus;
     const seg = j.Definition.SegmentName || j.Definition.SegmentId;
+    root.dataset.segment = seg || "";
     title.replaceChildren(seg ? el("a", { href: "#/segments/" + enc(j.Definition.SegmentId || seg) }, seg) : "(no segment)",
       " ", el("span", { class: "muted" }, "job ", el("a", { href: "#/jobs/" + enc(j.Id) }, j.Id)));
     status.replaceChildren(statusBadge(j.JobStatus));
