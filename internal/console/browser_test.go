@@ -289,7 +289,7 @@ func TestBrowser(t *testing.T) {
 	f := p.facts()
 	want := map[string]string{
 		"Id": seg.Id, "Endpoints": fmt.Sprint(seg.EndpointCount), "Users": "2",
-		"Version": fmt.Sprintf("%d (every import makes a new version)", seg.Version),
+		"Version":                       fmt.Sprintf("%d (every import makes a new version)", seg.Version),
 		"Endpoint definitions imported": fmt.Sprint(seg.ImportDefinition.Size),
 	}
 	for k, v := range want {
@@ -379,4 +379,3 @@ func TestBrowser(t *testing.T) {
 	}
 	t.Logf("screenshots in %s", p.shot)
 }
-
