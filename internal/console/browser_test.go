@@ -4,6 +4,8 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,6 +19,7 @@ import (
 	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 
+	"github.com/segport/segport/internal/console"
 	"github.com/segport/segport/pkg/client"
 )
 
@@ -378,4 +381,73 @@ func TestBrowser(t *testing.T) {
 		t.Errorf("console errors:\n%s", strings.Join(errs, "\n"))
 	}
 	t.Logf("screenshots in %s", p.shot)
+}
+
+// TestBrowserJobProgress shows a running job's progress bar move and the job end,
+// without a reload: the API behind the console is scripted, so that each poll
+// sees the job further on.
+func TestBrowserJobProgress(t *testing.T) {
+	const id = "0123456789abcdef0123456789abcdef"
+	running := func(written, parsed, rows int) string {
+		return fmt.Sprintf(`{"Id":%q,"JobStatus":"PROCESSING","CreationDate":"2026-12-04T10:00:00.000Z","TotalPieces":4,"CompletedPieces":%d,"FailedPieces":0,"TotalProcessed":%d,"TotalFailures":0,"Failures":[],"Definition":{"S3Url":"s3://segport/imports/big/big.csv","Format":"CSV","SegmentId":"s1","SegmentName":"big"},"Progress":{"PiecesParsed":%d,"RowsParsed":%d},"Type":"IMPORT"}`,
+			id, parsed/2, written, parsed, rows)
+	}
+	states := []string{
+		running(0, 0, 0),
+		running(1000, 2, 5000), // 2 of 4 pieces read: 10,000 rows expected
+		running(6000, 4, 10000),
+		fmt.Sprintf(`{"Id":%q,"JobStatus":"COMPLETED","CreationDate":"2026-12-04T10:00:00.000Z","CompletionDate":"2026-12-04T10:01:00.000Z","TotalPieces":4,"CompletedPieces":4,"FailedPieces":0,"TotalProcessed":9998,"TotalFailures":2,"Failures":["imports/big/big.csv:17: Address: not a valid email address","imports/big/big.csv:99: ChannelType: missing"],"Definition":{"S3Url":"s3://segport/imports/big/big.csv","Format":"CSV","SegmentId":"s1","SegmentName":"big"},"ErrorReport":"s3://segport/reports/%s.csv","Type":"IMPORT"}`, id, id),
+	}
+	var mu sync.Mutex
+	polls := 0
+	api := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		if r.URL.Path != "/v1/jobs/import" {
+			w.WriteHeader(http.StatusNotFound)
+			fmt.Fprint(w, `{"Code":"NotFoundException","Message":"no route"}`)
+			return
+		}
+		mu.Lock()
+		state := states[min(polls, len(states)-1)]
+		polls++
+		mu.Unlock()
+		fmt.Fprintf(w, `{"Item":[%s]}`, state)
+	})
+	srv := httptest.NewServer(console.New(console.Options{API: api, Bucket: "segport"}))
+	t.Cleanup(srv.Close)
+	p := newPage(t, srv.URL)
+	p.open("#/jobs", "Jobs")
+	eval[any](p, `window.segportNoReload = true`)
+	// Record every state of the card the page shows.
+	eval[any](p, `window.seen = []; new MutationObserver(() => {
+		const c = document.querySelector("article.card"); if (!c) return;
+		const b = c.querySelector("progress");
+		const s = c.dataset.status + " " + (b.hidden ? "-" : b.value + "/" + b.max) + " " + c.querySelector("p.row > span:last-child").textContent;
+		if (window.seen[window.seen.length - 1] !== s) window.seen.push(s);
+	}).observe(document.querySelector("main"), {subtree: true, childList: true, attributes: true, characterData: true})`)
+	p.until("the job ends", `document.querySelector('article.card[data-status="COMPLETED"]')`)
+	seen := eval[[]string](p, `window.seen`)
+	if len(seen) > 0 && strings.HasPrefix(seen[0], "PROCESSING 0/1 ") { // the first poll may come before the observer
+		seen = seen[1:]
+	}
+	want := []string{
+		"PROCESSING 1000/10000 1,000/10,000 endpoints written (so far), 2/4 pieces read",
+		"PROCESSING 6000/10000 6,000/10,000 endpoints written, 4/4 pieces read",
+		"COMPLETED - 9,998 endpoints processed, 2 failed",
+	}
+	if strings.Join(seen, "\n") != strings.Join(want, "\n") {
+		t.Errorf("the card showed\n%s\nwant\n%s", strings.Join(seen, "\n"), strings.Join(want, "\n"))
+	}
+	if !eval[bool](p, `window.segportNoReload === true`) {
+		t.Error("the Jobs page reloaded")
+	}
+	if href := eval[string](p, `document.querySelector("a.report").getAttribute("href")`); href != "/console/api/jobs/"+id+"/report" {
+		t.Errorf("report link %q", href)
+	}
+	if got := eval[string](p, `document.querySelector("article.card ul.failures").textContent`); got != "imports/big/big.csv:17: Address: not a valid email addressimports/big/big.csv:99: ChannelType: missing" {
+		t.Errorf("failures: %q", got)
+	}
+	if errs := p.errors(); len(errs) > 0 {
+		t.Errorf("console errors:\n%s", strings.Join(errs, "\n"))
+	}
 }
