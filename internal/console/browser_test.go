@@ -402,6 +402,10 @@ func TestBrowserJobProgress(t *testing.T) {
 	polls := 0
 	api := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
+		if r.URL.Path == "/v1/segments" {
+			fmt.Fprint(w, `{"Item":[]}`)
+			return
+		}
 		if r.URL.Path != "/v1/jobs/import" {
 			w.WriteHeader(http.StatusNotFound)
 			fmt.Fprint(w, `{"Code":"NotFoundException","Message":"no route"}`)
@@ -416,6 +420,12 @@ func TestBrowserJobProgress(t *testing.T) {
 	srv := httptest.NewServer(console.New(console.Options{API: api, Bucket: "segport"}))
 	t.Cleanup(srv.Close)
 	p := newPage(t, srv.URL)
+	// No segments yet: the page says how to make one.
+	p.open("#/segments", "Segments")
+	p.until("the empty state", `document.querySelector(".empty")`)
+	if got := eval[string](p, `document.querySelector(".empty").textContent`); got != "No segments yet: drop a file into s3://segport/imports/NAME/ or use Import segment." {
+		t.Errorf("empty Segments page: %q", got)
+	}
 	p.open("#/jobs", "Jobs")
 	eval[any](p, `window.segportNoReload = true`)
 	// Record every state of the card the page shows.
