@@ -139,8 +139,15 @@ func eval[T any](p *page, expr string) T {
 func (p *page) until(what, expr string) {
 	p.t.Helper()
 	p.do(what, func(ctx context.Context, t *chromedp.Target) (chromedp.Void, error) {
-		_, err := chromedp.Poll[any](expr, chromedp.WithPollingTimeout(90*time.Second))(ctx, t)
-		return chromedp.Void{}, err
+		for try := 0; ; try++ {
+			_, err := chromedp.Poll[any](expr, chromedp.WithPollingTimeout(90*time.Second))(ctx, t)
+			// A poll that starts while a page replaces the one before
+			// evaluates in a context that is gone: poll again.
+			if err == nil || try == 5 || !strings.Contains(err.Error(), "Cannot find context") {
+				return chromedp.Void{}, err
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
 	})
 }
 
@@ -271,7 +278,9 @@ func TestBrowser(t *testing.T) {
 	p.until("segments listed", `document.querySelector("table, .empty")`)
 
 	// Import segment: three files, two formats, dry-run first.
-	const segment = "browser spring"
+	// Names of their own, so that a second run (-count=2) on the same stack finds only its jobs.
+	run := fmt.Sprintf(" %x", time.Now().UnixNano()&0xffffff)
+	segment := "browser spring" + run
 	p.chooseFiles(segment, filepath.Join(examples, "spec-example.csv"), filepath.Join(examples, "spec-example.json"), filepath.Join(examples, "customers.csv"))
 	for file, want := range map[string]string{
 		"spec-example.csv":  "CSV: 5 rows checked: 5 valid, 0 with errors.",
@@ -332,11 +341,11 @@ func TestBrowser(t *testing.T) {
 	}
 	p.open("#/import", "Import segment")
 	p.do("fill the S3 form",
-		chromedp.SendKeys(chromedp.CSS("#segment-name"), "browser from s3"),
+		chromedp.SendKeys(chromedp.CSS("#segment-name"), "browser from s3"+run),
 		chromedp.SendKeys(chromedp.CSS("#s3-url"), jsonURL),
 		chromedp.SendKeys(chromedp.CSS("#role-arn"), "arn:aws:iam::111122223333:role/segport-source-read"),
 		chromedp.SetValue(chromedp.CSS("#s3-format"), "JSON"))
-	s3Jobs := p.importAndWait("browser from s3", 1)
+	s3Jobs := p.importAndWait("browser from s3"+run, 1)
 	// A bucket the stack does not import from: the API's message, on the form.
 	p.open("#/import", "Import segment")
 	p.expectFailed = "/v1/jobs/import"
@@ -357,7 +366,7 @@ func TestBrowser(t *testing.T) {
 	if err := os.WriteFile(bad, []byte("ChannelType,Address\nSMS,2065550182\nFAX,123\nEMAIL,not-an-email\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	p.chooseFiles("browser bad rows", bad)
+	p.chooseFiles("browser bad rows"+run, bad)
 	if got := p.dryRunSummary("bad.csv"); got != "CSV: 3 rows checked: 1 valid, 2 with errors." {
 		t.Errorf("dry run of bad.csv: %q", got)
 	}
@@ -365,7 +374,7 @@ func TestBrowser(t *testing.T) {
 		t.Errorf("dry run row 3: %q", got)
 	}
 	p.screenshot("import-errors")
-	badJobs := p.importAndWait("browser bad rows", 1)
+	badJobs := p.importAndWait("browser bad rows"+run, 1)
 	card := fmt.Sprintf(`article.card[data-job=%q]`, badJobs[0])
 	if got := eval[string](p, `document.querySelector('`+card+` details summary').textContent`); got != "First failures (2 of 2)" {
 		t.Errorf("failures summary: %q", got)
@@ -402,9 +411,9 @@ func TestBrowser(t *testing.T) {
 
 	// Segments lists both, with their users and last import.
 	p.open("#/segments", "Segments")
-	p.until("the segments' users and imports", `Array.from(document.querySelectorAll("tbody tr")).some(r => r.textContent.startsWith("browser spring") && !/…/.test(r.textContent))`)
-	row := eval[string](p, `Array.from(document.querySelectorAll("tbody tr")).find(r => r.textContent.startsWith("browser spring")).textContent`)
-	if !strings.HasPrefix(row, "browser spring292EMAIL 6, GCM 3, SMS 3, APNS 2") || !strings.HasSuffix(row, "COMPLETED") {
+	p.until("the segments' users and imports", fmt.Sprintf(`Array.from(document.querySelectorAll("tbody tr")).some(r => r.textContent.startsWith(%q) && !/…/.test(r.textContent))`, segment))
+	row := eval[string](p, fmt.Sprintf(`Array.from(document.querySelectorAll("tbody tr")).find(r => r.textContent.startsWith(%q)).textContent`, segment))
+	if !strings.HasPrefix(row, segment+"292EMAIL 6, GCM 3, SMS 3, APNS 2") || !strings.HasSuffix(row, "COMPLETED") {
 		t.Errorf("segments row: %q", row)
 	}
 	p.screenshot("segments")
