@@ -420,6 +420,11 @@ func TestBrowser(t *testing.T) {
 
 	// Keyboard: the navigation is reachable with Tab, and Enter follows it.
 	eval[any](p, `document.querySelector(".skip").focus()`)
+	p.do("skip to the content", chromedp.KeyEvent("\r"))
+	if got := eval[string](p, `location.hash + " " + document.activeElement.id + " " + document.querySelector("h1").textContent`); got != "#/segments main Segments" {
+		t.Errorf("the skip link led to %q", got)
+	}
+	eval[any](p, `document.querySelector(".skip").focus()`)
 	p.do("tab to the navigation", chromedp.KeyEvent("\t"), chromedp.KeyEvent("\t"))
 	if got := eval[string](p, `document.activeElement.textContent`); got != "Import segment" {
 		t.Errorf("two Tabs after the skip link focus %q, want the Import segment link", got)

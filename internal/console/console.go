@@ -157,6 +157,7 @@ var codes = map[int]string{
 	http.StatusBadRequest:            "BadRequestException",
 	http.StatusForbidden:             "ForbiddenException",
 	http.StatusNotFound:              "NotFoundException",
+	http.StatusBadGateway:            "BadGatewayException",
 	http.StatusRequestEntityTooLarge: "PayloadTooLargeException",
 	http.StatusInternalServerError:   "InternalServerErrorException",
 }
@@ -172,8 +173,12 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 	writeError(w, err)
 }
 
+// writeError writes a consoleError; anything else is a bare 500 (fail logs it first).
 func writeError(w http.ResponseWriter, err error) {
-	ce := err.(*consoleError)
+	var ce *consoleError
+	if !errors.As(err, &ce) {
+		ce = &consoleError{http.StatusInternalServerError, "internal error"}
+	}
 	w.Header().Set("X-Amzn-ErrorType", codes[ce.status])
 	writeJSON(w, ce.status, map[string]string{"Code": codes[ce.status], "Message": ce.message})
 }

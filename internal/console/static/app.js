@@ -418,6 +418,8 @@ function checkFiles(list) {
   if (list.length > config.MaxFiles) throw new Error(`Choose at most ${config.MaxFiles} files: ${list.length} are chosen`);
   const names = new Set();
   for (const f of list) {
+    if (f.size > config.MaxFileBytes) throw new Error(`${f.name}: a file from the computer may hold at most 1 GiB; put larger files in the bucket with the AWS CLI or segport import`);
+    if (f.size === 0) throw new Error(`${f.name} is empty`);
     if (names.has(f.name)) throw new Error(`Two files are named ${f.name}: rename one`);
     names.add(f.name);
   }
@@ -540,6 +542,8 @@ function route() {
 }
 
 async function start() {
+  // The skip link moves the focus to the page, not the route to "#main".
+  document.querySelector(".skip").addEventListener("click", (ev) => { ev.preventDefault(); main.focus(); });
   try { config = await api("/console/api/config"); } catch (e) { main.append(alertBox(e)); }
   window.addEventListener("hashchange", route);
   route();
