@@ -128,13 +128,13 @@ func TestPages(t *testing.T) {
 	}
 	page, _ := io.ReadAll(res.Body)
 	res.Body.Close()
-	if res.Request.URL.Path != console.Path || !bytes.Contains(page, []byte(`<script src="app.js" defer></script>`)) {
+	if res.Request.URL.Path != console.Path || !bytes.Contains(page, []byte(`<script type="module" src="app.js"></script>`)) {
 		t.Fatalf("GET /: ended at %s with %.200s", res.Request.URL, page)
 	}
 	if csp := res.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "default-src 'self'") || !strings.Contains(csp, "frame-ancestors 'none'") {
 		t.Errorf("Content-Security-Policy %q", csp)
 	}
-	for _, f := range []string{"app.js", "style.css"} {
+	for _, f := range []string{"app.js", "style.css", "js/ui.js", "js/segments.js", "js/jobs.js", "js/import.js", "js/endpoints.js"} {
 		if status, body := send(t, "GET", srv.URL+console.Path+f, nil, nil); status != http.StatusOK || len(body) < 1000 {
 			t.Errorf("GET %s: %d, %d bytes", f, status, len(body))
 		}
