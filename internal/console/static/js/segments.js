@@ -27,17 +27,25 @@ export async function segmentsPage() {
     return;
   }
   segs.sort((a, b) => a.Name.localeCompare(b.Name));
+  const tasks = [];
   const rows = segs.map((s) => {
     const users = el("span", { class: "muted" }, "…");
     const last = el("span", { class: "muted" }, "…");
-    countUsers(s.Id, users);
-    lastImport(s.Id, last);
+    tasks.push(() => countUsers(s.Id, users), () => lastImport(s.Id, last));
     return [el("a", { href: "#/segments/" + enc(s.Id) }, s.Name), fmtNum(s.Version), fmtNum(s.EndpointCount), users,
       channels(s.ImportDefinition.ChannelCounts), last];
   });
   main.replaceChildren(heading, newButton,
     el("p", { class: "muted" }, `${segs.length} segment${segs.length === 1 ? "" : "s"}. Endpoints are distinct members; users are distinct User.UserId among them.`),
     table(["Name", "Version", "Endpoints", "Users", "Channels", "Last import"], rows, [1, 2, 3]));
+  inTurn(tasks, 4);
+}
+
+// inTurn runs the tasks, at most n at a time: a page of many segments does not
+// send hundreds of requests at once.
+async function inTurn(tasks, n) {
+  const next = async () => { for (let t = tasks.shift(); t; t = tasks.shift()) await t(); };
+  await Promise.all(Array.from({ length: n }, next));
 }
 
 async function countUsers(id, into) {
