@@ -279,7 +279,11 @@ func TestBrowser(t *testing.T) {
 
 	// Import segment: three files, two formats, dry-run first.
 	// Names of their own, so that a second run (-count=2) on the same stack finds only its jobs.
+	// (Screenshots for the README keep the plain names.)
 	run := fmt.Sprintf(" %x", time.Now().UnixNano()&0xffffff)
+	if *screenshots != "" {
+		run = ""
+	}
 	segment := "browser spring" + run
 	p.chooseFiles(segment, filepath.Join(examples, "spec-example.csv"), filepath.Join(examples, "spec-example.json"), filepath.Join(examples, "customers.csv"))
 	for file, want := range map[string]string{
