@@ -115,6 +115,7 @@ func TestExitCodes(t *testing.T) {
 		{"unknown parameter", []string{"jobs", "list", "--data", t.TempDir(), "--parameter-overrides", "NoSuchParameter=1"}, 2, "NoSuchParameter"},
 		{"bad override", []string{"jobs", "list", "--data", t.TempDir(), "--parameter-overrides", "PieceSize"}, 2, `"PieceSize" is not Name=Value`},
 		{"overrides on AWS", []string{"jobs", "list", "--aws", "--parameter-overrides", "PieceSize=1"}, 2, "sam deploy --parameter-overrides"},
+		{"console without --aws", []string{"console"}, 2, "console serves the deployed stack's console: give it --aws (segport dev serves the local stack's)"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

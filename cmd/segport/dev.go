@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/segport/segport/internal/console"
 	"github.com/segport/segport/internal/importer"
 )
 
@@ -39,7 +40,7 @@ func devCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if t.rt.Attached {
 		return fmt.Errorf("a local stack already runs on %s", sf.data)
 	}
-	apiURL, stopAPI, err := serveAPI(t.app.API(t.rt.Stack.AWSConfig(), log), *apiPort)
+	apiURL, stopAPI, err := serveAPI(t.app.Console(t.rt.Stack.AWSConfig(), log), *apiPort)
 	if err != nil {
 		return err
 	}
@@ -51,6 +52,7 @@ func devCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	fmt.Fprintln(stdout, `# The query API (README "Querying segments"): curl "$SEGPORT_API_URL/v1/segments"`)
 	fmt.Fprintf(stdout, "export SEGPORT_API_URL=%s\n", apiURL)
+	fmt.Fprintf(stdout, "# The console (README \"The console\"): open %s%s in a browser on this machine.\n", apiURL, console.Path)
 	if n := t.rt.Resumed; n > 0 {
 		fmt.Fprintf(stderr, "resumed %d import jobs an earlier run left unfinished: their unsettled pieces were sent again\n", n)
 	}

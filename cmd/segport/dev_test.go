@@ -30,7 +30,7 @@ func (s *syncBuffer) String() string {
 }
 
 // TestDevServesTheAPI runs `segport dev` until it prints the query API's URL,
-// then calls the API. Its export lines set both region variables and the
+// then calls the API and loads the console. Its export lines set both region variables and the
 // functions' environment, with the template parameters it was given.
 func TestDevServesTheAPI(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute) // a first stack start may install the emulators
@@ -69,6 +69,17 @@ func TestDevServesTheAPI(t *testing.T) {
 	res.Body.Close()
 	if res.StatusCode != http.StatusOK || res.Header.Get("Content-Type") != "application/json" {
 		t.Errorf("GET /v1/segments: %d %s", res.StatusCode, res.Header.Get("Content-Type"))
+	}
+	// The console is on the same origin, and dev says where.
+	if !strings.Contains(out.String(), "\n# The console (README \"The console\"): open "+url+"/console/ in a browser on this machine.\n") {
+		t.Errorf("dev's output does not name the console:\n%s", out.String())
+	}
+	if res, err = http.Get(url + "/console/"); err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK || res.Header.Get("Content-Type") != "text/html; charset=utf-8" {
+		t.Errorf("GET /console/: %d %s", res.StatusCode, res.Header.Get("Content-Type"))
 	}
 	cancel()
 	if err := <-done; err != nil {

@@ -42,7 +42,9 @@ var (
 		{"dump", []string{"segport dump [--dates]"}, "the canonical dump of every table and error report, sorted"},
 		{"dlq", []string{"segport dlq redrive"}, "sends the messages of the dead-letter queues back to their queues"},
 		{"dev", []string{"segport dev [--api-port N] [--chaos SPEC]"},
-			"runs the local stack until Ctrl-C, prints export lines for the AWS CLI and SDKs, and serves the query API"},
+			"runs the local stack until Ctrl-C, prints export lines for the AWS CLI and SDKs, and serves the query API and the console"},
+		{"console", []string{"segport console --aws [--stack NAME] [--port N]"},
+			"serves the web console on 127.0.0.1 for the deployed stack, its calls signed with your AWS credentials"},
 	}
 )
 

@@ -117,6 +117,8 @@ func dispatch(ctx context.Context, cmd string, rest []string, stdout, stderr io.
 		return dumpCmd(ctx, rest, stdout)
 	case "dev":
 		return devCmd(ctx, rest, stdout, stderr)
+	case "console":
+		return consoleCmd(ctx, rest, stdout, stderr)
 	case "help", "-h", "--help":
 		return helpCmd(ctx, rest, stdout, stderr)
 	}

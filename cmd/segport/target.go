@@ -110,6 +110,7 @@ type target struct {
 	invoke func(ctx context.Context, req importer.Request) (*job.Job, error)
 	sqs    *sqs.Client
 	dlqs   map[string]string // dead-letter queue URL -> the queue it serves
+	apiURL string            // the deployed stack's query API (ApiUrl)
 }
 
 func (t *target) Close() {
@@ -197,7 +198,7 @@ func openAWS(ctx context.Context, stack string) (*target, error) {
 		return &j, nil
 	}
 	dlqs := map[string]string{vals["ParseDLQUrl"]: vals["ParseQueueUrl"], vals["WriteDLQUrl"]: vals["WriteQueueUrl"]}
-	return &target{app: a, invoke: invoke, sqs: sqs.NewFromConfig(awsCfg), dlqs: dlqs}, nil
+	return &target{app: a, invoke: invoke, sqs: sqs.NewFromConfig(awsCfg), dlqs: dlqs, apiURL: vals["ApiUrl"]}, nil
 }
 
 var stackNameLine = regexp.MustCompile(`(?m)^\s*stack_name\s*=\s*"([^"]+)"`)

@@ -5,6 +5,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 
+	"github.com/segport/segport/internal/console"
 	"github.com/segport/segport/internal/httpapi"
 	"github.com/segport/segport/pkg/client"
 )
@@ -12,9 +13,22 @@ import (
 // API builds the query API on a's tables, with a's trigger behind
 // POST /v1/jobs/import. awsCfg must be the configuration a was built with.
 func (a *App) API(awsCfg aws.Config, log *slog.Logger) *httpapi.Handler {
+	return httpapi.New(httpapi.Options{Reader: a.client(awsCfg), Importer: a.Trigger, Bucket: a.Config.Bucket, Log: log})
+}
+
+// Console builds the web console in front of the query API (API), which it
+// serves on the same origin: uploads go to a's bucket, imports start on a's
+// trigger.
+func (a *App) Console(awsCfg aws.Config, log *slog.Logger) *console.Handler {
+	return console.New(console.Options{
+		API: a.API(awsCfg, log), Reader: a.client(awsCfg), Objects: a.Objects, Importer: a.Trigger,
+		Bucket: a.Config.Bucket, Limits: a.Config.Limits, Log: log,
+	})
+}
+
+func (a *App) client(awsCfg aws.Config) *client.Client {
 	t := a.Config.Tables
-	c := client.New(awsCfg, client.Tables{
+	return client.New(awsCfg, client.Tables{
 		Endpoints: t.Endpoints, Users: t.Users, Segments: t.Segments, Members: t.Members, Jobs: t.Jobs,
 	})
-	return httpapi.New(httpapi.Options{Reader: c, Importer: a.Trigger, Bucket: a.Config.Bucket, Log: log})
 }
