@@ -24,6 +24,7 @@ var notifyRetryDelays = []time.Duration{200 * time.Millisecond, time.Second}
 // s3Trigger is one S3 event source of a function in the template.
 type s3Trigger struct {
 	configurationID string
+	function        string // the ARN of the function it invokes
 	bucket          string
 	events          []string // "s3:ObjectCreated:*", "s3:ObjectCreated:Put", ...
 	prefix, suffix  string
@@ -45,12 +46,13 @@ func (t s3Trigger) matches(bucket, key, eventName string) bool {
 // notifier turns successful object-creating requests to the S3 emulator into
 // S3 events delivered one at a time, in order, to a callback.
 type notifier struct {
-	triggers []s3Trigger
-	backend  gofakes3.Backend
-	deliver  func(context.Context, events.S3Event) error
-	now      func() time.Time
-	log      *slog.Logger
-	act      *activity // its gen moves with pending, for Idle
+	triggersMu sync.Mutex
+	triggers   []s3Trigger // the bucket notification configuration
+	backend    gofakes3.Backend
+	deliver    func(context.Context, events.S3Event) error
+	now        func() time.Time
+	log        *slog.Logger
+	act        *activity // its gen moves with pending, for Idle
 
 	sequencer atomic.Uint64
 	pending   atomic.Int64 // requests in flight plus events not yet delivered
@@ -75,6 +77,10 @@ func newNotifier(triggers []s3Trigger, backend gofakes3.Backend, deliver func(co
 // wrap observes the S3 handler's object-creating requests.
 func (n *notifier) wrap(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Query().Has("notification") {
+			n.notificationConfiguration(w, r)
+			return
+		}
 		eventName := creationEvent(r)
 		if eventName == "" || n.deliver == nil {
 			h.ServeHTTP(w, r)
@@ -124,7 +130,10 @@ func (n *notifier) objectCreated(r *http.Request, rec *statusRecorder, eventName
 		return 0
 	}
 	count := 0
-	for _, t := range n.triggers {
+	n.triggersMu.Lock()
+	triggers := n.triggers
+	n.triggersMu.Unlock()
+	for _, t := range triggers {
 		if !t.matches(bucket, key, eventName) {
 			continue
 		}
