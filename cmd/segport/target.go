@@ -17,7 +17,6 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
@@ -110,6 +109,9 @@ type target struct {
 	invoke func(ctx context.Context, req importer.Request) (*job.Job, error)
 	sqs    *sqs.Client
 	dlqs   map[string]string // dead-letter queue URL -> the queue it serves
+	// deployment and awsCfg are the deployed stack's, with --aws.
+	deployment *deployment
+	awsCfg     aws.Config
 }
 
 func (t *target) Close() {
@@ -155,21 +157,12 @@ func openAWS(ctx context.Context, stack string) (*target, error) {
 	if err != nil {
 		return nil, fmt.Errorf("aws configuration: %w", err)
 	}
-	out, err := cloudformation.NewFromConfig(awsCfg).DescribeStacks(ctx, &cloudformation.DescribeStacksInput{StackName: aws.String(stack)})
+	d, err := describeDeployment(ctx, awsCfg, stack)
 	if err != nil {
-		return nil, fmt.Errorf("describe stack %s: %w", stack, err)
+		return nil, err
 	}
-	if len(out.Stacks) == 0 {
-		return nil, fmt.Errorf("stack %s not found", stack)
-	}
-	vals := map[string]string{}
-	for _, o := range out.Stacks[0].Outputs {
-		vals[aws.ToString(o.OutputKey)] = aws.ToString(o.OutputValue)
-	}
-	for _, p := range out.Stacks[0].Parameters {
-		vals[aws.ToString(p.ParameterKey)] = aws.ToString(p.ParameterValue)
-	}
-	shards, _ := strconv.Atoi(vals["MembershipShards"])
+	vals := d.outputs
+	shards, _ := strconv.Atoi(d.params["MembershipShards"])
 	cfg := &config.Config{
 		Bucket: vals["BucketName"], ParseQueueURL: vals["ParseQueueUrl"], WriteQueueURL: vals["WriteQueueUrl"],
 		Tables: dynamo.Tables{
@@ -185,19 +178,19 @@ func openAWS(ctx context.Context, stack string) (*target, error) {
 		payload, _ := json.Marshal(req)
 		res, err := lc.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String(fn), Payload: payload})
 		if err != nil {
-			return nil, fmt.Errorf("invoke %s: %w", fn, err)
+			return nil, fmt.Errorf("invoke the trigger %s: %w", fn, err)
 		}
 		if res.FunctionError != nil {
-			return nil, fmt.Errorf("invoke %s: %s: %s", fn, aws.ToString(res.FunctionError), res.Payload)
+			return nil, fmt.Errorf("the trigger %s failed (%s): %s (its log: %s)", fn, aws.ToString(res.FunctionError), res.Payload, vals["TriggerLogGroupName"])
 		}
 		var j job.Job
 		if err := json.Unmarshal(res.Payload, &j); err != nil {
-			return nil, fmt.Errorf("decode %s response: %w", fn, err)
+			return nil, fmt.Errorf("decode the response of the trigger %s: %w", fn, err)
 		}
 		return &j, nil
 	}
 	dlqs := map[string]string{vals["ParseDLQUrl"]: vals["ParseQueueUrl"], vals["WriteDLQUrl"]: vals["WriteQueueUrl"]}
-	return &target{app: a, invoke: invoke, sqs: sqs.NewFromConfig(awsCfg), dlqs: dlqs}, nil
+	return &target{app: a, invoke: invoke, sqs: sqs.NewFromConfig(awsCfg), dlqs: dlqs, deployment: d, awsCfg: awsCfg}, nil
 }
 
 var stackNameLine = regexp.MustCompile(`(?m)^\s*stack_name\s*=\s*"([^"]+)"`)
