@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"log/slog"
 	"regexp"
@@ -94,5 +95,48 @@ func TestAWSChecksOutputs(t *testing.T) {
 	_, errOut, code := runCLI(t, "segments", "list", "--aws", "--stack", "nope")
 	if code != 2 || !strings.Contains(errOut, "stack nope does not exist in us-east-1: name it with --stack") {
 		t.Errorf("unknown stack: exit code %d\n%s", code, errOut)
+	}
+}
+
+// TestAWSListsAndExitCodes: on the deployed path, --json lists are arrays,
+// empty or not; an import exits 0 when its job completes, 1 when it FAILED,
+// and 2 when the trigger itself failed (a deployment error, not a job's).
+func TestAWSListsAndExitCodes(t *testing.T) {
+	deployed(t, nil)
+	for _, noun := range []string{"jobs", "segments"} {
+		out, errOut, code := runCLI(t, noun, "list", "--aws", "--json")
+		if code != 0 || out != "[]\n" {
+			t.Errorf("%s list on an empty stack: exit code %d, stdout %q, stderr %s", noun, code, out, errOut)
+		}
+	}
+	out, errOut, code := runCLI(t, "import", "--aws", "--segment", "aws seg", "../../examples/spec-example.csv")
+	if code != 0 || !strings.Contains(out, ": COMPLETED\n") {
+		t.Fatalf("import --aws: exit code %d\n%s\n%s", code, out, errOut)
+	}
+	bad := writeFile(t, "bad.csv", "\x1f\x8b\x08\x00")
+	if out, _, code := runCLI(t, "import", "--aws", "--segment", "aws seg", bad); code != 1 || !strings.Contains(out, "FAILED") {
+		t.Errorf("import of a compressed file: exit code %d, want 1\n%s", code, out)
+	}
+	_, errOut, code = runCLI(t, "import", "--aws", "--segment", "aws seg", "s3://no-such-bucket/imports/x/")
+	if code != 2 || !strings.Contains(errOut, "the trigger arn:aws:lambda:us-east-1:000000000000:function:TriggerFunction failed (Unhandled)") {
+		t.Errorf("a failed trigger invoke: exit code %d, want 2\n%s", code, errOut)
+	}
+	for noun, want := range map[string]int{"jobs": 2, "segments": 1} {
+		out, _, code := runCLI(t, noun, "list", "--aws", "--json")
+		var list []map[string]any
+		if err := json.Unmarshal([]byte(out), &list); err != nil || code != 0 || len(list) != want {
+			t.Errorf("%s list: exit code %d, %d items (want %d), %v\n%s", noun, code, len(list), want, err, out)
+		}
+	}
+}
+
+// TestEmptyListsLocally: the local stack's --json lists are arrays too.
+func TestEmptyListsLocally(t *testing.T) {
+	data := t.TempDir()
+	for _, noun := range []string{"jobs", "segments"} {
+		out, errOut, code := runCLI(t, noun, "list", "--data", data, "--json")
+		if code != 0 || out != "[]\n" {
+			t.Errorf("%s list: exit code %d, stdout %q, stderr %s", noun, code, out, errOut)
+		}
 	}
 }

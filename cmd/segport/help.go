@@ -71,8 +71,10 @@ Common flags of the stack commands:
 
 segport COMMAND --help (or segport help COMMAND) shows a command's flags.
 
-Exit codes: 0 success; 1 invalid rows or a FAILED job; 2 a usage, file or
-environment error; 130 (143) interrupted by Ctrl-C (SIGTERM).
+Exit codes: 0 success; 1 invalid rows or a FAILED job; 2 a usage, file,
+environment or deployment error, an import past its --wait deadline, or a
+failed doctor check; 130 (143) interrupted by Ctrl-C (SIGTERM). The same
+locally and with --aws.
 `)
 	return b.String()
 }

@@ -47,12 +47,15 @@ func queryCmd(ctx context.Context, noun string, args []string, stdout io.Writer)
 		if err != nil {
 			return err
 		}
-		for _, j := range jobs {
-			if sf.json {
-				printJSON(stdout, j)
-			} else {
-				fmt.Fprintf(stdout, "%s  %-10s  %5d processed  %5d failed  %s -> %s\n", j.Id, j.JobStatus, j.TotalProcessed, j.TotalFailures, j.Definition.S3Url, j.Definition.SegmentName)
+		if sf.json {
+			for _, j := range jobs {
+				j.CreationDate, j.CompletionDate = isoDate(j.CreationDate), isoDate(j.CompletionDate)
 			}
+			printJSON(stdout, nonNil(jobs))
+			return nil
+		}
+		for _, j := range jobs {
+			fmt.Fprintf(stdout, "%s  %-10s  %5d processed  %5d failed  %s -> %s\n", j.Id, j.JobStatus, j.TotalProcessed, j.TotalFailures, j.Definition.S3Url, j.Definition.SegmentName)
 		}
 	case "jobs get":
 		j, err := st.Job(ctx, rest[0])
@@ -68,8 +71,15 @@ func queryCmd(ctx context.Context, noun string, args []string, stdout io.Writer)
 		if err != nil {
 			return err
 		}
+		if sf.json {
+			for _, s := range segs {
+				s.CreationDate, s.LastModifiedDate = isoDate(s.CreationDate), isoDate(s.LastModifiedDate)
+			}
+			printJSON(stdout, nonNil(segs))
+			return nil
+		}
 		for _, s := range segs {
-			printSegment(stdout, s, sf.json)
+			printSegment(stdout, s, false)
 		}
 	case "segments get":
 		s, err := st.SegmentByName(ctx, rest[0])
@@ -139,6 +149,15 @@ func dumpCmd(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	defer t.Close()
 	return dump.Write(ctx, stdout, t.app.Store, t.app.Objects, dump.Options{Dates: *dates})
+}
+
+// nonNil makes an empty list print as [], never null: --json lists are
+// arrays, empty or not.
+func nonNil[T any](list []T) []T {
+	if list == nil {
+		return []T{}
+	}
+	return list
 }
 
 func printJSON(w io.Writer, v any) {
