@@ -10,9 +10,16 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
+
 	segport "github.com/segport/segport"
 	"github.com/segport/segport/internal/localrun"
 	"github.com/segport/segport/internal/localstack"
+	"github.com/segport/segport/pkg/job"
 )
 
 // deployed runs a local stack provisioned from tmpl (nil: the repository's
@@ -137,6 +144,143 @@ func TestEmptyListsLocally(t *testing.T) {
 		out, errOut, code := runCLI(t, noun, "list", "--data", data, "--json")
 		if code != 0 || out != "[]\n" {
 			t.Errorf("%s list: exit code %d, stdout %q, stderr %s", noun, code, out, errOut)
+		}
+	}
+}
+
+// awsClients are SDK clients configured from the environment deployed set.
+func awsClients(t *testing.T) (*s3.Client, *lambda.Client) {
+	t.Helper()
+	cfg, err := awsconfig.LoadDefaultConfig(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s3.NewFromConfig(cfg), lambda.NewFromConfig(cfg)
+}
+
+// setMapping enables or disables a function's event-source mapping.
+func setMapping(t *testing.T, lc *lambda.Client, function string, enabled bool) {
+	t.Helper()
+	ctx := context.Background()
+	out, err := lc.ListEventSourceMappings(ctx, &lambda.ListEventSourceMappingsInput{FunctionName: aws.String(function)})
+	if err != nil || len(out.EventSourceMappings) != 1 {
+		t.Fatalf("mappings of %s: %+v, %v", function, out, err)
+	}
+	if _, err := lc.UpdateEventSourceMapping(ctx, &lambda.UpdateEventSourceMappingInput{UUID: out.EventSourceMappings[0].UUID, Enabled: aws.Bool(enabled)}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// setNotifications replaces the bucket's notification configuration.
+func setNotifications(t *testing.T, c *s3.Client, bucket string, nc *s3types.NotificationConfiguration) {
+	t.Helper()
+	if _, err := c.PutBucketNotificationConfiguration(context.Background(), &s3.PutBucketNotificationConfigurationInput{
+		Bucket: aws.String(bucket), NotificationConfiguration: nc}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestAWSImportWaitDeadline: a stuck writer and a stopped trigger end
+// segport import at its --wait deadline with exit code 2, naming the job,
+// its phase, what became of the upload and where to look.
+func TestAWSImportWaitDeadline(t *testing.T) {
+	rt := deployed(t, nil)
+	s3c, lc := awsClients(t)
+
+	setMapping(t, lc, "WriterFunction", false)
+	start := time.Now()
+	_, errOut, code := runCLI(t, "import", "--aws", "--wait", "6s", "--segment", "stuck", "../../examples/spec-example.csv")
+	if d := time.Since(start); d > 20*time.Second {
+		t.Errorf("import gave up after %v with --wait 6s", d)
+	}
+	id := regexp.MustCompile(`job ([0-9a-f]{32}): `).FindStringSubmatch(errOut)
+	if code != 2 || id == nil {
+		t.Fatalf("stuck writer: exit code %d\n%s", code, errOut)
+	}
+	for _, want := range []string{
+		"gave up waiting at the --wait deadline, 6s after the first upload\n",
+		"job " + id[1] + ": PROCESSING: 1 of 1 pieces read, 0 completed and 0 failed; 0 endpoints written, 0 rows failed",
+		"s3://segport/imports/stuck/spec-example.csv stays in the bucket: the job goes on without segport import",
+		"look at: the parser's log group /aws/lambda/segport-ParserFunction; the writer's log group /aws/lambda/segport-WriterFunction; segport jobs get " + id[1] + " --aws --stack segport",
+		"queues: parse DLQ 0, write DLQ 0, trigger failures 0",
+	} {
+		if !strings.Contains(errOut, want) {
+			t.Errorf("stuck writer: stderr lacks %q:\n%s", want, errOut)
+		}
+	}
+	setMapping(t, lc, "WriterFunction", true)
+
+	setNotifications(t, s3c, rt.Stack.Bucket, &s3types.NotificationConfiguration{})
+	defer func(d time.Duration) { startLimit = d }(startLimit)
+	startLimit = 3 * time.Second // instead of 2 minutes
+	_, errOut, code = runCLI(t, "import", "--aws", "--wait", "1h", "--segment", "untriggered", "../../examples/spec-example.csv")
+	for _, want := range []string{
+		"gave up waiting: no job was created within 3s\n",
+		": never started: no job was created for it (the trigger did not run, or failed)",
+		"s3://segport/imports/untriggered/spec-example.csv stays in the bucket with no job: when the trigger runs again (segport doctor checks it), import the file again, or delete the object: aws s3 rm 's3://segport/imports/untriggered/spec-example.csv'",
+		"look at: the trigger's log group /aws/lambda/segport-TriggerFunction; segport doctor --aws --stack segport",
+	} {
+		if !strings.Contains(errOut, want) {
+			t.Errorf("stopped trigger: stderr lacks %q:\n%s", want, errOut)
+		}
+	}
+	if code != 2 {
+		t.Errorf("stopped trigger: exit code %d, want 2", code)
+	}
+}
+
+// TestImportWaitDeadlineLocally: attached to a local stack whose trigger
+// hears of nothing, the message points at that stack's process and folder.
+func TestImportWaitDeadlineLocally(t *testing.T) {
+	data := t.TempDir()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	rt, err := localrun.Open(ctx, localrun.Options{DataDir: data, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rt.Close()
+	setNotifications(t, rt.Stack.S3Client(), rt.Stack.Bucket, &s3types.NotificationConfiguration{})
+	_, errOut, code := runCLI(t, "import", "--data", data, "--wait", "2s", "../../examples/spec-example.csv")
+	for _, want := range []string{
+		": never started: no job was created for it",
+		"look at: the output of the segport dev process that runs the stack in " + data + "; segport doctor --data " + data,
+		"queues: parse DLQ 0, write DLQ 0, trigger failures 0",
+	} {
+		if !strings.Contains(errOut, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, errOut)
+		}
+	}
+	if code != 2 {
+		t.Errorf("exit code %d, want 2", code)
+	}
+	if _, errOut, code := runCLI(t, "import", "--data", data, "--wait", "-1s", "../../examples/spec-example.csv"); code != 2 || !strings.Contains(errOut, "--wait -1s is negative") {
+		t.Errorf("negative --wait: exit code %d\n%s", code, errOut)
+	}
+}
+
+func TestDefaultWait(t *testing.T) {
+	for bytes, want := range map[int64]time.Duration{0: 5 * time.Minute, 49 << 20: 5 * time.Minute, 50 << 20: 6 * time.Minute, 10 << 30: 209 * time.Minute} {
+		if got := defaultWait(bytes); got != want {
+			t.Errorf("defaultWait(%d) = %v, want %v", bytes, got, want)
+		}
+	}
+}
+
+// TestPhase: the timeout message names each phase a job can be in.
+func TestPhase(t *testing.T) {
+	tests := []struct {
+		j    *job.Job
+		want string
+	}{
+		{nil, "never started: no job was created for it"},
+		{&job.Job{JobStatus: job.Initializing}, "INITIALIZING: the parser is still planning its pieces"},
+		{&job.Job{JobStatus: job.Processing, TotalPieces: 4, CompletedPieces: 1, TotalProcessed: 10, Progress: &job.Progress{PiecesParsed: 2}},
+			"PROCESSING: 2 of 4 pieces read, 1 completed and 0 failed; 10 endpoints written, 0 rows failed"},
+	}
+	for _, tc := range tests {
+		if got := phase(tc.j); !strings.HasPrefix(got, tc.want) {
+			t.Errorf("phase = %q, want %q...", got, tc.want)
 		}
 	}
 }

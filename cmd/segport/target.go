@@ -112,6 +112,8 @@ type target struct {
 	// deployment and awsCfg are the deployed stack's, with --aws.
 	deployment *deployment
 	awsCfg     aws.Config
+	queues     []namedQueue
+	dataDir    string // the local stack's
 }
 
 func (t *target) Close() {
@@ -145,7 +147,8 @@ func openTarget(ctx context.Context, sf *stackFlags, log *slog.Logger) (*target,
 	for src, dlq := range rt.Stack.DeadLetters {
 		dlqs[rt.Stack.Resources[dlq]] = rt.Stack.Resources[src]
 	}
-	return &target{app: rt.App, rt: rt, invoke: rt.App.Trigger.CreateImportJob, sqs: rt.Stack.SQSClient(), dlqs: dlqs}, nil
+	queues := stackQueues(func(id string) string { return rt.Stack.Resources[id] })
+	return &target{app: rt.App, rt: rt, invoke: rt.App.Trigger.CreateImportJob, sqs: rt.Stack.SQSClient(), dlqs: dlqs, queues: queues, dataDir: sf.data}, nil
 }
 
 // openAWS reads the deployed stack's outputs and parameters into a Config.
@@ -190,7 +193,11 @@ func openAWS(ctx context.Context, stack string) (*target, error) {
 		return &j, nil
 	}
 	dlqs := map[string]string{vals["ParseDLQUrl"]: vals["ParseQueueUrl"], vals["WriteDLQUrl"]: vals["WriteQueueUrl"]}
-	return &target{app: a, invoke: invoke, sqs: sqs.NewFromConfig(awsCfg), dlqs: dlqs, deployment: d, awsCfg: awsCfg}, nil
+	queues := stackQueues(func(id string) string {
+		return vals[map[string]string{"ParseQueue": "ParseQueueUrl", "WriteQueue": "WriteQueueUrl", "ParseDLQ": "ParseDLQUrl",
+			"WriteDLQ": "WriteDLQUrl", "TriggerFailures": "TriggerFailuresUrl"}[id]]
+	})
+	return &target{app: a, invoke: invoke, sqs: sqs.NewFromConfig(awsCfg), dlqs: dlqs, deployment: d, awsCfg: awsCfg, queues: queues}, nil
 }
 
 var stackNameLine = regexp.MustCompile(`(?m)^\s*stack_name\s*=\s*"([^"]+)"`)
