@@ -119,6 +119,8 @@ func dispatch(ctx context.Context, cmd string, rest []string, stdout, stderr io.
 		return dumpCmd(ctx, rest, stdout)
 	case "dev":
 		return devCmd(ctx, rest, stdout, stderr)
+	case "doctor":
+		return doctorCmd(ctx, rest, stdout)
 	case "help", "-h", "--help":
 		return helpCmd(ctx, rest, stdout, stderr)
 	}
