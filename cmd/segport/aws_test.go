@@ -39,7 +39,7 @@ func deployed(t *testing.T, tmpl []byte) *localrun.Runtime {
 	ep := rt.Stack.Endpoints
 	for k, v := range map[string]string{
 		"AWS_ENDPOINT_URL_S3": ep.S3, "AWS_ENDPOINT_URL_SQS": ep.SQS, "AWS_ENDPOINT_URL_DYNAMODB": ep.DynamoDB,
-		"AWS_ENDPOINT_URL_CLOUDFORMATION": ep.Control, "AWS_ENDPOINT_URL_LAMBDA": ep.Control,
+		"AWS_ENDPOINT_URL_CLOUDFORMATION": ep.Control, "AWS_ENDPOINT_URL_LAMBDA": ep.Control, "AWS_ENDPOINT_URL_CLOUDWATCH": ep.Control,
 		"AWS_ACCESS_KEY_ID": localstack.AccessKeyID, "AWS_SECRET_ACCESS_KEY": localstack.SecretAccessKey,
 		"AWS_REGION": localstack.Region, "AWS_PROFILE": "", "AWS_SESSION_TOKEN": "",
 		"AWS_CONFIG_FILE": "/dev/null", "AWS_SHARED_CREDENTIALS_FILE": "/dev/null", "AWS_EC2_METADATA_DISABLED": "true",
@@ -127,6 +127,11 @@ func TestAWSListsAndExitCodes(t *testing.T) {
 	_, errOut, code = runCLI(t, "import", "--aws", "--segment", "aws seg", "s3://no-such-bucket/imports/x/")
 	if code != 2 || !strings.Contains(errOut, "the trigger arn:aws:lambda:us-east-1:000000000000:function:TriggerFunction failed (Unhandled)") {
 		t.Errorf("a failed trigger invoke: exit code %d, want 2\n%s", code, errOut)
+	}
+	out, errOut, code = runCLI(t, "doctor", "--aws")
+	if code != 0 || !strings.Contains(out, "segport doctor: stack segport in us-east-1\npass  outputs: ") || !strings.Contains(out, "pass  alarms: none in ALARM\n") ||
+		!strings.Contains(out, "pass  running jobs: 0 running") || !strings.Contains(out, "every check passed\n") {
+		t.Errorf("doctor --aws: exit code %d\n%s\n%s", code, out, errOut)
 	}
 	for noun, want := range map[string]int{"jobs": 2, "segments": 1} {
 		out, _, code := runCLI(t, noun, "list", "--aws", "--json")

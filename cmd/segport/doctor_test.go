@@ -32,7 +32,7 @@ var healthyLines = []string{
 	"pass  trigger failures: 0 waiting, 0 in flight\n",
 	"pass  running jobs: 0 running",
 	"warn  tables: 6 ACTIVE; point-in-time recovery is not emulated here; deletion protection is off on 6 of them",
-	"skip  alarms: the local stack has no CloudWatch",
+	"pass  alarms: none in ALARM\n",
 }
 
 // TestDoctor: segport doctor passes on a healthy local stack, and each fault
@@ -73,7 +73,9 @@ func TestDoctor(t *testing.T) {
 		}
 		doctor(t, 2, "FAIL  write DLQ: 1 waiting, 0 in flight, the oldest seen sent ",
 			"      fix: find the cause in the local stack's log: the output of the segport dev process that runs the stack in "+data+" (each line names its job, piece and batch), fix it, then segport dlq redrive --data "+data+"\n",
-			"pass  parse DLQ: 0 waiting", healthyLines[3], "1 of the checks failed\n")
+			"pass  parse DLQ: 0 waiting", healthyLines[3],
+			"FAIL  alarms: 1 in ALARM: segport-WriteDLQAlarm (Threshold Crossed: the queue holds 1 messages (GreaterThanThreshold 0))\n",
+			"2 of the checks failed\n")
 		if _, err := sqc.PurgeQueue(ctx, &sqs.PurgeQueueInput{QueueUrl: aws.String(dlq)}); err != nil {
 			t.Fatal(err)
 		}

@@ -42,7 +42,7 @@ var (
 		{"dump", []string{"segport dump [--dates]"}, "the canonical dump of every table and error report, sorted"},
 		{"dlq", []string{"segport dlq redrive"}, "sends the messages of the dead-letter queues back to their queues"},
 		{"doctor", []string{"segport doctor [--aws] [--probe]"},
-			"checks a deployment, or the local stack, one line per check: pass, warn, FAIL with the fix, or skip"},
+			"checks a deployment, or the local stack, one line per check: pass, warn or FAIL with the fix"},
 		{"dev", []string{"segport dev [--api-port N] [--chaos SPEC]"},
 			"runs the local stack until Ctrl-C, prints export lines for the AWS CLI and SDKs, and serves the query API"},
 	}

@@ -15,13 +15,17 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
 )
 
 // The control plane: what `segport --aws` and `segport doctor` read about a
 // deployment, served from the template as CloudFormation, Lambda and S3 serve
 // it for a deployed stack, so that the CLI's --aws path runs unchanged against
-// the local stack (AWS_ENDPOINT_URL_CLOUDFORMATION and _LAMBDA point here):
+// the local stack (AWS_ENDPOINT_URL_CLOUDFORMATION, _LAMBDA and _CLOUDWATCH
+// point here):
 //
+//   - CloudWatch DescribeAlarms (alarms.go): the template's alarms;
 //   - CloudFormation DescribeStacks: the stack "segport" with the template's
 //     Outputs resolved to local values and its parameter values;
 //   - Lambda ListEventSourceMappings, GetEventSourceMapping and
@@ -52,6 +56,8 @@ type controlPlane struct {
 	functions map[string]functionInfo // logical id → info
 	sources   []EventSource
 	invokers  map[string]Invoker // logical id → invoker
+	alarms    []localAlarm
+	sqs       *sqs.Client // for the alarms' queue depths
 	created   time.Time
 	// pause stops or resumes the mappings of a queue URL.
 	pause func(queueURL string, paused bool)
@@ -91,6 +97,8 @@ func (c *controlPlane) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case strings.HasPrefix(r.URL.Path, "/2015-03-31/") || strings.HasPrefix(r.URL.Path, "/2019-09-25/"):
 		c.lambda(w, r)
+	case strings.HasPrefix(r.URL.Path, "/service/GraniteServiceVersion20100801/operation/"):
+		c.cloudWatch(w, r)
 	case r.Method == http.MethodPost && r.URL.Path == "/":
 		c.cloudFormation(w, r)
 	default:
@@ -361,6 +369,7 @@ func newControlPlane(tmpl *template, params map[string]string, res *resolver, so
 		}
 		c.functions[id] = f
 	}
+	c.alarms = templateAlarms(tmpl, res)
 	// An output that cannot be resolved locally is left out, as a stack
 	// without it would be: whatever needs it says so.
 	for name, o := range tmpl.Outputs {

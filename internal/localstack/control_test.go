@@ -12,6 +12,8 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
+	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
@@ -86,6 +88,29 @@ func TestControlPlane(t *testing.T) {
 	res, err = lc.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String("TriggerFunction"), Payload: []byte(`"fail"`)})
 	if err != nil || aws.ToString(res.FunctionError) != "Unhandled" || !strings.Contains(string(res.Payload), "no such prefix") {
 		t.Errorf("failed invoke: %+v, %v", res, err)
+	}
+
+	// CloudWatch: the template's alarms, a DLQ alarm firing with a message in its queue.
+	cw := cloudwatch.NewFromConfig(cfg)
+	firing := func() []string {
+		t.Helper()
+		out, err := cw.DescribeAlarms(ctx, &cloudwatch.DescribeAlarmsInput{AlarmNamePrefix: aws.String(StackName + "-"), StateValue: cwtypes.StateValueAlarm})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var names []string
+		for _, a := range out.MetricAlarms {
+			names = append(names, aws.ToString(a.AlarmName))
+		}
+		return names
+	}
+	all, err := cw.DescribeAlarms(ctx, &cloudwatch.DescribeAlarmsInput{})
+	if err != nil || len(all.MetricAlarms) != 5 || len(firing()) != 0 {
+		t.Fatalf("alarms %+v, %v; firing %v", all, err, firing())
+	}
+	sendBodies(ctx, t, s, s.Resources["ParseDLQ"], "dead")
+	if got := firing(); len(got) != 1 || got[0] != "segport-ParseDLQAlarm" {
+		t.Errorf("firing with a parse DLQ message: %v", got)
 	}
 
 	// A disabled mapping delivers nothing until enabled again.

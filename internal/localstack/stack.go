@@ -245,7 +245,7 @@ func (s *Stack) provision(ctx context.Context, tmpl *template, params map[string
 	if s.control, err = newControlPlane(tmpl, params, p.res, sources, opts); err != nil {
 		return err
 	}
-	s.control.pause = s.pauseMappings
+	s.control.pause, s.control.sqs = s.pauseMappings, s.sqsc
 	if err := s.control.serve(); err != nil {
 		return err
 	}
