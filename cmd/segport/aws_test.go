@@ -36,6 +36,7 @@ func deployed(t *testing.T, tmpl []byte) *localrun.Runtime {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { rt.Close() })
+	serveTestAPI(t, rt)
 	ep := rt.Stack.Endpoints
 	for k, v := range map[string]string{
 		"AWS_ENDPOINT_URL_S3": ep.S3, "AWS_ENDPOINT_URL_SQS": ep.SQS, "AWS_ENDPOINT_URL_DYNAMODB": ep.DynamoDB,
@@ -47,6 +48,20 @@ func deployed(t *testing.T, tmpl []byte) *localrun.Runtime {
 		t.Setenv(k, v)
 	}
 	return rt
+}
+
+// serveTestAPI serves the query API of rt and records it as the ApiUrl
+// output, as segport dev does.
+func serveTestAPI(t *testing.T, rt *localrun.Runtime) {
+	t.Helper()
+	url, stop, err := serveAPI(rt.App.API(rt.Stack.AWSConfig(), slog.New(slog.NewTextHandler(io.Discard, nil))), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(stop)
+	if err := rt.Stack.SetOutput("ApiUrl", url); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // withoutOutputs is the repository's template without some outputs, and
@@ -130,7 +145,7 @@ func TestAWSListsAndExitCodes(t *testing.T) {
 	}
 	out, errOut, code = runCLI(t, "doctor", "--aws")
 	if code != 0 || !strings.Contains(out, "segport doctor: stack segport in us-east-1\npass  outputs: ") || !strings.Contains(out, "pass  alarms: none in ALARM\n") ||
-		!strings.Contains(out, "pass  running jobs: 0 running") || !strings.Contains(out, "every check passed\n") {
+		!strings.Contains(out, "pass  running jobs: 0 running") || !strings.Contains(out, "pass  query API: http://127.0.0.1:") || !strings.Contains(out, "every check passed\n") {
 		t.Errorf("doctor --aws: exit code %d\n%s\n%s", code, out, errOut)
 	}
 	for noun, want := range map[string]int{"jobs": 2, "segments": 1} {

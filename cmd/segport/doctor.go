@@ -6,12 +6,14 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/http"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -118,6 +120,7 @@ func doctorCmd(ctx context.Context, args []string, stdout io.Writer) error {
 	report(dr.stuckJobs(ctx))
 	report(dr.tables(ctx))
 	report(dr.alarms(ctx))
+	report(dr.api(ctx))
 	if *probe {
 		report(dr.probe(ctx))
 	}
@@ -439,4 +442,43 @@ func (dr *doctor) probe(ctx context.Context) finding {
 	}
 	return finding{pass, name, fmt.Sprintf("job %s COMPLETED 10 endpoints in %s into segment %s (its file deleted; the segment stays: segport cannot delete segments yet)",
 		j.Id, time.Since(start).Round(time.Second), seg), ""}
+}
+
+// emptyPayloadHash is the SHA-256 of an empty body, which SigV4 signs.
+const emptyPayloadHash = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+
+// api: the ApiUrl output answers a signed GET of the segment list, as other
+// services will call it.
+func (dr *doctor) api(ctx context.Context) finding {
+	const name = "query API"
+	base := dr.d.outputs["ApiUrl"]
+	if dr.local && !dr.t.rt.Attached {
+		return finding{warn, name, "not checked: the local query API runs only under segport dev, which records its URL as the ApiUrl output", "start segport dev --data " + dr.t.dataDir + " and run doctor again"}
+	}
+	url := strings.TrimSuffix(base, "/") + "/v1/segments?PageSize=1"
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return finding{fail, name, fmt.Sprintf("ApiUrl %q is not a URL: %v", base, err), redeploy}
+	}
+	creds, err := dr.cfg.Credentials.Retrieve(ctx)
+	if err != nil {
+		return finding{fail, name, fmt.Sprintf("no credentials to sign with: %v", err), "configure AWS credentials"}
+	}
+	if err := v4.NewSigner().SignHTTP(ctx, creds, req, emptyPayloadHash, "execute-api", dr.cfg.Region, dr.now()); err != nil {
+		return finding{fail, name, fmt.Sprintf("sign the request: %v", err), ""}
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err == nil {
+		res.Body.Close()
+	}
+	switch {
+	case err == nil && res.StatusCode == http.StatusOK:
+		return finding{pass, name, base + " answers GET /v1/segments", ""}
+	case err != nil:
+		return finding{fail, name, fmt.Sprintf("%s does not answer: %v", base, err), "see the ApiFunction's log (/aws/lambda/" + dr.d.stack + "-ApiFunction); " + redeploy}
+	default:
+		return finding{fail, name, fmt.Sprintf("GET %s answered %s", url, res.Status), "403: your identity needs execute-api:Invoke on the API; otherwise see the ApiFunction's log (/aws/lambda/" + dr.d.stack + "-ApiFunction)"}
+	}
 }

@@ -33,6 +33,7 @@ var healthyLines = []string{
 	"pass  running jobs: 0 running",
 	"warn  tables: 6 ACTIVE; point-in-time recovery is not emulated here; deletion protection is off on 6 of them",
 	"pass  alarms: none in ALARM\n",
+	"pass  query API: http://127.0.0.1:",
 }
 
 // TestDoctor: segport doctor passes on a healthy local stack, and each fault
@@ -47,6 +48,7 @@ func TestDoctor(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer rt.Close()
+	serveTestAPI(t, rt)
 	cfg := rt.Stack.AWSConfig()
 	lc, s3c, sqc := lambda.NewFromConfig(cfg), rt.Stack.S3Client(), rt.Stack.SQSClient()
 
@@ -110,4 +112,15 @@ func TestDoctor(t *testing.T) {
 			t.Fatalf("exit code %d\n%s\n%s", code, out, errOut)
 		}
 	})
+}
+
+// TestDoctorStartsTheStack: with no stack running on the folder, doctor
+// starts one and checks it; the query API, which only segport dev serves,
+// is a warning.
+func TestDoctorStartsTheStack(t *testing.T) {
+	out, errOut, code := runCLI(t, "doctor", "--data", t.TempDir())
+	if code != 0 || !strings.Contains(out, healthyLines[1]) || !strings.Contains(out, "warn  query API: not checked: the local query API runs only under segport dev") ||
+		!strings.Contains(out, "every check passed\n") {
+		t.Errorf("exit code %d\n%s\n%s", code, out, errOut)
+	}
 }

@@ -62,7 +62,7 @@ type controlPlane struct {
 	// pause stops or resumes the mappings of a queue URL.
 	pause func(queueURL string, paused bool)
 
-	mu       sync.Mutex
+	mu       sync.Mutex      // guards outputs and disabled
 	disabled map[string]bool // mapping UUID → disabled
 
 	srv *http.Server
@@ -104,6 +104,18 @@ func (c *controlPlane) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	default:
 		http.Error(w, "not served by the local stack: "+r.Method+" "+r.URL.Path, http.StatusNotImplemented)
 	}
+}
+
+// SetOutput changes one of the stack's outputs, as a process that serves a
+// resource the stack does not (segport dev's query API: ApiUrl) records where.
+func (s *Stack) SetOutput(name, value string) error {
+	if !s.owned || s.control == nil {
+		return fmt.Errorf("set output %s: %w", name, ErrAttached)
+	}
+	s.control.mu.Lock()
+	defer s.control.mu.Unlock()
+	s.control.outputs[name] = value
+	return nil
 }
 
 // mappingUUID is a stable id for an event source: Lambda's mappings have UUIDs.
@@ -179,9 +191,11 @@ func (c *controlPlane) cloudFormation(w http.ResponseWriter, r *http.Request) {
 	}
 	st := cfnStack{StackName: StackName, StackId: stackID(), StackStatus: "CREATE_COMPLETE",
 		CreationTime: c.created.UTC().Format(time.RFC3339)}
+	c.mu.Lock()
 	for _, k := range slices.Sorted(maps.Keys(c.outputs)) {
 		st.Outputs = append(st.Outputs, cfnOutput{k, c.outputs[k]})
 	}
+	c.mu.Unlock()
 	for _, k := range slices.Sorted(maps.Keys(c.params)) {
 		st.Parameters = append(st.Parameters, cfnParameter{k, c.params[k]})
 	}
