@@ -114,6 +114,10 @@ func TestAWSChecksOutputs(t *testing.T) {
 			t.Errorf("%v: exit code %d, stdout %q", args, code, out)
 		}
 	}
+	out, _, code := runCLI(t, "doctor", "--aws")
+	if code != 2 || !strings.Contains(out, "segport doctor: stack segport\nFAIL  outputs: stack segport has no outputs BucketName, JobsTableName") {
+		t.Errorf("doctor: exit code %d\n%s", code, out)
+	}
 	_, errOut, code := runCLI(t, "segments", "list", "--aws", "--stack", "nope")
 	if code != 2 || !strings.Contains(errOut, "stack nope does not exist in us-east-1: name it with --stack") {
 		t.Errorf("unknown stack: exit code %d\n%s", code, errOut)

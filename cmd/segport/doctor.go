@@ -64,8 +64,10 @@ func doctorCmd(ctx context.Context, args []string, stdout io.Writer) error {
 	if _, err := parseFlags(fset, args); err != nil {
 		return err
 	}
-	var dr *doctor
-	var header string
+	var (
+		dr     *doctor
+		header string
+	)
 	if sf.aws {
 		if len(sf.params) > 0 {
 			return usageErr("--parameter-overrides sets the local stack's parameters; a deployed stack takes them from sam deploy --parameter-overrides")
@@ -75,13 +77,9 @@ func doctorCmd(ctx context.Context, args []string, stdout io.Writer) error {
 			stack = samconfigStack("samconfig.toml")
 		}
 		t, err := openAWS(ctx, stack)
-		var first *finding
 		if err != nil {
 			// The outputs are the first check; without them there is nothing more to check.
-			first = &finding{fail, "outputs", err.Error(), ""}
-			fmt.Fprintf(stdout, "segport doctor: stack %s\n", stack)
-			printFinding(stdout, *first)
-			return &exitError{code: codeError, err: errSilent}
+			return printFindings(stdout, "segport doctor: stack "+stack, []finding{{fail, "outputs", err.Error(), ""}}, sf.json)
 		}
 		defer t.Close()
 		dr = newDoctor(t, t.deployment, t.awsCfg, false)
@@ -95,23 +93,13 @@ func doctorCmd(ctx context.Context, args []string, stdout io.Writer) error {
 		cfg := t.rt.Stack.AWSConfig()
 		d, err := describeDeployment(ctx, cfg, localstack.StackName)
 		if err != nil {
-			fmt.Fprintf(stdout, "segport doctor: the local stack in %s\n", sf.data)
-			printFinding(stdout, finding{fail, "outputs", err.Error(), ""})
-			return &exitError{code: codeError, err: errSilent}
+			return printFindings(stdout, "segport doctor: the local stack in "+sf.data, []finding{{fail, "outputs", err.Error(), ""}}, sf.json)
 		}
 		dr = newDoctor(t, d, cfg, true)
 		header = "segport doctor: the local stack in " + sf.data
 	}
-	fmt.Fprintln(stdout, header)
-	failed := 0
-	report := func(fs ...finding) {
-		for _, f := range fs {
-			printFinding(stdout, f)
-			if f.status == fail {
-				failed++
-			}
-		}
-	}
+	var all []finding
+	report := func(fs ...finding) { all = append(all, fs...) }
 	report(dr.outputs())
 	report(dr.notification(ctx))
 	report(dr.mappings(ctx)...)
@@ -124,11 +112,39 @@ func doctorCmd(ctx context.Context, args []string, stdout io.Writer) error {
 	if *probe {
 		report(dr.probe(ctx))
 	}
+	return printFindings(stdout, header, all, sf.json)
+}
+
+// printFindings prints the findings, one line each (--json: one array of
+// {"Status","Check","Detail","Fix"}), and fails when one failed.
+func printFindings(w io.Writer, header string, all []finding, asJSON bool) error {
+	failed := 0
+	for _, f := range all {
+		if f.status == fail {
+			failed++
+		}
+	}
+	if asJSON {
+		type line struct{ Status, Check, Detail, Fix string }
+		out := make([]line, len(all))
+		for i, f := range all {
+			out[i] = line{f.status, f.check, f.detail, f.fix}
+		}
+		printJSON(w, out)
+	} else {
+		fmt.Fprintln(w, header)
+		for _, f := range all {
+			printFinding(w, f)
+		}
+		if failed > 0 {
+			fmt.Fprintf(w, "%d of the checks failed\n", failed)
+		} else {
+			fmt.Fprintln(w, "every check passed")
+		}
+	}
 	if failed > 0 {
-		fmt.Fprintf(stdout, "%d of the checks failed\n", failed)
 		return &exitError{code: codeError, err: errSilent}
 	}
-	fmt.Fprintln(stdout, "every check passed")
 	return nil
 }
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"log/slog"
 	"regexp"
@@ -103,6 +104,43 @@ func TestDoctor(t *testing.T) {
 		}
 		if _, err := lc.UpdateEventSourceMapping(ctx, &lambda.UpdateEventSourceMappingInput{UUID: aws.String(fix[1]), Enabled: aws.Bool(true)}); err != nil {
 			t.Fatalf("the fix's uuid: %v", err)
+		}
+	})
+	t.Run("stuck job", func(t *testing.T) {
+		// A job the writer never finishes, seen by a doctor whose clock is past
+		// the sweeper's limit: the sweeper would have ended it by then.
+		setMapping(t, lc, "WriterFunction", false)
+		defer setMapping(t, lc, "WriterFunction", true)
+		_, errOut, _ := runCLI(t, "import", "--data", data, "--wait", "3s", "--segment", "stuck", "../../examples/spec-example.csv")
+		id := regexp.MustCompile(`job ([0-9a-f]{32}): PROCESSING`).FindStringSubmatch(errOut)
+		if id == nil {
+			t.Fatalf("import: %s", errOut)
+		}
+		tgt, err := openTarget(ctx, &stackFlags{data: data}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer tgt.Close()
+		d, err := describeDeployment(ctx, cfg, "segport")
+		if err != nil {
+			t.Fatal(err)
+		}
+		dr := newDoctor(tgt, d, cfg, true)
+		if f := dr.stuckJobs(ctx); f.status != pass {
+			t.Errorf("now: %+v", f)
+		}
+		dr.now = func() time.Time { return time.Now().Add(3 * time.Hour) }
+		f := dr.stuckJobs(ctx)
+		if f.status != fail || !strings.Contains(f.detail, "1 of 1 running jobs made no progress for longer than the sweeper's limit (2h5m0s): "+id[1]+" (PROCESSING, no progress for 3h0m0s)") ||
+			!strings.Contains(f.fix, "the sweeper does not run") {
+			t.Errorf("3 hours later: %+v", f)
+		}
+	})
+	t.Run("json", func(t *testing.T) {
+		out, _, code := runCLI(t, "doctor", "--data", data, "--json")
+		var lines []struct{ Status, Check, Detail, Fix string }
+		if err := json.Unmarshal([]byte(out), &lines); err != nil || code != 0 || len(lines) != 14 || lines[0].Status != "pass" || lines[0].Check != "outputs" {
+			t.Errorf("doctor --json: exit code %d, %v\n%s", code, err, out)
 		}
 	})
 	t.Run("healthy again, with a probe", func(t *testing.T) {
