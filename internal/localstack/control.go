@@ -84,13 +84,7 @@ func (c *controlPlane) close(ctx context.Context) error {
 	if c == nil || c.srv == nil {
 		return nil
 	}
-	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	if err := c.srv.Shutdown(ctx); err != nil {
-		c.srv.Close()
-		return fmt.Errorf("shut down control plane: %w", err)
-	}
-	return nil
+	return shutdown(ctx, c.srv, "control plane")
 }
 
 func (c *controlPlane) ServeHTTP(w http.ResponseWriter, r *http.Request) {
