@@ -139,6 +139,11 @@ func TestAWSListsAndExitCodes(t *testing.T) {
 	if code != 0 || !strings.Contains(out, ": COMPLETED\n") {
 		t.Fatalf("import --aws: exit code %d\n%s\n%s", code, out, errOut)
 	}
+	// A whole folder as one job, through the trigger's Invoke.
+	out, errOut, code = runCLI(t, "import", "--aws", "--segment", "aws folder", "s3://segport/imports/aws seg/")
+	if code != 0 || !strings.Contains(out, ": COMPLETED\n") || !strings.Contains(out, "  endpoints: 5 imported, 0 failed\n") {
+		t.Fatalf("import --aws s3://: exit code %d\n%s\n%s", code, out, errOut)
+	}
 	bad := writeFile(t, "bad.csv", "\x1f\x8b\x08\x00")
 	if out, _, code := runCLI(t, "import", "--aws", "--segment", "aws seg", bad); code != 1 || !strings.Contains(out, "FAILED") {
 		t.Errorf("import of a compressed file: exit code %d, want 1\n%s", code, out)
@@ -152,7 +157,7 @@ func TestAWSListsAndExitCodes(t *testing.T) {
 		!strings.Contains(out, "pass  running jobs: 0 running") || !strings.Contains(out, "pass  query API: http://127.0.0.1:") || !strings.Contains(out, "every check passed\n") {
 		t.Errorf("doctor --aws: exit code %d\n%s\n%s", code, out, errOut)
 	}
-	for noun, want := range map[string]int{"jobs": 2, "segments": 1} {
+	for noun, want := range map[string]int{"jobs": 3, "segments": 2} {
 		out, _, code := runCLI(t, noun, "list", "--aws", "--json")
 		var list []map[string]any
 		if err := json.Unmarshal([]byte(out), &list); err != nil || code != 0 || len(list) != want {
