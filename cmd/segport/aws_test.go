@@ -283,6 +283,10 @@ func TestImportWaitDeadlineLocally(t *testing.T) {
 	if code != 2 {
 		t.Errorf("exit code %d, want 2", code)
 	}
+	if _, errOut, code := runCLI(t, "import", "--data", data, "--wait", "1ns", "../../examples/spec-example.csv"); code != 2 ||
+		!strings.Contains(errOut, "gave up at the --wait deadline (1ns) while uploading or starting ../../examples/spec-example.csv: an upload cut short leaves no object in S3") {
+		t.Errorf("deadline during the upload: exit code %d\n%s", code, errOut)
+	}
 	if _, errOut, code := runCLI(t, "import", "--data", data, "--wait", "-1s", "../../examples/spec-example.csv"); code != 2 || !strings.Contains(errOut, "--wait -1s is negative") {
 		t.Errorf("negative --wait: exit code %d\n%s", code, errOut)
 	}

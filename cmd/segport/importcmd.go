@@ -66,20 +66,28 @@ func importCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	start := time.Now()
 	deadline := start.Add(*wait)
+	// The uploads and the trigger's invocations are under the deadline too.
+	uctx, cancel := context.WithDeadline(ctx, deadline)
+	defer cancel()
 	var all []started
-	if *export != "" {
-		s, err := startExportImport(ctx, t, *export, *segName)
-		if err != nil {
-			return err
-		}
-		all = append(all, s)
-	}
-	for _, p := range paths {
-		s, err := startImport(ctx, t, p, *segName, *format)
-		if err != nil {
-			return err
+	starting := func(p string, s []started, err error) error {
+		if err != nil && ctx.Err() == nil && errors.Is(uctx.Err(), context.DeadlineExceeded) {
+			return &exitError{code: codeError, err: uploadTimeout(p, *wait, all)}
 		}
 		all = append(all, s...)
+		return err
+	}
+	if *export != "" {
+		s, err := startExportImport(uctx, t, *export, *segName)
+		if err := starting(*export, []started{s}, err); err != nil {
+			return err
+		}
+	}
+	for _, p := range paths {
+		s, err := startImport(uctx, t, p, *segName, *format)
+		if err := starting(p, s, err); err != nil {
+			return err
+		}
 	}
 	jobs, err := waitJobs(ctx, t, all, start, deadline, stdout)
 	if err != nil {

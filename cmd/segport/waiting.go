@@ -152,6 +152,20 @@ func timeoutMessage(ctx context.Context, t *target, jobs []started, seen []*job.
 	return b.String()
 }
 
+// uploadTimeout says what became of an import whose deadline passed while
+// it uploaded or started p.
+func uploadTimeout(p string, wait time.Duration, before []started) error {
+	msg := fmt.Sprintf("gave up at the --wait deadline (%s) while uploading or starting %s: an upload cut short leaves no object in S3, so nothing of it is imported (a larger --wait lets it finish)", wait, p)
+	if len(before) > 0 {
+		ids := make([]string, len(before))
+		for i, s := range before {
+			ids[i] = s.id
+		}
+		msg += fmt.Sprintf("; the %d jobs started before it go on: %s", len(before), strings.Join(ids, ", "))
+	}
+	return errors.New(msg)
+}
+
 // phase says where a job stands, in Pinpoint's statuses.
 func phase(j *job.Job) string {
 	if j == nil {
