@@ -83,6 +83,18 @@ func TestDoctor(t *testing.T) {
 			t.Fatal(err)
 		}
 	})
+	t.Run("trigger failures", func(t *testing.T) {
+		q := rt.Stack.Resources["TriggerFailures"]
+		if _, err := sqc.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: aws.String(q), MessageBody: aws.String(`{"condition":"RetriesExhausted"}`)}); err != nil {
+			t.Fatal(err)
+		}
+		doctor(t, 2, "FAIL  trigger failures: 1 waiting, 0 in flight, the oldest seen sent ",
+			"      fix: the messages are the S3 events the trigger failed (aws sqs receive-message --queue-url "+q+"): find why in the local stack's log",
+			"FAIL  alarms: 1 in ALARM: segport-TriggerFailuresAlarm", "2 of the checks failed\n")
+		if _, err := sqc.PurgeQueue(ctx, &sqs.PurgeQueueInput{QueueUrl: aws.String(q)}); err != nil {
+			t.Fatal(err)
+		}
+	})
 	t.Run("notification missing", func(t *testing.T) {
 		nc, err := s3c.GetBucketNotificationConfiguration(ctx, &s3.GetBucketNotificationConfigurationInput{Bucket: aws.String(rt.Stack.Bucket)})
 		if err != nil {

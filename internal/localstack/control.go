@@ -16,6 +16,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 )
 
@@ -388,4 +390,41 @@ func newControlPlane(tmpl *template, params map[string]string, res *resolver, so
 		}
 	}
 	return c, nil
+}
+
+// onFailure sends an S3 event that a function failed on every attempt to the
+// function's on-failure destination (an SQS queue of the stack), in the
+// record Lambda writes there; without a destination it is only logged.
+func (s *Stack) onFailure(ctx context.Context, function string, ev events.S3Event, cause error) {
+	if s.control == nil {
+		return
+	}
+	var dest, fnArn string
+	for _, f := range s.control.functions {
+		if f.arn == function {
+			dest, fnArn = f.onFailure, f.arn
+		}
+	}
+	if dest == "" {
+		return
+	}
+	record := map[string]any{
+		"version": "1.0", "timestamp": s.control.created.UTC().Format(time.RFC3339Nano),
+		"requestContext": map[string]any{"requestId": ev.Records[0].S3.Object.Sequencer, "functionArn": fnArn + ":$LATEST",
+			"condition": "RetriesExhausted", "approximateInvokeCount": len(notifyRetryDelays) + 1},
+		"requestPayload":  ev,
+		"responseContext": map[string]any{"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"},
+		"responsePayload": map[string]string{"errorMessage": cause.Error(), "errorType": fmt.Sprintf("%T", cause)},
+	}
+	body, err := json.Marshal(record)
+	if err == nil {
+		name := dest[strings.LastIndex(dest, ":")+1:]
+		var out *sqs.GetQueueUrlOutput
+		if out, err = s.sqsc.GetQueueUrl(ctx, &sqs.GetQueueUrlInput{QueueName: &name}); err == nil {
+			_, err = s.sqsc.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: out.QueueUrl, MessageBody: aws.String(string(body))})
+		}
+	}
+	if err != nil {
+		s.log.Error("send a failed S3 event to its on-failure destination", "destination", dest, "err", err)
+	}
 }

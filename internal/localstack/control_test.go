@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/smithy-go"
 )
 
@@ -182,5 +183,38 @@ func TestControlPlane(t *testing.T) {
 	put("imports/a/3.csv")
 	if created.Load() != 2 {
 		t.Errorf("the restored configuration made %d events in all, want 2", created.Load())
+	}
+}
+
+// TestFailedS3EventGoesToItsDestination: an S3 event the trigger fails on
+// every attempt lands in the trigger's on-failure destination, in Lambda's
+// destination record, as on AWS.
+func TestFailedS3EventGoesToItsDestination(t *testing.T) {
+	s := startStack(t, Options{OnObjectCreated: func(context.Context, events.S3Event) error { return errors.New("trigger broken") }})
+	ctx := testContext(t)
+	if _, err := s.S3Client().PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(s.Bucket), Key: aws.String("imports/a/x y.csv"), Body: strings.NewReader("x")}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Idle(ctx); err != nil {
+		t.Fatal(err)
+	}
+	out, err := s.SQSClient().ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: aws.String(s.Resources["TriggerFailures"])})
+	if err != nil || len(out.Messages) != 1 {
+		t.Fatalf("trigger failures: %+v, %v", out, err)
+	}
+	var rec struct {
+		RequestContext struct {
+			Condition              string
+			ApproximateInvokeCount int
+		}
+		RequestPayload  events.S3Event
+		ResponsePayload struct{ ErrorMessage string }
+	}
+	if err := json.Unmarshal([]byte(aws.ToString(out.Messages[0].Body)), &rec); err != nil {
+		t.Fatal(err)
+	}
+	if rec.RequestContext.Condition != "RetriesExhausted" || rec.RequestContext.ApproximateInvokeCount != 3 ||
+		rec.RequestPayload.Records[0].S3.Object.Key != "imports/a/x+y.csv" || rec.ResponsePayload.ErrorMessage != "trigger broken" {
+		t.Errorf("record %+v", rec)
 	}
 }

@@ -53,7 +53,9 @@
 // locally), Lambda event-source mappings (disabling one pauses it), event
 // invoke config and Invoke (Options.Invokers), CloudWatch DescribeAlarms, and
 // on the S3 port the bucket's notification configuration (the notifier's
-// triggers, replaceable with PutBucketNotificationConfiguration).
+// triggers, replaceable with PutBucketNotificationConfiguration). An S3 event
+// the handler fails on every attempt goes to its function's on-failure
+// destination, as Lambda's asynchronous invocation sends it.
 //
 // Emulator installs: Start writes node/package.json, node/package-lock.json
 // and the launcher into NodeDir and runs `npm ci` there when node_modules is

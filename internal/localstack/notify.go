@@ -54,9 +54,13 @@ type notifier struct {
 	log        *slog.Logger
 	act        *activity // its gen moves with pending, for Idle
 
+	// failed receives an event the handler failed on every attempt, with the
+	// function its trigger names, as Lambda hands it to an on-failure destination.
+	failed func(ctx context.Context, function string, ev events.S3Event, err error)
+
 	sequencer atomic.Uint64
 	pending   atomic.Int64 // requests in flight plus events not yet delivered
-	queue     chan events.S3Event
+	queue     chan queuedEvent
 	ctx       context.Context
 	cancel    context.CancelFunc
 	done      chan struct{}
@@ -67,7 +71,7 @@ func newNotifier(triggers []s3Trigger, backend gofakes3.Backend, deliver func(co
 	ctx, cancel := context.WithCancel(context.Background())
 	n := &notifier{
 		triggers: triggers, backend: backend, deliver: deliver, now: now, log: log, act: act,
-		queue: make(chan events.S3Event, 1024), ctx: ctx, cancel: cancel, done: make(chan struct{}),
+		queue: make(chan queuedEvent, 1024), ctx: ctx, cancel: cancel, done: make(chan struct{}),
 	}
 	n.sequencer.Store(uint64(now().UnixNano()))
 	go n.run()
@@ -143,7 +147,7 @@ func (n *notifier) objectCreated(r *http.Request, rec *statusRecorder, eventName
 			continue
 		}
 		select {
-		case n.queue <- ev:
+		case n.queue <- queuedEvent{ev, t.function}:
 			count++
 		case <-n.ctx.Done():
 			return count
@@ -226,14 +230,21 @@ func (n *notifier) run() {
 		select {
 		case <-n.ctx.Done():
 			return
-		case ev := <-n.queue:
-			n.deliverWithRetries(ev)
+		case q := <-n.queue:
+			n.deliverWithRetries(q)
 			n.addPending(-1)
 		}
 	}
 }
 
-func (n *notifier) deliverWithRetries(ev events.S3Event) {
+// queuedEvent is an S3 event on its way to a function.
+type queuedEvent struct {
+	ev       events.S3Event
+	function string
+}
+
+func (n *notifier) deliverWithRetries(q queuedEvent) {
+	ev := q.ev
 	key := ev.Records[0].S3.Object.Key
 	for attempt := 0; ; attempt++ {
 		err := n.safeDeliver(ev)
@@ -241,7 +252,10 @@ func (n *notifier) deliverWithRetries(ev events.S3Event) {
 			return
 		}
 		if attempt == len(notifyRetryDelays) {
-			n.log.Error("S3 event dropped after retries", "key", key, "attempts", attempt+1, "err", err)
+			n.log.Error("S3 event failed every attempt", "key", key, "attempts", attempt+1, "err", err)
+			if n.failed != nil {
+				n.failed(n.ctx, q.function, ev, err)
+			}
 			return
 		}
 		n.log.Warn("S3 event handler failed; retrying", "key", key, "attempt", attempt+1, "err", err)

@@ -238,6 +238,7 @@ func (s *Stack) provision(ctx context.Context, tmpl *template, params map[string
 		s.Bucket = s.Resources[buckets[0]]
 	}
 	s.notifier = newNotifier(triggers, backend, opts.OnObjectCreated, opts.Now, s.log, &s.act)
+	s.notifier.failed = s.onFailure
 	if s.s3srv, err = serveS3(backend, s.notifier); err != nil {
 		return err
 	}
