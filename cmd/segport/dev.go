@@ -45,6 +45,9 @@ func devCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return err
 	}
 	defer stopAPI()
+	if err := t.rt.Stack.SetOutput("ApiUrl", apiURL); err != nil {
+		return err
+	}
 	fmt.Fprintf(stdout, "# segport local stack on %s; files put under s3://%s/%s<segment>/ are imported.\n", sf.data, t.app.Config.Bucket, importer.ImportsPrefix)
 	fmt.Fprintln(stdout, "# Paste these lines into a shell to point the AWS CLI and SDKs at it. Ctrl-C stops it.")
 	for _, l := range t.rt.Stack.ExportLines() {

@@ -32,7 +32,7 @@ var (
 	}
 	stackCommands = []command{
 		{"import", []string{
-			"segport import [--segment NAME] [--format csv|json] [--json] [--chaos SPEC] PATH|s3://bucket/prefix...",
+			"segport import [--segment NAME] [--format csv|json] [--wait DURATION] [--json] [--chaos SPEC] PATH|s3://bucket/prefix...",
 			"segport import --pinpoint-export PATH|s3://bucket/prefix --segment NAME [--json]"},
 			"imports files, folders (one job per file) or an s3:// prefix (one job), waits and prints the jobs"},
 		{"jobs", []string{"segport jobs list", "segport jobs get ID"}, "import jobs; get adds what the job cost"},
@@ -41,6 +41,8 @@ var (
 		{"endpoints", []string{"segport endpoints get ID"}, "one endpoint, canonical JSON"},
 		{"dump", []string{"segport dump [--dates]"}, "the canonical dump of every table and error report, sorted"},
 		{"dlq", []string{"segport dlq redrive"}, "sends the messages of the dead-letter queues back to their queues"},
+		{"doctor", []string{"segport doctor [--aws] [--probe]"},
+			"checks a deployment, or the local stack, one line per check: pass, warn or FAIL with the fix"},
 		{"dev", []string{"segport dev [--api-port N] [--chaos SPEC]"},
 			"runs the local stack until Ctrl-C, prints export lines for the AWS CLI and SDKs, and serves the query API and the console"},
 		{"console", []string{"segport console --aws [--stack NAME] [--port N]"},
@@ -73,8 +75,10 @@ Common flags of the stack commands:
 
 segport COMMAND --help (or segport help COMMAND) shows a command's flags.
 
-Exit codes: 0 success; 1 invalid rows or a FAILED job; 2 a usage, file or
-environment error; 130 (143) interrupted by Ctrl-C (SIGTERM).
+Exit codes: 0 success; 1 invalid rows or a FAILED job; 2 a usage, file,
+environment or deployment error, an import past its --wait deadline, or a
+failed doctor check; 130 (143) interrupted by Ctrl-C (SIGTERM). The same
+locally and with --aws.
 `)
 	return b.String()
 }

@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/segport/segport/internal/decode"
-	"github.com/segport/segport/internal/dynamo"
 	"github.com/segport/segport/internal/importer"
 	"github.com/segport/segport/pkg/job"
 )
@@ -26,6 +25,7 @@ func importCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	segName := fset.String("segment", "", "segment `NAME` to import into (default: the file or folder name)")
 	format := fset.String("format", "", "the files' format, `csv|json` (default: from each file's extension, else sniffed)")
 	export := fset.String("pinpoint-export", "", "the Pinpoint export to migrate, `PATH`: a local file or folder, or s3://bucket/prefix")
+	wait := fset.Duration("wait", 0, "give up waiting for the jobs after `DURATION`, from the first upload to the jobs' end (default 5m plus 1m per 50 MiB to import)")
 	sf := addStackFlags(fset)
 	chaosSpec := addChaosFlag(fset)
 	paths, err := parseFlags(fset, args)
@@ -53,27 +53,43 @@ func importCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			}
 		}
 	}
+	if *wait < 0 {
+		return usageErr("import: --wait %v is negative", *wait)
+	}
 	t, err := openTarget(ctx, sf, nil)
 	if err != nil {
 		return err
 	}
 	defer t.Close()
-	var ids []string
+	if *wait == 0 {
+		*wait = defaultWait(importBytes(ctx, t, append([]string{*export}, paths...)))
+	}
+	start := time.Now()
+	deadline := start.Add(*wait)
+	// The uploads and the trigger's invocations are under the deadline too.
+	uctx, cancel := context.WithDeadline(ctx, deadline)
+	defer cancel()
+	var all []started
+	starting := func(p string, s []started, err error) error {
+		if err != nil && ctx.Err() == nil && errors.Is(uctx.Err(), context.DeadlineExceeded) {
+			return &exitError{code: codeError, err: uploadTimeout(p, *wait, all)}
+		}
+		all = append(all, s...)
+		return err
+	}
 	if *export != "" {
-		id, err := startExportImport(ctx, t, *export, *segName)
-		if err != nil {
+		s, err := startExportImport(uctx, t, *export, *segName)
+		if err := starting(*export, []started{s}, err); err != nil {
 			return err
 		}
-		ids = append(ids, id)
 	}
 	for _, p := range paths {
-		started, err := startImport(ctx, t, p, *segName, *format)
-		if err != nil {
+		s, err := startImport(uctx, t, p, *segName, *format)
+		if err := starting(p, s, err); err != nil {
 			return err
 		}
-		ids = append(ids, started...)
 	}
-	jobs, err := waitJobs(ctx, t.app.Store, ids, stdout)
+	jobs, err := waitJobs(ctx, t, all, start, deadline, stdout)
 	if err != nil {
 		return err
 	}
@@ -94,8 +110,8 @@ func importCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	return nil
 }
 
-// startImport starts the jobs for one argument and returns their ids.
-func startImport(ctx context.Context, t *target, p, segName, format string) ([]string, error) {
+// startImport starts the jobs for one argument.
+func startImport(ctx context.Context, t *target, p, segName, format string) ([]started, error) {
 	if strings.HasPrefix(p, "s3://") {
 		if segName == "" {
 			segName = path.Base(strings.TrimSuffix(p, "/"))
@@ -104,7 +120,7 @@ func startImport(ctx context.Context, t *target, p, segName, format string) ([]s
 		if err != nil {
 			return nil, err
 		}
-		return []string{j.Id}, nil
+		return []started{{id: j.Id, source: p}}, nil
 	}
 	files, root, err := collectFiles(p)
 	if err != nil {
@@ -113,7 +129,7 @@ func startImport(ctx context.Context, t *target, p, segName, format string) ([]s
 	if segName == "" {
 		segName = strings.TrimSuffix(filepath.Base(p), filepath.Ext(p))
 	}
-	var ids []string
+	var out []started
 	for _, f := range files {
 		rel, _ := filepath.Rel(root, f)
 		key := importer.ImportsPrefix + segName + "/" + filepath.ToSlash(rel)
@@ -125,9 +141,9 @@ func startImport(ctx context.Context, t *target, p, segName, format string) ([]s
 		if err := upload(ctx, t, f, key, meta); err != nil {
 			return nil, err
 		}
-		ids = append(ids, id)
+		out = append(out, started{id: id, source: "s3://" + t.app.Config.Bucket + "/" + key, uploaded: true})
 	}
-	return ids, nil
+	return out, nil
 }
 
 func upload(ctx context.Context, t *target, file, key string, meta map[string]string) error {
@@ -173,47 +189,6 @@ func newJobId() string {
 	b := make([]byte, 16)
 	rand.Read(b)
 	return hex.EncodeToString(b)
-}
-
-// waitJobs polls the jobs until they have all ended, drawing a progress line when
-// out is a terminal.
-func waitJobs(ctx context.Context, store *dynamo.Store, ids []string, out io.Writer) ([]*job.Job, error) {
-	tty := isTerminal(out)
-	start := time.Now()
-	for {
-		jobs := make([]*job.Job, 0, len(ids))
-		done := 0
-		for _, id := range ids {
-			j, err := store.Job(ctx, id)
-			if errors.Is(err, dynamo.ErrNotFound) {
-				if time.Since(start) > 2*time.Minute {
-					return nil, fmt.Errorf("job %s was never started: is the trigger running? (see the log in the data folder)", id)
-				}
-				continue
-			}
-			if err != nil {
-				return nil, err
-			}
-			jobs = append(jobs, j)
-			if j.JobStatus.Final() {
-				done++
-			}
-		}
-		if tty {
-			drawProgress(raw(out), jobs, len(ids), time.Since(start))
-		}
-		if done == len(ids) {
-			if tty {
-				fmt.Fprint(raw(out), "\r\033[K")
-			}
-			return jobs, nil
-		}
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-time.After(200 * time.Millisecond):
-		}
-	}
 }
 
 func drawProgress(out io.Writer, jobs []*job.Job, total int, elapsed time.Duration) {

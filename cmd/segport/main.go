@@ -25,8 +25,10 @@ func usageErr(format string, args ...any) error {
 	return &exitError{code: 2, err: fmt.Errorf(format, args...)}
 }
 
-// Exit codes: 1 is kept for invalid rows and FAILED jobs; every other error,
-// of usage, of a file or of the environment, is 2. A command ended by a
+// Exit codes, one rule in both modes: 1 is kept for what is wrong with the
+// user's data, invalid rows and FAILED jobs; every other error, of usage, of a
+// file, of the environment or the deployment (missing outputs, a failed
+// trigger invoke, a --wait deadline, a failed doctor check), is 2. A command ended by a
 // signal exits 128 + its number, as a shell reports it.
 const codeError = 2
 
@@ -119,6 +121,8 @@ func dispatch(ctx context.Context, cmd string, rest []string, stdout, stderr io.
 		return devCmd(ctx, rest, stdout, stderr)
 	case "console":
 		return consoleCmd(ctx, rest, stdout, stderr)
+	case "doctor":
+		return doctorCmd(ctx, rest, stdout)
 	case "help", "-h", "--help":
 		return helpCmd(ctx, rest, stdout, stderr)
 	}

@@ -25,31 +25,32 @@ const exportStaging = "pinpoint-exports/"
 
 // startExportImport starts one job importing a Pinpoint export: an s3:// prefix
 // as it is, or a local file or folder (gzip or not) copied under exportStaging.
-func startExportImport(ctx context.Context, t *target, p, segName string) (string, error) {
+func startExportImport(ctx context.Context, t *target, p, segName string) (started, error) {
 	id := newJobId()
 	url := p
+	uploaded := false
 	if !strings.HasPrefix(p, "s3://") {
 		files, root, err := collectFiles(p)
 		if err != nil {
-			return "", err
+			return started{}, err
 		}
 		prefix := exportStaging + id + "/"
 		for _, f := range files {
 			rel, _ := filepath.Rel(root, f)
 			if err := upload(ctx, t, f, prefix+filepath.ToSlash(rel), nil); err != nil {
-				return "", err
+				return started{}, err
 			}
 		}
-		url = "s3://" + t.app.Config.Bucket + "/" + prefix
+		url, uploaded = "s3://"+t.app.Config.Bucket+"/"+prefix, true
 	}
 	if segName == "" {
 		segName = path.Base(strings.TrimSuffix(filepath.ToSlash(p), "/"))
 	}
 	j, err := t.invoke(ctx, importer.Request{S3Url: url, Format: string(pinpointexport.Format), SegmentName: segName, JobId: id})
 	if err != nil {
-		return "", err
+		return started{}, err
 	}
-	return j.Id, nil
+	return started{id: j.Id, source: url, uploaded: uploaded}, nil
 }
 
 // migrateCheckCmd is `segport migrate-check [--json] PATH...`: a dry run of

@@ -47,13 +47,11 @@ func queryCmd(ctx context.Context, noun string, args []string, stdout io.Writer)
 		if err != nil {
 			return err
 		}
-		for _, j := range jobs {
-			if sf.json {
-				printJSON(stdout, j)
-			} else {
-				fmt.Fprintf(stdout, "%s  %-10s  %5d processed  %5d failed  %s -> %s\n", j.Id, j.JobStatus, j.TotalProcessed, j.TotalFailures, j.Definition.S3Url, j.Definition.SegmentName)
-			}
-		}
+		printList(stdout, jobs, sf.json, func(j *job.Job) {
+			j.CreationDate, j.CompletionDate = isoDate(j.CreationDate), isoDate(j.CompletionDate)
+		}, func(j *job.Job) {
+			fmt.Fprintf(stdout, "%s  %-10s  %5d processed  %5d failed  %s -> %s\n", j.Id, j.JobStatus, j.TotalProcessed, j.TotalFailures, j.Definition.S3Url, j.Definition.SegmentName)
+		})
 	case "jobs get":
 		j, err := st.Job(ctx, rest[0])
 		if err != nil {
@@ -68,9 +66,9 @@ func queryCmd(ctx context.Context, noun string, args []string, stdout io.Writer)
 		if err != nil {
 			return err
 		}
-		for _, s := range segs {
-			printSegment(stdout, s, sf.json)
-		}
+		printList(stdout, segs, sf.json, func(s *segment.Segment) {
+			s.CreationDate, s.LastModifiedDate = isoDate(s.CreationDate), isoDate(s.LastModifiedDate)
+		}, func(s *segment.Segment) { printSegment(stdout, s, false) })
 	case "segments get":
 		s, err := st.SegmentByName(ctx, rest[0])
 		if err != nil {
@@ -139,6 +137,25 @@ func dumpCmd(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	defer t.Close()
 	return dump.Write(ctx, stdout, t.app.Store, t.app.Objects, dump.Options{Dates: *dates})
+}
+
+// printList prints what a list command found: with --json one array, []
+// when it is empty (never null, never nothing), else a line each. dated
+// shows each item's dates as Pinpoint does.
+func printList[T any](w io.Writer, items []T, asJSON bool, dated, line func(T)) {
+	for _, it := range items {
+		dated(it)
+	}
+	if !asJSON {
+		for _, it := range items {
+			line(it)
+		}
+		return
+	}
+	if items == nil {
+		items = []T{}
+	}
+	printJSON(w, items)
 }
 
 func printJSON(w io.Writer, v any) {

@@ -17,7 +17,6 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
@@ -111,6 +110,11 @@ type target struct {
 	sqs    *sqs.Client
 	dlqs   map[string]string // dead-letter queue URL -> the queue it serves
 	apiURL string            // the deployed stack's query API (ApiUrl)
+	// deployment and awsCfg are the deployed stack's, with --aws.
+	deployment *deployment
+	awsCfg     aws.Config
+	queues     []namedQueue
+	dataDir    string // the local stack's
 }
 
 func (t *target) Close() {
@@ -144,7 +148,8 @@ func openTarget(ctx context.Context, sf *stackFlags, log *slog.Logger) (*target,
 	for src, dlq := range rt.Stack.DeadLetters {
 		dlqs[rt.Stack.Resources[dlq]] = rt.Stack.Resources[src]
 	}
-	return &target{app: rt.App, rt: rt, invoke: rt.App.Trigger.CreateImportJob, sqs: rt.Stack.SQSClient(), dlqs: dlqs}, nil
+	queues := stackQueues(func(id string) string { return rt.Stack.Resources[id] })
+	return &target{app: rt.App, rt: rt, invoke: rt.App.Trigger.CreateImportJob, sqs: rt.Stack.SQSClient(), dlqs: dlqs, queues: queues, dataDir: sf.data}, nil
 }
 
 // openAWS reads the deployed stack's outputs and parameters into a Config.
@@ -156,21 +161,12 @@ func openAWS(ctx context.Context, stack string) (*target, error) {
 	if err != nil {
 		return nil, fmt.Errorf("aws configuration: %w", err)
 	}
-	out, err := cloudformation.NewFromConfig(awsCfg).DescribeStacks(ctx, &cloudformation.DescribeStacksInput{StackName: aws.String(stack)})
+	d, err := describeDeployment(ctx, awsCfg, stack)
 	if err != nil {
-		return nil, fmt.Errorf("describe stack %s: %w", stack, err)
+		return nil, err
 	}
-	if len(out.Stacks) == 0 {
-		return nil, fmt.Errorf("stack %s not found", stack)
-	}
-	vals := map[string]string{}
-	for _, o := range out.Stacks[0].Outputs {
-		vals[aws.ToString(o.OutputKey)] = aws.ToString(o.OutputValue)
-	}
-	for _, p := range out.Stacks[0].Parameters {
-		vals[aws.ToString(p.ParameterKey)] = aws.ToString(p.ParameterValue)
-	}
-	shards, _ := strconv.Atoi(vals["MembershipShards"])
+	vals := d.outputs
+	shards, _ := strconv.Atoi(d.params["MembershipShards"])
 	cfg := &config.Config{
 		Bucket: vals["BucketName"], ParseQueueURL: vals["ParseQueueUrl"], WriteQueueURL: vals["WriteQueueUrl"],
 		Tables: dynamo.Tables{
@@ -186,19 +182,24 @@ func openAWS(ctx context.Context, stack string) (*target, error) {
 		payload, _ := json.Marshal(req)
 		res, err := lc.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String(fn), Payload: payload})
 		if err != nil {
-			return nil, fmt.Errorf("invoke %s: %w", fn, err)
+			return nil, fmt.Errorf("invoke the trigger %s: %w", fn, err)
 		}
 		if res.FunctionError != nil {
-			return nil, fmt.Errorf("invoke %s: %s: %s", fn, aws.ToString(res.FunctionError), res.Payload)
+			return nil, fmt.Errorf("the trigger %s failed (%s): %s (its log: %s)", fn, aws.ToString(res.FunctionError), res.Payload, vals["TriggerLogGroupName"])
 		}
 		var j job.Job
 		if err := json.Unmarshal(res.Payload, &j); err != nil {
-			return nil, fmt.Errorf("decode %s response: %w", fn, err)
+			return nil, fmt.Errorf("decode the response of the trigger %s: %w", fn, err)
 		}
 		return &j, nil
 	}
 	dlqs := map[string]string{vals["ParseDLQUrl"]: vals["ParseQueueUrl"], vals["WriteDLQUrl"]: vals["WriteQueueUrl"]}
-	return &target{app: a, invoke: invoke, sqs: sqs.NewFromConfig(awsCfg), dlqs: dlqs, apiURL: vals["ApiUrl"]}, nil
+	queues := stackQueues(func(id string) string {
+		return vals[map[string]string{"ParseQueue": "ParseQueueUrl", "WriteQueue": "WriteQueueUrl", "ParseDLQ": "ParseDLQUrl",
+			"WriteDLQ": "WriteDLQUrl", "TriggerFailures": "TriggerFailuresUrl"}[id]]
+	})
+	return &target{app: a, invoke: invoke, sqs: sqs.NewFromConfig(awsCfg), dlqs: dlqs, apiURL: vals["ApiUrl"],
+		deployment: d, awsCfg: awsCfg, queues: queues}, nil
 }
 
 var stackNameLine = regexp.MustCompile(`(?m)^\s*stack_name\s*=\s*"([^"]+)"`)

@@ -6,6 +6,7 @@ package localrun
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -26,7 +27,10 @@ import (
 
 // Options configure Open.
 type Options struct {
-	DataDir           string
+	DataDir string
+	// Template is the SAM template the stack is provisioned from (default:
+	// the repository's, embedded).
+	Template          []byte
 	NodeDir           string            // default: one shared install per machine
 	Parameters        map[string]string // template parameter overrides
 	VisibilityTimeout time.Duration     // default 30 s
@@ -109,12 +113,18 @@ func Open(ctx context.Context, opts Options) (*Runtime, error) {
 		opts.VisibilityTimeout = 30 * time.Second
 	}
 	r := &Runtime{}
+	if opts.Template == nil {
+		opts.Template = segport.Template
+	}
 	st, err = localstack.Start(ctx, localstack.Options{
-		DataDir: opts.DataDir, NodeDir: opts.NodeDir, Template: segport.Template,
+		DataDir: opts.DataDir, NodeDir: opts.NodeDir, Template: opts.Template,
 		Parameters: opts.Parameters, VisibilityTimeout: opts.VisibilityTimeout, Logger: opts.Log,
 		OnObjectCreated: func(ctx context.Context, ev events.S3Event) error {
 			return r.App.S3Handler()(ctx, ev)
 		},
+		Invokers: map[string]localstack.Invoker{"TriggerFunction": func(ctx context.Context, p json.RawMessage) (any, error) {
+			return r.App.TriggerHandler()(ctx, p)
+		}},
 	})
 	if err != nil {
 		return nil, err

@@ -60,6 +60,8 @@ func (ep endpointSource) GetServiceBaseEndpoint(_ context.Context, sdkID string)
 		return ep.SQS, ep.SQS != "", nil
 	case "DynamoDB":
 		return ep.DynamoDB, ep.DynamoDB != "", nil
+	case "CloudFormation", "Lambda", "CloudWatch":
+		return ep.Control, ep.Control != "", nil
 	}
 	return "", false, nil
 }
@@ -82,16 +84,19 @@ func (s *Stack) DynamoClient() *dynamodb.Client { return s.ddbc }
 // configuration at the stack.
 func (s *Stack) ExportLines() []string {
 	vars := map[string]string{
-		"AWS_ENDPOINT_URL_S3":       s.Endpoints.S3,
-		"AWS_ENDPOINT_URL_SQS":      s.Endpoints.SQS,
-		"AWS_ENDPOINT_URL_DYNAMODB": s.Endpoints.DynamoDB,
-		"AWS_ACCESS_KEY_ID":         AccessKeyID,
-		"AWS_SECRET_ACCESS_KEY":     SecretAccessKey,
-		"AWS_REGION":                Region,
-		"AWS_DEFAULT_REGION":        Region, // AWS CLI v1 reads only this one
+		"AWS_ENDPOINT_URL_S3":             s.Endpoints.S3,
+		"AWS_ENDPOINT_URL_SQS":            s.Endpoints.SQS,
+		"AWS_ENDPOINT_URL_DYNAMODB":       s.Endpoints.DynamoDB,
+		"AWS_ENDPOINT_URL_CLOUDFORMATION": s.Endpoints.Control,
+		"AWS_ENDPOINT_URL_LAMBDA":         s.Endpoints.Control,
+		"AWS_ENDPOINT_URL_CLOUDWATCH":     s.Endpoints.Control,
+		"AWS_ACCESS_KEY_ID":               AccessKeyID,
+		"AWS_SECRET_ACCESS_KEY":           SecretAccessKey,
+		"AWS_REGION":                      Region,
+		"AWS_DEFAULT_REGION":              Region, // AWS CLI v1 reads only this one
 	}
 	names := []string{"AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL_SQS", "AWS_ENDPOINT_URL_DYNAMODB",
-		"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION", "AWS_DEFAULT_REGION"}
+		"AWS_ENDPOINT_URL_CLOUDFORMATION", "AWS_ENDPOINT_URL_LAMBDA", "AWS_ENDPOINT_URL_CLOUDWATCH", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION", "AWS_DEFAULT_REGION"}
 	// The functions' environment, less what the stack sets above: the template
 	// declares the AWS_ENDPOINT_URL_* variables empty for sam local invoke.
 	env := s.Env()

@@ -47,6 +47,16 @@
 //     (whole object or x-amz-copy-source-range) and answers EntityTooSmall
 //     as S3 does. Multipart parts are held in memory until completed.
 //
+// The control plane (control.go, alarms.go, notifyconfig.go) serves, on one
+// more port, what the CLI's --aws mode and segport doctor read of a deployed
+// stack: CloudFormation DescribeStacks (the template's outputs resolved
+// locally), Lambda event-source mappings (disabling one pauses it), event
+// invoke config and Invoke (Options.Invokers), CloudWatch DescribeAlarms, and
+// on the S3 port the bucket's notification configuration (the notifier's
+// triggers, replaceable with PutBucketNotificationConfiguration). An S3 event
+// the handler fails on every attempt goes to its function's on-failure
+// destination, as Lambda's asynchronous invocation sends it.
+//
 // Emulator installs: Start writes node/package.json, node/package-lock.json
 // and the launcher into NodeDir and runs `npm ci` there when node_modules is
 // missing or came from another lock. Node.js 20+ and npm must be on PATH.

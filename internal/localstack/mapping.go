@@ -63,6 +63,8 @@ type mapper struct {
 	log    *slog.Logger
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
+	// paused stops the pollers' receives, as a disabled mapping does.
+	paused atomic.Bool
 }
 
 func newMapper(ctx context.Context, client *sqs.Client, act *activity, log *slog.Logger, m Mapping) (*mapper, error) {
@@ -104,12 +106,20 @@ func (mp *mapper) stop() {
 
 func (mp *mapper) poll(ctx context.Context) {
 	for ctx.Err() == nil {
+		if mp.paused.Load() {
+			sleep(ctx, 100*time.Millisecond)
+			continue
+		}
 		msgs, err := mp.collect(ctx)
 		if err != nil {
 			if ctx.Err() == nil {
 				mp.log.Warn("receive messages", "err", err)
 				sleep(ctx, 200*time.Millisecond)
 			}
+			continue
+		}
+		if len(msgs) > 0 && mp.paused.Load() {
+			mp.release(ctx, msgs) // received by a poll begun before the mapping was disabled
 			continue
 		}
 		if len(msgs) > 0 {
@@ -227,6 +237,17 @@ func (mp *mapper) delete(ctx context.Context, msgs []sqstypes.Message) error {
 		}
 	}
 	return nil
+}
+
+// release makes messages visible again at once.
+func (mp *mapper) release(ctx context.Context, msgs []sqstypes.Message) {
+	for _, m := range msgs {
+		if _, err := mp.sqs.ChangeMessageVisibility(ctx, &sqs.ChangeMessageVisibilityInput{
+			QueueUrl: aws.String(mp.m.QueueURL), ReceiptHandle: m.ReceiptHandle, VisibilityTimeout: 0,
+		}); err != nil {
+			mp.log.Warn("release message", "err", err)
+		}
+	}
 }
 
 // sqsEvent shapes received messages as Lambda's SQS event.

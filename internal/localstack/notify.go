@@ -24,6 +24,7 @@ var notifyRetryDelays = []time.Duration{200 * time.Millisecond, time.Second}
 // s3Trigger is one S3 event source of a function in the template.
 type s3Trigger struct {
 	configurationID string
+	function        string // the ARN of the function it invokes
 	bucket          string
 	events          []string // "s3:ObjectCreated:*", "s3:ObjectCreated:Put", ...
 	prefix, suffix  string
@@ -45,16 +46,21 @@ func (t s3Trigger) matches(bucket, key, eventName string) bool {
 // notifier turns successful object-creating requests to the S3 emulator into
 // S3 events delivered one at a time, in order, to a callback.
 type notifier struct {
-	triggers []s3Trigger
-	backend  gofakes3.Backend
-	deliver  func(context.Context, events.S3Event) error
-	now      func() time.Time
-	log      *slog.Logger
-	act      *activity // its gen moves with pending, for Idle
+	triggersMu sync.Mutex
+	triggers   []s3Trigger // the bucket notification configuration
+	backend    gofakes3.Backend
+	deliver    func(context.Context, events.S3Event) error
+	now        func() time.Time
+	log        *slog.Logger
+	act        *activity // its gen moves with pending, for Idle
+
+	// failed receives an event the handler failed on every attempt, with the
+	// function its trigger names, as Lambda hands it to an on-failure destination.
+	failed func(ctx context.Context, function string, ev events.S3Event, err error)
 
 	sequencer atomic.Uint64
 	pending   atomic.Int64 // requests in flight plus events not yet delivered
-	queue     chan events.S3Event
+	queue     chan queuedEvent
 	ctx       context.Context
 	cancel    context.CancelFunc
 	done      chan struct{}
@@ -65,7 +71,7 @@ func newNotifier(triggers []s3Trigger, backend gofakes3.Backend, deliver func(co
 	ctx, cancel := context.WithCancel(context.Background())
 	n := &notifier{
 		triggers: triggers, backend: backend, deliver: deliver, now: now, log: log, act: act,
-		queue: make(chan events.S3Event, 1024), ctx: ctx, cancel: cancel, done: make(chan struct{}),
+		queue: make(chan queuedEvent, 1024), ctx: ctx, cancel: cancel, done: make(chan struct{}),
 	}
 	n.sequencer.Store(uint64(now().UnixNano()))
 	go n.run()
@@ -75,6 +81,10 @@ func newNotifier(triggers []s3Trigger, backend gofakes3.Backend, deliver func(co
 // wrap observes the S3 handler's object-creating requests.
 func (n *notifier) wrap(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Query().Has("notification") {
+			n.notificationConfiguration(w, r)
+			return
+		}
 		eventName := creationEvent(r)
 		if eventName == "" || n.deliver == nil {
 			h.ServeHTTP(w, r)
@@ -124,7 +134,10 @@ func (n *notifier) objectCreated(r *http.Request, rec *statusRecorder, eventName
 		return 0
 	}
 	count := 0
-	for _, t := range n.triggers {
+	n.triggersMu.Lock()
+	triggers := n.triggers
+	n.triggersMu.Unlock()
+	for _, t := range triggers {
 		if !t.matches(bucket, key, eventName) {
 			continue
 		}
@@ -134,7 +147,7 @@ func (n *notifier) objectCreated(r *http.Request, rec *statusRecorder, eventName
 			continue
 		}
 		select {
-		case n.queue <- ev:
+		case n.queue <- queuedEvent{ev, t.function}:
 			count++
 		case <-n.ctx.Done():
 			return count
@@ -217,14 +230,21 @@ func (n *notifier) run() {
 		select {
 		case <-n.ctx.Done():
 			return
-		case ev := <-n.queue:
-			n.deliverWithRetries(ev)
+		case q := <-n.queue:
+			n.deliverWithRetries(q)
 			n.addPending(-1)
 		}
 	}
 }
 
-func (n *notifier) deliverWithRetries(ev events.S3Event) {
+// queuedEvent is an S3 event on its way to a function.
+type queuedEvent struct {
+	ev       events.S3Event
+	function string
+}
+
+func (n *notifier) deliverWithRetries(q queuedEvent) {
+	ev := q.ev
 	key := ev.Records[0].S3.Object.Key
 	for attempt := 0; ; attempt++ {
 		err := n.safeDeliver(ev)
@@ -232,7 +252,10 @@ func (n *notifier) deliverWithRetries(ev events.S3Event) {
 			return
 		}
 		if attempt == len(notifyRetryDelays) {
-			n.log.Error("S3 event dropped after retries", "key", key, "attempts", attempt+1, "err", err)
+			n.log.Error("S3 event failed every attempt", "key", key, "attempts", attempt+1, "err", err)
+			if n.failed != nil {
+				n.failed(n.ctx, q.function, ev, err)
+			}
 			return
 		}
 		n.log.Warn("S3 event handler failed; retrying", "key", key, "attempt", attempt+1, "err", err)

@@ -54,11 +54,16 @@ func (s *s3Server) close(ctx context.Context) error {
 	if s == nil {
 		return nil
 	}
+	return shutdown(ctx, s.srv, "s3")
+}
+
+// shutdown stops a server, waiting up to 5 s for its requests to end.
+func shutdown(ctx context.Context, srv *http.Server, what string) error {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	if err := s.srv.Shutdown(ctx); err != nil {
-		s.srv.Close()
-		return fmt.Errorf("shut down s3: %w", err)
+	if err := srv.Shutdown(ctx); err != nil {
+		srv.Close()
+		return fmt.Errorf("shut down %s: %w", what, err)
 	}
 	return nil
 }

@@ -64,7 +64,7 @@ func eventSources(t *template, r *resolver) ([]EventSource, []s3Trigger, error) 
 			case "S3":
 				var tr s3Trigger
 				tr, err = s3Source(r, ev.Properties)
-				tr.configurationID = fn + name
+				tr.configurationID, tr.function = fn+name, r.attrs[fn]["Arn"]
 				triggers = append(triggers, tr)
 			}
 			if err != nil {

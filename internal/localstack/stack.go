@@ -40,8 +40,11 @@ type Options struct {
 	// OnObjectCreated receives the S3 events of the template's S3 event
 	// sources, one at a time in order; an error is retried twice.
 	OnObjectCreated func(context.Context, events.S3Event) error
-	Logger          *slog.Logger
-	Now             func() time.Time
+	// Invokers run the functions invoked directly (Lambda Invoke on the
+	// control plane), by logical id.
+	Invokers map[string]Invoker
+	Logger   *slog.Logger
+	Now      func() time.Time
 }
 
 // Endpoints are the emulators' base URLs.
@@ -49,6 +52,8 @@ type Endpoints struct {
 	S3       string `json:"s3"`
 	SQS      string `json:"sqs"`
 	DynamoDB string `json:"dynamodb"`
+	// Control serves CloudFormation and Lambda (control.go).
+	Control string `json:"control"`
 }
 
 // Stack is a running local AWS stack, or a client of one (see Attach).
@@ -74,6 +79,7 @@ type Stack struct {
 	fauxqs    *emulator
 	dynalite  *emulator
 	notifier  *notifier
+	control   *controlPlane
 	unlock    func()
 	act       activity
 	mu        sync.Mutex
@@ -232,12 +238,32 @@ func (s *Stack) provision(ctx context.Context, tmpl *template, params map[string
 		s.Bucket = s.Resources[buckets[0]]
 	}
 	s.notifier = newNotifier(triggers, backend, opts.OnObjectCreated, opts.Now, s.log, &s.act)
+	s.notifier.failed = s.onFailure
 	if s.s3srv, err = serveS3(backend, s.notifier); err != nil {
 		return err
 	}
 	s.Endpoints.S3 = s.s3srv.url
+	if s.control, err = newControlPlane(tmpl, params, p.res, sources, opts); err != nil {
+		return err
+	}
+	s.control.pause, s.control.sqs = s.pauseMappings, s.sqsc
+	if err := s.control.serve(); err != nil {
+		return err
+	}
+	s.Endpoints.Control = s.control.url
 	s.clients = newClients(s.Endpoints)
 	return nil
+}
+
+// pauseMappings stops or resumes the mappings that read a queue.
+func (s *Stack) pauseMappings(queueURL string, paused bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for mp := range s.mappers {
+		if mp.m.QueueURL == queueURL {
+			mp.paused.Store(paused)
+		}
+	}
 }
 
 // Env is the template's global function environment merged with every
@@ -281,6 +307,7 @@ func (s *Stack) StartMapping(ctx context.Context, m Mapping) (stop func(), err e
 	if s.closed {
 		return nil, errors.New("start mapping: stack closed")
 	}
+	mp.paused.Store(s.control != nil && !s.control.mappingEnabled(m.QueueURL))
 	mp.start(context.Background())
 	s.mappers[mp] = true
 	var once sync.Once
@@ -314,7 +341,7 @@ func (s *Stack) shutdown() error {
 	for mp := range mappers {
 		mp.stop()
 	}
-	err := s.s3srv.close(context.Background())
+	err := errors.Join(s.s3srv.close(context.Background()), s.control.close(context.Background()))
 	if s.notifier != nil {
 		s.notifier.close()
 	}

@@ -18,6 +18,7 @@ const (
 	typeQueue    = "AWS::SQS::Queue"
 	typeTable    = "AWS::DynamoDB::Table"
 	typeFunction = "AWS::Serverless::Function"
+	typeLogGroup = "AWS::Logs::LogGroup"
 )
 
 // template is the part of a SAM template the local stack understands.
@@ -28,6 +29,7 @@ type template struct {
 	Parameters map[string]parameter
 	GlobalEnv  map[string]any
 	Resources  map[string]resource
+	Outputs    map[string]struct{ Value any }
 }
 
 type parameter struct {
@@ -73,6 +75,9 @@ func parseTemplate(data []byte) (*template, error) {
 	}
 	if err := remarshal(top["Resources"], &t.Resources); err != nil {
 		return nil, fmt.Errorf("parse template resources: %w", err)
+	}
+	if err := remarshal(top["Outputs"], &t.Outputs); err != nil {
+		return nil, fmt.Errorf("parse template outputs: %w", err)
 	}
 	return t, nil
 }
