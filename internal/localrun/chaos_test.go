@@ -85,7 +85,6 @@ func TestChaosEqualsCleanRun(t *testing.T) {
 		spec chaos.Spec
 	}{{"random", randomSpec(rng)}, {"soak", soak}} {
 		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel() // each on a stack of its own
 			c := chaos.New(tc.spec)
 			start := time.Now()
 			got := importFiles(t, openRuntime(t, chaosOptions(c)), name, files)
