@@ -21,13 +21,13 @@ type command struct {
 // --aws, the deployed one. The README's CLI table shows the same synopses.
 var (
 	fileCommands = []command{
-		{"validate", []string{"segport validate [--format csv|json] [--json] PATH..."},
+		{"validate", []string{"segport validate [--format csv|json] [--country-codes alpha-3|alpha-2] [--json] PATH..."},
 			"checks files (a folder: every file in it): one FILE:LINE: FIELD: message line per bad row, then a summary line per file"},
-		{"parse", []string{"segport parse [--format csv|json] FILE"},
+		{"parse", []string{"segport parse [--format csv|json] [--country-codes alpha-3|alpha-2] FILE"},
 			"prints each valid endpoint as one canonical JSON line; row errors go to stderr"},
 		{"plan", []string{"segport plan [--piece-size N] [--format csv|json] FILE"},
 			"prints the byte-range pieces an import would split the file into"},
-		{"migrate-check", []string{"segport migrate-check [--json] PATH..."},
+		{"migrate-check", []string{"segport migrate-check [--country-codes alpha-3|alpha-2] [--json] PATH..."},
 			"a dry run of migrating a Pinpoint export: files or folders, gzip or not"},
 	}
 	stackCommands = []command{

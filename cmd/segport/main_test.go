@@ -43,7 +43,7 @@ func runCLI(t *testing.T, args ...string) (string, string, int) {
 
 func TestValidate(t *testing.T) {
 	good := writeFile(t, "good.csv", "ChannelType,Address\nEMAIL,a@example.com\n")
-	bad := writeFile(t, "bad.csv", "ChannelType,Address,Location.Country\nEMAIL,a@example.com,US\nFAX,1,USA\nSMS,2065550182,USA\n")
+	bad := writeFile(t, "bad.csv", "ChannelType,Address,Location.Country\nEMAIL,a@example.com,UK\nFAX,1,USA\nSMS,2065550182,USA\n")
 	broken := writeFile(t, "broken.csv", "Demographic.make\nx\n")
 	noext := writeFile(t, "people", `{"ChannelType":"SMS","Address":"2065550182"}`+"\n")
 	tests := []struct {
@@ -54,13 +54,13 @@ func TestValidate(t *testing.T) {
 	}{
 		{"valid", []string{"validate", good}, []string{good + ": 1 rows, 1 valid, 0 invalid"}, 0},
 		{"bad rows", []string{"validate", bad}, []string{
-			bad + ":2: Location.Country: US: did you mean USA?",
+			bad + `:2: Location.Country: "UK" is not an ISO 3166-1 country code (alpha-2 such as US, or alpha-3 such as USA); did you mean GB?`,
 			bad + `:3: ChannelType: "FAX" is not one of`,
 			bad + ": 3 rows, 1 valid, 2 invalid"}, 1},
 		{"file error", []string{"validate", good, broken}, []string{broken + ":1: Demographic.make: did you mean Demographic.Make?"}, 2},
 		{"sniffed json", []string{"validate", noext}, []string{noext + ": 1 rows, 1 valid, 0 invalid"}, 0},
 		{"forced format", []string{"validate", "--format", "csv", noext}, []string{noext + ":1: header column 2: a double quote in an unquoted field"}, 2},
-		{"json output", []string{"validate", "--json", bad}, []string{`{"File":"` + bad + `","Format":"CSV","Rows":3,"Valid":1,"Invalid":2,"Failures":[{"Line":2,"Field":"Location.Country","Message":"US: did you mean USA? (ISO 3166-1 alpha-3 is required)"}`}, 1},
+		{"json output", []string{"validate", "--json", bad}, []string{`{"File":"` + bad + `","Format":"CSV","Rows":3,"Valid":1,"Invalid":2,"Failures":[{"Line":2,"Field":"Location.Country","Message":"\"UK\" is not an ISO 3166-1 country code (alpha-2 such as US, or alpha-3 such as USA); did you mean GB?"}`}, 1},
 		{"no file", []string{"validate"}, nil, 2},
 		{"bad flag", []string{"validate", "--nope", good}, nil, 2},
 	}
@@ -148,5 +148,27 @@ func TestPlan(t *testing.T) {
 	}
 	if _, _, code := runCLI(t, "plan", "--piece-size", "0", "../../examples/spec-example.csv"); code != 2 {
 		t.Errorf("a zero piece size gave exit code %d, want 2", code)
+	}
+}
+
+// TestParseGuideFiles: the CSV and JSON endpoint files of Pinpoint's current guide
+// give the same endpoints, countries in the form asked for.
+func TestParseGuideFiles(t *testing.T) {
+	dir := "../../internal/localrun/testdata/guide/"
+	for _, form := range []struct{ flag, us string }{{"alpha-3", `"Country":"USA"`}, {"alpha-2", `"Country":"US"`}} {
+		csvOut, errOut, code := runCLI(t, "parse", "--country-codes", form.flag, dir+"endpoints.csv")
+		if code != 0 || errOut != "" {
+			t.Fatalf("parse csv: %d %s", code, errOut)
+		}
+		jsonOut, errOut, code := runCLI(t, "parse", "--country-codes", form.flag, dir+"endpoints.json")
+		if code != 0 || errOut != "" {
+			t.Fatalf("parse json: %d %s", code, errOut)
+		}
+		if csvOut != jsonOut || strings.Count(csvOut, "\n") != 5 || strings.Count(csvOut, form.us) != 2 {
+			t.Fatalf("%s: csv\n%s\njson\n%s", form.flag, csvOut, jsonOut)
+		}
+	}
+	if _, errOut, code := runCLI(t, "parse", "--country-codes", "numeric", dir+"endpoints.csv"); code != 2 || !strings.Contains(errOut, "--country-codes") {
+		t.Fatalf("bad form: %d %s", code, errOut)
 	}
 }

@@ -57,14 +57,18 @@ func startExportImport(ctx context.Context, t *target, p, segName string) (strin
 func migrateCheckCmd(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("migrate-check", flag.ContinueOnError)
 	asJSON := fs.Bool("json", false, "print the report as one JSON object")
+	limitsOf := countryFlag(fs)
 	paths, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	limits, err := limitsOf()
 	if err != nil {
 		return err
 	}
 	if len(paths) == 0 {
 		return usageErr("migrate-check: name the export: a file or a folder")
 	}
-	limits := endpoint.DefaultLimits()
 	var c pinpointexport.Check
 	for _, p := range paths {
 		files, _, err := collectFiles(p)

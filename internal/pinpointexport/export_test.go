@@ -100,7 +100,7 @@ func TestDecode(t *testing.T) {
 		{name: "an unknown alpha-2 code fails its row like an import",
 			input:    `{"Id":"a","Location":{"Country":"XX"}}` + "\n" + `{"Id":"b","Location":{"Country":"UK"}}` + "\n" + `{"Id":"c","Location":{"Country":"GB"}}`,
 			want:     []string{`{"Id":"c","Location":{"Country":"GBR"}}`},
-			wantErrs: []string{`x.json:1: Location.Country: "XX" is not an ISO 3166-1 alpha-3 country code`, `x.json:2: Location.Country: "UK" is not`}},
+			wantErrs: []string{`x.json:1: Location.Country: "XX" is not an ISO 3166-1 country code`, `x.json:2: Location.Country: "UK" is not`}},
 		{name: "values the import refuses fail their row",
 			input: `{"Id":"a","ChannelType":"PUSH"}` + "\n" + `{"Id":"b","CreationDate":"yesterday"}` + "\n" +
 				`{"Id":"c","OptOut":true}` + "\n" + `{"Id":"d","Metrics":{"m":[1]}}` + "\n" + `{"Id":"e","Location":"Lisbon"}` + "\n" +
@@ -179,6 +179,16 @@ func TestCounts(t *testing.T) {
 	}
 	if got := mapString(c.Kept); got != "CreationDate=1" {
 		t.Errorf("Kept %s", got)
+	}
+
+	// A deployment that stores alpha-2 keeps the export's codes and converts
+	// alpha-3 ones.
+	eps, _, _, d := decodeAll(t, input, decode.Options{Limits: endpoint.Limits{Country: endpoint.CountryAlpha2}})
+	if got := mapString(d.Counts().Converted); got != "Location.Country: USA -> US=1" {
+		t.Errorf("alpha-2 form: Converted %s", got)
+	}
+	if len(eps) != 3 || !strings.Contains(eps[0], `"Country":"US"`) || !strings.Contains(eps[2], `"Country":"CA"`) {
+		t.Errorf("alpha-2 form: endpoints %q", eps)
 	}
 }
 

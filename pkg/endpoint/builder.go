@@ -173,7 +173,7 @@ func (b *Builder) set(a Attr, v string) {
 	case KindUserId:
 		b.put(a, &b.user().UserId, v)
 	case KindCountry:
-		c, msg := NormalizeCountry(v)
+		c, msg := NormalizeCountry(v, b.Limits.Country)
 		if msg != "" {
 			b.Fail(a.Name(), msg)
 			return

@@ -1,0 +1,88 @@
+package localrun
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/segport/segport/pkg/job"
+)
+
+// The example files of Pinpoint's current user guide (testdata/guide): endpoint
+// definitions with alpha-2 countries and user IDs, and files of user IDs.
+
+func guideFile(t *testing.T, name string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("testdata", "guide", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// guideEndpoints are the guide's five endpoints as stored, sorted by Id, with
+// their countries in form ("CAN"/"USA"/"CHN" or "CA"/"US"/"CN").
+func guideEndpoints(ca, us, cn string) []string {
+	eps := []string{
+		`{"Id":"e2889debfbb366b1a7b3c0217c2efef0","ChannelType":"SMS","Address":"+16045550182","Location":{"Country":"` + ca + `"},"Demographic":{"Make":"LG","Platform":"Android"},"User":{"UserId":"example-user-id-1"}}`,
+		`{"Id":"90fd114cfdd9a506d0888cd355605098","ChannelType":"APNS","Address":"1a2b3c4d5e6f7g8h9i0j1a2b3c4d5e6f","Location":{"Country":"` + us + `"},"Demographic":{"Make":"Apple","Platform":"iOS"},"User":{"UserId":"example-user-id-2"}}`,
+		`{"Id":"f1ac0032caf20995a1e03a9582adef1c","ChannelType":"EMAIL","Address":"john.stiles@example.com","Location":{"Country":"` + us + `"},"Demographic":{"Make":"Apple","Platform":"iOS"},"User":{"UserId":"example-user-id-2"}}`,
+		`{"Id":"40eb6096c20b1ab6cc05cc174c4f5487","ChannelType":"GCM","Address":"4d5e6f1a2b3c4d5e6f7g8h9i0j1a2b3c","Location":{"Country":"` + cn + `"},"Demographic":{"Make":"Google","Platform":"Android"},"User":{"UserId":"example-user-id-3"}}`,
+		`{"Id":"e62d13699e92abd134fcc7b021c3f395","ChannelType":"EMAIL","Address":"wang.xiulan@example.com","Location":{"Country":"` + cn + `"},"Demographic":{"Make":"OnePlus","Platform":"Android"},"User":{"UserId":"example-user-id-3"}}`,
+	}
+	slices.Sort(eps)
+	return eps
+}
+
+func sortedMembers(t *testing.T, rt *Runtime, seg string) []string {
+	t.Helper()
+	m := members(t, rt, seg)
+	slices.Sort(m)
+	return m
+}
+
+// TestGuideEndpointFilesAlpha3: with the default CountryCodes, the guide's CSV and
+// JSON endpoint files import unchanged, every row, into the same endpoints with
+// alpha-3 countries.
+func TestGuideEndpointFilesAlpha3(t *testing.T) {
+	rt := sharedRuntime(t)
+	want := guideEndpoints("CAN", "USA", "CHN")
+	for _, name := range []string{"endpoints.csv", "endpoints.json"} {
+		seg := "guide-a3-" + strings.ReplaceAll(name, ".", "-")
+		j := importFile(t, rt, "imports/"+seg+"/"+name, guideFile(t, name))
+		if j.JobStatus != job.Completed || j.TotalProcessed != 5 || j.TotalFailures != 0 {
+			t.Fatalf("%s: job %s, %d processed, %d failed %q", name, j.JobStatus, j.TotalProcessed, j.TotalFailures, j.Failures)
+		}
+		if got := sortedMembers(t, rt, seg); !slices.Equal(got, want) {
+			t.Fatalf("%s: members\n%s\nwant\n%s", name, strings.Join(got, "\n"), strings.Join(want, "\n"))
+		}
+	}
+}
+
+// TestGuideEndpointFilesAlpha2: a deployment with CountryCodes=alpha-2 stores
+// today's Pinpoint's form, and converts alpha-3 countries to it.
+func TestGuideEndpointFilesAlpha2(t *testing.T) {
+	rt := openRuntime(t, Options{Parameters: map[string]string{"CountryCodes": "alpha-2"}})
+	want := guideEndpoints("CA", "US", "CN")
+	for _, name := range []string{"endpoints.json", "endpoints.csv"} {
+		seg := "guide-a2-" + strings.ReplaceAll(name, ".", "-")
+		j := importFile(t, rt, "imports/"+seg+"/"+name, guideFile(t, name))
+		if j.JobStatus != job.Completed || j.TotalProcessed != 5 || j.TotalFailures != 0 {
+			t.Fatalf("%s: job %s, %d processed, %d failed %q", name, j.JobStatus, j.TotalProcessed, j.TotalFailures, j.Failures)
+		}
+		if got := sortedMembers(t, rt, seg); !slices.Equal(got, want) {
+			t.Fatalf("%s: members\n%s\nwant\n%s", name, strings.Join(got, "\n"), strings.Join(want, "\n"))
+		}
+	}
+	// The spec's alpha-3 file is stored in alpha-2 too.
+	j := importFile(t, rt, "imports/guide-a2-spec/x.csv", "ChannelType,Address,Location.Country\nSMS,2065550182,USA\nEMAIL,a@example.com,egy\n")
+	if j.TotalProcessed != 2 {
+		t.Fatalf("spec file: %d processed, %q", j.TotalProcessed, j.Failures)
+	}
+	got := strings.Join(sortedMembers(t, rt, "guide-a2-spec"), "\n")
+	if !strings.Contains(got, `"Country":"US"`) || !strings.Contains(got, `"Country":"EG"`) {
+		t.Fatalf("spec file members: %s", got)
+	}
+}
