@@ -86,3 +86,25 @@ func TestGuideEndpointFilesAlpha2(t *testing.T) {
 		t.Fatalf("spec file members: %s", got)
 	}
 }
+
+// TestPushChannel: PUSH, a ChannelType of Pinpoint's API that exports show, is
+// accepted in any case, stored as PUSH and counted under it.
+func TestPushChannel(t *testing.T) {
+	rt := sharedRuntime(t)
+	j := importFile(t, rt, "imports/push/devices.csv", "ChannelType,Address,User.UserId\nPUSH,device-token-1,u1\npush,device-token-2,u2\nPUSH,a token,u3\n")
+	if j.JobStatus != job.Completed || j.TotalProcessed != 2 || j.TotalFailures != 1 || !strings.Contains(j.Failures[0], ":4: Address:") {
+		t.Fatalf("job %s, %d processed, failures %q", j.JobStatus, j.TotalProcessed, j.Failures)
+	}
+	seg, err := rt.App.Store.SegmentByName(testCtx(t), "push")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := seg.ImportDefinition.ChannelCounts["PUSH"]; n != 2 || seg.ImportDefinition.Size != 2 || seg.EndpointCount != 2 {
+		t.Fatalf("segment %+v", seg)
+	}
+	for _, m := range members(t, rt, "push") {
+		if !strings.Contains(m, `"ChannelType":"PUSH","Address":"device-token-`) {
+			t.Fatalf("member %s", m)
+		}
+	}
+}

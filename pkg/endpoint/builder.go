@@ -268,7 +268,7 @@ func (b *Builder) put(a Attr, dst *string, v string) {
 // switch finds it faster than a loop over Channels.
 func exactChannel(v string) string {
 	switch v {
-	case "GCM", "APNS", "APNS_SANDBOX", "APNS_VOIP", "APNS_VOIP_SANDBOX", "ADM", "SMS", "VOICE", "EMAIL", "BAIDU", "CUSTOM", "IN_APP":
+	case "GCM", "APNS", "APNS_SANDBOX", "APNS_VOIP", "APNS_VOIP_SANDBOX", "ADM", "SMS", "VOICE", "EMAIL", "BAIDU", "CUSTOM", "IN_APP", "PUSH":
 		return v
 	}
 	return ""

@@ -80,6 +80,9 @@ func TestBuilder(t *testing.T) {
 		{name: "channel BAIDU", input: []kv{{"ChannelType", "BAIDU"}, {"Address", "tok"}}, want: `"ChannelType":"BAIDU","Address":"tok"`},
 		{name: "channel CUSTOM", input: []kv{{"ChannelType", "CUSTOM"}, {"Address", "https://hook.example/x"}}, want: `"ChannelType":"CUSTOM","Address":"https://hook.example/x"`},
 		{name: "channel IN_APP", input: []kv{{"ChannelType", "IN_APP"}, {"Address", "tok"}}, want: `"ChannelType":"IN_APP","Address":"tok"`},
+		{name: "channel PUSH", input: []kv{{"ChannelType", "PUSH"}, {"Address", "tok"}}, want: `"ChannelType":"PUSH","Address":"tok"`},
+		{name: "channel push lower case", input: []kv{{"ChannelType", "push"}, {"Address", "tok"}}, want: `"ChannelType":"PUSH","Address":"tok"`},
+		{name: "channel PUSH address with space", input: []kv{{"ChannelType", "PUSH"}, {"Address", "to k"}}, wantErr: "Address:"},
 		{name: "channel lower case", input: []kv{{"ChannelType", "apns_voip"}, {"Address", "tok"}}, want: `"ChannelType":"APNS_VOIP","Address":"tok"`},
 		{name: "channel unknown", input: []kv{{"ChannelType", "PIGEON"}, {"Address", "x"}}, wantErr: `ChannelType: "PIGEON" is not one of GCM, APNS`},
 

@@ -325,7 +325,7 @@ func TestExactChannel(t *testing.T) {
 			t.Errorf("exactChannel(%q) = %q, want \"\": only the exact spelling", strings.ToLower(c), got)
 		}
 	}
-	for _, v := range []string{"", "FCM", "PUSH", "EMAIL "} {
+	for _, v := range []string{"", "FCM", "Push", "EMAIL "} {
 		if got := exactChannel(v); got != "" {
 			t.Errorf("exactChannel(%q) = %q, not a channel", v, got)
 		}
