@@ -108,3 +108,14 @@ func TestPushChannel(t *testing.T) {
 		}
 	}
 }
+
+// TestUnknownColumnSuggestsCustomFamilies: the job of a file with an unknown
+// plain column fails, naming the custom attributes the column could be.
+func TestUnknownColumnSuggestsCustomFamilies(t *testing.T) {
+	rt := sharedRuntime(t)
+	j := importFile(t, rt, "imports/colours/people.csv", "ChannelType,Address,FavouriteColour\nEMAIL,a@example.com,blue\n")
+	want := "imports/colours/people.csv:1: FavouriteColour: unknown attribute; custom attributes are named Attributes.FavouriteColour, Metrics.FavouriteColour or User.UserAttributes.FavouriteColour"
+	if j.JobStatus != job.Failed || len(j.Failures) == 0 || !strings.Contains(strings.Join(j.Failures, "\n"), want) {
+		t.Fatalf("job %s, failures %q; want FAILED with %q", j.JobStatus, j.Failures, want)
+	}
+}
