@@ -33,6 +33,7 @@ var (
 	stackCommands = []command{
 		{"import", []string{
 			"segport import [--segment NAME] [--format csv|json] [--json] [--chaos SPEC] PATH|s3://bucket/prefix...",
+			"segport import --define-segment=false [--format csv|json] [--json] PATH|s3://bucket/prefix...",
 			"segport import --pinpoint-export PATH|s3://bucket/prefix --segment NAME [--json]"},
 			"imports files, folders (one job per file) or an s3:// prefix (one job), waits and prints the jobs"},
 		{"jobs", []string{"segport jobs list", "segport jobs get ID"}, "import jobs; get adds what the job cost"},

@@ -26,6 +26,7 @@ func importCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	segName := fset.String("segment", "", "segment `NAME` to import into (default: the file or folder name)")
 	format := fset.String("format", "", "the files' format, `csv|json` (default: from each file's extension, else sniffed)")
 	export := fset.String("pinpoint-export", "", "the Pinpoint export to migrate, `PATH`: a local file or folder, or s3://bucket/prefix")
+	defineSegment := fset.Bool("define-segment", true, "import into a segment; --define-segment=false upserts the endpoints without creating or changing a segment (CreateImportJob's DefineSegment)")
 	sf := addStackFlags(fset)
 	chaosSpec := addChaosFlag(fset)
 	paths, err := parseFlags(fset, args)
@@ -37,6 +38,9 @@ func importCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	if err := setChaos(sf, *chaosSpec); err != nil {
 		return err
+	}
+	if !*defineSegment && *segName != "" {
+		return usageErr("import: --segment names the segment of an import; --define-segment=false imports without one")
 	}
 	if *format != "" {
 		f, err := decode.ParseFormat(*format)
@@ -60,14 +64,18 @@ func importCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	defer t.Close()
 	var ids []string
 	if *export != "" {
-		id, err := startExportImport(ctx, t, *export, *segName)
+		id, err := startExportImport(ctx, t, *export, *segName, *defineSegment)
 		if err != nil {
 			return err
 		}
 		ids = append(ids, id)
 	}
 	for _, p := range paths {
-		started, err := startImport(ctx, t, p, *segName, *format)
+		start := startImport
+		if !*defineSegment {
+			start = startUpdate
+		}
+		started, err := start(ctx, t, p, *segName, *format)
 		if err != nil {
 			return err
 		}
@@ -126,6 +134,46 @@ func startImport(ctx context.Context, t *target, p, segName, format string) ([]s
 			return nil, err
 		}
 		ids = append(ids, id)
+	}
+	return ids, nil
+}
+
+// updateStaging is where `segport import --define-segment=false` copies local
+// files: outside imports/, whose objects start segment imports.
+const updateStaging = "endpoint-updates/"
+
+// startUpdate starts the jobs that upsert the endpoints of one argument without
+// a segment: one job per file (a CreateImportJob request with DefineSegment
+// false, naming the file's copy under updateStaging), or one for an s3:// prefix.
+func startUpdate(ctx context.Context, t *target, p, _, format string) ([]string, error) {
+	noSegment := false
+	req := importer.Request{Format: format, DefineSegment: &noSegment}
+	if strings.HasPrefix(p, "s3://") {
+		req.S3Url, req.JobId = p, newJobId()
+		j, err := t.invoke(ctx, req)
+		if err != nil {
+			return nil, err
+		}
+		return []string{j.Id}, nil
+	}
+	files, root, err := collectFiles(p)
+	if err != nil {
+		return nil, err
+	}
+	var ids []string
+	for _, f := range files {
+		rel, _ := filepath.Rel(root, f)
+		req.JobId = newJobId()
+		key := updateStaging + req.JobId + "/" + filepath.ToSlash(rel)
+		if err := upload(ctx, t, f, key, nil); err != nil {
+			return nil, err
+		}
+		req.S3Url = "s3://" + t.app.Config.Bucket + "/" + key
+		j, err := t.invoke(ctx, req)
+		if err != nil {
+			return nil, err
+		}
+		ids = append(ids, j.Id)
 	}
 	return ids, nil
 }

@@ -172,3 +172,45 @@ func TestParseGuideFiles(t *testing.T) {
 		t.Fatalf("bad form: %d %s", code, errOut)
 	}
 }
+
+// TestImportWithoutSegment: --define-segment=false upserts the endpoints of a
+// file and of an s3:// prefix and touches no segment.
+func TestImportWithoutSegment(t *testing.T) {
+	data := t.TempDir()
+	first := writeFile(t, "first.csv", "Id,ChannelType,Address,Attributes.Plan\nu-1,EMAIL,u1@example.com,free\n")
+	if out, errOut, code := runCLI(t, "import", "--data", data, "--segment", "kept", first); code != 0 {
+		t.Fatalf("import: %d\n%s\n%s", code, out, errOut)
+	}
+	segBefore, _, _ := runCLI(t, "segments", "get", "--json", "--data", data, "kept")
+	update := writeFile(t, "update.csv", "Id,ChannelType,Address,Attributes.Plan\nu-1,EMAIL,u1@example.com,gold\nu-2,EMAIL,u2@example.com,gold\n")
+	out, errOut, code := runCLI(t, "import", "--data", data, "--json", "--define-segment=false", update)
+	var j struct {
+		JobStatus      string
+		TotalProcessed int
+		Definition     struct {
+			S3Url, SegmentId string
+			DefineSegment    *bool
+		}
+	}
+	if err := json.Unmarshal([]byte(out), &j); err != nil || code != 0 || j.JobStatus != "COMPLETED" || j.TotalProcessed != 2 ||
+		j.Definition.SegmentId != "" || j.Definition.DefineSegment == nil || *j.Definition.DefineSegment ||
+		!strings.HasPrefix(j.Definition.S3Url, "s3://segport/endpoint-updates/") {
+		t.Fatalf("import --define-segment=false: %d %v\n%s\n%s", code, err, out, errOut)
+	}
+	out, _, _ = runCLI(t, "endpoints", "get", "--data", data, "u-1")
+	if !strings.Contains(out, `"Attributes":{"Plan":["gold"]}`) {
+		t.Errorf("u-1 not updated: %s", out)
+	}
+	if segAfter, _, _ := runCLI(t, "segments", "get", "--json", "--data", data, "kept"); segAfter != segBefore {
+		t.Errorf("segment changed:\n%s\n%s", segBefore, segAfter)
+	}
+	out, _, _ = runCLI(t, "segments", "list", "--data", data)
+	if strings.Count(out, "\n") != 1 { // "kept" alone
+		t.Errorf("segments list:\n%s", out)
+	}
+	// An s3:// prefix: the copy the first import left.
+	out, errOut, code = runCLI(t, "import", "--data", data, "--define-segment=false", "s3://segport/endpoint-updates/")
+	if code != 0 || !strings.Contains(out, "COMPLETED") {
+		t.Fatalf("import s3:// --define-segment=false: %d\n%s\n%s", code, out, errOut)
+	}
+}

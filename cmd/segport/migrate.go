@@ -25,7 +25,7 @@ const exportStaging = "pinpoint-exports/"
 
 // startExportImport starts one job importing a Pinpoint export: an s3:// prefix
 // as it is, or a local file or folder (gzip or not) copied under exportStaging.
-func startExportImport(ctx context.Context, t *target, p, segName string) (string, error) {
+func startExportImport(ctx context.Context, t *target, p, segName string, defineSegment bool) (string, error) {
 	id := newJobId()
 	url := p
 	if !strings.HasPrefix(p, "s3://") {
@@ -45,7 +45,11 @@ func startExportImport(ctx context.Context, t *target, p, segName string) (strin
 	if segName == "" {
 		segName = path.Base(strings.TrimSuffix(filepath.ToSlash(p), "/"))
 	}
-	j, err := t.invoke(ctx, importer.Request{S3Url: url, Format: string(pinpointexport.Format), SegmentName: segName, JobId: id})
+	req := importer.Request{S3Url: url, Format: string(pinpointexport.Format), SegmentName: segName, JobId: id}
+	if !defineSegment {
+		req.SegmentName, req.DefineSegment = "", &defineSegment
+	}
+	j, err := t.invoke(ctx, req)
 	if err != nil {
 		return "", err
 	}

@@ -66,6 +66,28 @@ type Request struct {
 	// account, as Pinpoint's CreateImportJob does.
 	RoleArn    string `json:"RoleArn,omitempty"`
 	ExternalId string `json:"ExternalId,omitempty"`
+	// DefineSegment false (Pinpoint's flag) upserts the endpoints without
+	// creating or changing a segment: the request then names none (SegmentName
+	// and SegmentId are ignored, as Pinpoint ignores them). Absent means true.
+	DefineSegment *bool `json:"DefineSegment,omitempty"`
+	// RegisterEndpoints is Pinpoint's flag to store the imported endpoints.
+	// segport always stores them (a segment's members are read from the
+	// Endpoints table), so it may be absent or true; false is refused.
+	RegisterEndpoints *bool `json:"RegisterEndpoints,omitempty"`
+}
+
+// DefinesSegment reports whether the request imports into a segment.
+func (r *Request) DefinesSegment() bool { return r.DefineSegment == nil || *r.DefineSegment }
+
+// Check returns the request's own mistake, if any, as a message for its sender.
+func (r *Request) Check() error {
+	if r.RegisterEndpoints != nil && !*r.RegisterEndpoints {
+		return errors.New("RegisterEndpoints: false is not supported: segport always stores the endpoints it imports; leave it out or set it true")
+	}
+	if r.DefinesSegment() && r.SegmentName == "" && r.SegmentId == "" {
+		return errors.New("the request names no segment: give SegmentName or SegmentId, or DefineSegment: false to import the endpoints without a segment")
+	}
+	return nil
 }
 
 // Handle is the Lambda entry point: an S3 event, or a Request.
@@ -150,10 +172,14 @@ func (t *Trigger) CreateImportJob(ctx context.Context, req Request) (*job.Job, e
 	if err != nil {
 		return nil, err
 	}
-	if req.SegmentName == "" && req.SegmentId == "" {
-		return nil, errors.New("the request names no segment: give SegmentName or SegmentId")
+	if err := req.Check(); err != nil {
+		return nil, err
 	}
-	if req.SegmentId == "" {
+	var noSegment *bool
+	switch {
+	case !req.DefinesSegment():
+		req.SegmentName, req.SegmentId, noSegment = "", "", req.DefineSegment
+	case req.SegmentId == "":
 		req.SegmentId = job.SegmentId(req.SegmentName)
 	}
 	if req.SegmentName == "" {
@@ -181,7 +207,7 @@ func (t *Trigger) CreateImportJob(ctx context.Context, req Request) (*job.Job, e
 	}
 	spec := jobSpec{
 		id: id, created: created, bucket: bucket, objects: objs, format: format, source: src, reader: objects,
-		def: job.Definition{S3Url: req.S3Url, Format: string(format), SegmentName: req.SegmentName, SegmentId: req.SegmentId},
+		def: job.Definition{S3Url: req.S3Url, Format: string(format), SegmentName: req.SegmentName, SegmentId: req.SegmentId, DefineSegment: noSegment},
 	}
 	if len(objs) == 0 {
 		spec.fail = "no objects under " + req.S3Url

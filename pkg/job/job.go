@@ -44,6 +44,10 @@ type Definition struct {
 	Format      string `json:"Format"`
 	SegmentId   string `json:"SegmentId"`
 	SegmentName string `json:"SegmentName"`
+	// DefineSegment is false for an import that defines no segment
+	// (CreateImportJob's DefineSegment: false): its endpoints are upserted and
+	// no segment is created or changed. nil means true.
+	DefineSegment *bool `json:"DefineSegment,omitempty"`
 }
 
 // Job is an import job, shaped like Pinpoint's ImportJobResponse.
