@@ -164,7 +164,14 @@ func printJob(w io.Writer, j *job.Job, asJSON bool) {
 	}
 	fmt.Fprintf(w, "Job %s: %s\n", j.Id, j.JobStatus)
 	fmt.Fprintf(w, "  source:    %s (%s)\n", j.Definition.S3Url, j.Definition.Format)
-	fmt.Fprintf(w, "  segment:   %s (%s)\n", j.Definition.SegmentName, j.Definition.SegmentId)
+	if d := j.Definition; d.DefineSegment != nil && !*d.DefineSegment {
+		fmt.Fprintf(w, "  segment:   none (DefineSegment false: endpoints only)\n")
+	} else {
+		fmt.Fprintf(w, "  segment:   %s (%s)\n", d.SegmentName, d.SegmentId)
+	}
+	for _, k := range j.Definition.Skipped {
+		fmt.Fprintf(w, "  skipped:   %s (not %s)\n", k, j.Definition.Format)
+	}
 	fmt.Fprintf(w, "  pieces:    %d total, %d completed, %d failed\n", j.TotalPieces, j.CompletedPieces, j.FailedPieces)
 	fmt.Fprintf(w, "  endpoints: %d imported, %d failed\n", j.TotalProcessed, j.TotalFailures)
 	fmt.Fprintf(w, "  created:   %s\n", j.CreationDate)
