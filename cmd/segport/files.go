@@ -273,6 +273,14 @@ func parseCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	defer out.Flush()
 	invalid := 0
 	err = eachRow(dec, func(row *decode.Row) error {
+		if row.Endpoint == nil { // a user-ID definition: one line per user
+			for _, u := range row.UserIds {
+				b, _ := (&endpoint.Endpoint{User: &endpoint.User{UserId: u}}).MarshalCanonical()
+				out.Write(b)
+				out.WriteByte('\n')
+			}
+			return nil
+		}
 		b, err := row.Endpoint.MarshalCanonical()
 		if err != nil {
 			return err

@@ -338,6 +338,16 @@ func (b *Builder) user() *User {
 	return b.e.User
 }
 
+// UserIdOnly returns the current row's User.UserId when the row gives it and no
+// other attribute, and has no problem: a user-ID definition, not an endpoint.
+func (b *Builder) UserIdOnly() (string, bool) {
+	e := b.e
+	if b.err != nil || e.User == nil || e.User.UserId == "" {
+		return "", false
+	}
+	return e.User.UserId, b.size == len(e.User.UserId) && b.families == [3]int{}
+}
+
 // Finish checks the endpoint as a whole, fills the derived Id of a new endpoint
 // and returns it, or the first problem found.
 func (b *Builder) Finish() (*Endpoint, *FieldError) {
