@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/segport/segport/pkg/client"
 	"github.com/segport/segport/pkg/job"
 )
 
@@ -117,5 +118,106 @@ func TestUnknownColumnSuggestsCustomFamilies(t *testing.T) {
 	want := "imports/colours/people.csv:1: FavouriteColour: unknown attribute; custom attributes are named Attributes.FavouriteColour, Metrics.FavouriteColour or User.UserAttributes.FavouriteColour"
 	if j.JobStatus != job.Failed || len(j.Failures) == 0 || !strings.Contains(strings.Join(j.Failures, "\n"), want) {
 		t.Fatalf("job %s, failures %q; want FAILED with %q", j.JobStatus, j.Failures, want)
+	}
+}
+
+func guideClient(rt *Runtime) *client.Client {
+	t := rt.App.Config.Tables
+	return client.New(rt.Stack.AWSConfig(), client.Tables{Endpoints: t.Endpoints, Users: t.Users, Segments: t.Segments, Members: t.Members, Jobs: t.Jobs})
+}
+
+// reached returns the canonical JSON of every endpoint a segment reaches, through
+// the client, sorted, and checks that paging a page at a time gives the same.
+func reached(t *testing.T, c *client.Client, seg string) []string {
+	t.Helper()
+	var all, paged []string
+	for e, err := range c.SegmentMembers(testCtx(t), seg) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := e.MarshalCanonical()
+		all = append(all, string(b))
+	}
+	for opts := (client.PageOptions{Size: 1}); ; {
+		p, err := c.SegmentMembersPage(testCtx(t), seg, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range p.Items {
+			b, _ := e.MarshalCanonical()
+			paged = append(paged, string(b))
+		}
+		if p.NextToken == "" {
+			break
+		}
+		opts.Token = p.NextToken
+	}
+	slices.Sort(all)
+	slices.Sort(paged)
+	if !slices.Equal(all, paged) {
+		t.Fatalf("SegmentMembers\n%s\nSegmentMembersPage\n%s", strings.Join(all, "\n"), strings.Join(paged, "\n"))
+	}
+	return all
+}
+
+// TestGuideUserIdSegments: the guide's user-ID files define segments of users
+// that reach exactly the endpoints of those users, and endpoints imported later
+// for them too; a user without endpoints is kept.
+func TestGuideUserIdSegments(t *testing.T) {
+	rt := openRuntime(t, Options{})
+	c := guideClient(rt)
+	if j := importFile(t, rt, "imports/guide-endpoints/endpoints.csv", guideFile(t, "endpoints.csv")); j.TotalProcessed != 5 {
+		t.Fatalf("endpoints: %+v", j)
+	}
+	want := guideEndpoints("CAN", "USA", "CHN")
+	for _, name := range []string{"user-ids.csv", "user-ids.json"} {
+		seg := "guide-users-" + strings.ReplaceAll(name, ".", "-")
+		j := importFile(t, rt, "imports/"+seg+"/"+name, guideFile(t, name))
+		if j.JobStatus != job.Completed || j.TotalProcessed != 3 || j.TotalFailures != 0 {
+			t.Fatalf("%s: job %+v", name, j)
+		}
+		if got := reached(t, c, seg); !slices.Equal(got, want) {
+			t.Fatalf("%s: reached\n%s\nwant\n%s", name, strings.Join(got, "\n"), strings.Join(want, "\n"))
+		}
+		s, err := c.GetSegment(testCtx(t), seg)
+		if err != nil || s.UserCount != 3 || s.EndpointCount != 5 || s.ImportDefinition.Size != 3 || s.ImportDefinition.ChannelCounts["UNSPECIFIED"] != 3 {
+			t.Fatalf("%s: segment %+v, %v", name, s, err)
+		}
+		var users []string
+		for u, err := range c.SegmentUsers(testCtx(t), seg) {
+			if err != nil {
+				t.Fatal(err)
+			}
+			users = append(users, u)
+		}
+		slices.Sort(users)
+		if !slices.Equal(users, []string{"example-user-id-1", "example-user-id-2", "example-user-id-3"}) {
+			t.Fatalf("%s: users %q", name, users)
+		}
+	}
+
+	// A user without endpoints yet is kept; an endpoint imported later for
+	// one of the users is reached.
+	if j := importFile(t, rt, "imports/guide-users-user-ids-csv/more.csv", "User.UserId\nexample-user-id-4\n"); j.JobStatus != job.Completed || j.TotalProcessed != 1 {
+		t.Fatalf("user without endpoints: %+v", j)
+	}
+	if s, _ := c.GetSegment(testCtx(t), "guide-users-user-ids-csv"); s.UserCount != 4 || s.EndpointCount != 5 || s.ImportDefinition.Size != 4 {
+		t.Fatalf("after a user without endpoints: %+v", s)
+	}
+	later := "ChannelType,Address,User.UserId\nEMAIL,later@example.com,example-user-id-4\nSMS,+12065550100,example-user-id-1\nEMAIL,stranger@example.com,someone-else\n"
+	if j := importFile(t, rt, "imports/guide-later/later.csv", later); j.TotalProcessed != 3 {
+		t.Fatalf("later endpoints: %+v", j)
+	}
+	got := reached(t, c, "guide-users-user-ids-csv")
+	if len(got) != 7 || !strings.Contains(strings.Join(got, "\n"), "later@example.com") || !strings.Contains(strings.Join(got, "\n"), "+12065550100") ||
+		strings.Contains(strings.Join(got, "\n"), "stranger@example.com") {
+		t.Fatalf("after later endpoints: %d reached\n%s", len(got), strings.Join(got, "\n"))
+	}
+	if s, _ := c.GetSegment(testCtx(t), "guide-users-user-ids-csv"); s.UserCount != 4 || s.EndpointCount != 7 {
+		t.Fatalf("after later endpoints: %+v", s)
+	}
+	// The JSON-defined segment has not got example-user-id-4.
+	if n := len(reached(t, c, "guide-users-user-ids-json")); n != 6 {
+		t.Fatalf("json segment reaches %d endpoints, want 6", n)
 	}
 }
