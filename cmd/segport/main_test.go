@@ -214,3 +214,28 @@ func TestImportWithoutSegment(t *testing.T) {
 		t.Fatalf("import s3:// --define-segment=false: %d\n%s\n%s", code, out, errOut)
 	}
 }
+
+// TestUserIdSegment: the guide's files through the CLI: a segment of users
+// shows its users and the endpoints it reaches.
+func TestUserIdSegment(t *testing.T) {
+	data := t.TempDir()
+	dir := "../../internal/localrun/testdata/guide/"
+	if out, errOut, code := runCLI(t, "import", "--data", data, "--segment", "guide endpoints", dir+"endpoints.csv"); code != 0 {
+		t.Fatalf("import endpoints: %d\n%s\n%s", code, out, errOut)
+	}
+	if out, errOut, code := runCLI(t, "import", "--data", data, "--segment", "guide users", dir+"user-ids.csv"); code != 0 || !strings.Contains(out, "3 imported, 0 failed") {
+		t.Fatalf("import user ids: %d\n%s\n%s", code, out, errOut)
+	}
+	out, _, code := runCLI(t, "segments", "members", "--data", data, "guide users")
+	if code != 0 || strings.Count(out, "\n") != 5 || strings.Count(out, `"UserId":"example-user-id-`) != 5 {
+		t.Fatalf("members: %d\n%s", code, out)
+	}
+	out, _, code = runCLI(t, "segments", "users", "--data", data, "guide users")
+	if code != 0 || out != "example-user-id-1\nexample-user-id-2\nexample-user-id-3\n" {
+		t.Fatalf("users: %d\n%s", code, out)
+	}
+	out, _, code = runCLI(t, "segments", "get", "--data", data, "guide users")
+	if code != 0 || !strings.Contains(out, "5 endpoints (through 3 users and its own); imported 3 definitions [UNSPECIFIED=3]") {
+		t.Fatalf("get: %d\n%s", code, out)
+	}
+}

@@ -25,14 +25,14 @@ func queryCmd(ctx context.Context, noun string, args []string, stdout io.Writer)
 		return err
 	}
 	if len(pos) == 0 {
-		return usageErr("%s: say list, get or members", noun)
+		return usageErr("%s: say list, get, members or users", noun)
 	}
 	verb, rest := pos[0], pos[1:]
 	want := 1
 	if verb == "list" {
 		want = 0
 	}
-	if len(rest) != want || (noun == "endpoints" && verb != "get") || (noun == "jobs" && verb == "members") {
+	if len(rest) != want || (noun == "endpoints" && verb != "get") || (noun == "jobs" && (verb == "members" || verb == "users")) {
 		return usageErr("usage: segport %s %s", noun, map[int]string{0: verb, 1: verb + " NAME|ID"}[want])
 	}
 	t, err := openTarget(ctx, sf, nil)
@@ -69,14 +69,36 @@ func queryCmd(ctx context.Context, noun string, args []string, stdout io.Writer)
 			return err
 		}
 		for _, s := range segs {
+			if err := st.Resolve(ctx, s); err != nil {
+				return err
+			}
 			printSegment(stdout, s, sf.json)
 		}
 	case "segments get":
 		s, err := st.SegmentByName(ctx, rest[0])
+		if err == nil {
+			err = st.Resolve(ctx, s)
+		}
 		if err != nil {
 			return err
 		}
 		printSegment(stdout, s, sf.json)
+	case "segments users":
+		s, err := st.SegmentByName(ctx, rest[0])
+		if err != nil {
+			return err
+		}
+		users, err := st.UserMembers(ctx, s)
+		if err != nil {
+			return err
+		}
+		for _, u := range users {
+			if sf.json {
+				printJSON(stdout, u)
+			} else {
+				fmt.Fprintln(stdout, u)
+			}
+		}
 	case "segments members":
 		s, err := st.SegmentByName(ctx, rest[0])
 		if err != nil {
@@ -99,9 +121,10 @@ func queryCmd(ctx context.Context, noun string, args []string, stdout io.Writer)
 	return nil
 }
 
-// printMembers prints the segment's endpoints as canonical JSON lines, by Id.
+// printMembers prints the segment's endpoints as canonical JSON lines, by Id: its
+// members, and the endpoints of its users.
 func printMembers(ctx context.Context, t *target, s *segment.Segment, stdout io.Writer) error {
-	ids, err := t.app.Store.Members(ctx, s.Id, s.Shards)
+	ids, err := t.app.Store.Reached(ctx, s)
 	if err != nil {
 		return err
 	}
@@ -203,7 +226,11 @@ func printSegment(w io.Writer, s *segment.Segment, asJSON bool) {
 		chans = append(chans, fmt.Sprintf("%s=%d", ch, n))
 	}
 	sort.Strings(chans)
-	fmt.Fprintf(w, "Segment %s (%s), version %d: %d endpoints; imported %d definitions [%s], latest %s from %s\n",
-		s.Name, s.Id, s.Version, s.EndpointCount, s.ImportDefinition.Size, strings.Join(chans, " "),
+	users := ""
+	if s.UserCount > 0 {
+		users = fmt.Sprintf(" (through %d users and its own)", s.UserCount)
+	}
+	fmt.Fprintf(w, "Segment %s (%s), version %d: %d endpoints%s; imported %d definitions [%s], latest %s from %s\n",
+		s.Name, s.Id, s.Version, s.EndpointCount, users, s.ImportDefinition.Size, strings.Join(chans, " "),
 		s.ImportDefinition.Format, s.ImportDefinition.S3Url)
 }

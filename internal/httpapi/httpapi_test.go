@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -158,6 +159,52 @@ func TestRoutes(t *testing.T) {
 	})
 }
 
+// TestUserSegment: a segment defined by user IDs shows its users and the
+// endpoints it reaches through them, paged.
+func TestUserSegment(t *testing.T) {
+	srv, _ := server(t)
+	base := srv.URL
+	var eps strings.Builder
+	for i := range 7 {
+		fmt.Fprintf(&eps, `{"Id":"us-%d","ChannelType":"EMAIL","Address":"us%d@example.com","User":{"UserId":"us-user-%d"}}`+"\n", i, i, i%3)
+	}
+	upload(t, "uploads/us eps/e.json", eps.String())
+	if j := importVia(t, base, "s3://segport/uploads/us eps/", "us eps"); j.JobStatus != "COMPLETED" {
+		t.Fatalf("endpoints: %+v", j)
+	}
+	upload(t, "uploads/us users/u.csv", "User.UserId\nus-user-0 us-user-2 us-user-none\n")
+	if j := importVia(t, base, "s3://segport/uploads/us users/", "us users"); j.JobStatus != "COMPLETED" || j.TotalProcessed != 3 {
+		t.Fatalf("users: %+v", j)
+	}
+	var seg segment.Segment
+	if res := call(t, "GET", base+"/v1/segments/"+url.PathEscape("us users"), "", &seg); res.StatusCode != 200 ||
+		seg.UserCount != 3 || seg.EndpointCount != 5 || seg.ImportDefinition.Size != 3 {
+		t.Fatalf("GET segment: %d %+v", res.StatusCode, seg)
+	}
+	items, _ := pages(t, base+"/v1/segments/"+seg.Id+"/endpoints", 2)
+	got := ids(t, items)
+	if len(got) != 5 {
+		t.Fatalf("%d endpoints reached, want 5: %s", len(got), items)
+	}
+	for id := range got {
+		var i int
+		if fmt.Sscanf(id, "us-%d", &i); i%3 == 1 {
+			t.Errorf("%s is us-user-1's", id)
+		}
+	}
+	users, _ := pages(t, base+"/v1/segments/"+seg.Id+"/users", 2)
+	var names []string
+	for _, u := range users {
+		var s string
+		json.Unmarshal(u, &s)
+		names = append(names, s)
+	}
+	slices.Sort(names)
+	if strings.Join(names, ",") != "us-user-0,us-user-2,us-user-none" {
+		t.Fatalf("users %q", names)
+	}
+}
+
 // TestImportWithoutSegment: DefineSegment false upserts the endpoints, creates
 // no segment and leaves the segments they belong to as they were.
 func TestImportWithoutSegment(t *testing.T) {
@@ -222,6 +269,7 @@ func TestErrors(t *testing.T) {
 	}{
 		{"GET", "/v1/segments/no-such-segment", "", 404, "NotFoundException"},
 		{"GET", "/v1/segments/no-such-segment/endpoints", "", 404, "NotFoundException"},
+		{"GET", "/v1/segments/no-such-segment/users", "", 404, "NotFoundException"},
 		{"GET", "/v1/endpoints/no-such-endpoint", "", 404, "NotFoundException"},
 		{"GET", "/v1/users/no-such-user/endpoints", "", 404, "NotFoundException"},
 		{"GET", "/v1/jobs/import/00000000000000000000000000000000", "", 404, "NotFoundException"},
