@@ -75,7 +75,7 @@ func importCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		if !*defineSegment {
 			start = startUpdate
 		}
-		started, err := start(ctx, t, p, *segName, *format)
+		started, err := start(ctx, t, p, *segName, *format, stderr)
 		if err != nil {
 			return err
 		}
@@ -103,7 +103,7 @@ func importCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 }
 
 // startImport starts the jobs for one argument and returns their ids.
-func startImport(ctx context.Context, t *target, p, segName, format string) ([]string, error) {
+func startImport(ctx context.Context, t *target, p, segName, format string, stderr io.Writer) ([]string, error) {
 	if strings.HasPrefix(p, "s3://") {
 		if segName == "" {
 			segName = path.Base(strings.TrimSuffix(p, "/"))
@@ -117,6 +117,9 @@ func startImport(ctx context.Context, t *target, p, segName, format string) ([]s
 	files, root, err := collectFiles(p)
 	if err != nil {
 		return nil, err
+	}
+	if files = skipOtherFormat(files, format, stderr); len(files) == 0 {
+		return nil, &exitError{code: 2, err: fmt.Errorf("%s: nothing to import: no file is %s", p, format)}
 	}
 	if segName == "" {
 		segName = strings.TrimSuffix(filepath.Base(p), filepath.Ext(p))
@@ -145,7 +148,7 @@ const updateStaging = "endpoint-updates/"
 // startUpdate starts the jobs that upsert the endpoints of one argument without
 // a segment: one job per file (a CreateImportJob request with DefineSegment
 // false, naming the file's copy under updateStaging), or one for an s3:// prefix.
-func startUpdate(ctx context.Context, t *target, p, _, format string) ([]string, error) {
+func startUpdate(ctx context.Context, t *target, p, _, format string, stderr io.Writer) ([]string, error) {
 	noSegment := false
 	req := importer.Request{Format: format, DefineSegment: &noSegment}
 	if strings.HasPrefix(p, "s3://") {
@@ -159,6 +162,9 @@ func startUpdate(ctx context.Context, t *target, p, _, format string) ([]string,
 	files, root, err := collectFiles(p)
 	if err != nil {
 		return nil, err
+	}
+	if files = skipOtherFormat(files, format, stderr); len(files) == 0 {
+		return nil, &exitError{code: 2, err: fmt.Errorf("%s: nothing to import: no file is %s", p, format)}
 	}
 	var ids []string
 	for _, f := range files {
@@ -176,6 +182,25 @@ func startUpdate(ctx context.Context, t *target, p, _, format string) ([]string,
 		ids = append(ids, j.Id)
 	}
 	return ids, nil
+}
+
+// skipOtherFormat leaves out the files whose extension names the other format
+// than the one asked for, as a request's Format skips a folder's objects of
+// the other format, and says so on stderr. A file whose name tells no format
+// is kept: it is read in the format asked for.
+func skipOtherFormat(files []string, format string, stderr io.Writer) []string {
+	if format == "" {
+		return files
+	}
+	kept := files[:0:0]
+	for _, f := range files {
+		if fm, ok := decode.FormatOf(f); ok && string(fm) != format {
+			fmt.Fprintf(stderr, "segport: skipped %s: %s, not %s\n", f, fm, format)
+			continue
+		}
+		kept = append(kept, f)
+	}
+	return kept
 }
 
 func upload(ctx context.Context, t *target, file, key string, meta map[string]string) error {

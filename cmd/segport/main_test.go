@@ -239,3 +239,15 @@ func TestUserIdSegment(t *testing.T) {
 		t.Fatalf("get: %d\n%s", code, out)
 	}
 }
+
+// TestImportFolderWithFormat: --format skips a folder's files of the other
+// format, as a request's Format does, and says so.
+func TestImportFolderWithFormat(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "a.csv"), []byte("ChannelType,Address\nEMAIL,a@example.com\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "b.json"), []byte(`{"ChannelType":"EMAIL","Address":"b@example.com"}`+"\n"), 0o644)
+	out, errOut, code := runCLI(t, "import", "--data", t.TempDir(), "--format", "csv", "--segment", "fmt", dir)
+	if code != 0 || strings.Count(out, "COMPLETED") != 1 || !strings.Contains(errOut, "skipped "+filepath.Join(dir, "b.json")+": JSON, not CSV") {
+		t.Fatalf("code %d\n%s\n%s", code, out, errOut)
+	}
+}
