@@ -7,6 +7,15 @@ import (
 	"github.com/segport/segport/pkg/endpoint"
 )
 
+// required sets every variable FromEnv requires.
+func required(env map[string]string) {
+	for _, name := range []string{"SEGPORT_BUCKET", "SEGPORT_PARSE_QUEUE_URL", "SEGPORT_WRITE_QUEUE_URL",
+		"SEGPORT_ENDPOINTS_TABLE", "SEGPORT_USERS_TABLE", "SEGPORT_SEGMENTS_TABLE", "SEGPORT_MEMBERS_TABLE",
+		"SEGPORT_JOBS_TABLE", "SEGPORT_REGISTRY_TABLE", "SEGPORT_PARSE_DLQ_URL", "SEGPORT_WRITE_DLQ_URL"} {
+		env[name] = "x"
+	}
+}
+
 func TestS3PathStyle(t *testing.T) {
 	tests := []struct {
 		value   string
@@ -22,11 +31,7 @@ func TestS3PathStyle(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.value, func(t *testing.T) {
 			env := map[string]string{S3PathStyleVar: tt.value}
-			for _, name := range []string{"SEGPORT_BUCKET", "SEGPORT_PARSE_QUEUE_URL", "SEGPORT_WRITE_QUEUE_URL",
-				"SEGPORT_ENDPOINTS_TABLE", "SEGPORT_USERS_TABLE", "SEGPORT_SEGMENTS_TABLE", "SEGPORT_MEMBERS_TABLE",
-				"SEGPORT_JOBS_TABLE", "SEGPORT_REGISTRY_TABLE", "SEGPORT_PARSE_DLQ_URL", "SEGPORT_WRITE_DLQ_URL"} {
-				env[name] = "x"
-			}
+			required(env)
 			c, err := FromEnv(func(k string) string { return env[k] })
 			if tt.wantErr {
 				if err == nil || !strings.Contains(err.Error(), S3PathStyleVar) {
@@ -55,11 +60,7 @@ func TestCountryCodes(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.value, func(t *testing.T) {
 			env := map[string]string{"SEGPORT_COUNTRY_CODES": tt.value}
-			for _, name := range []string{"SEGPORT_BUCKET", "SEGPORT_PARSE_QUEUE_URL", "SEGPORT_WRITE_QUEUE_URL",
-				"SEGPORT_ENDPOINTS_TABLE", "SEGPORT_USERS_TABLE", "SEGPORT_SEGMENTS_TABLE", "SEGPORT_MEMBERS_TABLE",
-				"SEGPORT_JOBS_TABLE", "SEGPORT_REGISTRY_TABLE", "SEGPORT_PARSE_DLQ_URL", "SEGPORT_WRITE_DLQ_URL"} {
-				env[name] = "x"
-			}
+			required(env)
 			c, err := FromEnv(func(k string) string { return env[k] })
 			if tt.wantErr {
 				if err == nil || !strings.Contains(err.Error(), "SEGPORT_COUNTRY_CODES=numeric") {

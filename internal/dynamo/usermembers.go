@@ -5,11 +5,9 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"hash/fnv"
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -31,9 +29,7 @@ import (
 
 // UserShardKey returns the Members partition key of userId in segmentId.
 func UserShardKey(segmentId, userId string, shards int) string {
-	h := fnv.New32a()
-	h.Write([]byte(userId))
-	return userShardName(segmentId, int(h.Sum32()%uint32(shards)))
+	return userShardName(segmentId, shardIndex(userId, shards))
 }
 
 func userShardName(segmentId string, i int) string { return fmt.Sprintf("%s#user#%02d", segmentId, i) }
@@ -57,32 +53,16 @@ func (s *Store) AddUserMembers(ctx context.Context, segmentId string, shards int
 	if err != nil && !isConditionFailed(err) {
 		return fmt.Errorf("mark segment %s as having users: %w", segmentId, err)
 	}
-	ids := dedupe(userIds)
-	var (
-		wg   sync.WaitGroup
-		sem  = make(chan struct{}, memberPuts)
-		errs = make(chan error, len(ids))
-	)
-	for _, id := range ids {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			_, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{
-				TableName: aws.String(s.t.Members),
-				Item: map[string]types.AttributeValue{
-					"Shard": str(UserShardKey(segmentId, id, shards)), "EndpointId": str(id), "UserId": str(id),
-				},
-			})
-			if err != nil {
-				errs <- err
-			}
-		}()
-	}
-	wg.Wait()
-	close(errs)
-	if err := <-errs; err != nil {
+	err = eachPut(dedupe(userIds), func(id string) error {
+		_, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{
+			TableName: aws.String(s.t.Members),
+			Item: map[string]types.AttributeValue{
+				"Shard": str(UserShardKey(segmentId, id, shards)), "EndpointId": str(id), "UserId": str(id),
+			},
+		})
+		return err
+	})
+	if err != nil {
 		return fmt.Errorf("add users of segment %s: %w", segmentId, err)
 	}
 	return nil

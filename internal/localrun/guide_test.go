@@ -44,14 +44,12 @@ func sortedMembers(t *testing.T, rt *Runtime, seg string) []string {
 	return m
 }
 
-// TestGuideEndpointFilesAlpha3: with the default CountryCodes, the guide's CSV and
-// JSON endpoint files import unchanged, every row, into the same endpoints with
-// alpha-3 countries.
-func TestGuideEndpointFilesAlpha3(t *testing.T) {
-	rt := sharedRuntime(t)
-	want := guideEndpoints("CAN", "USA", "CHN")
-	for _, name := range []string{"endpoints.csv", "endpoints.json"} {
-		seg := "guide-a3-" + strings.ReplaceAll(name, ".", "-")
+// importGuideEndpoints imports the guide's endpoint files, each into a segment
+// of its own, and checks that each gives exactly want.
+func importGuideEndpoints(t *testing.T, rt *Runtime, prefix string, want []string, names ...string) {
+	t.Helper()
+	for _, name := range names {
+		seg := prefix + strings.ReplaceAll(name, ".", "-")
 		j := importFile(t, rt, "imports/"+seg+"/"+name, guideFile(t, name))
 		if j.JobStatus != job.Completed || j.TotalProcessed != 5 || j.TotalFailures != 0 {
 			t.Fatalf("%s: job %s, %d processed, %d failed %q", name, j.JobStatus, j.TotalProcessed, j.TotalFailures, j.Failures)
@@ -62,21 +60,18 @@ func TestGuideEndpointFilesAlpha3(t *testing.T) {
 	}
 }
 
+// TestGuideEndpointFilesAlpha3: with the default CountryCodes, the guide's CSV and
+// JSON endpoint files import unchanged, every row, into the same endpoints with
+// alpha-3 countries.
+func TestGuideEndpointFilesAlpha3(t *testing.T) {
+	importGuideEndpoints(t, sharedRuntime(t), "guide-a3-", guideEndpoints("CAN", "USA", "CHN"), "endpoints.csv", "endpoints.json")
+}
+
 // TestGuideEndpointFilesAlpha2: a deployment with CountryCodes=alpha-2 stores
 // today's Pinpoint's form, and converts alpha-3 countries to it.
 func TestGuideEndpointFilesAlpha2(t *testing.T) {
 	rt := openRuntime(t, Options{Parameters: map[string]string{"CountryCodes": "alpha-2"}})
-	want := guideEndpoints("CA", "US", "CN")
-	for _, name := range []string{"endpoints.json", "endpoints.csv"} {
-		seg := "guide-a2-" + strings.ReplaceAll(name, ".", "-")
-		j := importFile(t, rt, "imports/"+seg+"/"+name, guideFile(t, name))
-		if j.JobStatus != job.Completed || j.TotalProcessed != 5 || j.TotalFailures != 0 {
-			t.Fatalf("%s: job %s, %d processed, %d failed %q", name, j.JobStatus, j.TotalProcessed, j.TotalFailures, j.Failures)
-		}
-		if got := sortedMembers(t, rt, seg); !slices.Equal(got, want) {
-			t.Fatalf("%s: members\n%s\nwant\n%s", name, strings.Join(got, "\n"), strings.Join(want, "\n"))
-		}
-	}
+	importGuideEndpoints(t, rt, "guide-a2-", guideEndpoints("CA", "US", "CN"), "endpoints.json", "endpoints.csv")
 	// The spec's alpha-3 file is stored in alpha-2 too.
 	j := importFile(t, rt, "imports/guide-a2-spec/x.csv", "ChannelType,Address,Location.Country\nSMS,2065550182,USA\nEMAIL,a@example.com,egy\n")
 	if j.TotalProcessed != 2 {
