@@ -71,11 +71,7 @@ func importCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		ids = append(ids, id)
 	}
 	for _, p := range paths {
-		start := startImport
-		if !*defineSegment {
-			start = startUpdate
-		}
-		started, err := start(ctx, t, p, *segName, *format, stderr)
+		started, err := startImport(ctx, t, p, *segName, *format, *defineSegment, stderr)
 		if err != nil {
 			return err
 		}
@@ -102,13 +98,25 @@ func importCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	return nil
 }
 
-// startImport starts the jobs for one argument and returns their ids.
-func startImport(ctx context.Context, t *target, p, segName, format string, stderr io.Writer) ([]string, error) {
+// updateStaging is where `segport import --define-segment=false` copies local
+// files: outside imports/, whose objects start segment imports.
+const updateStaging = "endpoint-updates/"
+
+// startImport starts the jobs for one argument and returns their ids: for an
+// s3:// prefix one job (a CreateImportJob request); for local files one job
+// per file, uploaded under imports/<segment>/, or with defineSegment false
+// copied under updateStaging and imported by a request without a segment.
+func startImport(ctx context.Context, t *target, p, segName, format string, defineSegment bool, stderr io.Writer) ([]string, error) {
+	req := importer.Request{Format: format}
+	if !defineSegment {
+		req.DefineSegment = &defineSegment
+	}
 	if strings.HasPrefix(p, "s3://") {
-		if segName == "" {
+		if segName == "" && defineSegment {
 			segName = path.Base(strings.TrimSuffix(p, "/"))
 		}
-		j, err := t.invoke(ctx, importer.Request{S3Url: p, Format: format, SegmentName: segName, JobId: newJobId()})
+		req.S3Url, req.SegmentName, req.JobId = p, segName, newJobId()
+		j, err := t.invoke(ctx, req)
 		if err != nil {
 			return nil, err
 		}
@@ -127,59 +135,27 @@ func startImport(ctx context.Context, t *target, p, segName, format string, stde
 	var ids []string
 	for _, f := range files {
 		rel, _ := filepath.Rel(root, f)
-		key := importer.ImportsPrefix + segName + "/" + filepath.ToSlash(rel)
 		id := newJobId()
+		if !defineSegment {
+			key := updateStaging + id + "/" + filepath.ToSlash(rel)
+			if err := upload(ctx, t, f, key, nil); err != nil {
+				return nil, err
+			}
+			req.S3Url, req.JobId = "s3://"+t.app.Config.Bucket+"/"+key, id
+			if _, err := t.invoke(ctx, req); err != nil {
+				return nil, err
+			}
+			ids = append(ids, id)
+			continue
+		}
 		meta := map[string]string{importer.MetaJobId: id}
 		if format != "" {
 			meta[importer.MetaFormat] = format
 		}
-		if err := upload(ctx, t, f, key, meta); err != nil {
+		if err := upload(ctx, t, f, importer.ImportsPrefix+segName+"/"+filepath.ToSlash(rel), meta); err != nil {
 			return nil, err
 		}
 		ids = append(ids, id)
-	}
-	return ids, nil
-}
-
-// updateStaging is where `segport import --define-segment=false` copies local
-// files: outside imports/, whose objects start segment imports.
-const updateStaging = "endpoint-updates/"
-
-// startUpdate starts the jobs that upsert the endpoints of one argument without
-// a segment: one job per file (a CreateImportJob request with DefineSegment
-// false, naming the file's copy under updateStaging), or one for an s3:// prefix.
-func startUpdate(ctx context.Context, t *target, p, _, format string, stderr io.Writer) ([]string, error) {
-	noSegment := false
-	req := importer.Request{Format: format, DefineSegment: &noSegment}
-	if strings.HasPrefix(p, "s3://") {
-		req.S3Url, req.JobId = p, newJobId()
-		j, err := t.invoke(ctx, req)
-		if err != nil {
-			return nil, err
-		}
-		return []string{j.Id}, nil
-	}
-	files, root, err := collectFiles(p)
-	if err != nil {
-		return nil, err
-	}
-	if files = skipOtherFormat(files, format, stderr); len(files) == 0 {
-		return nil, &exitError{code: 2, err: fmt.Errorf("%s: nothing to import: no file is %s", p, format)}
-	}
-	var ids []string
-	for _, f := range files {
-		rel, _ := filepath.Rel(root, f)
-		req.JobId = newJobId()
-		key := updateStaging + req.JobId + "/" + filepath.ToSlash(rel)
-		if err := upload(ctx, t, f, key, nil); err != nil {
-			return nil, err
-		}
-		req.S3Url = "s3://" + t.app.Config.Bucket + "/" + key
-		j, err := t.invoke(ctx, req)
-		if err != nil {
-			return nil, err
-		}
-		ids = append(ids, j.Id)
 	}
 	return ids, nil
 }
