@@ -228,7 +228,7 @@ func printSegment(w io.Writer, s *segment.Segment, asJSON bool) {
 	sort.Strings(chans)
 	users := ""
 	if s.UserCount > 0 {
-		users = fmt.Sprintf(" (through %d users and its own)", s.UserCount)
+		users = fmt.Sprintf(" (%d users)", s.UserCount)
 	}
 	fmt.Fprintf(w, "Segment %s (%s), version %d: %d endpoints%s; imported %d definitions [%s], latest %s from %s\n",
 		s.Name, s.Id, s.Version, s.EndpointCount, users, s.ImportDefinition.Size, strings.Join(chans, " "),
