@@ -107,6 +107,8 @@ func TestExitCodes(t *testing.T) {
 		{"bad flag", []string{"jobs", "list", "--nope"}, 2, "flag provided but not defined: -nope (see segport jobs --help)"},
 		{"import a missing file", []string{"import", "--data", t.TempDir(), "/no/such.csv"}, 2, "segport: /no/such.csv: no such file or directory"},
 		{"import an empty folder", []string{"import", "--data", t.TempDir(), empty}, 2, empty + " holds no files"},
+		{"no file of the format", []string{"import", "--data", t.TempDir(), "--format", "json", folder}, 2, "nothing to import: no file is JSON"},
+		{"a segment without one", []string{"import", "--data", t.TempDir(), "--define-segment=false", "--segment", "s", folder}, 2, "--define-segment=false imports without one"},
 		{"validate a missing file", []string{"validate", "/no/such.csv"}, 2, "/no/such.csv: no such file or directory\n"},
 		{"validate a folder", []string{"validate", folder}, 0, filepath.Join(folder, "a.csv") + ": 1 rows, 1 valid, 0 invalid"},
 		{"parse a folder", []string{"parse", folder}, 2, folder + " is a folder: name a file"},

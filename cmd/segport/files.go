@@ -12,6 +12,7 @@ import (
 	"os"
 
 	"github.com/segport/segport/internal/decode"
+	"github.com/segport/segport/pkg/endpoint"
 )
 
 // parseFlags parses flags wherever they stand among the arguments and returns the
@@ -92,7 +93,22 @@ func (c ctxReader) Read(p []byte) (int, error) {
 
 // openDecoder opens a file and picks its format: --format, else the extension,
 // else the first bytes.
-func openDecoder(ctx context.Context, path, format string) (decode.Decoder, decode.Format, io.Closer, error) {
+// countryFlag adds --country-codes to fs; the function it returns gives the
+// limits (the spec's) with the form asked for.
+func countryFlag(fs *flag.FlagSet) func() (endpoint.Limits, error) {
+	form := fs.String("country-codes", "alpha-3", "the form Location.Country is shown in, `alpha-3|alpha-2` (the CountryCodes parameter)")
+	return func() (endpoint.Limits, error) {
+		lim := endpoint.DefaultLimits()
+		f, err := endpoint.ParseCountryForm(*form)
+		if err != nil {
+			return lim, usageErr("--country-codes: %v", err)
+		}
+		lim.Country = f
+		return lim, nil
+	}
+}
+
+func openDecoder(ctx context.Context, path, format string, limits endpoint.Limits) (decode.Decoder, decode.Format, io.Closer, error) {
 	f, err := openFile(path)
 	if err != nil {
 		return nil, "", nil, err
@@ -112,7 +128,7 @@ func openDecoder(ctx context.Context, path, format string) (decode.Decoder, deco
 			fm = decode.Sniff(head)
 		}
 	}
-	return decode.New(fm, br, decode.Options{File: path}), fm, f, nil
+	return decode.New(fm, br, decode.Options{File: path, Limits: limits}), fm, f, nil
 }
 
 // eachRow decodes a whole file, calling onRow for valid rows and onErr for row
@@ -140,7 +156,12 @@ func validateCmd(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	fs := flag.NewFlagSet("validate", flag.ContinueOnError)
 	format := fs.String("format", "", "the files' format, `csv|json` (default: from the extension, else sniffed)")
 	asJSON := fs.Bool("json", false, "print one JSON object per file")
+	limitsOf := countryFlag(fs)
 	paths, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	limits, err := limitsOf()
 	if err != nil {
 		return err
 	}
@@ -153,7 +174,7 @@ func validateCmd(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	}
 	code := 0
 	for _, path := range files {
-		s, err := validateFile(ctx, path, *format, stdout, *asJSON)
+		s, err := validateFile(ctx, path, *format, limits, stdout, *asJSON)
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
@@ -204,9 +225,9 @@ func expandPaths(paths []string) ([]string, error) {
 	return files, nil
 }
 
-func validateFile(ctx context.Context, path, format string, stdout io.Writer, asJSON bool) (*fileSummary, error) {
+func validateFile(ctx context.Context, path, format string, limits endpoint.Limits, stdout io.Writer, asJSON bool) (*fileSummary, error) {
 	s := &fileSummary{File: path, Failures: []rowFailure{}}
-	dec, fm, closer, err := openDecoder(ctx, path, format)
+	dec, fm, closer, err := openDecoder(ctx, path, format, limits)
 	if err != nil {
 		return s, err
 	}
@@ -231,14 +252,19 @@ func validateFile(ctx context.Context, path, format string, stdout io.Writer, as
 func parseCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("parse", flag.ContinueOnError)
 	format := fs.String("format", "", "the files' format, `csv|json` (default: from the extension, else sniffed)")
+	limitsOf := countryFlag(fs)
 	files, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	limits, err := limitsOf()
 	if err != nil {
 		return err
 	}
 	if len(files) != 1 {
 		return usageErr("parse: name one file")
 	}
-	dec, _, closer, err := openDecoder(ctx, files[0], *format)
+	dec, _, closer, err := openDecoder(ctx, files[0], *format, limits)
 	if err != nil {
 		return &exitError{code: 2, err: err}
 	}
@@ -247,6 +273,14 @@ func parseCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	defer out.Flush()
 	invalid := 0
 	err = eachRow(dec, func(row *decode.Row) error {
+		if row.Endpoint == nil { // a user-ID definition: one line per user
+			for _, u := range row.UserIds {
+				b, _ := (&endpoint.Endpoint{User: &endpoint.User{UserId: u}}).MarshalCanonical()
+				out.Write(b)
+				out.WriteByte('\n')
+			}
+			return nil
+		}
 		b, err := row.Endpoint.MarshalCanonical()
 		if err != nil {
 			return err

@@ -21,23 +21,24 @@ type command struct {
 // --aws, the deployed one. The README's CLI table shows the same synopses.
 var (
 	fileCommands = []command{
-		{"validate", []string{"segport validate [--format csv|json] [--json] PATH..."},
+		{"validate", []string{"segport validate [--format csv|json] [--country-codes alpha-3|alpha-2] [--json] PATH..."},
 			"checks files (a folder: every file in it): one FILE:LINE: FIELD: message line per bad row, then a summary line per file"},
-		{"parse", []string{"segport parse [--format csv|json] FILE"},
+		{"parse", []string{"segport parse [--format csv|json] [--country-codes alpha-3|alpha-2] FILE"},
 			"prints each valid endpoint as one canonical JSON line; row errors go to stderr"},
 		{"plan", []string{"segport plan [--piece-size N] [--format csv|json] FILE"},
 			"prints the byte-range pieces an import would split the file into"},
-		{"migrate-check", []string{"segport migrate-check [--json] PATH..."},
+		{"migrate-check", []string{"segport migrate-check [--country-codes alpha-3|alpha-2] [--json] PATH..."},
 			"a dry run of migrating a Pinpoint export: files or folders, gzip or not"},
 	}
 	stackCommands = []command{
 		{"import", []string{
 			"segport import [--segment NAME] [--format csv|json] [--wait DURATION] [--json] [--chaos SPEC] PATH|s3://bucket/prefix...",
+			"segport import --define-segment=false [--format csv|json] [--wait DURATION] [--json] PATH|s3://bucket/prefix...",
 			"segport import --pinpoint-export PATH|s3://bucket/prefix --segment NAME [--json]"},
 			"imports files, folders (one job per file) or an s3:// prefix (one job), waits and prints the jobs"},
 		{"jobs", []string{"segport jobs list", "segport jobs get ID"}, "import jobs; get adds what the job cost"},
-		{"segments", []string{"segport segments list", "segport segments get NAME", "segport segments members NAME"},
-			"segments; members prints the segment's endpoints as canonical JSON lines"},
+		{"segments", []string{"segport segments list", "segport segments get NAME", "segport segments members NAME", "segport segments users NAME"},
+			"segments; members prints the segment's endpoints as canonical JSON lines (a segment of users: its users' endpoints), users its user IDs"},
 		{"endpoints", []string{"segport endpoints get ID"}, "one endpoint, canonical JSON"},
 		{"dump", []string{"segport dump [--dates]"}, "the canonical dump of every table and error report, sorted"},
 		{"dlq", []string{"segport dlq redrive"}, "sends the messages of the dead-letter queues back to their queues"},

@@ -26,6 +26,7 @@ func importCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	format := fset.String("format", "", "the files' format, `csv|json` (default: from each file's extension, else sniffed)")
 	export := fset.String("pinpoint-export", "", "the Pinpoint export to migrate, `PATH`: a local file or folder, or s3://bucket/prefix")
 	wait := fset.Duration("wait", 0, "give up waiting for the jobs after `DURATION`, from the first upload to the jobs' end (default 5m plus 1m per 50 MiB to import)")
+	defineSegment := fset.Bool("define-segment", true, "import into a segment; --define-segment=false upserts the endpoints without creating or changing a segment (CreateImportJob's DefineSegment)")
 	sf := addStackFlags(fset)
 	chaosSpec := addChaosFlag(fset)
 	paths, err := parseFlags(fset, args)
@@ -37,6 +38,9 @@ func importCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	if err := setChaos(sf, *chaosSpec); err != nil {
 		return err
+	}
+	if !*defineSegment && *segName != "" {
+		return usageErr("import: --segment names the segment of an import; --define-segment=false imports without one")
 	}
 	if *format != "" {
 		f, err := decode.ParseFormat(*format)
@@ -78,13 +82,13 @@ func importCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	if *export != "" {
-		s, err := startExportImport(uctx, t, *export, *segName)
+		s, err := startExportImport(uctx, t, *export, *segName, *defineSegment)
 		if err := starting(*export, []started{s}, err); err != nil {
 			return err
 		}
 	}
 	for _, p := range paths {
-		s, err := startImport(uctx, t, p, *segName, *format)
+		s, err := startImport(uctx, t, p, *segName, *format, *defineSegment, stderr)
 		if err := starting(p, s, err); err != nil {
 			return err
 		}
@@ -110,13 +114,25 @@ func importCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	return nil
 }
 
-// startImport starts the jobs for one argument.
-func startImport(ctx context.Context, t *target, p, segName, format string) ([]started, error) {
+// updateStaging is where `segport import --define-segment=false` copies local
+// files: outside imports/, whose objects start segment imports.
+const updateStaging = "endpoint-updates/"
+
+// startImport starts the jobs for one argument: for an s3:// prefix one job
+// (a CreateImportJob request); for local files one job per file, uploaded
+// under imports/<segment>/, or with defineSegment false copied under
+// updateStaging and imported by a request without a segment.
+func startImport(ctx context.Context, t *target, p, segName, format string, defineSegment bool, stderr io.Writer) ([]started, error) {
+	req := importer.Request{Format: format}
+	if !defineSegment {
+		req.DefineSegment = &defineSegment
+	}
 	if strings.HasPrefix(p, "s3://") {
-		if segName == "" {
+		if segName == "" && defineSegment {
 			segName = path.Base(strings.TrimSuffix(p, "/"))
 		}
-		j, err := t.invoke(ctx, importer.Request{S3Url: p, Format: format, SegmentName: segName, JobId: newJobId()})
+		req.S3Url, req.SegmentName, req.JobId = p, segName, newJobId()
+		j, err := t.invoke(ctx, req)
 		if err != nil {
 			return nil, err
 		}
@@ -126,14 +142,29 @@ func startImport(ctx context.Context, t *target, p, segName, format string) ([]s
 	if err != nil {
 		return nil, err
 	}
+	if files = skipOtherFormat(files, format, stderr); len(files) == 0 {
+		return nil, &exitError{code: 2, err: fmt.Errorf("%s: nothing to import: no file is %s", p, format)}
+	}
 	if segName == "" {
 		segName = strings.TrimSuffix(filepath.Base(p), filepath.Ext(p))
 	}
 	var out []started
 	for _, f := range files {
 		rel, _ := filepath.Rel(root, f)
-		key := importer.ImportsPrefix + segName + "/" + filepath.ToSlash(rel)
 		id := newJobId()
+		if !defineSegment {
+			key := updateStaging + id + "/" + filepath.ToSlash(rel)
+			if err := upload(ctx, t, f, key, nil); err != nil {
+				return nil, err
+			}
+			req.S3Url, req.JobId = "s3://"+t.app.Config.Bucket+"/"+key, id
+			if _, err := t.invoke(ctx, req); err != nil {
+				return nil, err
+			}
+			out = append(out, started{id: id, source: req.S3Url, uploaded: true})
+			continue
+		}
+		key := importer.ImportsPrefix + segName + "/" + filepath.ToSlash(rel)
 		meta := map[string]string{importer.MetaJobId: id}
 		if format != "" {
 			meta[importer.MetaFormat] = format
@@ -144,6 +175,25 @@ func startImport(ctx context.Context, t *target, p, segName, format string) ([]s
 		out = append(out, started{id: id, source: "s3://" + t.app.Config.Bucket + "/" + key, uploaded: true})
 	}
 	return out, nil
+}
+
+// skipOtherFormat leaves out the files whose extension names the other format
+// than the one asked for, as a request's Format skips a folder's objects of
+// the other format, and says so on stderr. A file whose name tells no format
+// is kept: it is read in the format asked for.
+func skipOtherFormat(files []string, format string, stderr io.Writer) []string {
+	if format == "" {
+		return files
+	}
+	kept := files[:0:0]
+	for _, f := range files {
+		if fm, ok := decode.FormatOf(f); ok && string(fm) != format {
+			fmt.Fprintf(stderr, "segport: skipped %s: %s, not %s\n", f, fm, format)
+			continue
+		}
+		kept = append(kept, f)
+	}
+	return kept
 }
 
 func upload(ctx context.Context, t *target, file, key string, meta map[string]string) error {

@@ -43,7 +43,7 @@ func runCLI(t *testing.T, args ...string) (string, string, int) {
 
 func TestValidate(t *testing.T) {
 	good := writeFile(t, "good.csv", "ChannelType,Address\nEMAIL,a@example.com\n")
-	bad := writeFile(t, "bad.csv", "ChannelType,Address,Location.Country\nEMAIL,a@example.com,US\nFAX,1,USA\nSMS,2065550182,USA\n")
+	bad := writeFile(t, "bad.csv", "ChannelType,Address,Location.Country\nEMAIL,a@example.com,UK\nFAX,1,USA\nSMS,2065550182,USA\n")
 	broken := writeFile(t, "broken.csv", "Demographic.make\nx\n")
 	noext := writeFile(t, "people", `{"ChannelType":"SMS","Address":"2065550182"}`+"\n")
 	tests := []struct {
@@ -54,13 +54,13 @@ func TestValidate(t *testing.T) {
 	}{
 		{"valid", []string{"validate", good}, []string{good + ": 1 rows, 1 valid, 0 invalid"}, 0},
 		{"bad rows", []string{"validate", bad}, []string{
-			bad + ":2: Location.Country: US: did you mean USA?",
+			bad + `:2: Location.Country: "UK" is not an ISO 3166-1 country code (alpha-2 such as US, or alpha-3 such as USA); did you mean GB?`,
 			bad + `:3: ChannelType: "FAX" is not one of`,
 			bad + ": 3 rows, 1 valid, 2 invalid"}, 1},
 		{"file error", []string{"validate", good, broken}, []string{broken + ":1: Demographic.make: did you mean Demographic.Make?"}, 2},
 		{"sniffed json", []string{"validate", noext}, []string{noext + ": 1 rows, 1 valid, 0 invalid"}, 0},
 		{"forced format", []string{"validate", "--format", "csv", noext}, []string{noext + ":1: header column 2: a double quote in an unquoted field"}, 2},
-		{"json output", []string{"validate", "--json", bad}, []string{`{"File":"` + bad + `","Format":"CSV","Rows":3,"Valid":1,"Invalid":2,"Failures":[{"Line":2,"Field":"Location.Country","Message":"US: did you mean USA? (ISO 3166-1 alpha-3 is required)"}`}, 1},
+		{"json output", []string{"validate", "--json", bad}, []string{`{"File":"` + bad + `","Format":"CSV","Rows":3,"Valid":1,"Invalid":2,"Failures":[{"Line":2,"Field":"Location.Country","Message":"\"UK\" is not an ISO 3166-1 country code (alpha-2 such as US, or alpha-3 such as USA); did you mean GB?"}`}, 1},
 		{"no file", []string{"validate"}, nil, 2},
 		{"bad flag", []string{"validate", "--nope", good}, nil, 2},
 	}
@@ -148,5 +148,106 @@ func TestPlan(t *testing.T) {
 	}
 	if _, _, code := runCLI(t, "plan", "--piece-size", "0", "../../examples/spec-example.csv"); code != 2 {
 		t.Errorf("a zero piece size gave exit code %d, want 2", code)
+	}
+}
+
+// TestParseGuideFiles: the CSV and JSON endpoint files of Pinpoint's current guide
+// give the same endpoints, countries in the form asked for.
+func TestParseGuideFiles(t *testing.T) {
+	dir := "../../internal/localrun/testdata/guide/"
+	for _, form := range []struct{ flag, us string }{{"alpha-3", `"Country":"USA"`}, {"alpha-2", `"Country":"US"`}} {
+		csvOut, errOut, code := runCLI(t, "parse", "--country-codes", form.flag, dir+"endpoints.csv")
+		if code != 0 || errOut != "" {
+			t.Fatalf("parse csv: %d %s", code, errOut)
+		}
+		jsonOut, errOut, code := runCLI(t, "parse", "--country-codes", form.flag, dir+"endpoints.json")
+		if code != 0 || errOut != "" {
+			t.Fatalf("parse json: %d %s", code, errOut)
+		}
+		if csvOut != jsonOut || strings.Count(csvOut, "\n") != 5 || strings.Count(csvOut, form.us) != 2 {
+			t.Fatalf("%s: csv\n%s\njson\n%s", form.flag, csvOut, jsonOut)
+		}
+	}
+	if _, errOut, code := runCLI(t, "parse", "--country-codes", "numeric", dir+"endpoints.csv"); code != 2 || !strings.Contains(errOut, "--country-codes") {
+		t.Fatalf("bad form: %d %s", code, errOut)
+	}
+}
+
+// TestImportWithoutSegment: --define-segment=false upserts the endpoints of a
+// file and of an s3:// prefix and touches no segment.
+func TestImportWithoutSegment(t *testing.T) {
+	data := t.TempDir()
+	first := writeFile(t, "first.csv", "Id,ChannelType,Address,Attributes.Plan\nu-1,EMAIL,u1@example.com,free\n")
+	if out, errOut, code := runCLI(t, "import", "--data", data, "--segment", "kept", first); code != 0 {
+		t.Fatalf("import: %d\n%s\n%s", code, out, errOut)
+	}
+	segBefore, _, _ := runCLI(t, "segments", "get", "--json", "--data", data, "kept")
+	update := writeFile(t, "update.csv", "Id,ChannelType,Address,Attributes.Plan\nu-1,EMAIL,u1@example.com,gold\nu-2,EMAIL,u2@example.com,gold\n")
+	out, errOut, code := runCLI(t, "import", "--data", data, "--json", "--define-segment=false", update)
+	var j struct {
+		JobStatus      string
+		TotalProcessed int
+		Definition     struct {
+			S3Url, SegmentId string
+			DefineSegment    *bool
+		}
+	}
+	if err := json.Unmarshal([]byte(out), &j); err != nil || code != 0 || j.JobStatus != "COMPLETED" || j.TotalProcessed != 2 ||
+		j.Definition.SegmentId != "" || j.Definition.DefineSegment == nil || *j.Definition.DefineSegment ||
+		!strings.HasPrefix(j.Definition.S3Url, "s3://segport/endpoint-updates/") {
+		t.Fatalf("import --define-segment=false: %d %v\n%s\n%s", code, err, out, errOut)
+	}
+	out, _, _ = runCLI(t, "endpoints", "get", "--data", data, "u-1")
+	if !strings.Contains(out, `"Attributes":{"Plan":["gold"]}`) {
+		t.Errorf("u-1 not updated: %s", out)
+	}
+	if segAfter, _, _ := runCLI(t, "segments", "get", "--json", "--data", data, "kept"); segAfter != segBefore {
+		t.Errorf("segment changed:\n%s\n%s", segBefore, segAfter)
+	}
+	out, _, _ = runCLI(t, "segments", "list", "--data", data)
+	if strings.Count(out, "\n") != 1 { // "kept" alone
+		t.Errorf("segments list:\n%s", out)
+	}
+	// An s3:// prefix: the copy the first import left.
+	out, errOut, code = runCLI(t, "import", "--data", data, "--define-segment=false", "s3://segport/endpoint-updates/")
+	if code != 0 || !strings.Contains(out, "COMPLETED") {
+		t.Fatalf("import s3:// --define-segment=false: %d\n%s\n%s", code, out, errOut)
+	}
+}
+
+// TestUserIdSegment: the guide's files through the CLI: a segment of users
+// shows its users and the endpoints it reaches.
+func TestUserIdSegment(t *testing.T) {
+	data := t.TempDir()
+	dir := "../../internal/localrun/testdata/guide/"
+	if out, errOut, code := runCLI(t, "import", "--data", data, "--segment", "guide endpoints", dir+"endpoints.csv"); code != 0 {
+		t.Fatalf("import endpoints: %d\n%s\n%s", code, out, errOut)
+	}
+	if out, errOut, code := runCLI(t, "import", "--data", data, "--segment", "guide users", dir+"user-ids.csv"); code != 0 || !strings.Contains(out, "3 imported, 0 failed") {
+		t.Fatalf("import user ids: %d\n%s\n%s", code, out, errOut)
+	}
+	out, _, code := runCLI(t, "segments", "members", "--data", data, "guide users")
+	if code != 0 || strings.Count(out, "\n") != 5 || strings.Count(out, `"UserId":"example-user-id-`) != 5 {
+		t.Fatalf("members: %d\n%s", code, out)
+	}
+	out, _, code = runCLI(t, "segments", "users", "--data", data, "guide users")
+	if code != 0 || out != "example-user-id-1\nexample-user-id-2\nexample-user-id-3\n" {
+		t.Fatalf("users: %d\n%s", code, out)
+	}
+	out, _, code = runCLI(t, "segments", "get", "--data", data, "guide users")
+	if code != 0 || !strings.Contains(out, "5 endpoints (3 users); imported 3 definitions [UNSPECIFIED=3]") {
+		t.Fatalf("get: %d\n%s", code, out)
+	}
+}
+
+// TestImportFolderWithFormat: --format skips a folder's files of the other
+// format, as a request's Format does, and says so.
+func TestImportFolderWithFormat(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "a.csv"), []byte("ChannelType,Address\nEMAIL,a@example.com\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "b.json"), []byte(`{"ChannelType":"EMAIL","Address":"b@example.com"}`+"\n"), 0o644)
+	out, errOut, code := runCLI(t, "import", "--data", t.TempDir(), "--format", "csv", "--segment", "fmt", dir)
+	if code != 0 || strings.Count(out, "COMPLETED") != 1 || !strings.Contains(errOut, "skipped "+filepath.Join(dir, "b.json")+": JSON, not CSV") {
+		t.Fatalf("code %d\n%s\n%s", code, out, errOut)
 	}
 }

@@ -25,7 +25,7 @@ const exportStaging = "pinpoint-exports/"
 
 // startExportImport starts one job importing a Pinpoint export: an s3:// prefix
 // as it is, or a local file or folder (gzip or not) copied under exportStaging.
-func startExportImport(ctx context.Context, t *target, p, segName string) (started, error) {
+func startExportImport(ctx context.Context, t *target, p, segName string, defineSegment bool) (started, error) {
 	id := newJobId()
 	url := p
 	uploaded := false
@@ -46,7 +46,11 @@ func startExportImport(ctx context.Context, t *target, p, segName string) (start
 	if segName == "" {
 		segName = path.Base(strings.TrimSuffix(filepath.ToSlash(p), "/"))
 	}
-	j, err := t.invoke(ctx, importer.Request{S3Url: url, Format: string(pinpointexport.Format), SegmentName: segName, JobId: id})
+	req := importer.Request{S3Url: url, Format: string(pinpointexport.Format), SegmentName: segName, JobId: id}
+	if !defineSegment {
+		req.SegmentName, req.DefineSegment = "", &defineSegment
+	}
+	j, err := t.invoke(ctx, req)
 	if err != nil {
 		return started{}, err
 	}
@@ -58,14 +62,18 @@ func startExportImport(ctx context.Context, t *target, p, segName string) (start
 func migrateCheckCmd(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("migrate-check", flag.ContinueOnError)
 	asJSON := fs.Bool("json", false, "print the report as one JSON object")
+	limitsOf := countryFlag(fs)
 	paths, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	limits, err := limitsOf()
 	if err != nil {
 		return err
 	}
 	if len(paths) == 0 {
 		return usageErr("migrate-check: name the export: a file or a folder")
 	}
-	limits := endpoint.DefaultLimits()
 	var c pinpointexport.Check
 	for _, p := range paths {
 		files, _, err := collectFiles(p)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/segport/segport/internal/decode"
 	"github.com/segport/segport/internal/plan"
+	"github.com/segport/segport/pkg/endpoint"
 )
 
 // planCmd prints the pieces a file would be split into.
@@ -27,7 +28,7 @@ func planCmd(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return usageErr("plan: --piece-size: %v", err)
 	}
-	_, fm, closer, err := openDecoder(ctx, files[0], *format)
+	_, fm, closer, err := openDecoder(ctx, files[0], *format, endpoint.DefaultLimits())
 	if err != nil {
 		return &exitError{code: 2, err: err}
 	}

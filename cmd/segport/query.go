@@ -25,14 +25,14 @@ func queryCmd(ctx context.Context, noun string, args []string, stdout io.Writer)
 		return err
 	}
 	if len(pos) == 0 {
-		return usageErr("%s: say list, get or members", noun)
+		return usageErr("%s: say list, get, members or users", noun)
 	}
 	verb, rest := pos[0], pos[1:]
 	want := 1
 	if verb == "list" {
 		want = 0
 	}
-	if len(rest) != want || (noun == "endpoints" && verb != "get") || (noun == "jobs" && verb == "members") {
+	if len(rest) != want || (noun == "endpoints" && verb != "get") || (noun == "jobs" && (verb == "members" || verb == "users")) {
 		return usageErr("usage: segport %s %s", noun, map[int]string{0: verb, 1: verb + " NAME|ID"}[want])
 	}
 	t, err := openTarget(ctx, sf, nil)
@@ -66,15 +66,39 @@ func queryCmd(ctx context.Context, noun string, args []string, stdout io.Writer)
 		if err != nil {
 			return err
 		}
+		for _, s := range segs {
+			if err := st.Resolve(ctx, s); err != nil {
+				return err
+			}
+		}
 		printList(stdout, segs, sf.json, func(s *segment.Segment) {
 			s.CreationDate, s.LastModifiedDate = isoDate(s.CreationDate), isoDate(s.LastModifiedDate)
 		}, func(s *segment.Segment) { printSegment(stdout, s, false) })
 	case "segments get":
 		s, err := st.SegmentByName(ctx, rest[0])
+		if err == nil {
+			err = st.Resolve(ctx, s)
+		}
 		if err != nil {
 			return err
 		}
 		printSegment(stdout, s, sf.json)
+	case "segments users":
+		s, err := st.SegmentByName(ctx, rest[0])
+		if err != nil {
+			return err
+		}
+		users, err := st.UserMembers(ctx, s)
+		if err != nil {
+			return err
+		}
+		for _, u := range users {
+			if sf.json {
+				printJSON(stdout, u)
+			} else {
+				fmt.Fprintln(stdout, u)
+			}
+		}
 	case "segments members":
 		s, err := st.SegmentByName(ctx, rest[0])
 		if err != nil {
@@ -97,9 +121,10 @@ func queryCmd(ctx context.Context, noun string, args []string, stdout io.Writer)
 	return nil
 }
 
-// printMembers prints the segment's endpoints as canonical JSON lines, by Id.
+// printMembers prints the segment's endpoints as canonical JSON lines, by Id: its
+// members, and the endpoints of its users.
 func printMembers(ctx context.Context, t *target, s *segment.Segment, stdout io.Writer) error {
-	ids, err := t.app.Store.Members(ctx, s.Id, s.Shards)
+	ids, err := t.app.Store.Reached(ctx, s)
 	if err != nil {
 		return err
 	}
@@ -181,7 +206,14 @@ func printJob(w io.Writer, j *job.Job, asJSON bool) {
 	}
 	fmt.Fprintf(w, "Job %s: %s\n", j.Id, j.JobStatus)
 	fmt.Fprintf(w, "  source:    %s (%s)\n", j.Definition.S3Url, j.Definition.Format)
-	fmt.Fprintf(w, "  segment:   %s (%s)\n", j.Definition.SegmentName, j.Definition.SegmentId)
+	if d := j.Definition; d.DefineSegment != nil && !*d.DefineSegment {
+		fmt.Fprintf(w, "  segment:   none (DefineSegment false: endpoints only)\n")
+	} else {
+		fmt.Fprintf(w, "  segment:   %s (%s)\n", d.SegmentName, d.SegmentId)
+	}
+	for _, k := range j.Definition.Skipped {
+		fmt.Fprintf(w, "  skipped:   %s (not %s)\n", k, j.Definition.Format)
+	}
 	fmt.Fprintf(w, "  pieces:    %d total, %d completed, %d failed\n", j.TotalPieces, j.CompletedPieces, j.FailedPieces)
 	fmt.Fprintf(w, "  endpoints: %d imported, %d failed\n", j.TotalProcessed, j.TotalFailures)
 	fmt.Fprintf(w, "  created:   %s\n", j.CreationDate)
@@ -213,7 +245,11 @@ func printSegment(w io.Writer, s *segment.Segment, asJSON bool) {
 		chans = append(chans, fmt.Sprintf("%s=%d", ch, n))
 	}
 	sort.Strings(chans)
-	fmt.Fprintf(w, "Segment %s (%s), version %d: %d endpoints; imported %d definitions [%s], latest %s from %s\n",
-		s.Name, s.Id, s.Version, s.EndpointCount, s.ImportDefinition.Size, strings.Join(chans, " "),
+	users := ""
+	if s.UserCount > 0 {
+		users = fmt.Sprintf(" (%d users)", s.UserCount)
+	}
+	fmt.Fprintf(w, "Segment %s (%s), version %d: %d endpoints%s; imported %d definitions [%s], latest %s from %s\n",
+		s.Name, s.Id, s.Version, s.EndpointCount, users, s.ImportDefinition.Size, strings.Join(chans, " "),
 		s.ImportDefinition.Format, s.ImportDefinition.S3Url)
 }

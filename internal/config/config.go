@@ -103,6 +103,11 @@ func FromEnv(getenv func(string) string) (*Config, error) {
 			EndpointBytes:         num("SEGPORT_MAX_ENDPOINT_BYTES", lim.EndpointBytes),
 		},
 	}
+	if form, err := endpoint.ParseCountryForm(getenv("SEGPORT_COUNTRY_CODES")); err != nil {
+		bad = append(bad, "SEGPORT_COUNTRY_CODES="+getenv("SEGPORT_COUNTRY_CODES"))
+	} else {
+		c.Limits.Country = form
+	}
 	switch v := getenv(S3PathStyleVar); v {
 	case "", "false", "0":
 	case "true", "1":

@@ -192,7 +192,7 @@ func (g *gen) invalid() row {
 	case 1:
 		r["ChannelType"] = "FAX"
 	case 2:
-		r["Location.Country"] = "US"
+		r["Location.Country"] = "UK"
 	case 3:
 		r["Metrics.score"] = "many"
 	case 4:

@@ -20,6 +20,7 @@ type CSVDecoder struct {
 	header  []string
 	started bool
 	row     Row
+	userIds bool // the header is User.UserId alone: a user-ID file
 
 	// The fields of the current record (see split).
 	fields   []endpoint.Span
@@ -72,11 +73,28 @@ func (d *CSVDecoder) decode() (*Row, error) {
 	d.b.Reset()
 	d.b.TextChecked = d.r.clean
 	d.b.SetRow(text, d.fields)
+	if d.userIds {
+		return d.userIdRow(row)
+	}
 	e, ferr := d.b.Finish()
 	if ferr != nil {
 		return row, d.r.rowError(line, ferr.Field, ferr.Msg, ErrInvalidEndpoint)
 	}
 	row.Endpoint = e
+	return row, nil
+}
+
+// userIdRow reads a line of a user-ID file: user IDs separated by white space.
+func (d *CSVDecoder) userIdRow(row *Row) (*Row, error) {
+	if d.b.Failed() {
+		_, ferr := d.b.Finish()
+		return row, d.r.rowError(row.Line, ferr.Field, ferr.Msg, ErrInvalidEndpoint)
+	}
+	ids, ok := d.b.UserIdOnly()
+	if !ok {
+		return row, d.r.rowError(row.Line, "User.UserId", "missing: each line of a user-ID file lists user IDs, separated by spaces", ErrInvalidEndpoint)
+	}
+	row.UserIds = strings.Fields(ids)
 	return row, nil
 }
 
@@ -137,6 +155,7 @@ func (d *CSVDecoder) setHeader(names []string, line int) error {
 		cols[i] = a
 	}
 	d.cols, d.header = cols, append([]string(nil), names...)
+	d.userIds = len(cols) == 1 && cols[0].Kind == endpoint.KindUserId
 	d.b.SetColumns(cols)
 	return nil
 }

@@ -105,6 +105,8 @@ func TestCSV(t *testing.T) {
 			want: []string{"file ErrUnknownHeader line 1 byte -1"}, wantErr: "in:1: Demographic.make: did you mean Demographic.Make?"},
 		{name: "unknown header", input: "ChannelType,Address,Favourite colour\n", want: []string{"file ErrUnknownHeader line 1 byte -1"},
 			wantErr: "Favourite colour: unknown attribute"},
+		{name: "unknown header names the custom families", input: "ChannelType,Address,FavouriteColour\nSMS,2065550182,blue\n", want: []string{"file ErrUnknownHeader line 1 byte -1"},
+			wantErr: "in:1: FavouriteColour: unknown attribute; custom attributes are named Attributes.FavouriteColour, Metrics.FavouriteColour or User.UserAttributes.FavouriteColour"},
 		{name: "empty header column", input: "ChannelType,,Address\n", want: []string{"file ErrUnknownHeader line 1 byte -1"}, wantErr: "header column 2 is empty"},
 		{name: "duplicated header", input: "ChannelType,Address,ChannelType\n", want: []string{"file ErrDuplicateHeader line 1 byte -1"},
 			wantErr: "ChannelType: duplicated header (column 3)"},

@@ -137,6 +137,11 @@ type Row struct {
 	Line     int
 	Raw      []byte
 	Endpoint *endpoint.Endpoint
+	// UserIds, with a nil Endpoint, make the row a user-ID definition: its users
+	// belong to the segment, and so do all their endpoints. A CSV file whose
+	// header is User.UserId alone lists them, several to a line separated by
+	// spaces; a JSON line that gives User.UserId and nothing else gives one.
+	UserIds []string
 }
 
 // Decoder is implemented by the CSV and NDJSON decoders. Decode returns the next

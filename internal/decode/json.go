@@ -93,6 +93,10 @@ func (d *JSONDecoder) decode() (*Row, error) {
 		return row, d.r.rowError(line, "", fmt.Sprintf("invalid JSON at column %d: %s", col, msg), ErrSyntax)
 	}
 	d.build()
+	if id, ok := d.b.UserIdOnly(); ok {
+		row.UserIds = []string{id}
+		return row, nil
+	}
 	e, ferr := d.b.Finish()
 	if ferr != nil {
 		return row, d.r.rowError(line, ferr.Field, ferr.Msg, ErrInvalidEndpoint)

@@ -24,6 +24,7 @@ import (
 type Source interface {
 	Segments(ctx context.Context) ([]*segment.Segment, error)
 	Members(ctx context.Context, segmentId string, shards int) ([]string, error)
+	UserMembers(ctx context.Context, seg *segment.Segment) ([]string, error)
 	AllEndpoints(ctx context.Context) ([]*endpoint.Endpoint, error)
 	AllUsers(ctx context.Context) (map[string]map[string][]string, error)
 	Jobs(ctx context.Context) ([]*job.Job, error)
@@ -67,6 +68,16 @@ func Write(ctx context.Context, w io.Writer, src Source, reports Reports, opts O
 			return err
 		}
 		if err := line("members", map[string]any{"Segment": s.Name, "EndpointIds": ids}); err != nil {
+			return err
+		}
+		if !s.HasUsers {
+			continue
+		}
+		users, err := src.UserMembers(ctx, s)
+		if err != nil {
+			return err
+		}
+		if err := line("users", map[string]any{"Segment": s.Name, "UserIds": users}); err != nil {
 			return err
 		}
 	}

@@ -22,9 +22,14 @@ import (
 
 // ShardKey returns the Members partition key of endpointId in segmentId.
 func ShardKey(segmentId, endpointId string, shards int) string {
+	return shardName(segmentId, shardIndex(endpointId, shards))
+}
+
+// shardIndex is the membership shard of an id: FNV-1a-32(id) mod shards.
+func shardIndex(id string, shards int) int {
 	h := fnv.New32a()
-	h.Write([]byte(endpointId))
-	return fmt.Sprintf("%s#%02d", segmentId, int(h.Sum32()%uint32(shards)))
+	h.Write([]byte(id))
+	return int(h.Sum32() % uint32(shards))
 }
 
 // AddMembers records the endpoints as members of the segment, spread over its
@@ -37,12 +42,37 @@ func (s *Store) AddMembers(ctx context.Context, segmentId string, shards int, ba
 	if shards < 1 {
 		shards = s.shards
 	}
-	ids = dedupe(ids)
+	var added atomic.Int64
+	err := eachPut(dedupe(ids), func(id string) error {
+		_, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{
+			TableName: aws.String(s.t.Members),
+			Item: map[string]types.AttributeValue{
+				"Shard": str(ShardKey(segmentId, id, shards)), "EndpointId": str(id), "AddedBy": str(batch),
+			},
+			ConditionExpression:       aws.String("attribute_not_exists(EndpointId) OR AddedBy = :b"),
+			ExpressionAttributeValues: map[string]types.AttributeValue{":b": str(batch)},
+		})
+		switch {
+		case err == nil:
+			added.Add(1)
+		case isConditionFailed(err): // a member already, added by another batch
+			err = nil
+		}
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("add members of segment %s: %w", segmentId, err)
+	}
+	return int(added.Load()), nil
+}
+
+// eachPut runs put for every id, memberPuts at a time, and returns the first
+// error.
+func eachPut(ids []string, put func(id string) error) error {
 	var (
-		added atomic.Int64
-		wg    sync.WaitGroup
-		sem   = make(chan struct{}, memberPuts)
-		errs  = make(chan error, len(ids))
+		wg   sync.WaitGroup
+		sem  = make(chan struct{}, memberPuts)
+		errs = make(chan error, len(ids))
 	)
 	for _, id := range ids {
 		wg.Add(1)
@@ -50,28 +80,14 @@ func (s *Store) AddMembers(ctx context.Context, segmentId string, shards int, ba
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			_, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{
-				TableName: aws.String(s.t.Members),
-				Item: map[string]types.AttributeValue{
-					"Shard": str(ShardKey(segmentId, id, shards)), "EndpointId": str(id), "AddedBy": str(batch),
-				},
-				ConditionExpression:       aws.String("attribute_not_exists(EndpointId) OR AddedBy = :b"),
-				ExpressionAttributeValues: map[string]types.AttributeValue{":b": str(batch)},
-			})
-			switch {
-			case err == nil:
-				added.Add(1)
-			case !isConditionFailed(err): // a member already, added by another batch
+			if err := put(id); err != nil {
 				errs <- err
 			}
 		}()
 	}
 	wg.Wait()
 	close(errs)
-	if err := <-errs; err != nil {
-		return 0, fmt.Errorf("add members of segment %s: %w", segmentId, err)
-	}
-	return int(added.Load()), nil
+	return <-errs
 }
 
 // CountAdded returns how many of ids batch made members of the segment first:

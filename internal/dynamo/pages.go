@@ -100,7 +100,7 @@ func (s *Store) SegmentsPage(ctx context.Context, limit int, token string) ([]*s
 		ExclusiveStartKey: keyOf(start),
 		ConsistentRead:    aws.Bool(true),
 		// Everything but the internal Jobs set, which can near 400 KB.
-		ProjectionExpression:     aws.String("SegmentId, #n, SegmentType, #v, CreationDate, LastModifiedDate, ImportDefinition, EndpointCount, Shards"),
+		ProjectionExpression:     aws.String("SegmentId, #n, SegmentType, #v, CreationDate, LastModifiedDate, ImportDefinition, EndpointCount, Shards, HasUsers"),
 		ExpressionAttributeNames: map[string]string{"#n": "Name", "#v": "Version"},
 	})
 	if err != nil {

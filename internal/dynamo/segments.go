@@ -28,13 +28,14 @@ type segmentItem struct {
 	ImportDefinition segment.ImportDefinition `json:"ImportDefinition"`
 	EndpointCount    int                      `json:"EndpointCount"`
 	Shards           int                      `json:"Shards"`
+	HasUsers         bool                     `json:"HasUsers,omitempty"`
 }
 
 func (it *segmentItem) segment() *segment.Segment {
 	return &segment.Segment{
 		Id: it.SegmentId, Name: it.Name, SegmentType: it.SegmentType, Version: it.Version,
 		CreationDate: it.CreationDate, LastModifiedDate: it.LastModifiedDate,
-		ImportDefinition: it.ImportDefinition, EndpointCount: it.EndpointCount, Shards: it.Shards,
+		ImportDefinition: it.ImportDefinition, EndpointCount: it.EndpointCount, Shards: it.Shards, HasUsers: it.HasUsers,
 	}
 }
 

@@ -28,6 +28,7 @@ type Reader interface {
 	ListSegments(ctx context.Context, opts client.PageOptions) (client.Page[*segment.Segment], error)
 	GetSegment(ctx context.Context, id string) (*segment.Segment, error)
 	SegmentMembersPage(ctx context.Context, segmentId string, opts client.PageOptions) (client.Page[*endpoint.Endpoint], error)
+	SegmentUsersPage(ctx context.Context, segmentId string, opts client.PageOptions) (client.Page[string], error)
 	GetEndpoint(ctx context.Context, id string) (*endpoint.Endpoint, error)
 	UserEndpointsPage(ctx context.Context, userId string, opts client.PageOptions) (client.Page[*endpoint.Endpoint], error)
 	GetImportJob(ctx context.Context, id string) (*job.Job, error)
@@ -71,6 +72,7 @@ func New(opts Options) *Handler {
 	h.route("GET /v1/segments", h.listSegments)
 	h.route("GET /v1/segments/{id}", h.getSegment)
 	h.route("GET /v1/segments/{id}/endpoints", h.segmentEndpoints)
+	h.route("GET /v1/segments/{id}/users", h.segmentUsers)
 	h.route("GET /v1/endpoints/{id}", h.getEndpoint)
 	h.route("GET /v1/users/{userId}/endpoints", h.userEndpoints)
 	h.route("GET /v1/jobs/import", h.listJobs)
@@ -154,6 +156,15 @@ func (h *Handler) segmentEndpoints(r *http.Request) (int, any, error) {
 	status, body, err := listPage(h, r, func(ctx context.Context, o client.PageOptions) (client.Page[canonical], error) {
 		p, err := h.opts.Reader.SegmentMembersPage(ctx, id, o)
 		return canonicalPage(p), err
+	})
+	return status, body, notFoundAs(err, "segment", id)
+}
+
+// segmentUsers lists the user IDs of a segment's user-ID definitions.
+func (h *Handler) segmentUsers(r *http.Request) (int, any, error) {
+	id := r.PathValue("id")
+	status, body, err := listPage(h, r, func(ctx context.Context, o client.PageOptions) (client.Page[string], error) {
+		return h.opts.Reader.SegmentUsersPage(ctx, id, o)
 	})
 	return status, body, notFoundAs(err, "segment", id)
 }

@@ -10,8 +10,10 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/segport/segport/internal/httpapi"
 	"github.com/segport/segport/pkg/client"
@@ -157,6 +159,105 @@ func TestRoutes(t *testing.T) {
 	})
 }
 
+// TestUserSegment: a segment defined by user IDs shows its users and the
+// endpoints it reaches through them, paged.
+func TestUserSegment(t *testing.T) {
+	srv, _ := server(t)
+	base := srv.URL
+	var eps strings.Builder
+	for i := range 7 {
+		fmt.Fprintf(&eps, `{"Id":"us-%d","ChannelType":"EMAIL","Address":"us%d@example.com","User":{"UserId":"us-user-%d"}}`+"\n", i, i, i%3)
+	}
+	upload(t, "uploads/us eps/e.json", eps.String())
+	if j := importVia(t, base, "s3://segport/uploads/us eps/", "us eps"); j.JobStatus != "COMPLETED" {
+		t.Fatalf("endpoints: %+v", j)
+	}
+	upload(t, "uploads/us users/u.csv", "User.UserId\nus-user-0 us-user-2 us-user-none\n")
+	if j := importVia(t, base, "s3://segport/uploads/us users/", "us users"); j.JobStatus != "COMPLETED" || j.TotalProcessed != 3 {
+		t.Fatalf("users: %+v", j)
+	}
+	var seg segment.Segment
+	if res := call(t, "GET", base+"/v1/segments/"+url.PathEscape("us users"), "", &seg); res.StatusCode != 200 ||
+		seg.UserCount != 3 || seg.EndpointCount != 5 || seg.ImportDefinition.Size != 3 {
+		t.Fatalf("GET segment: %d %+v", res.StatusCode, seg)
+	}
+	items, _ := pages(t, base+"/v1/segments/"+seg.Id+"/endpoints", 2)
+	got := ids(t, items)
+	if len(got) != 5 {
+		t.Fatalf("%d endpoints reached, want 5: %s", len(got), items)
+	}
+	for id := range got {
+		var i int
+		if fmt.Sscanf(id, "us-%d", &i); i%3 == 1 {
+			t.Errorf("%s is us-user-1's", id)
+		}
+	}
+	users, _ := pages(t, base+"/v1/segments/"+seg.Id+"/users", 2)
+	var names []string
+	for _, u := range users {
+		var s string
+		json.Unmarshal(u, &s)
+		names = append(names, s)
+	}
+	slices.Sort(names)
+	if strings.Join(names, ",") != "us-user-0,us-user-2,us-user-none" {
+		t.Fatalf("users %q", names)
+	}
+}
+
+// TestImportWithoutSegment: DefineSegment false upserts the endpoints, creates
+// no segment and leaves the segments they belong to as they were.
+func TestImportWithoutSegment(t *testing.T) {
+	srv, _ := server(t)
+	base := srv.URL
+	upload(t, "uploads/upd seg/a.csv", "Id,ChannelType,Address,Attributes.Plan\nupd-1,EMAIL,u1@example.com,free\nupd-2,EMAIL,u2@example.com,free\n")
+	if j := importVia(t, base, "s3://segport/uploads/upd seg/", "upd seg"); j.JobStatus != "COMPLETED" {
+		t.Fatalf("first import %+v", j)
+	}
+	var before segment.Segment
+	call(t, "GET", base+"/v1/segments/"+url.PathEscape("upd seg"), "", &before)
+
+	upload(t, "uploads/upd only/b.csv", "Id,ChannelType,Address,Attributes.Plan\nupd-1,EMAIL,u1@example.com,gold\nupd-3,EMAIL,u3@example.com,gold\n")
+	var j struct {
+		importJob
+		Definition struct {
+			SegmentId, SegmentName string
+			DefineSegment          *bool
+		}
+	}
+	body := `{"S3Url":"s3://segport/uploads/upd only/","Format":"CSV","DefineSegment":false,"RegisterEndpoints":true}`
+	if res := call(t, "POST", base+"/v1/jobs/import", body, &j); res.StatusCode != http.StatusCreated {
+		t.Fatalf("POST: %d %+v", res.StatusCode, j)
+	}
+	for deadline := time.Now().Add(time.Minute); j.JobStatus != "COMPLETED" && j.JobStatus != "FAILED"; time.Sleep(100 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("job did not end: %+v", j)
+		}
+		call(t, "GET", base+"/v1/jobs/import/"+j.Id, "", &j)
+	}
+	if j.JobStatus != "COMPLETED" || j.TotalProcessed != 2 || j.Definition.SegmentId != "" || j.Definition.SegmentName != "" ||
+		j.Definition.DefineSegment == nil || *j.Definition.DefineSegment {
+		t.Fatalf("job %+v", j)
+	}
+	var e endpoint.Endpoint
+	if call(t, "GET", base+"/v1/endpoints/upd-1", "", &e); e.Attributes.Map()["Plan"][0] != "gold" {
+		t.Errorf("upd-1 not updated: %+v", e)
+	}
+	if res := call(t, "GET", base+"/v1/endpoints/upd-3", "", &e); res.StatusCode != 200 {
+		t.Errorf("upd-3 not stored: %d", res.StatusCode)
+	}
+	var after segment.Segment
+	call(t, "GET", base+"/v1/segments/"+url.PathEscape("upd seg"), "", &after)
+	if after.Version != before.Version || after.EndpointCount != 2 || after.ImportDefinition.Size != before.ImportDefinition.Size ||
+		after.LastModifiedDate != before.LastModifiedDate {
+		t.Errorf("segment changed: before %+v, after %+v", before, after)
+	}
+	var e404 apiError
+	if res := call(t, "GET", base+"/v1/segments/"+url.PathEscape("upd only"), "", &e404); res.StatusCode != 404 {
+		t.Errorf("a segment was created: %d", res.StatusCode)
+	}
+}
+
 // TestErrors checks each error's status, stable code and request id.
 func TestErrors(t *testing.T) {
 	srv, _ := server(t)
@@ -168,6 +269,7 @@ func TestErrors(t *testing.T) {
 	}{
 		{"GET", "/v1/segments/no-such-segment", "", 404, "NotFoundException"},
 		{"GET", "/v1/segments/no-such-segment/endpoints", "", 404, "NotFoundException"},
+		{"GET", "/v1/segments/no-such-segment/users", "", 404, "NotFoundException"},
 		{"GET", "/v1/endpoints/no-such-endpoint", "", 404, "NotFoundException"},
 		{"GET", "/v1/users/no-such-user/endpoints", "", 404, "NotFoundException"},
 		{"GET", "/v1/jobs/import/00000000000000000000000000000000", "", 404, "NotFoundException"},
@@ -184,6 +286,8 @@ func TestErrors(t *testing.T) {
 		{"POST", "/v1/jobs/import", `{"S3Url":"s3://segport/imports/s/","SegmentName":"s","Format":"XML"}`, 400, "BadRequestException"},
 		{"POST", "/v1/jobs/import", `{"S3Url":"s3://segport/imports/s/","SegmentName":"s","Bucket":"b"}`, 400, "BadRequestException"},
 		{"POST", "/v1/jobs/import", `{"S3Url":"s3://segport/imports/s/","SegmentName":"s","JobId":"x"}`, 400, "BadRequestException"},
+		{"POST", "/v1/jobs/import", `{"S3Url":"s3://segport/imports/s/","SegmentName":"s","RegisterEndpoints":false}`, 400, "BadRequestException"},
+		{"POST", "/v1/jobs/import", `{"S3Url":"s3://segport/imports/s/","DefineSegment":true}`, 400, "BadRequestException"},
 		{"POST", "/v1/jobs/import", `not json`, 400, "BadRequestException"},
 		{"POST", "/v1/jobs/import", `{"S3Url":"` + strings.Repeat("x", 70000) + `"}`, 413, "PayloadTooLargeException"},
 	}

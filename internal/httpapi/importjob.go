@@ -19,12 +19,21 @@ type importJobRequest struct {
 	SegmentId   string `json:"SegmentId"`
 	// JobId, 32 lower-case hex digits, makes a repeated request name the same job.
 	JobId string `json:"JobId"`
+	// DefineSegment false imports the endpoints without a segment;
+	// RegisterEndpoints may be absent or true (see importer.Request).
+	DefineSegment     *bool `json:"DefineSegment"`
+	RegisterEndpoints *bool `json:"RegisterEndpoints"`
 	// Accepted for Pinpoint compatibility and ignored: the API imports from its own
-	// bucket with its own role, into a segment it defines.
-	DefineSegment     *bool  `json:"DefineSegment"`
-	ExternalId        string `json:"ExternalId"`
-	RegisterEndpoints *bool  `json:"RegisterEndpoints"`
-	RoleArn           string `json:"RoleArn"`
+	// bucket with its own role.
+	ExternalId string `json:"ExternalId"`
+	RoleArn    string `json:"RoleArn"`
+}
+
+func (r *importJobRequest) request() importer.Request {
+	return importer.Request{
+		S3Url: r.S3Url, Format: r.Format, SegmentName: r.SegmentName, SegmentId: r.SegmentId, JobId: r.JobId,
+		DefineSegment: r.DefineSegment, RegisterEndpoints: r.RegisterEndpoints,
+	}
 }
 
 var jobIdPattern = regexp.MustCompile(`^[0-9a-f]{32}$`)
@@ -47,9 +56,7 @@ func (h *Handler) createJob(r *http.Request) (int, any, error) {
 	if err := h.checkImport(req); err != nil {
 		return 0, nil, err
 	}
-	j, err := h.opts.Importer.CreateImportJob(r.Context(), importer.Request{
-		S3Url: req.S3Url, Format: req.Format, SegmentName: req.SegmentName, SegmentId: req.SegmentId, JobId: req.JobId,
-	})
+	j, err := h.opts.Importer.CreateImportJob(r.Context(), req.request())
 	if err != nil {
 		return 0, nil, fmt.Errorf("create import job: %w", err)
 	}
@@ -69,8 +76,8 @@ func (h *Handler) checkImport(req importJobRequest) error {
 	if h.opts.Bucket != "" && bucket != h.opts.Bucket {
 		return badRequest(fmt.Sprintf("S3Url: imports come from the bucket %s", h.opts.Bucket))
 	}
-	if req.SegmentName == "" && req.SegmentId == "" {
-		return badRequest("SegmentName or SegmentId is required")
+	if r := req.request(); r.Check() != nil {
+		return badRequest(r.Check().Error())
 	}
 	if req.Format != "" {
 		if _, err := importer.ParseFormat(req.Format); err != nil {

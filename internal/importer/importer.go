@@ -206,6 +206,10 @@ type EndpointStore interface {
 	// one write batch) made members first. Repeating a call returns the same
 	// count; two batches never both count one member.
 	AddMembers(ctx context.Context, segmentId string, shards int, batch string, ids []string) (int, error)
+	// AddUserMembers records users (user-ID definitions) as members of the
+	// segment, which then reaches every endpoint of theirs when it is read.
+	// Repeating a call changes nothing.
+	AddUserMembers(ctx context.Context, segmentId string, shards int, userIds []string) error
 	MemberCounter
 }
 

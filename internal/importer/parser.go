@@ -193,8 +193,18 @@ func (run *pieceRun) read(ctx context.Context) error {
 	}
 }
 
-// accept registers the row's custom attribute names and adds it to the batch.
+// accept registers the row's custom attribute names and adds it to the batch;
+// a user-ID row adds one definition per user.
 func (run *pieceRun) accept(ctx context.Context, row *decode.Row) error {
+	if row.Endpoint == nil {
+		stamp := job.Stamp(run.created, run.m.JobOrder, run.m.Piece.File, row.Line)
+		for _, u := range row.UserIds {
+			if err := run.add(ctx, job.WriteRow{Line: row.Line, Stamp: stamp, UserId: u}, ""); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
 	e := row.Endpoint
 	if field, msg, err := run.register(ctx, e); err != nil {
 		return err
@@ -207,11 +217,15 @@ func (run *pieceRun) accept(ctx context.Context, row *decode.Row) error {
 			eff = t
 		}
 	}
-	wr := job.WriteRow{Line: row.Line, Stamp: job.Stamp(eff, run.m.JobOrder, run.m.Piece.File, row.Line), Endpoint: e}
+	return run.add(ctx, job.WriteRow{Line: row.Line, Stamp: job.Stamp(eff, run.m.JobOrder, run.m.Piece.File, row.Line), Endpoint: e}, e.ChannelType)
+}
+
+// add puts one definition in the batch, sending the batch first if it is full.
+func (run *pieceRun) add(ctx context.Context, wr job.WriteRow, channel string) error {
 	b, err := wr.AppendJSON(run.row[:0])
 	run.row = b
 	if err != nil {
-		return fmt.Errorf("encode row %d: %w", row.Line, err)
+		return fmt.Errorf("encode row %d: %w", wr.Line, err)
 	}
 	if run.cut.Rows > 0 && len(run.batch)+len(b)+1 > run.limit() {
 		if err := run.flush(ctx); err != nil {
@@ -221,10 +235,10 @@ func (run *pieceRun) accept(ctx context.Context, row *decode.Row) error {
 	if run.cut.Rows > 0 {
 		run.batch = append(run.batch, ',')
 	} else {
-		run.cut.Line = row.Line
+		run.cut.Line = wr.Line
 	}
 	run.batch = append(run.batch, b...)
-	run.cut.Count(e.ChannelType)
+	run.cut.Count(channel)
 	run.res.Rows++
 	return nil
 }

@@ -66,6 +66,28 @@ type Request struct {
 	// account, as Pinpoint's CreateImportJob does.
 	RoleArn    string `json:"RoleArn,omitempty"`
 	ExternalId string `json:"ExternalId,omitempty"`
+	// DefineSegment false (Pinpoint's flag) upserts the endpoints without
+	// creating or changing a segment: the request then names none (SegmentName
+	// and SegmentId are ignored, as Pinpoint ignores them). Absent means true.
+	DefineSegment *bool `json:"DefineSegment,omitempty"`
+	// RegisterEndpoints is Pinpoint's flag to store the imported endpoints.
+	// segport always stores them (a segment's members are read from the
+	// Endpoints table), so it may be absent or true; false is refused.
+	RegisterEndpoints *bool `json:"RegisterEndpoints,omitempty"`
+}
+
+// DefinesSegment reports whether the request imports into a segment.
+func (r *Request) DefinesSegment() bool { return r.DefineSegment == nil || *r.DefineSegment }
+
+// Check returns the request's own mistake, if any, as a message for its sender.
+func (r *Request) Check() error {
+	if r.RegisterEndpoints != nil && !*r.RegisterEndpoints {
+		return errors.New("RegisterEndpoints: false is not supported: segport always stores the endpoints it imports; leave it out or set it true")
+	}
+	if r.DefinesSegment() && r.SegmentName == "" && r.SegmentId == "" {
+		return errors.New("the request names no segment: give SegmentName or SegmentId, or DefineSegment: false to import the endpoints without a segment")
+	}
+	return nil
 }
 
 // Handle is the Lambda entry point: an S3 event, or a Request.
@@ -150,10 +172,14 @@ func (t *Trigger) CreateImportJob(ctx context.Context, req Request) (*job.Job, e
 	if err != nil {
 		return nil, err
 	}
-	if req.SegmentName == "" && req.SegmentId == "" {
-		return nil, errors.New("the request names no segment: give SegmentName or SegmentId")
+	if err := req.Check(); err != nil {
+		return nil, err
 	}
-	if req.SegmentId == "" {
+	var noSegment *bool
+	switch {
+	case !req.DefinesSegment():
+		req.SegmentName, req.SegmentId, noSegment = "", "", req.DefineSegment
+	case req.SegmentId == "":
 		req.SegmentId = job.SegmentId(req.SegmentName)
 	}
 	if req.SegmentName == "" {
@@ -181,7 +207,7 @@ func (t *Trigger) CreateImportJob(ctx context.Context, req Request) (*job.Job, e
 	}
 	spec := jobSpec{
 		id: id, created: created, bucket: bucket, objects: objs, format: format, source: src, reader: objects,
-		def: job.Definition{S3Url: req.S3Url, Format: string(format), SegmentName: req.SegmentName, SegmentId: req.SegmentId},
+		def: job.Definition{S3Url: req.S3Url, Format: string(format), SegmentName: req.SegmentName, SegmentId: req.SegmentId, DefineSegment: noSegment},
 	}
 	if len(objs) == 0 {
 		spec.fail = "no objects under " + req.S3Url
@@ -214,6 +240,7 @@ func (t *Trigger) start(ctx context.Context, s jobSpec) (*job.Job, error) {
 		return nil, err
 	}
 	s.def.Format = string(pl.format)
+	s.def.Skipped = job.SkippedList(pl.skipped)
 	created := s.created.UTC().Format(job.DateFormat)
 	j := &job.Job{Id: s.id, JobStatus: job.Created, CreationDate: created, Definition: s.def, Failures: []string{}}
 	launch := job.Launch{JobOrder: job.Order(s.created, s.id), Created: created, Bucket: s.bucket, Format: string(pl.format),
@@ -229,6 +256,9 @@ func (t *Trigger) start(ctx context.Context, s jobSpec) (*job.Job, error) {
 		return stored, nil // started already; the sweeper sends again whatever stalled
 	}
 	log := logger(t.Log).With("job", s.id)
+	if len(pl.skipped) > 0 {
+		log.Info("objects of the other format skipped", "skipped", len(pl.skipped), "format", pl.format)
+	}
 	if pl.reason != "" {
 		log.Warn("job failed before parsing", "reason", pl.reason)
 		j.JobStatus, j.CompletionDate, j.Failures = job.Failed, t.Now.now().Format(job.DateFormat), []string{pl.reason}
@@ -264,9 +294,10 @@ func (t *Trigger) current(ctx context.Context, id string) (*job.Job, error) {
 
 // jobPlan is a job's ranges, or the reason it fails before any is scanned.
 type jobPlan struct {
-	ranges []job.Range
-	format decode.Format
-	reason string
+	ranges  []job.Range
+	format  decode.Format
+	reason  string
+	skipped []string // s3:// URLs of the objects not of the requested format
 }
 
 // prepare decides the format and cuts every object into ranges of whole
@@ -281,11 +312,26 @@ func (t *Trigger) prepare(ctx context.Context, s jobSpec) (jobPlan, error) {
 	if s.reader == nil {
 		s.reader = t.Objects
 	}
-	format, reason, err := t.format(ctx, s.reader, objs, s.format)
+	format, skip, reason, err := t.format(ctx, s.reader, objs, s.format)
 	if err != nil || reason != "" {
 		return jobPlan{reason: reason}, err
 	}
 	pl := jobPlan{format: format}
+	if len(skip) > 0 {
+		kept := objs[:0:0]
+		for i, o := range objs {
+			if skip[i] {
+				pl.skipped = append(pl.skipped, "s3://"+o.Bucket+"/"+o.Key)
+			} else {
+				kept = append(kept, o)
+			}
+		}
+		objs = kept
+		if len(objs) == 0 {
+			pl.reason = fmt.Sprintf("%s: nothing to import: the request asks for %s and every object is of the other format (%d skipped)", s.def.S3Url, format, len(pl.skipped))
+			return pl, nil
+		}
+	}
 	chunk := t.PieceSize
 	if chunk <= 0 {
 		chunk = 64 << 20
@@ -308,11 +354,13 @@ func (t *Trigger) prepare(ctx context.Context, s jobSpec) (jobPlan, error) {
 }
 
 // format returns the one format of the objects, or a reason naming the keys when
-// they mix formats or contradict the requested one. It reads the first bytes
-// of the objects whose name does not tell their format, a few at once.
-func (t *Trigger) format(ctx context.Context, objects Objects, objs []*job.Object, want decode.Format) (decode.Format, string, error) {
+// they mix formats or contradict the requested one. With a requested format
+// and several objects, those of the other format are to be skipped (skip[i]),
+// as Pinpoint imports only the requested format. It reads the first bytes of
+// the objects whose name does not tell their format, a few at once.
+func (t *Trigger) format(ctx context.Context, objects Objects, objs []*job.Object, want decode.Format) (format decode.Format, skip []bool, reason string, err error) {
 	if want == pinpointexport.Format {
-		return want, "", nil // an export's objects are named .gz or nothing: only the request knows them
+		return want, nil, "", nil // an export's objects are named .gz or nothing: only the request knows them
 	}
 	formats := make([]decode.Format, len(objs))
 	var unnamed []int
@@ -326,31 +374,37 @@ func (t *Trigger) format(ctx context.Context, objects Objects, objs []*job.Objec
 		}
 		formats[i] = f
 	}
-	err := eachAtOnce(ctx, len(unnamed), t.Concurrency, func(k int) error {
+	err = eachAtOnce(ctx, len(unnamed), t.Concurrency, func(k int) error {
 		o := objs[unnamed[k]]
 		f, err := sniff(ctx, objects, o)
 		formats[unnamed[k]] = f
 		return err
 	})
 	if err != nil {
-		return "", "", err
+		return "", nil, "", err
+	}
+	if want != "" && len(objs) > 1 {
+		skip = make([]bool, len(objs))
+		for i := range objs {
+			skip[i] = formats[i] != want
+		}
+		return want, skip, "", nil
 	}
 	byFormat := map[decode.Format][]string{}
 	for i, o := range objs {
 		byFormat[formats[i]] = append(byFormat[formats[i]], o.Key)
 	}
 	if len(byFormat) > 1 {
-		return "", fmt.Sprintf("the import mixes formats (one format per import): CSV %s; JSON %s",
+		return "", nil, fmt.Sprintf("the import mixes formats (one format per import; name a Format to import only that one): CSV %s; JSON %s",
 			strings.Join(byFormat[decode.CSV], ", "), strings.Join(byFormat[decode.JSON], ", ")), nil
 	}
-	var format decode.Format
 	for f := range byFormat {
 		format = f
 	}
 	if want != "" && format != want {
-		return "", fmt.Sprintf("the request says %s but the files are %s: %s", want, format, strings.Join(byFormat[format], ", ")), nil
+		return "", nil, fmt.Sprintf("the request says %s but the files are %s: %s", want, format, strings.Join(byFormat[format], ", ")), nil
 	}
-	return format, "", nil
+	return format, nil, "", nil
 }
 
 // readHeader reads a CSV object's header. A file-level problem in it

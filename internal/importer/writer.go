@@ -92,7 +92,14 @@ func countAdded(ctx context.Context, m MemberCounter, b *job.WriteBatch) (int, e
 func (w *Writer) Batch(ctx context.Context, b *job.WriteBatch) error {
 	byId := map[string][]job.WriteRow{}
 	byUser := map[string][]job.WriteRow{}
+	var userIds []string // user-ID definitions
 	for _, r := range b.Rows {
+		if r.Endpoint == nil {
+			if r.UserId != "" {
+				userIds = append(userIds, r.UserId)
+			}
+			continue
+		}
 		byId[r.Endpoint.Id] = append(byId[r.Endpoint.Id], r)
 		if u := r.Endpoint.User; u != nil && u.UserId != "" && len(u.UserAttributes) > 0 {
 			byUser[u.UserId] = append(byUser[u.UserId], r)
@@ -116,6 +123,9 @@ func (w *Writer) Batch(ctx context.Context, b *job.WriteBatch) error {
 			return fmt.Errorf("add members of batch %d of piece %d of job %s: %w", b.Seq, b.Piece, b.JobId, err)
 		}
 		tally.New = n
+		if err := w.Store.AddUserMembers(ctx, b.SegmentId, b.Shards, userIds); err != nil {
+			return fmt.Errorf("add users of batch %d of piece %d of job %s: %w", b.Seq, b.Piece, b.JobId, err)
+		}
 	}
 	p, err := w.Jobs.BatchDone(ctx, b.JobId, b.Piece, b.Seq, tally)
 	if err != nil {

@@ -87,7 +87,7 @@ func TestBadRowsAreCountedAndReported(t *testing.T) {
 		if i%2 == 0 {
 			fmt.Fprintf(&b, "EMAIL,user%d@example.com,USA\n", i)
 		} else {
-			fmt.Fprintf(&b, "EMAIL,user%d@example.com,US\n", i) // alpha-2: a row error
+			fmt.Fprintf(&b, "EMAIL,user%d@example.com,UK\n", i) // not an ISO code: a row error
 			badLines = append(badLines, line)
 		}
 		line++
@@ -102,7 +102,7 @@ func TestBadRowsAreCountedAndReported(t *testing.T) {
 		t.Fatalf("%d Failures, want %d", len(j.Failures), job.MaxFailures)
 	}
 	for i, f := range j.Failures {
-		want := fmt.Sprintf("imports/bad-rows/people.csv:%d: Location.Country: US: did you mean USA?", badLines[i])
+		want := fmt.Sprintf("imports/bad-rows/people.csv:%d: Location.Country: \"UK\" is not an ISO 3166-1 country code (alpha-2 such as US, or alpha-3 such as USA); did you mean GB?", badLines[i])
 		if !strings.HasPrefix(f, want) {
 			t.Fatalf("Failures[%d] = %q, want prefix %q", i, f, want)
 		}

@@ -115,7 +115,7 @@ func TestFolderImport(t *testing.T) {
 		t.Errorf("%d members, want %d", n, valid+3)
 	}
 	for _, tc := range []struct{ url, want string }{
-		{"s3://segport/mixed/", "mixes formats (one format per import): CSV mixed/a.csv; JSON mixed/b.json"},
+		{"s3://segport/mixed/", "mixes formats (one format per import; name a Format to import only that one): CSV mixed/a.csv; JSON mixed/b.json"},
 		{"s3://segport/nothing-here/", "no objects under s3://segport/nothing-here/"},
 	} {
 		started, err := rt.App.Trigger.CreateImportJob(ctx, importer.Request{S3Url: tc.url, SegmentName: "folder"})

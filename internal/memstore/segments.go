@@ -300,6 +300,28 @@ func (d *DB) AddMembers(ctx context.Context, segmentId string, shards int, batch
 	return added, nil
 }
 
+// AddUserMembers records users as members of the segment, as dynamo's does:
+// in partitions "<segment>#user#<nn>" of the Members table.
+func (d *DB) AddUserMembers(ctx context.Context, segmentId string, shards int, userIds []string) error {
+	if shards < 1 {
+		shards = d.shards
+	}
+	for _, id := range uniq(userIds) {
+		err := d.do(ctx, "PutItem", Members, true, func() error {
+			sh := shardKey(segmentId+"#user", id, shards)
+			if d.members[sh] == nil {
+				d.members[sh] = map[string]string{}
+			}
+			d.members[sh][id] = "user"
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("add users of segment %s: %w", segmentId, err)
+		}
+	}
+	return nil
+}
+
 // CountAdded counts the ids whose member batch added (BatchGetItem).
 func (d *DB) CountAdded(ctx context.Context, segmentId string, shards int, batch string, ids []string) (int, error) {
 	if shards < 1 {

@@ -22,11 +22,11 @@
 //     A/B tests) and CreationDate (ISO 8601, when the endpoint was created).
 //   - Address may be missing (an endpoint of a channel without one, or one whose
 //     address was removed): the exported Id is always there and identifies it.
-//   - EndpointLocation.Country is documented as ISO 3166-1 alpha-2 ("US"), while
-//     the import format asks for alpha-3 ("USA").
+//   - EndpointLocation.Country is documented as ISO 3166-1 alpha-2 ("US"); the
+//     deployment stores one form (endpoint.CountryForm, alpha-3 by default).
 //
-// The decoder converts an export line into an import row: alpha-2 countries become
-// alpha-3, CreationDate is kept as the endpoint's creation date, ApplicationId,
+// The decoder converts an export line into an import row: countries are stored in
+// the deployment's form (and counted when converted), CreationDate is kept as the endpoint's creation date, ApplicationId,
 // CohortId and any field segport has no use for are ignored and counted (Counts),
 // never failed. Everything else follows the import rules of pkg/endpoint, so a
 // value an import would refuse fails its row with the same message.

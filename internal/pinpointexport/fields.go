@@ -138,14 +138,13 @@ func (p *lineParser) scalar(a endpoint.Attr, v any, b *endpoint.Builder) {
 	}
 }
 
-// set gives a its value, converting an alpha-2 country code to alpha-3.
+// set gives a its value, noting a country code the deployment stores in the
+// other form (exports write alpha-2; the default form is alpha-3).
 func (p *lineParser) set(a endpoint.Attr, v string, b *endpoint.Builder) {
 	if a.Kind == endpoint.KindCountry {
-		if code := strings.TrimSpace(v); len(code) == 2 {
-			if c, ok := endpoint.Alpha3(code); ok {
-				p.converted = append(p.converted, a.Name()+": "+strings.ToUpper(code)+" -> "+c)
-				v = c
-			}
+		code := strings.TrimSpace(v)
+		if c, msg := endpoint.NormalizeCountry(code, b.Limits.Country); msg == "" && len(c) != len(code) {
+			p.converted = append(p.converted, a.Name()+": "+strings.ToUpper(code)+" -> "+c)
 		}
 	}
 	b.Set(a, v)

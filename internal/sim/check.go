@@ -53,6 +53,7 @@ func parseWhole(f file) refFile {
 		case err != nil:
 			rf.fileErr = err.Error()
 			return rf
+		case row.Endpoint == nil: // a user-ID definition: the simulator's files have none
 		default:
 			eff := f.created
 			if t, ok := endpoint.ParseDate(row.Endpoint.EffectiveDate); ok && row.Endpoint.EffectiveDate != "" {

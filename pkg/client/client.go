@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -121,18 +122,38 @@ func (c *Client) UserEndpointsPage(ctx context.Context, userId string, opts Page
 	return Page[*endpoint.Endpoint]{Items: mine, NextToken: next}, nil
 }
 
-// ListSegments returns one page of segments, in no particular order.
+// ListSegments returns one page of segments, in no particular order. A segment
+// with users is resolved as GetSegment resolves it.
 func (c *Client) ListSegments(ctx context.Context, opts PageOptions) (Page[*segment.Segment], error) {
 	segs, next, err := c.store.SegmentsPage(ctx, opts.size(), opts.Token)
 	if err != nil {
 		return Page[*segment.Segment]{}, fmt.Errorf("list segments: %w", err)
 	}
+	for _, s := range segs {
+		if err := c.store.Resolve(ctx, s); err != nil {
+			return Page[*segment.Segment]{}, fmt.Errorf("count the users of segment %s: %w", s.Id, err)
+		}
+	}
 	return Page[*segment.Segment]{Items: segs, NextToken: next}, nil
 }
 
 // GetSegment returns a segment by id, or by name: a segment named by an import
-// folder has the id derived from its name.
+// folder has the id derived from its name. A segment with users (user-ID
+// definitions) has its UserCount, and its EndpointCount counts the endpoints
+// its users reach: both are counted as it is read, at a cost that grows with
+// its users.
 func (c *Client) GetSegment(ctx context.Context, id string) (*segment.Segment, error) {
+	seg, err := c.segment(ctx, id)
+	if err == nil {
+		if err = c.store.Resolve(ctx, seg); err != nil {
+			err = fmt.Errorf("count the users of segment %s: %w", seg.Id, err)
+		}
+	}
+	return seg, err
+}
+
+// segment is GetSegment without resolving its users.
+func (c *Client) segment(ctx context.Context, id string) (*segment.Segment, error) {
 	seg, err := c.store.Segment(ctx, id)
 	if errors.Is(err, ErrNotFound) {
 		if seg, err = c.store.Segment(ctx, job.SegmentId(id)); errors.Is(err, ErrNotFound) {
@@ -142,14 +163,32 @@ func (c *Client) GetSegment(ctx context.Context, id string) (*segment.Segment, e
 	return seg, err
 }
 
+// usersPhase starts the tokens of the pages that list the endpoints a segment
+// reaches through its users, after its own members: "~" is in no other token.
+const usersPhase = "users~"
+
 // SegmentMembersPage returns one page of a segment's endpoints, with their users'
-// attributes. Pages go through the membership shards one after the other.
+// attributes. Pages go through the membership shards one after the other, then,
+// for a segment with users, through the endpoints of its users that are not
+// members themselves.
 func (c *Client) SegmentMembersPage(ctx context.Context, segmentId string, opts PageOptions) (Page[*endpoint.Endpoint], error) {
-	seg, err := c.GetSegment(ctx, segmentId)
+	seg, err := c.segment(ctx, segmentId)
 	if err != nil {
 		return Page[*endpoint.Endpoint]{}, err
 	}
-	ids, next, err := c.store.MembersPage(ctx, seg.Id, max(seg.Shards, 1), opts.size(), opts.Token)
+	var ids []string
+	next := ""
+	if tok, ok := strings.CutPrefix(opts.Token, usersPhase); ok {
+		ids, next, err = c.store.ReachedPage(ctx, seg, opts.size(), tok)
+		if next != "" {
+			next = usersPhase + next
+		}
+	} else {
+		ids, next, err = c.store.MembersPage(ctx, seg.Id, max(seg.Shards, 1), opts.size(), opts.Token)
+		if err == nil && next == "" && seg.HasUsers {
+			next = usersPhase
+		}
+	}
 	if err != nil {
 		return Page[*endpoint.Endpoint]{}, fmt.Errorf("list members of segment %s: %w", seg.Id, err)
 	}
@@ -158,6 +197,23 @@ func (c *Client) SegmentMembersPage(ctx context.Context, segmentId string, opts 
 		return Page[*endpoint.Endpoint]{}, fmt.Errorf("read members of segment %s: %w", seg.Id, err)
 	}
 	return Page[*endpoint.Endpoint]{Items: eps, NextToken: next}, nil
+}
+
+// SegmentUsersPage returns one page of the user IDs of a segment's user-ID
+// definitions (none for a segment of endpoints only).
+func (c *Client) SegmentUsersPage(ctx context.Context, segmentId string, opts PageOptions) (Page[string], error) {
+	seg, err := c.segment(ctx, segmentId)
+	if err != nil {
+		return Page[string]{}, err
+	}
+	ids, next, err := c.store.UserMembersPage(ctx, seg, opts.size(), opts.Token)
+	if err != nil {
+		return Page[string]{}, fmt.Errorf("list users of segment %s: %w", seg.Id, err)
+	}
+	if ids == nil {
+		ids = []string{}
+	}
+	return Page[string]{Items: ids, NextToken: next}, nil
 }
 
 // GetImportJob returns an import job; while it runs, its counts are live.

@@ -17,8 +17,10 @@ const (
 )
 
 // SegmentMembers streams every endpoint of a segment (by id or name), with its
-// user's attributes, in no particular order. It reads the segment's membership
-// shards in parallel, a page at a time, so memory does not grow with the segment.
+// user's attributes, in no particular order: its members, and for a segment with
+// users every endpoint of its users. It reads the segment's membership shards in
+// parallel, then its users' endpoints, a page at a time, so memory does not grow
+// with the segment.
 // Each member comes once; members added while it runs may or may not come. An
 // error ends the sequence; so does breaking out of the loop, which stops the reads.
 //
@@ -30,7 +32,7 @@ const (
 //	}
 func (c *Client) SegmentMembers(ctx context.Context, segmentId string) iter.Seq2[*endpoint.Endpoint, error] {
 	return func(yield func(*endpoint.Endpoint, error) bool) {
-		seg, err := c.GetSegment(ctx, segmentId)
+		seg, err := c.segment(ctx, segmentId)
 		if err != nil {
 			yield(nil, err)
 			return
@@ -47,6 +49,49 @@ func (c *Client) SegmentMembers(ctx context.Context, segmentId string) iter.Seq2
 					return
 				}
 			}
+		}
+		for token := ""; seg.HasUsers; {
+			ids, next, err := c.store.ReachedPage(ctx, seg, idsPerBatch, token)
+			var eps []*endpoint.Endpoint
+			if err == nil {
+				eps, err = c.store.Endpoints(ctx, ids)
+			}
+			if err != nil {
+				yield(nil, fmt.Errorf("read the users' endpoints of segment %s: %w", seg.Id, err))
+				return
+			}
+			for _, e := range eps {
+				if !yield(e, nil) {
+					return
+				}
+			}
+			if next == "" {
+				return
+			}
+			token = next
+		}
+	}
+}
+
+// SegmentUsers streams the user IDs of a segment's user-ID definitions.
+func (c *Client) SegmentUsers(ctx context.Context, segmentId string) iter.Seq2[string, error] {
+	return func(yield func(string, error) bool) {
+		opts := PageOptions{Size: MaxPageSize}
+		for {
+			p, err := c.SegmentUsersPage(ctx, segmentId, opts)
+			if err != nil {
+				yield("", err)
+				return
+			}
+			for _, u := range p.Items {
+				if !yield(u, nil) {
+					return
+				}
+			}
+			if p.NextToken == "" {
+				return
+			}
+			opts.Token = p.NextToken
 		}
 	}
 }

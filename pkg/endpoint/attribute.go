@@ -122,7 +122,9 @@ func (a Attr) IsCustom() bool {
 	return a.Kind == KindAttribute || a.Kind == KindMetric || a.Kind == KindUserAttribute
 }
 
-// UnknownAttributeError says a name is not an attribute, with a suggestion if one is close.
+// UnknownAttributeError says a name is not an attribute, with a suggestion if one
+// is close. A plain name (no dot) that is close to none is most likely meant as a
+// custom attribute: the message names the three families it could go in.
 type UnknownAttributeError struct {
 	Name       string
 	Suggestion string
@@ -131,6 +133,10 @@ type UnknownAttributeError struct {
 func (e *UnknownAttributeError) Error() string {
 	if e.Suggestion != "" {
 		return "did you mean " + e.Suggestion + "? (unknown attribute)"
+	}
+	if n := e.Name; n != "" && !strings.Contains(n, ".") && strings.TrimSpace(n) == n && !strings.ContainsFunc(n, isControl) && len(n) <= 200 {
+		return "unknown attribute; custom attributes are named " + PrefixAttributes + n + ", " +
+			PrefixMetrics + n + " or " + PrefixUserAttributes + n
 	}
 	return "unknown attribute"
 }

@@ -87,6 +87,28 @@ func TestLookup(t *testing.T) {
 	}
 }
 
+// TestUnknownAttributeMessage: a plain name close to no attribute is most likely
+// a custom attribute without its family.
+func TestUnknownAttributeMessage(t *testing.T) {
+	tests := []struct{ input, want string }{
+		{"FavouriteColour", "unknown attribute; custom attributes are named Attributes.FavouriteColour, Metrics.FavouriteColour or User.UserAttributes.FavouriteColour"},
+		{"Favourite colour", "unknown attribute; custom attributes are named Attributes.Favourite colour, Metrics.Favourite colour or User.UserAttributes.Favourite colour"},
+		{"Adress", "did you mean Address? (unknown attribute)"},
+		{"Location.Colour", "unknown attribute"}, // a dotted name is not a custom one
+		{"Location", "unknown attribute; custom attributes are named Attributes.Location, Metrics.Location or User.UserAttributes.Location"},
+		{" Colour", "unknown attribute"},
+		{"Col\x01our", "unknown attribute"},
+		{"", "unknown attribute"},
+		{strings.Repeat("x", 201), "unknown attribute"},
+	}
+	for _, tt := range tests {
+		_, err := Lookup(tt.input)
+		if err == nil || err.Error() != tt.want {
+			t.Errorf("Lookup(%q): %v, want %q", tt.input, err, tt.want)
+		}
+	}
+}
+
 func TestAttrFamilies(t *testing.T) {
 	tests := []struct {
 		name       string

@@ -173,7 +173,7 @@ func (b *Builder) set(a Attr, v string) {
 	case KindUserId:
 		b.put(a, &b.user().UserId, v)
 	case KindCountry:
-		c, msg := NormalizeCountry(v)
+		c, msg := NormalizeCountry(v, b.Limits.Country)
 		if msg != "" {
 			b.Fail(a.Name(), msg)
 			return
@@ -268,7 +268,7 @@ func (b *Builder) put(a Attr, dst *string, v string) {
 // switch finds it faster than a loop over Channels.
 func exactChannel(v string) string {
 	switch v {
-	case "GCM", "APNS", "APNS_SANDBOX", "APNS_VOIP", "APNS_VOIP_SANDBOX", "ADM", "SMS", "VOICE", "EMAIL", "BAIDU", "CUSTOM", "IN_APP":
+	case "GCM", "APNS", "APNS_SANDBOX", "APNS_VOIP", "APNS_VOIP_SANDBOX", "ADM", "SMS", "VOICE", "EMAIL", "BAIDU", "CUSTOM", "IN_APP", "PUSH":
 		return v
 	}
 	return ""
@@ -336,6 +336,16 @@ func (b *Builder) user() *User {
 		b.e.User = &b.p.user
 	}
 	return b.e.User
+}
+
+// UserIdOnly returns the current row's User.UserId when the row gives it and no
+// other attribute, and has no problem: a user-ID definition, not an endpoint.
+func (b *Builder) UserIdOnly() (string, bool) {
+	e := b.e
+	if b.err != nil || e.User == nil || e.User.UserId == "" {
+		return "", false
+	}
+	return e.User.UserId, b.size == len(e.User.UserId) && b.families == [3]int{}
 }
 
 // Finish checks the endpoint as a whole, fills the derived Id of a new endpoint

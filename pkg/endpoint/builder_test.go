@@ -80,6 +80,9 @@ func TestBuilder(t *testing.T) {
 		{name: "channel BAIDU", input: []kv{{"ChannelType", "BAIDU"}, {"Address", "tok"}}, want: `"ChannelType":"BAIDU","Address":"tok"`},
 		{name: "channel CUSTOM", input: []kv{{"ChannelType", "CUSTOM"}, {"Address", "https://hook.example/x"}}, want: `"ChannelType":"CUSTOM","Address":"https://hook.example/x"`},
 		{name: "channel IN_APP", input: []kv{{"ChannelType", "IN_APP"}, {"Address", "tok"}}, want: `"ChannelType":"IN_APP","Address":"tok"`},
+		{name: "channel PUSH", input: []kv{{"ChannelType", "PUSH"}, {"Address", "tok"}}, want: `"ChannelType":"PUSH","Address":"tok"`},
+		{name: "channel push lower case", input: []kv{{"ChannelType", "push"}, {"Address", "tok"}}, want: `"ChannelType":"PUSH","Address":"tok"`},
+		{name: "channel PUSH address with space", input: []kv{{"ChannelType", "PUSH"}, {"Address", "to k"}}, wantErr: "Address:"},
 		{name: "channel lower case", input: []kv{{"ChannelType", "apns_voip"}, {"Address", "tok"}}, want: `"ChannelType":"APNS_VOIP","Address":"tok"`},
 		{name: "channel unknown", input: []kv{{"ChannelType", "PIGEON"}, {"Address", "x"}}, wantErr: `ChannelType: "PIGEON" is not one of GCM, APNS`},
 
@@ -131,8 +134,11 @@ func TestBuilder(t *testing.T) {
 		// Location.
 		{name: "country alpha-3", input: sms(kv{"Location.Country", "USA"}), want: smsBase + `,"Location":{"Country":"USA"}`},
 		{name: "country lower case", input: sms(kv{"Location.Country", "chn"}), want: smsBase + `,"Location":{"Country":"CHN"}`},
-		{name: "country alpha-2 suggestion", input: sms(kv{"Location.Country", "US"}), wantErr: "Location.Country: US: did you mean USA?"},
-		{name: "country unknown", input: sms(kv{"Location.Country", "XYZ"}), wantErr: `Location.Country: "XYZ" is not an ISO 3166-1 alpha-3 country code`},
+		{name: "country alpha-2 stored alpha-3", input: sms(kv{"Location.Country", "US"}), want: smsBase + `,"Location":{"Country":"USA"}`},
+		{name: "country unknown", input: sms(kv{"Location.Country", "XYZ"}), wantErr: `Location.Country: "XYZ" is not an ISO 3166-1 country code`},
+		{name: "country close to a code", input: sms(kv{"Location.Country", "UK"}), wantErr: `Location.Country: "UK" is not an ISO 3166-1 country code (alpha-2 such as US, or alpha-3 such as USA); did you mean GB?`},
+		{name: "country alpha-2 form", limits: Limits{Country: CountryAlpha2}, input: sms(kv{"Location.Country", "usa"}), want: smsBase + `,"Location":{"Country":"US"}`},
+		{name: "country alpha-2 form keeps alpha-2", limits: Limits{Country: CountryAlpha2}, input: sms(kv{"Location.Country", "de"}), want: smsBase + `,"Location":{"Country":"DE"}`},
 		{name: "latitude rounded", input: sms(kv{"Location.Latitude", "47.6062"}, kv{"Location.Longitude", "-122.3321"}), want: smsBase + `,"Location":{"Latitude":47.6,"Longitude":-122.3}`},
 		{name: "latitude rounds half away", input: sms(kv{"Location.Latitude", "0.25"}, kv{"Location.Longitude", "-0.25"}), want: smsBase + `,"Location":{"Latitude":0.3,"Longitude":-0.3}`},
 		{name: "latitude no negative zero", input: sms(kv{"Location.Latitude", "-0.04"}), want: smsBase + `,"Location":{"Latitude":0}`},

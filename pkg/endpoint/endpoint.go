@@ -54,10 +54,12 @@ type User struct {
 	UserAttributes Lists  `json:"UserAttributes,omitempty"`
 }
 
-// Channels is the set of channel types Pinpoint accepts.
+// Channels is the set of channel types Pinpoint accepts. PUSH is the API's
+// name for a push endpoint whose push service is not named (exports show it);
+// it is kept as PUSH, with an address checked like any push token's.
 var Channels = []string{
 	"GCM", "APNS", "APNS_SANDBOX", "APNS_VOIP", "APNS_VOIP_SANDBOX", "ADM",
-	"SMS", "VOICE", "EMAIL", "BAIDU", "CUSTOM", "IN_APP",
+	"SMS", "VOICE", "EMAIL", "BAIDU", "CUSTOM", "IN_APP", "PUSH",
 }
 
 // MarshalCanonical returns the endpoint's canonical JSON: fields in the Pinpoint

@@ -19,6 +19,11 @@ type Limits struct {
 	// so (5,888 bytes with the spec's 40 names); more names leave fewer bytes
 	// to each.
 	AttributeBytes int
+
+	// Country is the form Location.Country is stored in (the CountryCodes
+	// template parameter). It is not a limit, but it travels with them: it is
+	// the one other deployment setting validation needs.
+	Country CountryForm
 }
 
 // DynamoDB refuses an item over 400 KB. itemBudget is what the attributes of a

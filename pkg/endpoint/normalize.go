@@ -2,6 +2,7 @@ package endpoint
 
 import (
 	_ "embed"
+	"errors"
 	"sort"
 	"strconv"
 	"strings"
@@ -15,43 +16,85 @@ import (
 //go:embed countries.txt
 var countriesTxt string
 
-// alpha3 holds the ISO 3166-1 alpha-3 codes; alpha2 maps alpha-2 codes to them.
-var alpha3, alpha2 = func() (map[string]bool, map[string]string) {
-	a3, a2 := map[string]bool{}, map[string]string{}
+// CountryForm is the ISO 3166-1 form Location.Country is stored in. Both forms
+// are accepted: the 2018 import guide asks for alpha-3 ("USA"), today's
+// Pinpoint and its exports write alpha-2 ("US"). The zero value is alpha-3.
+type CountryForm uint8
+
+const (
+	CountryAlpha3 CountryForm = iota // "USA", the spec's form and the default
+	CountryAlpha2                    // "US", today's Pinpoint's form
+)
+
+// ParseCountryForm reads the CountryCodes template parameter: "alpha-3" or
+// "alpha-2" (any case; empty means alpha-3).
+func ParseCountryForm(s string) (CountryForm, error) {
+	switch strings.ToLower(s) {
+	case "", "alpha-3", "alpha3":
+		return CountryAlpha3, nil
+	case "alpha-2", "alpha2":
+		return CountryAlpha2, nil
+	}
+	return 0, errors.New(strconv.Quote(s) + ` is not a country code form: use alpha-3 or alpha-2`)
+}
+
+func (f CountryForm) String() string {
+	if f == CountryAlpha2 {
+		return "alpha-2"
+	}
+	return "alpha-3"
+}
+
+// alpha3 holds the ISO 3166-1 alpha-3 codes; alpha2 maps alpha-2 codes to them,
+// toAlpha2 alpha-3 codes to alpha-2.
+var alpha3, alpha2, toAlpha2 = func() (map[string]bool, map[string]string, map[string]string) {
+	a3, a2, to2 := map[string]bool{}, map[string]string{}, map[string]string{}
 	for _, line := range strings.Split(countriesTxt, "\n") {
 		f := strings.Fields(line)
 		if len(f) != 2 || strings.HasPrefix(line, "#") {
 			continue
 		}
-		a3[f[1]], a2[f[0]] = true, f[1]
+		a3[f[1]], a2[f[0]], to2[f[1]] = true, f[1], f[0]
 	}
-	return a3, a2
+	return a3, a2, to2
 }()
 
-// alpha3Codes lists the alpha-3 codes; alpha3Index maps three letters (see
-// letters3) to 1 + their index in it, or 0. Every row of a file may name a
+// lookalikes are codes people write that ISO 3166-1 does not assign (exceptional
+// reservations and old codes), with the country they mean, as alpha-2.
+var lookalikes = map[string]string{
+	"UK": "GB", "EL": "GR", "ENG": "GB", "SCO": "GB", "WAL": "GB", "NIR": "GB",
+}
+
+// alpha3Codes lists the alpha-3 codes and alpha2Codes their alpha-2 codes, in the
+// same order; alpha3Index maps three letters (see letters) to 1 + their index
+// in them, or 0, and alpha2Index two letters. Every row of a file may name a
 // country: a table lookup is cheaper than upper-casing and hashing.
-var alpha3Codes, alpha3Index = func() ([]string, *[26 * 26 * 26]uint8) {
+var alpha3Codes, alpha2Codes, alpha3Index, alpha2Index = func() ([]string, []string, *[26 * 26 * 26]uint8, *[26 * 26]uint8) {
 	codes := make([]string, 0, len(alpha3))
 	for c := range alpha3 {
 		codes = append(codes, c)
 	}
 	sort.Strings(codes)
-	var index [26 * 26 * 26]uint8
+	twos := make([]string, len(codes))
+	var index3 [26 * 26 * 26]uint8
+	var index2 [26 * 26]uint8
 	for i, c := range codes {
-		n, _ := letters3(c)
-		index[n] = uint8(i + 1)
+		twos[i] = toAlpha2[c]
+		n, _ := letters(c, 3)
+		index3[n] = uint8(i + 1)
+		n, _ = letters(twos[i], 2)
+		index2[n] = uint8(i + 1)
 	}
-	return codes, &index
+	return codes, twos, &index3, &index2
 }()
 
-// letters3 returns the number of a string of three ASCII letters, in any case.
-func letters3(v string) (int, bool) {
-	if len(v) != 3 {
+// letters returns the number of a string of size ASCII letters, in any case.
+func letters(v string, size int) (int, bool) {
+	if len(v) != size {
 		return 0, false
 	}
 	n := 0
-	for i := range 3 {
+	for i := range size {
 		c := v[i] | 0x20 // lower case
 		if c < 'a' || c > 'z' {
 			return 0, false
@@ -61,22 +104,90 @@ func letters3(v string) (int, bool) {
 	return n, true
 }
 
-// NormalizeCountry returns the ISO 3166-1 alpha-3 code for v (any letter case), or a
-// message saying why v is not one.
-func NormalizeCountry(v string) (string, string) {
-	if n, ok := letters3(v); ok {
-		if i := alpha3Index[n]; i > 0 {
-			return alpha3Codes[i-1], ""
+// NormalizeCountry returns v, an ISO 3166-1 alpha-2 or alpha-3 code in any letter
+// case, as the code of form, or a message saying why v is not one (with a
+// suggestion when a code is close).
+func NormalizeCountry(v string, form CountryForm) (string, string) {
+	i := 0
+	if n, ok := letters(v, 3); ok {
+		i = int(alpha3Index[n])
+	} else if n, ok := letters(v, 2); ok {
+		i = int(alpha2Index[n])
+	}
+	if i > 0 {
+		if form == CountryAlpha2 {
+			return alpha2Codes[i-1], ""
 		}
+		return alpha3Codes[i-1], ""
 	}
-	up := strings.ToUpper(v)
-	if alpha3[up] {
-		return up, ""
+	msg := strconv.Quote(v) + " is not an ISO 3166-1 country code (alpha-2 such as US, or alpha-3 such as USA)"
+	if s := suggestCountry(strings.ToUpper(v)); s != "" {
+		msg += "; did you mean " + s + "?"
 	}
-	if c, ok := alpha2[up]; ok {
-		return "", v + ": did you mean " + c + "? (ISO 3166-1 alpha-3 is required)"
+	return "", msg
+}
+
+// suggestCountry returns the codes up most likely meant, or "": a code people
+// write that ISO does not assign (UK), or the codes of the same length that two
+// swapped letters, or else one changed letter, would give (at most three).
+func suggestCountry(up string) string {
+	if c, ok := lookalikes[up]; ok {
+		if len(up) == 3 {
+			c, _ = Alpha3(c)
+		}
+		return c
 	}
-	return "", strconv.Quote(v) + " is not an ISO 3166-1 alpha-3 country code"
+	if len(up) != 2 && len(up) != 3 {
+		return ""
+	}
+	valid := func(c string) bool {
+		if len(c) == 3 {
+			return alpha3[c]
+		}
+		_, ok := alpha2[c]
+		return ok
+	}
+	// A few candidates are a suggestion; many are a guess.
+	list := func(cands map[string]bool) string {
+		if len(cands) > 3 {
+			return ""
+		}
+		cs := make([]string, 0, len(cands))
+		for c := range cands {
+			cs = append(cs, c)
+		}
+		sort.Strings(cs)
+		if len(cs) > 1 {
+			return strings.Join(cs[:len(cs)-1], ", ") + " or " + cs[len(cs)-1]
+		}
+		return strings.Join(cs, "")
+	}
+	swapped, changed := map[string]bool{}, map[string]bool{}
+	b := []byte(up)
+	for i := 0; i+1 < len(b); i++ {
+		b[i], b[i+1] = b[i+1], b[i]
+		if c := string(b); c != up && valid(c) {
+			swapped[c] = true
+		}
+		b[i], b[i+1] = b[i+1], b[i]
+	}
+	if len(swapped) > 0 {
+		return list(swapped)
+	}
+	for i := range b {
+		orig := b[i]
+		for l := byte('A'); l <= 'Z'; l++ {
+			if l == orig {
+				continue
+			}
+			b[i] = l
+			if c := string(b); valid(c) {
+				changed[c] = true
+			}
+		}
+		b[i] = orig
+	}
+	return list(changed)
 }
 
 // Alpha3 converts an alpha-2 country code to alpha-3.

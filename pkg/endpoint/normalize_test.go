@@ -12,25 +12,38 @@ import (
 )
 
 func TestNormalizeCountry(t *testing.T) {
+	const notCode = " is not an ISO 3166-1 country code (alpha-2 such as US, or alpha-3 such as USA)"
 	tests := []struct {
 		name    string
 		input   string
+		form    CountryForm
 		want    string
 		wantErr string
 	}{
 		{name: "alpha-3", input: "USA", want: "USA"},
 		{name: "lower case", input: "egy", want: "EGY"},
 		{name: "Åland", input: "ALA", want: "ALA"},
-		{name: "alpha-2 suggests alpha-3", input: "US", wantErr: "US: did you mean USA? (ISO 3166-1 alpha-3 is required)"},
-		{name: "alpha-2 lower case", input: "cn", wantErr: "cn: did you mean CHN?"},
-		{name: "unknown", input: "ZZZ", wantErr: `"ZZZ" is not an ISO 3166-1 alpha-3 country code`},
-		{name: "name", input: "Canada", wantErr: `"Canada" is not an ISO 3166-1 alpha-3 country code`},
+		{name: "alpha-2 stored alpha-3", input: "US", want: "USA"},
+		{name: "alpha-2 lower case", input: "cn", want: "CHN"},
+		{name: "alpha-2 form keeps alpha-2", input: "us", form: CountryAlpha2, want: "US"},
+		{name: "alpha-2 form converts alpha-3", input: "Can", form: CountryAlpha2, want: "CA"},
+		{name: "alpha-2 form Åland", input: "ALA", form: CountryAlpha2, want: "AX"},
+		{name: "unknown", input: "ZZZ", wantErr: `"ZZZ"` + notCode},
+		{name: "swapped letters", input: "UAS", wantErr: `"UAS"` + notCode + "; did you mean AUS or USA?"},
+		{name: "swapped, one code", input: "DUE", wantErr: `"DUE"` + notCode + "; did you mean DEU?"},
+		{name: "one changed letter", input: "GEE", wantErr: `"GEE"` + notCode + "; did you mean GEO?"},
+		{name: "too many close codes", input: "ZZ", wantErr: `"ZZ"` + notCode},
+		{name: "UK", input: "UK", wantErr: `"UK"` + notCode + "; did you mean GB?"},
+		{name: "uk lower case, alpha-2 form", input: "uk", form: CountryAlpha2, wantErr: `"uk"` + notCode + "; did you mean GB?"},
+		{name: "ENG", input: "ENG", wantErr: `"ENG"` + notCode + "; did you mean GBR?"},
+		{name: "name", input: "Canada", wantErr: `"Canada"` + notCode},
+		{name: "one letter", input: "U", wantErr: `"U"` + notCode},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, msg := NormalizeCountry(tt.input)
-			if got != tt.want || msg != tt.wantErr && (tt.wantErr == "" || len(msg) < len(tt.wantErr) || msg[:len(tt.wantErr)] != tt.wantErr) {
-				t.Fatalf("NormalizeCountry(%q) = %q, %q; want %q, %q", tt.input, got, msg, tt.want, tt.wantErr)
+			got, msg := NormalizeCountry(tt.input, tt.form)
+			if got != tt.want || msg != tt.wantErr {
+				t.Fatalf("NormalizeCountry(%q, %v) = %q, %q; want %q, %q", tt.input, tt.form, got, msg, tt.want, tt.wantErr)
 			}
 		})
 	}
@@ -217,17 +230,48 @@ func FuzzParseFinite(f *testing.F) {
 	})
 }
 
-// TestCountryTable checks the table lookup of NormalizeCountry against the code
-// sets for every string of three ASCII letters, in upper, lower and mixed case.
+// TestCountryTable checks the table lookups of NormalizeCountry against the code
+// sets for every string of two and three ASCII letters, in upper, lower and
+// mixed case, in both forms.
 func TestCountryTable(t *testing.T) {
-	for n := range 26 * 26 * 26 {
-		up := string([]byte{byte('A' + n/676), byte('A' + n/26%26), byte('A' + n%26)})
+	check := func(up string, known bool, want3 string) {
+		t.Helper()
 		for _, v := range []string{up, strings.ToLower(up), up[:1] + strings.ToLower(up[1:])} {
-			got, msg := NormalizeCountry(v)
-			if alpha3[up] != (msg == "") || (alpha3[up] && got != up) {
-				t.Fatalf("NormalizeCountry(%q) = %q, %q; alpha-3 code: %v", v, got, msg, alpha3[up])
+			got, msg := NormalizeCountry(v, CountryAlpha3)
+			if known != (msg == "") || got != want3 {
+				t.Fatalf("NormalizeCountry(%q, alpha-3) = %q, %q; want %q", v, got, msg, want3)
+			}
+			got2, msg := NormalizeCountry(v, CountryAlpha2)
+			if known != (msg == "") || (known && got2 != toAlpha2[want3]) {
+				t.Fatalf("NormalizeCountry(%q, alpha-2) = %q, %q; want %q", v, got2, msg, toAlpha2[want3])
 			}
 		}
+	}
+	for n := range 26 * 26 * 26 {
+		up := string([]byte{byte('A' + n/676), byte('A' + n/26%26), byte('A' + n%26)})
+		want := ""
+		if alpha3[up] {
+			want = up
+		}
+		check(up, alpha3[up], want)
+	}
+	for n := range 26 * 26 {
+		up := string([]byte{byte('A' + n/26), byte('A' + n%26)})
+		check(up, alpha2[up] != "", alpha2[up])
+	}
+	if len(alpha2) != 249 || len(toAlpha2) != 249 {
+		t.Errorf("%d alpha-2 and %d alpha-3 codes, want 249 of each", len(alpha2), len(toAlpha2))
+	}
+}
+
+func TestParseCountryForm(t *testing.T) {
+	for in, want := range map[string]CountryForm{"": CountryAlpha3, "alpha-3": CountryAlpha3, "ALPHA-2": CountryAlpha2, "alpha2": CountryAlpha2} {
+		if got, err := ParseCountryForm(in); err != nil || got != want {
+			t.Errorf("ParseCountryForm(%q) = %v, %v; want %v", in, got, err, want)
+		}
+	}
+	if _, err := ParseCountryForm("numeric"); err == nil || err.Error() != `"numeric" is not a country code form: use alpha-3 or alpha-2` {
+		t.Errorf("ParseCountryForm(numeric) error %v", err)
 	}
 }
 
@@ -281,7 +325,7 @@ func TestExactChannel(t *testing.T) {
 			t.Errorf("exactChannel(%q) = %q, want \"\": only the exact spelling", strings.ToLower(c), got)
 		}
 	}
-	for _, v := range []string{"", "FCM", "PUSH", "EMAIL "} {
+	for _, v := range []string{"", "FCM", "Push", "EMAIL "} {
 		if got := exactChannel(v); got != "" {
 			t.Errorf("exactChannel(%q) = %q, not a channel", v, got)
 		}

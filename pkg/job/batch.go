@@ -67,11 +67,13 @@ func (b *WriteBatch) AppendHead(dst []byte) []byte {
 // CloseBatch ends a batch begun with AppendHead.
 func CloseBatch(dst []byte) []byte { return append(dst, "]}"...) }
 
-// WriteRow is one endpoint definition with the stamp that orders it.
+// WriteRow is one endpoint definition with the stamp that orders it, or one
+// user-ID definition (UserId, no Endpoint): the user belongs to the segment.
 type WriteRow struct {
 	Line     int                `json:"L"`
 	Stamp    string             `json:"S"`
 	Endpoint *endpoint.Endpoint `json:"E"`
+	UserId   string             `json:"U,omitempty"`
 }
 
 // AppendJSON appends r's JSON to b: json.Marshal's bytes, without reflection (see
@@ -81,7 +83,11 @@ func (r WriteRow) AppendJSON(b []byte) ([]byte, error) {
 	b = jsonw.AppendString(append(b, `,"S":`...), r.Stamp, true)
 	b = append(b, `,"E":`...)
 	if r.Endpoint == nil {
-		return append(b, "null}"...), nil
+		b = append(b, "null"...)
+		if r.UserId != "" {
+			b = jsonw.AppendString(append(b, `,"U":`...), r.UserId, true)
+		}
+		return append(b, '}'), nil
 	}
 	b, err := r.Endpoint.AppendJSON(b, true)
 	if err != nil {

@@ -16,6 +16,7 @@ func TestWriteRowJSON(t *testing.T) {
 		row  WriteRow
 	}{
 		{name: "no endpoint", row: WriteRow{Line: 7, Stamp: "s"}},
+		{name: "user id", row: WriteRow{Line: 8, Stamp: "s", UserId: "example-user-id-1<&>\u2028"}},
 		{name: "endpoint", row: WriteRow{Line: 123456, Stamp: "2024-01-01T00:00:00.000Z|x<y>&z|000001|0000000042",
 			Endpoint: &endpoint.Endpoint{Id: "<id>", ChannelType: "EMAIL", Address: "a&b@example.com",
 				Location:   &endpoint.Location{City: "Seattle", Latitude: &lat},

@@ -44,6 +44,27 @@ type Definition struct {
 	Format      string `json:"Format"`
 	SegmentId   string `json:"SegmentId"`
 	SegmentName string `json:"SegmentName"`
+	// DefineSegment is false for an import that defines no segment
+	// (CreateImportJob's DefineSegment: false): its endpoints are upserted and
+	// no segment is created or changed. nil means true.
+	DefineSegment *bool `json:"DefineSegment,omitempty"`
+	// Skipped lists the objects under S3Url that the import skipped because
+	// the request's Format is the other one (Pinpoint imports only the
+	// requested format): s3:// URLs in key order, the first MaxSkipped, then
+	// "... and N more".
+	Skipped []string `json:"Skipped,omitempty"`
+}
+
+// MaxSkipped bounds Definition.Skipped, so that the job's item does not grow
+// with the folder.
+const MaxSkipped = 100
+
+// SkippedList returns Definition.Skipped for urls.
+func SkippedList(urls []string) []string {
+	if len(urls) <= MaxSkipped {
+		return urls
+	}
+	return append(urls[:MaxSkipped:MaxSkipped], fmt.Sprintf("... and %d more", len(urls)-MaxSkipped))
 }
 
 // Job is an import job, shaped like Pinpoint's ImportJobResponse.

@@ -13,7 +13,14 @@ type Segment struct {
 	LastModifiedDate string           `json:"LastModifiedDate,omitempty"`
 	ImportDefinition ImportDefinition `json:"ImportDefinition"`
 	EndpointCount    int              `json:"EndpointCount"`
-	Shards           int              `json:"-"`
+	// UserCount is the number of users the segment's user-ID definitions
+	// named (a segment of users, or with users); absent for a segment of
+	// endpoints only. Such a segment reaches every endpoint of its users,
+	// those imported later included: its EndpointCount counts them, read
+	// when the segment is read.
+	UserCount int  `json:"UserCount,omitempty"`
+	Shards    int  `json:"-"`
+	HasUsers  bool `json:"-"` // user-ID definitions were imported into it
 }
 
 // ImportDefinition describes what was imported into the segment: Size and

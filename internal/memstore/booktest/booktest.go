@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"slices"
 	"sync/atomic"
 	"testing"
@@ -69,7 +70,7 @@ func RunJobBook(t *testing.T, newBook func() importer.JobBook) {
 			t.Fatalf("second CreateJob: %+v, created %v, %v; want the first job, not created", stored, created, err)
 		}
 		h, err := b.Head(ctx, j.Id)
-		if err != nil || h.Job.JobStatus != job.Created || h.Launch.JobOrder != l.JobOrder || h.Job.Definition != j.Definition {
+		if err != nil || h.Job.JobStatus != job.Created || h.Launch.JobOrder != l.JobOrder || !reflect.DeepEqual(h.Job.Definition, j.Definition) {
 			t.Fatalf("Head: %+v, %v", h, err)
 		}
 	})
