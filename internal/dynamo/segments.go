@@ -159,7 +159,7 @@ func (s *Store) contributeOnce(ctx context.Context, segmentId string, im job.Con
 			return false, s.settleContribution(ctx, segmentId, im.JobId, p)
 		}
 		if at, _ := time.Parse(time.RFC3339Nano, p.Lease); s.clockNow().Sub(at) > contributionLease {
-			return false, s.removePending(ctx, segmentId, im.JobId, p.Token)
+			return false, s.removeLock(ctx, segmentId, im.JobId, p.Token)
 		}
 		return false, nil
 	}
@@ -172,7 +172,7 @@ func (s *Store) contributeOnce(ctx context.Context, segmentId string, im job.Con
 		return false, err
 	}
 	if applied.V > 0 && (applied.same(next) || applied.Progress > next.Progress) {
-		return true, s.removePending(ctx, segmentId, im.JobId, token) // nothing to add, or stale
+		return true, s.removeLock(ctx, segmentId, im.JobId, token) // nothing to add, or stale
 	}
 	next.V = applied.V + 1
 	p = pending{Token: token, Applied: true, C: next}
@@ -232,13 +232,33 @@ func (s *Store) lockContribution(ctx context.Context, segmentId, jobId, token st
 
 // removePending removes the job's entry if it still bears token.
 func (s *Store) removePending(ctx context.Context, segmentId, jobId, token string) error {
+	return s.removeEntry(ctx, segmentId, jobId, token, false)
+}
+
+// removeLock removes the job's entry if it is still the lock of token, not
+// applied: its holder may have applied it since it was read, and an applied
+// entry must be recorded on the job before it goes, else the next finisher
+// would read no applied contribution and add it again.
+func (s *Store) removeLock(ctx context.Context, segmentId, jobId, token string) error {
+	return s.removeEntry(ctx, segmentId, jobId, token, true)
+}
+
+func (s *Store) removeEntry(ctx context.Context, segmentId, jobId, token string, onlyUnapplied bool) error {
+	cond := "#p.#j.#t = :t"
+	names := map[string]string{"#p": "Pending", "#j": jobId, "#t": "Token"}
+	values := map[string]types.AttributeValue{":t": str(token)}
+	if onlyUnapplied {
+		cond += " AND #p.#j.#a = :false"
+		names["#a"] = "Applied"
+		values[":false"] = &types.AttributeValueMemberBOOL{Value: false}
+	}
 	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                 aws.String(s.t.Segments),
 		Key:                       map[string]types.AttributeValue{"SegmentId": str(segmentId)},
 		UpdateExpression:          aws.String("REMOVE #p.#j"),
-		ConditionExpression:       aws.String("#p.#j.#t = :t"),
-		ExpressionAttributeNames:  map[string]string{"#p": "Pending", "#j": jobId, "#t": "Token"},
-		ExpressionAttributeValues: map[string]types.AttributeValue{":t": str(token)},
+		ConditionExpression:       aws.String(cond),
+		ExpressionAttributeNames:  names,
+		ExpressionAttributeValues: values,
 	})
 	if err != nil && !isConditionFailed(err) {
 		return fmt.Errorf("unlock segment %s for job %s: %w", segmentId, jobId, err)

@@ -136,7 +136,7 @@ func (d *DB) contributeOnce(ctx context.Context, segmentId string, c job.Contrib
 			return false, d.settleContribution(ctx, segmentId, c.JobId, p)
 		}
 		if d.env.now().Sub(p.Lease) > contributionLease {
-			return false, d.removePending(ctx, segmentId, c.JobId, p.Token)
+			return false, d.removeLock(ctx, segmentId, c.JobId, p.Token)
 		}
 		return false, nil
 	}
@@ -173,7 +173,7 @@ func (d *DB) contributeOnce(ctx context.Context, segmentId string, c job.Contrib
 		return false, fmt.Errorf("read job %s: %w", c.JobId, err)
 	}
 	if applied.V > 0 && (applied.same(next) || applied.Progress > next.Progress) {
-		return true, d.removePending(ctx, segmentId, c.JobId, token)
+		return true, d.removeLock(ctx, segmentId, c.JobId, token)
 	}
 	next.V = applied.V + 1
 	p = pending{Token: token, Applied: true, C: next}
@@ -229,12 +229,22 @@ func (d *DB) settleContribution(ctx context.Context, segmentId, jobId string, p 
 
 // removePending removes the job's entry if it still bears token.
 func (d *DB) removePending(ctx context.Context, segmentId, jobId, token string) error {
+	return d.removeEntry(ctx, segmentId, jobId, token, false)
+}
+
+// removeLock removes the job's entry if it is still the lock of token, not
+// applied (internal/dynamo's removeLock).
+func (d *DB) removeLock(ctx context.Context, segmentId, jobId, token string) error {
+	return d.removeEntry(ctx, segmentId, jobId, token, true)
+}
+
+func (d *DB) removeEntry(ctx context.Context, segmentId, jobId, token string, onlyUnapplied bool) error {
 	err := d.do(ctx, "UpdateItem", Segments, true, func() error {
 		var it segmentItem
 		if _, err := d.get(Segments, segmentId, &it); err != nil {
 			return err
 		}
-		if cur, has := it.Pending[jobId]; !has || cur.Token != token {
+		if cur, has := it.Pending[jobId]; !has || cur.Token != token || onlyUnapplied && cur.Applied {
 			return nil
 		}
 		delete(it.Pending, jobId)
