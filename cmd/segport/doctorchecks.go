@@ -228,7 +228,7 @@ func (dr *doctor) stuckJobs(ctx context.Context) finding {
 }
 
 // tables: every table ACTIVE with point-in-time recovery; deletion
-// protection is reported (the template leaves it off so that sam delete works).
+// protection is reported (the template turns it on unless TableDeletionProtection is false).
 func (dr *doctor) tables(ctx context.Context) finding {
 	const name = "tables"
 	names := []string{"EndpointsTableName", "UsersTableName", "SegmentsTableName", "MembersTableName", "JobsTableName", "RegistryTableName"}
@@ -269,7 +269,7 @@ func (dr *doctor) tables(ctx context.Context) finding {
 		detail += ", with point-in-time recovery"
 	}
 	if len(unprotected) > 0 {
-		return finding{warn, name, fmt.Sprintf("%s; deletion protection is off on %d of them (the template leaves it off so that sam delete works)", detail, len(unprotected)),
+		return finding{warn, name, fmt.Sprintf("%s; deletion protection is off on %d of them (the template turns it on unless TableDeletionProtection=false)", detail, len(unprotected)),
 			"to keep the data from a stray delete: aws dynamodb update-table --deletion-protection-enabled --table-name " + unprotected[0] + " (and the others); turn it off again before sam delete"}
 	}
 	return finding{pass, name, detail + ", deletion protection on", ""}

@@ -76,7 +76,7 @@ func New(cfg *config.Config, awsCfg aws.Config, opts Options) *App {
 		Trigger: &importer.Trigger{Jobs: store, Objects: objects, Assume: assume,
 			Parse: parse, Bucket: cfg.Bucket, PieceSize: cfg.PieceSize, BatchBytes: opts.BatchBytes, Now: opts.Now, Log: opts.Log},
 		Parser: &importer.Parser{Jobs: store, Objects: objects, Assume: assume, ReportBucket: cfg.Bucket, Registry: store, Write: sqsq.New(sqc, cfg.WriteQueueURL),
-			Parse: parse, Segments: store, Limits: cfg.Limits, BatchBytes: opts.BatchBytes, Now: opts.Now, Log: opts.Log, Finisher: fin, Metrics: opts.Metrics, MaxReceive: cfg.MaxReceive},
+			Parse: parse, Segments: store, Limits: cfg.Limits, Inflate: cfg.Inflate, BatchBytes: opts.BatchBytes, Now: opts.Now, Log: opts.Log, Finisher: fin, Metrics: opts.Metrics, MaxReceive: cfg.MaxReceive},
 		Writer: &importer.Writer{Store: store, Jobs: store, Finisher: fin, Log: opts.Log, Metrics: opts.Metrics, MaxReceive: cfg.MaxReceive,
 			Concurrency: cfg.WriteConcurrency},
 		Sweeper: &importer.Sweeper{Jobs: store, Members: store, Parse: parse, Finisher: fin,

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/segport/segport/internal/decode"
 	"github.com/segport/segport/internal/dynamo"
 	"github.com/segport/segport/pkg/endpoint"
 )
@@ -33,6 +34,9 @@ type Config struct {
 	// keeps in flight.
 	WriteConcurrency int
 	Limits           endpoint.Limits
+	// Inflate caps the decompression of gzip exports (MaxInflateRatio,
+	// MaxInflateBytes).
+	Inflate decode.Inflate
 	// S3PathStyle addresses S3 as endpoint/bucket/key rather than
 	// bucket.endpoint/key: for a local S3 emulator named by host name
 	// (an IP-address endpoint is path-style anyway).
@@ -94,6 +98,10 @@ func FromEnv(getenv func(string) string) (*Config, error) {
 		Shards:           num("SEGPORT_MEMBERSHIP_SHARDS", 16),
 		MaxReceive:       num("SEGPORT_MAX_RECEIVE_COUNT", 5),
 		WriteConcurrency: num("SEGPORT_WRITE_CONCURRENCY", 8),
+		Inflate: decode.Inflate{
+			Ratio: num("SEGPORT_MAX_INFLATE_RATIO", decode.DefaultInflate.Ratio),
+			Bytes: int64(num("SEGPORT_MAX_INFLATE_GIB", int(decode.DefaultInflate.Bytes>>30))) << 30,
+		},
 		Limits: endpoint.Limits{
 			AttributesPerEndpoint: num("SEGPORT_MAX_ATTRIBUTES_PER_ENDPOINT", lim.AttributesPerEndpoint),
 			CustomAttributeNames:  num("SEGPORT_MAX_CUSTOM_ATTRIBUTE_NAMES", lim.CustomAttributeNames),

@@ -165,6 +165,72 @@ type Options struct {
 	// valid). Like csv.Reader's ReuseRecord, it saves an allocation per row
 	// (about 1 KB) for a caller done with each endpoint before the next.
 	ReuseEndpoint bool
+
+	// Inflate bounds what a compressed file (a gzip Pinpoint export) may
+	// decompress to; a zero field means its DefaultInflate value.
+	Inflate Inflate
+}
+
+// Inflate caps decompression, so that a small file cannot make a parser
+// decompress without end (a "gzip bomb"): past Bytes decompressed bytes, or
+// past Ratio decompressed bytes per compressed byte read (once a MiB has been
+// decompressed), the file fails with a FileError; the rows before it stand.
+type Inflate struct {
+	Ratio int   // decompressed bytes per compressed byte
+	Bytes int64 // decompressed bytes in all
+}
+
+// DefaultInflate is the template's default: JSON exports compress about 10:1,
+// so 100:1 leaves room; 64 GiB is more than a parser reads in its 300 s.
+var DefaultInflate = Inflate{Ratio: 100, Bytes: 64 << 30}
+
+// WithDefaults fills the zero fields.
+func (c Inflate) WithDefaults() Inflate {
+	if c.Ratio <= 0 {
+		c.Ratio = DefaultInflate.Ratio
+	}
+	if c.Bytes <= 0 {
+		c.Bytes = DefaultInflate.Bytes
+	}
+	return c
+}
+
+// inflateFloor is how much may be decompressed before the ratio is checked:
+// a stream's first bytes can compress far better than the whole.
+const inflateFloor = 1 << 20
+
+// CappedInflater returns r, the decompressed stream of a file, cut at c:
+// compressed tells how many compressed bytes have been read, line the line
+// being read. Past the cap, Read returns a *FileError naming the file, the
+// line and the cap.
+func CappedInflater(r io.Reader, compressed func() int64, c Inflate, file string, line func() int) io.Reader {
+	return &cappedInflater{r: r, in: compressed, c: c.WithDefaults(), file: file, line: line}
+}
+
+type cappedInflater struct {
+	r    io.Reader
+	in   func() int64
+	c    Inflate
+	out  int64
+	file string
+	line func() int
+}
+
+func (c *cappedInflater) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.out += int64(n)
+	over := ""
+	switch {
+	case c.out > c.c.Bytes:
+		over = fmt.Sprintf("more than %d bytes (MaxInflateBytes)", c.c.Bytes)
+	case c.out > inflateFloor && c.out > int64(c.c.Ratio)*max(c.in(), 1):
+		over = fmt.Sprintf("more than %d bytes for each compressed byte (MaxInflateRatio)", c.c.Ratio)
+	}
+	if over != "" {
+		return 0, &FileError{File: c.file, Line: c.line(), Byte: -1, Err: ErrCompressed,
+			Msg: "the gzip stream decompresses to " + over + ", the cap on decompression; the rows before this line were read"}
+	}
+	return n, err
 }
 
 const (

@@ -39,6 +39,8 @@ type Parser struct {
 	Segments    SegmentBook
 	Concurrency int
 	Limits      endpoint.Limits
+	// Inflate caps the decompression of a gzip export's piece.
+	Inflate decode.Inflate
 	// BatchBytes bounds a write message of a job that does not fix its own
 	// bound (one started by an earlier version); 0 means just under SQS's limit.
 	BatchBytes int
@@ -163,6 +165,7 @@ func (run *pieceRun) read(ctx context.Context) error {
 	}
 	dec := newDecoder(format, body, decode.Options{
 		File: m.Piece.Key, Limits: run.p.Limits, Header: m.Piece.Header, Line: m.Piece.Line, Offset: m.Piece.Start,
+		Inflate:       run.p.Inflate,
 		ReuseEndpoint: true, // accept encodes each row before the next is decoded
 	})
 	defer logExportCounts(run.p.Log, m, dec)

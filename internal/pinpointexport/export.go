@@ -161,7 +161,8 @@ func (d *Decoder) start() error {
 			return d.gzipError(err)
 		}
 		d.gzipped = true
-		d.br = bufio.NewReaderSize(zr, 64*1024)
+		capped := decode.CappedInflater(zr, func() int64 { return d.src.n }, d.opts.Inflate, d.opts.File, func() int { return d.line })
+		d.br = bufio.NewReaderSize(capped, 64*1024)
 		head, _ = d.br.Peek(6)
 	default:
 		return &decode.FileError{File: d.opts.File, Line: 1, Byte: 0, Err: decode.ErrCompressed,
@@ -282,10 +283,12 @@ func trimEOL(b []byte) []byte {
 type sourceReader struct {
 	r   io.Reader
 	eof bool
+	n   int64 // bytes read
 }
 
 func (s *sourceReader) Read(p []byte) (int, error) {
 	n, err := s.r.Read(p)
+	s.n += int64(n)
 	if err == io.EOF {
 		s.eof = true
 	}

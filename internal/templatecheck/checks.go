@@ -329,3 +329,40 @@ func asAny[V any](m map[string]V) map[string]any {
 	}
 	return out
 }
+
+// maxRetention is SQS's longest message retention, 14 days.
+const maxRetention = 1209600
+
+// Safeguards checks what keeps data from being lost by accident or abuse: the
+// tables and buckets are retained when the stack deletes or replaces them and
+// the tables have deletion protection (set from a parameter); every queue keeps
+// its messages 14 days; every HTTP API writes access logs and throttles.
+func (t *Template) Safeguards() []string {
+	var problems []string
+	for _, typ := range []string{typeTable, typeBucket} {
+		for _, id := range t.OfType(typ) {
+			r := t.Resources[id]
+			if r.DeletionPolicy != "Retain" || r.UpdateReplacePolicy != "Retain" {
+				problems = append(problems, id+" is not retained: set DeletionPolicy and UpdateReplacePolicy to Retain")
+			}
+			if typ == typeTable && r.Properties["DeletionProtectionEnabled"] == nil {
+				problems = append(problems, id+" sets no DeletionProtectionEnabled")
+			}
+		}
+	}
+	for _, id := range t.OfType(typeQueue) {
+		if v := fmt.Sprint(t.Resources[id].Properties["MessageRetentionPeriod"]); v != fmt.Sprint(maxRetention) {
+			problems = append(problems, fmt.Sprintf("%s keeps messages %s s, not 14 days (MessageRetentionPeriod %d)", id, v, maxRetention))
+		}
+	}
+	for _, id := range t.OfType(typeHttpApi) {
+		props := t.Resources[id].Properties
+		if dig(props, "AccessLogSettings", "DestinationArn") == nil || dig(props, "AccessLogSettings", "Format") == nil {
+			problems = append(problems, id+" writes no access logs (AccessLogSettings)")
+		}
+		if dig(props, "DefaultRouteSettings", "ThrottlingRateLimit") == nil || dig(props, "DefaultRouteSettings", "ThrottlingBurstLimit") == nil {
+			problems = append(problems, id+" does not throttle (DefaultRouteSettings.ThrottlingRateLimit, ThrottlingBurstLimit)")
+		}
+	}
+	return problems
+}

@@ -22,6 +22,7 @@ const (
 	typeQueue      = "AWS::SQS::Queue"
 	typeTable      = "AWS::DynamoDB::Table"
 	typeBucket     = "AWS::S3::Bucket"
+	typeHttpApi    = "AWS::Serverless::HttpApi"
 	typePolicy     = "AWS::S3::BucketPolicy"
 	typeAlarm      = "AWS::CloudWatch::Alarm"
 	typeLogGroup   = "AWS::Logs::LogGroup"
@@ -45,6 +46,8 @@ type Resource struct {
 	Type       string
 	Properties map[string]any
 	Metadata   map[string]any
+	// DeletionPolicy and UpdateReplacePolicy are the resource's own attributes.
+	DeletionPolicy, UpdateReplacePolicy string
 }
 
 // Parse reads a template; intrinsics come in their long form whatever the
@@ -68,6 +71,8 @@ func Parse(data []byte) (*Template, error) {
 		r.Type, _ = m["Type"].(string)
 		r.Properties, _ = m["Properties"].(map[string]any)
 		r.Metadata, _ = m["Metadata"].(map[string]any)
+		r.DeletionPolicy, _ = m["DeletionPolicy"].(string)
+		r.UpdateReplacePolicy, _ = m["UpdateReplacePolicy"].(string)
 		if r.Properties == nil {
 			r.Properties = map[string]any{}
 		}

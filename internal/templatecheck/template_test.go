@@ -39,6 +39,7 @@ func TestTemplate(t *testing.T) {
 		{"Queues", tmpl.Queues},
 		{"IAM", tmpl.IAM},
 		{"Buckets", tmpl.Buckets},
+		{"Safeguards", tmpl.Safeguards},
 		// What holds raw rows and is segport's own expires (README "How long data stays").
 		{"Expires", func() []string { return tmpl.Expires("reports/", "pinpoint-exports/") }},
 		{"Tables", tmpl.Tables},
@@ -142,6 +143,29 @@ Resources:
   Q: {Type: AWS::SQS::Queue}
 Outputs:
   X: {Value: !GetAtt Missing.Arn}`, "GetAtt Missing.Arn refers to nothing"},
+		{"table not retained", (*Template).Safeguards, `
+Resources:
+  T: {Type: AWS::DynamoDB::Table, Properties: {DeletionProtectionEnabled: true}}`, "T is not retained"},
+		{"no deletion protection", (*Template).Safeguards, `
+Resources:
+  T: {Type: AWS::DynamoDB::Table, DeletionPolicy: Retain, UpdateReplacePolicy: Retain, Properties: {}}`, "T sets no DeletionProtectionEnabled"},
+		{"bucket not retained", (*Template).Safeguards, `
+Resources:
+  B: {Type: AWS::S3::Bucket, DeletionPolicy: Delete, UpdateReplacePolicy: Retain}`, "B is not retained"},
+		{"4-day queue", (*Template).Safeguards, `
+Resources:
+  Q: {Type: AWS::SQS::Queue, Properties: {VisibilityTimeout: 60}}`, "Q keeps messages"},
+		{"api without access logs", (*Template).Safeguards, `
+Resources:
+  A:
+    Type: AWS::Serverless::HttpApi
+    Properties: {DefaultRouteSettings: {ThrottlingRateLimit: 5, ThrottlingBurstLimit: 10}}`, "A writes no access logs"},
+		{"api without throttling", (*Template).Safeguards, `
+Resources:
+  L: {Type: AWS::Logs::LogGroup}
+  A:
+    Type: AWS::Serverless::HttpApi
+    Properties: {AccessLogSettings: {DestinationArn: !GetAtt L.Arn, Format: x}}`, "A does not throttle"},
 		{"reports kept forever", func(t *Template) []string { return t.Expires("reports/") }, `
 Resources:
   B:
