@@ -73,7 +73,7 @@ func New(cfg *config.Config, awsCfg aws.Config, opts Options) *App {
 		AWS:     awsCfg,
 		Store:   store,
 		Objects: objects,
-		Trigger: &importer.Trigger{Jobs: store, Objects: objects, Assume: assume,
+		Trigger: &importer.Trigger{Jobs: store, Objects: objects, Assume: assume, SourceAccounts: cfg.SourceAccounts,
 			Parse: parse, Bucket: cfg.Bucket, PieceSize: cfg.PieceSize, BatchBytes: opts.BatchBytes, Now: opts.Now, Log: opts.Log},
 		Parser: &importer.Parser{Jobs: store, Objects: objects, Assume: assume, ReportBucket: cfg.Bucket, Registry: store, Write: sqsq.New(sqc, cfg.WriteQueueURL),
 			Parse: parse, Segments: store, Limits: cfg.Limits, Inflate: cfg.Inflate, BatchBytes: opts.BatchBytes, Now: opts.Now, Log: opts.Log, Finisher: fin, Metrics: opts.Metrics, MaxReceive: cfg.MaxReceive},

@@ -5,6 +5,7 @@ package config
 import (
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/segport/segport/internal/decode"
@@ -37,6 +38,9 @@ type Config struct {
 	// Inflate caps the decompression of gzip exports (MaxInflateRatio,
 	// MaxInflateBytes).
 	Inflate decode.Inflate
+	// SourceAccounts are the accounts whose roles imports may assume
+	// (SEGPORT_SOURCE_ACCOUNTS, comma-separated; empty: none).
+	SourceAccounts []string
 	// S3PathStyle addresses S3 as endpoint/bucket/key rather than
 	// bucket.endpoint/key: for a local S3 emulator named by host name
 	// (an IP-address endpoint is path-style anyway).
@@ -115,6 +119,16 @@ func FromEnv(getenv func(string) string) (*Config, error) {
 		bad = append(bad, "SEGPORT_COUNTRY_CODES="+getenv("SEGPORT_COUNTRY_CODES"))
 	} else {
 		c.Limits.Country = form
+	}
+	for _, a := range strings.Split(getenv("SEGPORT_SOURCE_ACCOUNTS"), ",") {
+		if a = strings.TrimSpace(a); a == "" {
+			continue
+		}
+		if len(a) != 12 || strings.Trim(a, "0123456789") != "" {
+			bad = append(bad, "SEGPORT_SOURCE_ACCOUNTS="+getenv("SEGPORT_SOURCE_ACCOUNTS")+" (want 12-digit account ids, comma-separated)")
+			break
+		}
+		c.SourceAccounts = append(c.SourceAccounts, a)
 	}
 	switch v := getenv(S3PathStyleVar); v {
 	case "", "false", "0":

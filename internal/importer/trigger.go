@@ -8,7 +8,9 @@ import (
 	"io"
 	"log/slog"
 	"regexp"
+	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -36,12 +38,15 @@ var jobIdPattern = regexp.MustCompile(`^[0-9a-f]{32}$`)
 // Trigger starts import jobs: from S3 ObjectCreated events, or from a direct
 // CreateImportJob-style request naming an s3:// folder.
 type Trigger struct {
-	Jobs      JobBook
-	Objects   Objects
-	Assume    AssumeFunc // nil: no cross-account imports
-	Parse     Queue
-	Bucket    string
-	PieceSize int64
+	Jobs    JobBook
+	Objects Objects
+	Assume  AssumeFunc // nil: no cross-account imports
+	// SourceAccounts are the accounts whose roles a request's RoleArn may name
+	// (the SourceAccountIds parameter); none: no cross-account imports.
+	SourceAccounts []string
+	Parse          Queue
+	Bucket         string
+	PieceSize      int64
 	// RangeChunks is how many chunks of PieceSize one plan message scans; 0
 	// means 16 (1 GiB at the default piece size).
 	RangeChunks int
@@ -197,6 +202,9 @@ func (t *Trigger) CreateImportJob(ctx context.Context, req Request) (*job.Job, e
 		id = job.NewId(req.S3Url, req.SegmentId, created.Format(time.RFC3339Nano))
 	}
 	src := job.Source{RoleArn: req.RoleArn, ExternalId: req.ExternalId}
+	if err := checkSource(src, t.SourceAccounts); err != nil {
+		return nil, err
+	}
 	objects, err := objectsFor(t.Objects, t.Assume, src)
 	if err != nil {
 		return nil, err
@@ -449,4 +457,37 @@ func sniff(ctx context.Context, objects Objects, o *job.Object) (decode.Format, 
 		return "", fmt.Errorf("read the start of s3://%s/%s: %w", o.Bucket, o.Key, err)
 	}
 	return decode.Sniff(head), nil
+}
+
+var roleArnPattern = regexp.MustCompile(`^arn:aws[a-z-]*:iam::([0-9]{12}):role/[\w+=,.@/-]+$`)
+
+// checkSource refuses a role to assume that the deployment does not allow:
+// one in an account not among allowed, or named without an ExternalId (the
+// other account's trust policy should require it; segport requires it too).
+func checkSource(src job.Source, allowed []string) error {
+	if src.RoleArn == "" {
+		return nil
+	}
+	m := roleArnPattern.FindStringSubmatch(src.RoleArn)
+	if m == nil {
+		return fmt.Errorf("RoleArn %s is not an IAM role ARN (arn:aws:iam::<12-digit account>:role/<name>)", segmentQuote(src.RoleArn))
+	}
+	if src.ExternalId == "" {
+		return errors.New("RoleArn needs an ExternalId: the role's trust policy should require it (README \"Importing from another account\")")
+	}
+	if len(allowed) == 0 {
+		return errors.New("RoleArn: this deployment imports from no other account; list the account in the SourceAccountIds parameter")
+	}
+	if !slices.Contains(allowed, m[1]) {
+		return fmt.Errorf("RoleArn: account %s is not among the accounts this deployment imports from (the SourceAccountIds parameter)", m[1])
+	}
+	return nil
+}
+
+// segmentQuote quotes a caller's value, shortened.
+func segmentQuote(s string) string {
+	if len(s) > 80 {
+		s = s[:80] + "..."
+	}
+	return strconv.Quote(s)
 }

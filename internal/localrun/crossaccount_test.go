@@ -14,9 +14,10 @@ import (
 
 // TestRoleArnReadsThroughTheAssumedRole checks that an import naming a RoleArn
 // reads its objects, in the trigger and in the parser, through the Objects the
-// assumed role gives (here our own store, recorded; the local stack has no STS).
+// assumed role gives (here our own store, recorded; the local stack has no STS),
+// and only for the accounts SourceAccountIds lists.
 func TestRoleArnReadsThroughTheAssumedRole(t *testing.T) {
-	rt := openRuntime(t, Options{})
+	rt := openRuntime(t, Options{Parameters: map[string]string{"SourceAccountIds": "111122223333,444455556666"}})
 	ctx := testCtx(t)
 	_, err := rt.Stack.S3Client().PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(rt.Stack.Bucket),
 		Key: aws.String("partner/export.csv"), Body: strings.NewReader("ChannelType,Address\nEMAIL,p@example.com\n")})
@@ -26,6 +27,20 @@ func TestRoleArnReadsThroughTheAssumedRole(t *testing.T) {
 	req := importer.Request{S3Url: "s3://segport/partner/", SegmentName: "partner",
 		RoleArn: "arn:aws:iam::111122223333:role/segport-source-read", ExternalId: "ext-42"}
 
+	// Only the allowed accounts' roles, and only with an ExternalId.
+	for _, bad := range []struct {
+		role, ext, want string
+	}{
+		{"arn:aws:iam::999999999999:role/segport-source-read", "ext-42", "account 999999999999 is not among the accounts"},
+		{req.RoleArn, "", "RoleArn needs an ExternalId"},
+		{"segport-source-read", "ext-42", "is not an IAM role ARN"},
+	} {
+		r := req
+		r.RoleArn, r.ExternalId = bad.role, bad.ext
+		if _, err := rt.App.Trigger.CreateImportJob(ctx, r); err == nil || !strings.Contains(err.Error(), bad.want) {
+			t.Errorf("RoleArn %s, ExternalId %q: %v, want %q", bad.role, bad.ext, err, bad.want)
+		}
+	}
 	saved := rt.App.Trigger.Assume
 	rt.App.Trigger.Assume, rt.App.Parser.Assume = nil, nil
 	if _, err := rt.App.Trigger.CreateImportJob(ctx, req); err == nil || !strings.Contains(err.Error(), "RoleArn") {

@@ -355,6 +355,18 @@ func (t *Template) Safeguards() []string {
 			problems = append(problems, fmt.Sprintf("%s keeps messages %s s, not 14 days (MessageRetentionPeriod %d)", id, v, maxRetention))
 		}
 	}
+	for _, id := range t.OfType(typeRole) {
+		for _, pol := range list(t.Resources[id].Properties["Policies"]) {
+			for _, st := range conditionalStatements(list(dig(pol, "PolicyDocument", "Statement"))) {
+				if dig(st, "Effect") != "Allow" || !slices.Contains(list(dig(st, "Action")), any("sts:AssumeRole")) {
+					continue
+				}
+				if dig(st, "Condition", "StringEquals", "aws:ResourceAccount") == nil || dig(st, "Condition", "Null", "sts:ExternalId") != "false" {
+					problems = append(problems, id+" may assume roles in any account or without an ExternalId: condition sts:AssumeRole on aws:ResourceAccount and a non-null sts:ExternalId")
+				}
+			}
+		}
+	}
 	for _, id := range t.OfType(typeHttpApi) {
 		props := t.Resources[id].Properties
 		if dig(props, "AccessLogSettings", "DestinationArn") == nil || dig(props, "AccessLogSettings", "Format") == nil {

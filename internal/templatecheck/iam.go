@@ -155,7 +155,7 @@ func (t *Template) rolePermissions(fn, id string) ([]Grant, []string) {
 // statement IAM would refuse is kept as written so that IAM() reports it.
 func (t *Template) statements(source string, doc map[string]any) []Grant {
 	var out []Grant
-	for i, s := range list(doc["Statement"]) {
+	for i, s := range conditionalStatements(list(doc["Statement"])) {
 		if dig(s, "Effect") == "Deny" {
 			continue
 		}
@@ -176,6 +176,25 @@ func (t *Template) statements(source string, doc map[string]any) []Grant {
 			g.Resources = append(g.Resources, "NotResource")
 		}
 		out = append(out, g)
+	}
+	return out
+}
+
+// conditionalStatements expands a statement given as Fn::If into both its
+// branches (AWS::NoValue is none), so that each is checked as if it applied.
+func conditionalStatements(stmts []any) []any {
+	var out []any
+	for _, s := range stmts {
+		branches, ok := dig(s, "Fn::If").([]any)
+		if !ok || len(branches) != 3 {
+			out = append(out, s)
+			continue
+		}
+		for _, b := range branches[1:] {
+			if dig(b, "Ref") != "AWS::NoValue" {
+				out = append(out, conditionalStatements([]any{b})...)
+			}
+		}
 	}
 	return out
 }

@@ -155,6 +155,16 @@ Resources:
 		{"4-day queue", (*Template).Safeguards, `
 Resources:
   Q: {Type: AWS::SQS::Queue, Properties: {VisibilityTimeout: 60}}`, "Q keeps messages"},
+		{"assume any account", (*Template).Safeguards, `
+Resources:
+  R:
+    Type: AWS::IAM::Role
+    Properties:
+      Policies:
+        - PolicyName: p
+          PolicyDocument:
+            Statement:
+              - {Effect: Allow, Action: [sts:AssumeRole], Resource: "arn:aws:iam::*:role/x-*"}`, "R may assume roles in any account"},
 		{"api without access logs", (*Template).Safeguards, `
 Resources:
   A:
