@@ -256,7 +256,9 @@ func validateFile(ctx context.Context, path, format string, limits endpoint.Limi
 			}
 		})
 	}
-	fm, t, err := decodeFile(ctx, path, format, limits, work, stdout, io.Discard)
+	// validate prints no Id: the derived ones need not be computed.
+	opts := decode.Options{Limits: limits, NoDerivedId: true}
+	fm, t, err := decodeFile(ctx, path, format, opts, work, stdout, io.Discard)
 	s := &fileSummary{File: path, Format: string(fm), Rows: t.rows, Valid: t.valid, Invalid: t.invalid, Failures: t.failures}
 	if s.Failures == nil {
 		s.Failures = []rowFailure{}
@@ -301,7 +303,7 @@ func parseCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			fmt.Fprintln(errOut, re)
 		})
 	}
-	_, t, err := decodeFile(ctx, files[0], *format, limits, work, out, stderr)
+	_, t, err := decodeFile(ctx, files[0], *format, decode.Options{Limits: limits}, work, out, stderr)
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}

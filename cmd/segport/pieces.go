@@ -9,7 +9,6 @@ import (
 
 	"github.com/segport/segport/internal/decode"
 	"github.com/segport/segport/internal/plan"
-	"github.com/segport/segport/pkg/endpoint"
 )
 
 // rowWork decodes the rows of dec, a whole file or one piece of it: it prints to
@@ -39,16 +38,17 @@ var (
 	parallelPiece int64           // bytes per piece; 0 picks from the file's size
 )
 
-// decodeFile decodes the file at path with work, printing to out and errOut.
-func decodeFile(ctx context.Context, path, format string, limits endpoint.Limits, work rowWork, out, errOut io.Writer) (decode.Format, tally, error) {
+// decodeFile decodes the file at path with work, printing to out and errOut;
+// opts gives the limits and whether Ids are needed.
+func decodeFile(ctx context.Context, path, format string, opts decode.Options, work rowWork, out, errOut io.Writer) (decode.Format, tally, error) {
 	var t tally
 	in, err := openInput(ctx, path, format)
 	if err != nil {
 		return "", t, err
 	}
 	defer in.f.Close()
-	// Every rowWork is done with a row before it asks for the next.
-	opts := decode.Options{File: path, Limits: limits, ReuseEndpoint: true}
+	opts.File = path
+	opts.ReuseEndpoint = true // every rowWork is done with a row before it asks for the next
 	if pieces, header := planPieces(ctx, in, opts); pieces != nil {
 		return in.format, t, decodePieces(ctx, in, pieces, header, opts, work, out, errOut, &t)
 	}

@@ -165,6 +165,11 @@ type Options struct {
 	// valid). Like csv.Reader's ReuseRecord, it saves an allocation per row
 	// (about 1 KB) for a caller done with each endpoint before the next.
 	ReuseEndpoint bool
+
+	// NoDerivedId leaves Id empty where it would be derived, for a caller
+	// that checks rows but never reads their Ids (segport validate); the
+	// verdict on every row is the same (see endpoint.Builder.NoDerivedId).
+	NoDerivedId bool
 }
 
 const (
