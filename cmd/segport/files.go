@@ -187,6 +187,9 @@ func validateCmd(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if err != nil {
 		return err
 	}
+	if !*asJSON {
+		defer lessGC()()
+	}
 	code := 0
 	for _, path := range files {
 		s, err := validateFile(ctx, path, *format, limits, stdout, *asJSON)

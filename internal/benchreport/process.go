@@ -210,7 +210,7 @@ func renderProcesses(res []*processResult, runs int) []byte {
 	}
 	fmt.Fprintf(&b, "\nPeak RSS is the whole process's (`getrusage` ru_maxrss), runtime and buffers included; the 1 GB goal\n"+
 		"(under 64 MiB with all cores busy) is not run here: the pieces in flight are bounded (one more than the cores,\n"+
-		"8 MiB at most each), so the figure does not grow with the file.\n")
+		"4 MiB at most each), so the figure does not grow with the file.\n")
 	fmt.Fprintf(&b, "\nReproduce: `go run ./internal/benchreport -sections process -out docs/performance.md` (this section alone;\n"+
 		"`-process-runs N` sets the pairs), or by hand:\n\n"+
 		"    go run ./internal/decode/internal/gen/genfile -shape narrow -rows 300000 -out narrow.csv\n"+
