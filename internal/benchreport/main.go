@@ -52,11 +52,11 @@ func run(out, benchtime string, count, ratioRuns, processRuns int, sections stri
 		}
 	}
 	if strings.Contains(sections, "process") {
-		res, err := runProcesses(processRuns)
+		res, big, err := runProcesses(processRuns)
 		if err != nil {
 			return fmt.Errorf("whole-process benchmark: %w", err)
 		}
-		process = renderProcesses(res, processRuns)
+		process = renderProcesses(res, big, processRuns)
 	}
 	if strings.Contains(sections, "pipeline") {
 		r, err := runPipeline(context.Background(), endpoints)

@@ -8,6 +8,7 @@ import (
 	"bufio"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 
 	"github.com/segport/segport/internal/decode/internal/gen"
@@ -18,9 +19,16 @@ func main() {
 	format := flag.String("format", "csv", "`csv` or json")
 	rows := flag.Int("rows", 300000, "rows to write")
 	seed := flag.Uint64("seed", 1, "the generator's seed")
+	size := flag.Int64("size", 0, "wide rows only: instead of -rows, stream about this many bytes (1073741824 for a 1 GB file)")
 	out := flag.String("out", "", "the file to write")
 	flag.Parse()
-	if err := write(*shape, *format, *rows, *seed, *out); err != nil {
+	var err error
+	if *size > 0 {
+		err = stream(*format, *seed, *size, *out)
+	} else {
+		err = write(*shape, *format, *rows, *seed, *out)
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "genfile:", err)
 		os.Exit(1)
 	}
@@ -52,4 +60,21 @@ func write(shape, format string, rows int, seed uint64, out string) error {
 		return fmt.Errorf("write %s: %w", out, err)
 	}
 	return f.Close()
+}
+
+// stream writes about size bytes of wide rows without holding them in memory.
+func stream(format string, seed uint64, size int64, out string) error {
+	f := gen.CSV
+	if format == "json" {
+		f = gen.JSON
+	}
+	w, err := os.Create(out)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(w, gen.NewReader(f, seed, size)); err != nil {
+		w.Close()
+		return fmt.Errorf("write %s: %w", out, err)
+	}
+	return w.Close()
 }
