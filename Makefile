@@ -52,7 +52,7 @@ test:
 	$(TEST_ENV) $(GO) vet ./...
 	$(TEST_ENV) $(GO) test -count=1 -timeout 30m ./...
 
-## bench: decoder and pipeline benchmarks; writes docs/performance.md
+## bench: decoder, whole-process (segport validate against encoding/csv and encoding/json programs) and pipeline benchmarks; writes docs/performance.md
 bench:
 	$(GO) run ./internal/benchreport -out docs/performance.md
 

@@ -91,8 +91,6 @@ func (c ctxReader) Read(p []byte) (int, error) {
 	return c.r.Read(p)
 }
 
-// openDecoder opens a file and picks its format: --format, else the extension,
-// else the first bytes.
 // countryFlag adds --country-codes to fs; the function it returns gives the
 // limits (the spec's) with the form asked for.
 func countryFlag(fs *flag.FlagSet) func() (endpoint.Limits, error) {
@@ -108,27 +106,44 @@ func countryFlag(fs *flag.FlagSet) func() (endpoint.Limits, error) {
 	}
 }
 
+// openDecoder opens a file to decode it whole, in one pass (see openInput).
 func openDecoder(ctx context.Context, path, format string, limits endpoint.Limits) (decode.Decoder, decode.Format, io.Closer, error) {
-	f, err := openFile(path)
+	in, err := openInput(ctx, path, format)
 	if err != nil {
 		return nil, "", nil, err
 	}
-	br := bufio.NewReaderSize(ctxReader{ctx, f}, 64*1024)
-	var fm decode.Format
+	return decode.New(in.format, in.br, decode.Options{File: path, Limits: limits}), in.format, in.f, nil
+}
+
+// input is a file opened to decode: its format picked, its start buffered.
+type input struct {
+	f      *os.File
+	br     *bufio.Reader
+	format decode.Format
+}
+
+// openInput opens a file and picks its format: --format, else the extension,
+// else the first bytes.
+func openInput(ctx context.Context, path, format string) (*input, error) {
+	f, err := openFile(path)
+	if err != nil {
+		return nil, err
+	}
+	in := &input{f: f, br: bufio.NewReaderSize(ctxReader{ctx, f}, 64*1024)}
 	switch {
 	case format != "":
-		if fm, err = decode.ParseFormat(format); err != nil {
+		if in.format, err = decode.ParseFormat(format); err != nil {
 			f.Close()
-			return nil, "", nil, usageErr("%v", err)
+			return nil, usageErr("%v", err)
 		}
 	default:
 		var ok bool
-		if fm, ok = decode.FormatOf(path); !ok {
-			head, _ := br.Peek(512)
-			fm = decode.Sniff(head)
+		if in.format, ok = decode.FormatOf(path); !ok {
+			head, _ := in.br.Peek(512)
+			in.format = decode.Sniff(head)
 		}
 	}
-	return decode.New(fm, br, decode.Options{File: path, Limits: limits}), fm, f, nil
+	return in, nil
 }
 
 // eachRow decodes a whole file, calling onRow for valid rows and onErr for row
@@ -171,6 +186,9 @@ func validateCmd(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	files, err := expandPaths(paths)
 	if err != nil {
 		return err
+	}
+	if !*asJSON {
+		defer lessGC()()
 	}
 	code := 0
 	for _, path := range files {
@@ -226,26 +244,28 @@ func expandPaths(paths []string) ([]string, error) {
 }
 
 func validateFile(ctx context.Context, path, format string, limits endpoint.Limits, stdout io.Writer, asJSON bool) (*fileSummary, error) {
-	s := &fileSummary{File: path, Failures: []rowFailure{}}
-	dec, fm, closer, err := openDecoder(ctx, path, format, limits)
-	if err != nil {
-		return s, err
+	work := func(dec decode.Decoder, out, _ io.Writer, t *tally) error {
+		return eachRow(dec, func(*decode.Row) error {
+			t.rows++
+			t.valid++
+			return nil
+		}, func(re *decode.RowError) {
+			t.rows++
+			t.invalid++
+			if asJSON {
+				t.failures = append(t.failures, rowFailure{Line: re.Line, Field: re.Field, Message: re.Msg})
+			} else {
+				fmt.Fprintln(out, re)
+			}
+		})
 	}
-	defer closer.Close()
-	s.Format = string(fm)
-	err = eachRow(dec, func(*decode.Row) error {
-		s.Rows++
-		s.Valid++
-		return nil
-	}, func(re *decode.RowError) {
-		s.Rows++
-		s.Invalid++
-		if asJSON {
-			s.Failures = append(s.Failures, rowFailure{Line: re.Line, Field: re.Field, Message: re.Msg})
-		} else {
-			fmt.Fprintln(stdout, re)
-		}
-	})
+	// validate prints no Id: the derived ones need not be computed.
+	opts := decode.Options{Limits: limits, NoDerivedId: true}
+	fm, t, err := decodeFile(ctx, path, format, opts, work, stdout, io.Discard)
+	s := &fileSummary{File: path, Format: string(fm), Rows: t.rows, Valid: t.valid, Invalid: t.invalid, Failures: t.failures}
+	if s.Failures == nil {
+		s.Failures = []rowFailure{}
+	}
 	return s, err
 }
 
@@ -264,33 +284,29 @@ func parseCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if len(files) != 1 {
 		return usageErr("parse: name one file")
 	}
-	dec, _, closer, err := openDecoder(ctx, files[0], *format, limits)
-	if err != nil {
-		return &exitError{code: 2, err: err}
-	}
-	defer closer.Close()
 	out := bufio.NewWriter(stdout)
 	defer out.Flush()
-	invalid := 0
-	err = eachRow(dec, func(row *decode.Row) error {
-		if row.Endpoint == nil { // a user-ID definition: one line per user
-			for _, u := range row.UserIds {
-				b, _ := (&endpoint.Endpoint{User: &endpoint.User{UserId: u}}).MarshalCanonical()
-				out.Write(b)
-				out.WriteByte('\n')
+	work := func(dec decode.Decoder, out, errOut io.Writer, t *tally) error {
+		return eachRow(dec, func(row *decode.Row) error {
+			if row.Endpoint == nil { // a user-ID definition: one line per user
+				for _, u := range row.UserIds {
+					b, _ := (&endpoint.Endpoint{User: &endpoint.User{UserId: u}}).MarshalCanonical()
+					out.Write(append(b, '\n'))
+				}
+				return nil
 			}
-			return nil
-		}
-		b, err := row.Endpoint.MarshalCanonical()
-		if err != nil {
+			b, err := row.Endpoint.MarshalCanonical()
+			if err != nil {
+				return err
+			}
+			_, err = out.Write(append(b, '\n'))
 			return err
-		}
-		out.Write(b)
-		return out.WriteByte('\n')
-	}, func(re *decode.RowError) {
-		invalid++
-		fmt.Fprintln(stderr, re)
-	})
+		}, func(re *decode.RowError) {
+			t.invalid++
+			fmt.Fprintln(errOut, re)
+		})
+	}
+	_, t, err := decodeFile(ctx, files[0], *format, decode.Options{Limits: limits}, work, out, stderr)
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
@@ -298,7 +314,7 @@ func parseCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		out.Flush()
 		return &exitError{code: 2, err: err}
 	}
-	if invalid > 0 {
+	if t.invalid > 0 {
 		return &exitError{code: 1, err: errSilent}
 	}
 	return nil

@@ -1,5 +1,6 @@
 // Command benchreport runs the decoder benchmarks of internal/decode side by side in one
-// test process, then the peak-heap measurement, then the pipeline benchmark on the
+// test process, then the peak-heap measurement, then the whole `segport validate`
+// process against plain readers (process.go), then the pipeline benchmark on the
 // local stack (pipeline.go), and writes the results as a markdown report. `make
 // bench` runs it as
 //
@@ -30,42 +31,58 @@ func main() {
 	benchtime := flag.String("benchtime", "1s", "-benchtime of each decoder benchmark")
 	count := flag.Int("count", 7, "rounds of the decoder benchmarks; the report takes the median")
 	ratioRuns := flag.Int("ratio-runs", 21, "runs of the ratio benchmarks (20 rounds each); the report takes the median")
-	sections := flag.String("sections", "decoders,pipeline", "the report's sections: decoders, pipeline (pipeline.go); without pipeline, the report's pipeline section stays as it is")
+	sections := flag.String("sections", "decoders,process,pipeline", "the report's sections: decoders, process (process.go), pipeline (pipeline.go); a section not named stays as the report has it")
+	processRuns := flag.Int("process-runs", 11, "runs of each whole-process comparison; the report takes the medians")
 	endpoints := flag.Int("endpoints", 100000, "endpoints the pipeline benchmark imports")
 	flag.Parse()
-	if err := run(*out, *benchtime, *count, *ratioRuns, *sections, *endpoints); err != nil {
+	if err := run(*out, *benchtime, *count, *ratioRuns, *processRuns, *sections, *endpoints); err != nil {
 		fmt.Fprintln(os.Stderr, "benchreport:", err)
 		os.Exit(1)
 	}
 }
 
-func run(out, benchtime string, count, ratioRuns int, sections string, endpoints int) error {
-	var report []byte
+func run(out, benchtime string, count, ratioRuns, processRuns int, sections string, endpoints int) error {
+	// The report's sections, in order; one not asked for keeps its old text.
+	old, _ := os.ReadFile(out)
+	decoders, process, pipeline := splitReport(old)
 	if strings.Contains(sections, "decoders") {
 		var err error
-		if report, err = decoderReport(benchtime, count, ratioRuns); err != nil {
+		if decoders, err = decoderReport(benchtime, count, ratioRuns); err != nil {
 			return err
 		}
 	}
-	if !strings.Contains(sections, "pipeline") {
-		// Keep the pipeline section of the report there is, which takes long to make.
-		if old, err := os.ReadFile(out); err == nil {
-			if i := bytes.Index(old, []byte(pipelineHeading)); i >= 0 {
-				report = append(append(report, '\n'), old[i:]...)
-			}
+	if strings.Contains(sections, "process") {
+		res, big, err := runProcesses(processRuns)
+		if err != nil {
+			return fmt.Errorf("whole-process benchmark: %w", err)
 		}
-	} else {
+		process = renderProcesses(res, big, processRuns)
+	}
+	if strings.Contains(sections, "pipeline") {
 		r, err := runPipeline(context.Background(), endpoints)
 		if err != nil {
 			return fmt.Errorf("pipeline benchmark: %w", err)
 		}
-		report = append(report, renderPipeline(r)...)
+		pipeline = renderPipeline(r)
 	}
+	report := bytes.Join([][]byte{bytes.TrimRight(decoders, "\n"), bytes.Trim(process, "\n"), bytes.Trim(pipeline, "\n")}, []byte("\n\n"))
+	report = append(bytes.TrimLeft(report, "\n"), '\n')
 	if err := os.WriteFile(out, report, 0o644); err != nil {
 		return fmt.Errorf("write report: %w", err)
 	}
 	fmt.Fprintf(os.Stderr, "wrote %s\n", out)
 	return nil
+}
+
+// splitReport cuts a report into its sections: decoders, processes, pipeline.
+func splitReport(r []byte) (decoders, process, pipeline []byte) {
+	if i := bytes.Index(r, []byte(pipelineHeading)); i >= 0 {
+		r, pipeline = r[:i], r[i:]
+	}
+	if i := bytes.Index(r, []byte(processHeading)); i >= 0 {
+		r, process = r[:i], r[i:]
+	}
+	return r, process, pipeline
 }
 
 func decoderReport(benchtime string, count, ratioRuns int) ([]byte, error) {

@@ -215,3 +215,24 @@ func BenchmarkPeakHeap(b *testing.B) {
 		}
 	}
 }
+
+// benchNarrow is a file of narrow rows without Id (gen.Narrow): each row pays
+// the fixed costs of a row (the derived Id, the address) that wide rows hide.
+var benchNarrow = sync.OnceValue(func() []byte { return gen.Narrow(1, benchRows) })
+
+func benchNarrowPass(b *testing.B, decodeAll pass) {
+	data := benchNarrow()
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	rows := 0
+	for b.Loop() {
+		if n := decodeAll(b, data); n != benchRows {
+			b.Fatalf("decoded %d rows, want %d", n, benchRows)
+		}
+		rows += benchRows
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(rows), "ns/row")
+}
+
+func BenchmarkCSVNarrowDecode(b *testing.B)   { benchNarrowPass(b, csvDecode) }
+func BenchmarkCSVNarrowBaseline(b *testing.B) { benchNarrowPass(b, csvRead) }

@@ -32,6 +32,7 @@ func NewCSV(r io.Reader, opts Options) *CSVDecoder {
 	d := &CSVDecoder{r: newReader(r, opts)}
 	d.b = endpoint.NewBuilder(d.r.opts.Limits)
 	d.b.Reuse = opts.ReuseEndpoint
+	d.b.NoDerivedId = opts.NoDerivedId
 	d.b.UTF8Checked = true // reader.record checks whole records
 	return d
 }

@@ -169,6 +169,11 @@ type Options struct {
 	// Inflate bounds what a compressed file (a gzip Pinpoint export) may
 	// decompress to; a zero field means its DefaultInflate value.
 	Inflate Inflate
+
+	// NoDerivedId leaves Id empty where it would be derived, for a caller
+	// that checks rows but never reads their Ids (segport validate); the
+	// verdict on every row is the same (see endpoint.Builder.NoDerivedId).
+	NoDerivedId bool
 }
 
 // Inflate caps decompression, so that a small file cannot make a parser
@@ -222,7 +227,7 @@ func (c *cappedInflater) Read(p []byte) (int, error) {
 	over := ""
 	switch {
 	case c.out > c.c.Bytes:
-		over = fmt.Sprintf("more than %d bytes (MaxInflateBytes)", c.c.Bytes)
+		over = fmt.Sprintf("more than %d bytes (MaxInflateGiB)", c.c.Bytes)
 	case c.out > inflateFloor && c.out > int64(c.c.Ratio)*max(c.in(), 1):
 		over = fmt.Sprintf("more than %d bytes for each compressed byte (MaxInflateRatio)", c.c.Ratio)
 	}

@@ -60,6 +60,7 @@ func NewJSON(r io.Reader, opts Options) *JSONDecoder {
 	d := &JSONDecoder{r: newReader(r, opts), attrs: make(map[string]endpoint.Attr)}
 	d.b = endpoint.NewBuilder(d.r.opts.Limits)
 	d.b.Reuse = opts.ReuseEndpoint
+	d.b.NoDerivedId = opts.NoDerivedId
 	d.b.UTF8Checked = true // whole lines are checked, and unescaping keeps UTF-8 valid
 	return d
 }

@@ -29,7 +29,7 @@ func TestInflateCap(t *testing.T) {
 		want string
 	}{
 		{"ratio", decode.Inflate{Ratio: 100}, "more than 100 bytes for each compressed byte (MaxInflateRatio)"},
-		{"bytes", decode.Inflate{Ratio: 1 << 20, Bytes: 4 << 20}, "more than 4194304 bytes (MaxInflateBytes)"},
+		{"bytes", decode.Inflate{Ratio: 1 << 20, Bytes: 4 << 20}, "more than 4194304 bytes (MaxInflateGiB)"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			d := pinpointexport.NewDecoder(bytes.NewReader(z.Bytes()), decode.Options{File: "bomb.json.gz", Inflate: tc.cap})

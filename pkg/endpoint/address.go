@@ -172,13 +172,16 @@ func DerivedId(channel, normalizedAddr string) string {
 	return derivedId(channel, normalizedAddr, nil, &scratch)
 }
 
+// derivedIdLen is the length of every derived Id: 16 bytes in hex.
+const derivedIdLen = 32
+
 // derivedId is DerivedId with its strings from strs and *scratch to hash in.
 func derivedId(channel, normalizedAddr string, strs *arena.Strings, scratch *[]byte) string {
 	msg := append(append(append((*scratch)[:0], channel...), 0), normalizedAddr...)
 	*scratch = msg
 	sum := sha256.Sum256(msg)
-	var out [32]byte
-	for i, c := range sum[:16] {
+	var out [derivedIdLen]byte
+	for i, c := range sum[:derivedIdLen/2] {
 		binary.LittleEndian.PutUint16(out[2*i:], hexPairs[c])
 	}
 	return strs.String(out[:])
