@@ -19,6 +19,7 @@ import (
 	"github.com/segport/segport/internal/dynamo"
 	"github.com/segport/segport/internal/importer"
 	"github.com/segport/segport/pkg/job"
+	"github.com/segport/segport/pkg/segment"
 )
 
 func importCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -45,9 +46,15 @@ func importCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		}
 		*format = string(f)
 	}
-	// Missing files are found before the stack starts.
+	// Missing files and bad segment names are found before the stack starts.
 	for _, p := range append([]string{*export}, paths...) {
-		if p != "" && !strings.HasPrefix(p, "s3://") {
+		if p == "" {
+			continue
+		}
+		if _, err := segmentFor(p, *segName, p == *export); err != nil {
+			return err
+		}
+		if !strings.HasPrefix(p, "s3://") {
 			if _, _, err := collectFiles(p); err != nil {
 				return err
 			}
@@ -96,10 +103,11 @@ func importCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 
 // startImport starts the jobs for one argument and returns their ids.
 func startImport(ctx context.Context, t *target, p, segName, format string) ([]string, error) {
+	segName, err := segmentFor(p, segName, false)
+	if err != nil {
+		return nil, err
+	}
 	if strings.HasPrefix(p, "s3://") {
-		if segName == "" {
-			segName = path.Base(strings.TrimSuffix(p, "/"))
-		}
 		j, err := t.invoke(ctx, importer.Request{S3Url: p, Format: format, SegmentName: segName, JobId: newJobId()})
 		if err != nil {
 			return nil, err
@@ -109,9 +117,6 @@ func startImport(ctx context.Context, t *target, p, segName, format string) ([]s
 	files, root, err := collectFiles(p)
 	if err != nil {
 		return nil, err
-	}
-	if segName == "" {
-		segName = strings.TrimSuffix(filepath.Base(p), filepath.Ext(p))
 	}
 	var ids []string
 	for _, f := range files {
@@ -128,6 +133,26 @@ func startImport(ctx context.Context, t *target, p, segName, format string) ([]s
 		ids = append(ids, id)
 	}
 	return ids, nil
+}
+
+// segmentFor returns the segment an import argument goes into: --segment, else
+// the name of the file (without its extension) or folder, or the last folder of
+// an s3:// prefix. The name is checked by the rule every surface applies
+// (segment.CheckName): a name with "/" would otherwise import into its first
+// folder, and ".." would leave imports/.
+func segmentFor(p, segName string, export bool) (string, error) {
+	if segName == "" {
+		switch {
+		case strings.HasPrefix(p, "s3://") || export:
+			segName = path.Base(strings.TrimSuffix(filepath.ToSlash(p), "/"))
+		default:
+			segName = strings.TrimSuffix(filepath.Base(p), filepath.Ext(p))
+		}
+	}
+	if err := segment.CheckName(segName); err != nil {
+		return "", &exitError{code: codeError, err: err}
+	}
+	return segName, nil
 }
 
 func upload(ctx context.Context, t *target, file, key string, meta map[string]string) error {

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"maps"
-	"path"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -26,6 +25,10 @@ const exportStaging = "pinpoint-exports/"
 // startExportImport starts one job importing a Pinpoint export: an s3:// prefix
 // as it is, or a local file or folder (gzip or not) copied under exportStaging.
 func startExportImport(ctx context.Context, t *target, p, segName string) (string, error) {
+	segName, err := segmentFor(p, segName, true)
+	if err != nil {
+		return "", err
+	}
 	id := newJobId()
 	url := p
 	if !strings.HasPrefix(p, "s3://") {
@@ -41,9 +44,6 @@ func startExportImport(ctx context.Context, t *target, p, segName string) (strin
 			}
 		}
 		url = "s3://" + t.app.Config.Bucket + "/" + prefix
-	}
-	if segName == "" {
-		segName = path.Base(strings.TrimSuffix(filepath.ToSlash(p), "/"))
 	}
 	j, err := t.invoke(ctx, importer.Request{S3Url: url, Format: string(pinpointexport.Format), SegmentName: segName, JobId: id})
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"net/http"
 
 	"github.com/segport/segport/pkg/client"
+	"github.com/segport/segport/pkg/segment"
 )
 
 // Error codes, Pinpoint's exception names. They are stable: callers switch on them.
@@ -42,6 +43,8 @@ func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error) 
 	var ae *apiError
 	switch {
 	case errors.As(err, &ae):
+	case errors.Is(err, client.ErrInvalidName):
+		ae = &apiError{http.StatusBadRequest, codeBadRequest, nameMessage(err)}
 	case errors.Is(err, client.ErrBadToken):
 		ae = &apiError{http.StatusBadRequest, codeBadRequest, "token: not a token this listing issued"}
 	default:
@@ -54,4 +57,14 @@ func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error) 
 	w.Header().Set("X-Amzn-ErrorType", ae.code)
 	w.WriteHeader(ae.status)
 	w.Write(b)
+}
+
+// nameMessage is the naming rule's own message (segment.NameError), the one
+// every surface shows.
+func nameMessage(err error) string {
+	var ne *segment.NameError
+	if errors.As(err, &ne) {
+		return ne.Error()
+	}
+	return "invalid segment name or id"
 }

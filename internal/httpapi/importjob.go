@@ -47,6 +47,14 @@ func (h *Handler) createJob(r *http.Request) (int, any, error) {
 	if err := h.checkImport(req); err != nil {
 		return 0, nil, err
 	}
+	if req.SegmentName == "" {
+		// A SegmentId on its own adds to a segment that exists: it never makes one.
+		seg, err := h.opts.Reader.GetSegment(r.Context(), req.SegmentId)
+		if err != nil {
+			return 0, nil, notFoundAs(err, "segment", req.SegmentId)
+		}
+		req.SegmentName = seg.Name
+	}
 	j, err := h.opts.Importer.CreateImportJob(r.Context(), importer.Request{
 		S3Url: req.S3Url, Format: req.Format, SegmentName: req.SegmentName, SegmentId: req.SegmentId, JobId: req.JobId,
 	})
@@ -69,8 +77,8 @@ func (h *Handler) checkImport(req importJobRequest) error {
 	if h.opts.Bucket != "" && bucket != h.opts.Bucket {
 		return badRequest(fmt.Sprintf("S3Url: imports come from the bucket %s", h.opts.Bucket))
 	}
-	if req.SegmentName == "" && req.SegmentId == "" {
-		return badRequest("SegmentName or SegmentId is required")
+	if err := importer.CheckSegment(req.SegmentName, req.SegmentId); err != nil {
+		return badRequest(err.Error())
 	}
 	if req.Format != "" {
 		if _, err := importer.ParseFormat(req.Format); err != nil {

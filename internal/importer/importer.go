@@ -164,6 +164,8 @@ type JobBook interface {
 type SegmentBook interface {
 	// EnsureSegment creates the segment unless it exists, and returns the
 	// number of shards its membership is spread over: fixed when it is created.
+	// With no name it creates nothing: a segment that does not exist is
+	// job.ErrNotFound (a request that named only a SegmentId).
 	EnsureSegment(ctx context.Context, id, name, created string) (int, error)
 	// SetContribution makes a job's contribution to its segment c: the change
 	// from its previous contribution (none at first) is added to the segment's

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -17,6 +18,7 @@ import (
 	"github.com/segport/segport/internal/decode"
 	"github.com/segport/segport/internal/pinpointexport"
 	"github.com/segport/segport/pkg/job"
+	"github.com/segport/segport/pkg/segment"
 	"github.com/segport/segport/pkg/stats"
 )
 
@@ -138,6 +140,9 @@ func (t *Trigger) objectCreated(ctx context.Context, rec events.S3EventRecord) e
 	if !strings.Contains(strings.TrimPrefix(key, ImportsPrefix), "/") {
 		spec.fail = "the file is not in a segment folder: put it under " + ImportsPrefix + "<segment>/"
 		spec.def.SegmentName, spec.def.SegmentId = "", ""
+	} else if err := segment.CheckName(segName); err != nil {
+		spec.fail = "s3://" + bucket + "/" + key + ": " + err.Error()
+		spec.def.SegmentName, spec.def.SegmentId = "", ""
 	}
 	_, err = t.start(ctx, spec)
 	return err
@@ -150,14 +155,11 @@ func (t *Trigger) CreateImportJob(ctx context.Context, req Request) (*job.Job, e
 	if err != nil {
 		return nil, err
 	}
-	if req.SegmentName == "" && req.SegmentId == "" {
-		return nil, errors.New("the request names no segment: give SegmentName or SegmentId")
+	if err := CheckSegment(req.SegmentName, req.SegmentId); err != nil {
+		return nil, err
 	}
 	if req.SegmentId == "" {
-		req.SegmentId = job.SegmentId(req.SegmentName)
-	}
-	if req.SegmentName == "" {
-		req.SegmentName = req.SegmentId
+		req.SegmentId = segment.IdOf(req.SegmentName)
 	}
 	var format decode.Format
 	if req.Format != "" {
@@ -187,6 +189,34 @@ func (t *Trigger) CreateImportJob(ctx context.Context, req Request) (*job.Job, e
 		spec.fail = "no objects under " + req.S3Url
 	}
 	return t.start(ctx, spec)
+}
+
+// ErrNoSegment is a request that names no segment.
+var ErrNoSegment = errors.New("the request names no segment: give SegmentName or SegmentId")
+
+// CheckSegment checks the segment a CreateImportJob request names, by the one
+// rule of pkg/segment: a SegmentName creates the segment or adds to it; a
+// SegmentId on its own names a segment that exists (the planner fails the job
+// if it does not), so a request can never make a segment whose id shadows
+// another's name; both together must agree.
+func CheckSegment(name, id string) error {
+	if name == "" && id == "" {
+		return ErrNoSegment
+	}
+	if name != "" {
+		if err := segment.CheckName(name); err != nil {
+			return err
+		}
+	}
+	if id != "" {
+		if err := segment.CheckId(id); err != nil {
+			return err
+		}
+	}
+	if name != "" && id != "" && segment.IdOf(name) != id {
+		return &segment.NameError{Name: id, Reason: "this SegmentId is not the id of the SegmentName " + strconv.Quote(name) + " (" + segment.IdOf(name) + "): give one of them"}
+	}
+	return nil
 }
 
 // jobSpec is a job about to start.

@@ -7,7 +7,6 @@ package client
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -46,6 +45,10 @@ func New(cfg aws.Config, t Tables, opts ...func(*dynamodb.Options)) *Client {
 // ErrNotFound means the segment, endpoint or job does not exist. Test for it with
 // errors.Is.
 var ErrNotFound = dynamo.ErrNotFound
+
+// ErrInvalidName means a segment name or id breaks the naming rule
+// (segment.CheckName); the error is a *segment.NameError.
+var ErrInvalidName = segment.ErrInvalidName
 
 // ErrBadToken means a page token is malformed or was issued for another listing.
 var ErrBadToken = dynamo.ErrBadToken
@@ -130,16 +133,12 @@ func (c *Client) ListSegments(ctx context.Context, opts PageOptions) (Page[*segm
 	return Page[*segment.Segment]{Items: segs, NextToken: next}, nil
 }
 
-// GetSegment returns a segment by id, or by name: a segment named by an import
-// folder has the id derived from its name.
+// GetSegment returns a segment by id, or by name (segment.Resolve: a segment's
+// id is derived from its name, and no name has the form of an id, so a
+// reference names one segment at most). An invalid name is an error wrapping
+// ErrInvalidName.
 func (c *Client) GetSegment(ctx context.Context, id string) (*segment.Segment, error) {
-	seg, err := c.store.Segment(ctx, id)
-	if errors.Is(err, ErrNotFound) {
-		if seg, err = c.store.Segment(ctx, job.SegmentId(id)); errors.Is(err, ErrNotFound) {
-			return nil, fmt.Errorf("segment %q: %w", id, ErrNotFound)
-		}
-	}
-	return seg, err
+	return c.store.SegmentByName(ctx, id)
 }
 
 // SegmentMembersPage returns one page of a segment's endpoints, with their users'

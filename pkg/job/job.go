@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/segport/segport/pkg/endpoint"
+	"github.com/segport/segport/pkg/segment"
 	"github.com/segport/segport/pkg/stats"
 )
 
@@ -165,11 +166,8 @@ func NewId(parts ...string) string {
 	return hex.EncodeToString(h[:16])
 }
 
-// SegmentId returns the id of the segment with the given name.
-func SegmentId(name string) string {
-	h := sha256.Sum256([]byte("segment\x00" + name))
-	return hex.EncodeToString(h[:8])
-}
+// SegmentId returns the id of the segment with the given name (segment.IdOf).
+func SegmentId(name string) string { return segment.IdOf(name) }
 
 // ParseS3URL splits s3://bucket/prefix.
 func ParseS3URL(u string) (bucket, prefix string, err error) {
