@@ -5,10 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"regexp"
 
 	"github.com/segport/segport/internal/importer"
 	"github.com/segport/segport/internal/s3src"
+	"github.com/segport/segport/pkg/job"
 )
 
 // importJobRequest is Pinpoint's ImportJobRequest, plus segport's JobId.
@@ -26,8 +26,6 @@ type importJobRequest struct {
 	RegisterEndpoints *bool  `json:"RegisterEndpoints"`
 	RoleArn           string `json:"RoleArn"`
 }
-
-var jobIdPattern = regexp.MustCompile(`^[0-9a-f]{32}$`)
 
 const maxRequestBytes = 64 << 10
 
@@ -70,9 +68,12 @@ func (h *Handler) checkImport(req importJobRequest) error {
 	if req.S3Url == "" {
 		return badRequest("S3Url is required")
 	}
-	bucket, _, err := s3src.ParseURL(req.S3Url)
+	bucket, prefix, err := s3src.ParseURL(req.S3Url)
 	if err != nil {
 		return badRequest("S3Url: " + err.Error())
+	}
+	if len(prefix) > importer.MaxKeyBytes {
+		return badRequest(importer.ErrLongPrefix.Error())
 	}
 	if h.opts.Bucket != "" && bucket != h.opts.Bucket {
 		return badRequest(fmt.Sprintf("S3Url: imports come from the bucket %s", h.opts.Bucket))
@@ -85,7 +86,7 @@ func (h *Handler) checkImport(req importJobRequest) error {
 			return badRequest("Format: " + err.Error())
 		}
 	}
-	if req.JobId != "" && !jobIdPattern.MatchString(req.JobId) {
+	if req.JobId != "" && !job.IsId(req.JobId) {
 		return badRequest("JobId: want 32 lower-case hex digits")
 	}
 	return nil

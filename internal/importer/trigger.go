@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -32,8 +31,6 @@ const MetaJobId = "segport-job-id"
 // MetaFormat is the object metadata key with which an uploader names the format
 // (CSV or JSON) of a file whose extension does not.
 const MetaFormat = "segport-format"
-
-var jobIdPattern = regexp.MustCompile(`^[0-9a-f]{32}$`)
 
 // Trigger starts import jobs: from S3 ObjectCreated events, or from a direct
 // CreateImportJob-style request naming an s3:// folder.
@@ -124,7 +121,7 @@ func (t *Trigger) objectCreated(ctx context.Context, rec events.S3EventRecord) e
 		return err
 	}
 	id := obj.Metadata[MetaJobId]
-	if !jobIdPattern.MatchString(id) {
+	if !job.IsId(id) {
 		id = job.NewId(bucket, key, rec.S3.Object.Sequencer, rec.S3.Object.ETag)
 	}
 	created := rec.EventTime
@@ -155,6 +152,9 @@ func (t *Trigger) CreateImportJob(ctx context.Context, req Request) (*job.Job, e
 	if err != nil {
 		return nil, err
 	}
+	if len(prefix) > MaxKeyBytes {
+		return nil, ErrLongPrefix
+	}
 	if err := CheckSegment(req.SegmentName, req.SegmentId); err != nil {
 		return nil, err
 	}
@@ -169,7 +169,7 @@ func (t *Trigger) CreateImportJob(ctx context.Context, req Request) (*job.Job, e
 	}
 	created := t.Now.now()
 	id := req.JobId
-	if !jobIdPattern.MatchString(id) {
+	if !job.IsId(id) {
 		id = job.NewId(req.S3Url, req.SegmentId, created.Format(time.RFC3339Nano))
 	}
 	src := job.Source{RoleArn: req.RoleArn, ExternalId: req.ExternalId}
@@ -190,6 +190,12 @@ func (t *Trigger) CreateImportJob(ctx context.Context, req Request) (*job.Job, e
 	}
 	return t.start(ctx, spec)
 }
+
+// MaxKeyBytes is S3's limit on an object key.
+const MaxKeyBytes = 1024
+
+// ErrLongPrefix is a request whose prefix no S3 key can start with.
+var ErrLongPrefix = fmt.Errorf("the S3Url's prefix is longer than S3's %d-byte key limit", MaxKeyBytes)
 
 // ErrNoSegment is a request that names no segment.
 var ErrNoSegment = errors.New("the request names no segment: give SegmentName or SegmentId")

@@ -166,6 +166,20 @@ func NewId(parts ...string) string {
 	return hex.EncodeToString(h[:16])
 }
 
+// IsId reports whether s has the form of a job id, as NewId makes them and
+// requests and uploaders may choose them: 32 lower-case hex digits.
+func IsId(s string) bool {
+	if len(s) != 32 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}
+
 // SegmentId returns the id of the segment with the given name (segment.IdOf).
 func SegmentId(name string) string { return segment.IdOf(name) }
 
