@@ -128,7 +128,7 @@ func (d *CSVDecoder) setHeader(names []string, line int) error {
 		}
 		a, err := endpoint.Lookup(name)
 		if err != nil {
-			return fail(name, err.Error(), ErrUnknownHeader)
+			return fail("", unknownColumn(i+1, err), ErrUnknownHeader)
 		}
 		if seen[name] && !a.MultiValue() {
 			return fail(name, fmt.Sprintf("duplicated header (column %d); only Attributes.* and User.UserAttributes.* may repeat", i+1), ErrDuplicateHeader)
@@ -139,6 +139,21 @@ func (d *CSVDecoder) setHeader(names []string, line int) error {
 	d.cols, d.header = cols, append([]string(nil), names...)
 	d.b.SetColumns(cols)
 	return nil
+}
+
+// unknownColumn says which header column is no attribute, and what it may
+// have meant, without repeating the cell: in a file without a header row the
+// first line is data, whose first field may be an address.
+func unknownColumn(col int, err error) string {
+	msg := fmt.Sprintf("header column %d: unknown attribute", col)
+	var ue *endpoint.UnknownAttributeError
+	if errors.As(err, &ue) && ue.Hint() != "" {
+		return msg + ", did you mean " + ue.Hint() + "?"
+	}
+	if col == 1 {
+		msg += " (the first line must be the header row of attribute names, such as ChannelType,Address)"
+	}
+	return msg
 }
 
 // split parses one record into d.fields and returns the one string they are

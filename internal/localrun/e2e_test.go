@@ -102,7 +102,7 @@ func TestBadRowsAreCountedAndReported(t *testing.T) {
 		t.Fatalf("%d Failures, want %d", len(j.Failures), job.MaxFailures)
 	}
 	for i, f := range j.Failures {
-		want := fmt.Sprintf("imports/bad-rows/people.csv:%d: Location.Country: US: did you mean USA?", badLines[i])
+		want := fmt.Sprintf("imports/bad-rows/people.csv:%d: Location.Country: an alpha-2 code: did you mean USA?", badLines[i])
 		if !strings.HasPrefix(f, want) {
 			t.Fatalf("Failures[%d] = %q, want prefix %q", i, f, want)
 		}

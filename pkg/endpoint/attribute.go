@@ -128,6 +128,25 @@ type UnknownAttributeError struct {
 	Suggestion string
 }
 
+// Hint is the suggestion without anything taken from the unknown name: a known
+// attribute, or a family's prefix with "<name>" for a name that misspells the
+// family ("Atributes.x": "Attributes.<name>"). A CSV header shows it, since a
+// header cell may be a value of a file that has no header.
+func (e *UnknownAttributeError) Hint() string {
+	if e.Suggestion == "" {
+		return ""
+	}
+	if _, ok := fixedNames[e.Suggestion]; ok {
+		return e.Suggestion
+	}
+	for _, f := range families {
+		if strings.HasPrefix(e.Suggestion, f.prefix) {
+			return f.prefix + "<name>"
+		}
+	}
+	return ""
+}
+
 func (e *UnknownAttributeError) Error() string {
 	if e.Suggestion != "" {
 		return "did you mean " + e.Suggestion + "? (unknown attribute)"

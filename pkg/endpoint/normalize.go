@@ -3,7 +3,6 @@ package endpoint
 import (
 	_ "embed"
 	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -62,7 +61,8 @@ func letters3(v string) (int, bool) {
 }
 
 // NormalizeCountry returns the ISO 3166-1 alpha-3 code for v (any letter case), or a
-// message saying why v is not one.
+// message saying why v is not one. The message never repeats v: a column shifted
+// by a missing comma can put an address here.
 func NormalizeCountry(v string) (string, string) {
 	if n, ok := letters3(v); ok {
 		if i := alpha3Index[n]; i > 0 {
@@ -74,9 +74,9 @@ func NormalizeCountry(v string) (string, string) {
 		return up, ""
 	}
 	if c, ok := alpha2[up]; ok {
-		return "", v + ": did you mean " + c + "? (ISO 3166-1 alpha-3 is required)"
+		return "", "an alpha-2 code: did you mean " + c + "? (ISO 3166-1 alpha-3 is required)"
 	}
-	return "", strconv.Quote(v) + " is not an ISO 3166-1 alpha-3 country code"
+	return "", "not an ISO 3166-1 alpha-3 country code"
 }
 
 // Alpha3 converts an alpha-2 country code to alpha-3.

@@ -21,10 +21,10 @@ func TestNormalizeCountry(t *testing.T) {
 		{name: "alpha-3", input: "USA", want: "USA"},
 		{name: "lower case", input: "egy", want: "EGY"},
 		{name: "Åland", input: "ALA", want: "ALA"},
-		{name: "alpha-2 suggests alpha-3", input: "US", wantErr: "US: did you mean USA? (ISO 3166-1 alpha-3 is required)"},
-		{name: "alpha-2 lower case", input: "cn", wantErr: "cn: did you mean CHN?"},
-		{name: "unknown", input: "ZZZ", wantErr: `"ZZZ" is not an ISO 3166-1 alpha-3 country code`},
-		{name: "name", input: "Canada", wantErr: `"Canada" is not an ISO 3166-1 alpha-3 country code`},
+		{name: "alpha-2 suggests alpha-3", input: "US", wantErr: "an alpha-2 code: did you mean USA? (ISO 3166-1 alpha-3 is required)"},
+		{name: "alpha-2 lower case", input: "cn", wantErr: "an alpha-2 code: did you mean CHN?"},
+		{name: "unknown", input: "ZZZ", wantErr: "not an ISO 3166-1 alpha-3 country code"},
+		{name: "name", input: "Canada", wantErr: "not an ISO 3166-1 alpha-3 country code"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
