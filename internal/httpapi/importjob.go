@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 
 	"github.com/segport/segport/internal/importer"
 	"github.com/segport/segport/internal/s3src"
@@ -74,6 +75,9 @@ func (h *Handler) checkImport(req importJobRequest) error {
 	}
 	if len(prefix) > importer.MaxKeyBytes {
 		return badRequest(importer.ErrLongPrefix.Error())
+	}
+	if strings.HasPrefix(prefix, importer.ReportsPrefix) || strings.HasPrefix(importer.ReportsPrefix, prefix) {
+		return badRequest("S3Url: the prefix covers " + importer.ReportsPrefix + ", the error reports: name a folder of files to import")
 	}
 	if h.opts.Bucket != "" && bucket != h.opts.Bucket {
 		return badRequest(fmt.Sprintf("S3Url: imports come from the bucket %s", h.opts.Bucket))

@@ -45,6 +45,8 @@ func TestClientMistakesAre4xx(t *testing.T) {
 		{"token of a user with a long key", "GET", "/v1/users/u/endpoints?token=" + token(map[string]string{"Id": long, "UserId": "u"}), "", 400},
 		{"60 KB SegmentId", "POST", "/v1/jobs/import", `{"S3Url":"s3://segport/uploads/mistakes/","SegmentId":"` + strings.Repeat("a", 60<<10) + `"}`, 400},
 		{"60 KB SegmentName", "POST", "/v1/jobs/import", `{"S3Url":"s3://segport/uploads/mistakes/","SegmentName":"` + strings.Repeat("a", 60<<10) + `"}`, 400},
+		{"prefix of the error reports", "POST", "/v1/jobs/import", `{"S3Url":"s3://segport/reports/","SegmentName":"m"}`, 400},
+		{"prefix covering the error reports", "POST", "/v1/jobs/import", `{"S3Url":"s3://segport/","SegmentName":"m"}`, 400},
 		{"prefix over S3's key limit", "POST", "/v1/jobs/import", `{"S3Url":"s3://segport/` + strings.Repeat("p", 2000) + `","SegmentName":"m"}`, 400},
 	}
 	before := countJobs(t, base)

@@ -261,14 +261,19 @@ func pieceGaveUp(p job.Piece, why string) string {
 }
 
 // ReportKey is where a job's error report is written.
-func ReportKey(jobId string) string { return "reports/" + jobId + ".csv" }
+func ReportKey(jobId string) string { return ReportsPrefix + jobId + ".csv" }
 
 func reportPartKey(jobId string, piece int) string {
-	return "reports/" + jobId + "/parts/" + pieceName(piece) + ".csv"
+	return ReportsPrefix + jobId + "/parts/" + pieceName(piece) + ".csv"
 }
 
 // lostPartKey is the error report's part that lists the lost write batches.
-func lostPartKey(jobId string) string { return "reports/" + jobId + "/parts/lost.csv" }
+func lostPartKey(jobId string) string { return ReportsPrefix + jobId + "/parts/lost.csv" }
+
+// ReportsPrefix is the folder of the error reports. They hold the original
+// rows, personal data included: the query API never reads it (its role denies
+// it) and refuses to import from it.
+const ReportsPrefix = "reports/"
 
 func pieceName(i int) string {
 	const digits = "0123456789"
