@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/segport/segport/internal/httpapi"
 	"github.com/segport/segport/internal/importer"
 )
 
@@ -61,12 +62,12 @@ func devCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 }
 
 // serveAPI serves the query API on 127.0.0.1:port and returns its base URL.
-func serveAPI(h http.Handler, port int) (string, func(), error) {
+func serveAPI(h *httpapi.Handler, port int) (string, func(), error) {
 	ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
 	if err != nil {
 		return "", nil, fmt.Errorf("query API listener: %w", err)
 	}
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: httpapi.Loopback(h, ln.Addr().String()), ReadHeaderTimeout: 10 * time.Second}
 	go srv.Serve(ln)
 	stop := func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
