@@ -25,14 +25,30 @@ type s3Server struct {
 // with seeks, so ranged GETs of large objects stay cheap) and their metadata
 // beside them.
 func openS3Backend(dir string) (gofakes3.Backend, error) {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := PrivateDir(dir); err != nil {
 		return nil, fmt.Errorf("s3 data dir: %w", err)
 	}
-	backend, err := s3afero.MultiBucket(afero.NewBasePathFs(afero.NewOsFs(), dir))
+	backend, err := s3afero.MultiBucket(privateFs{afero.NewBasePathFs(afero.NewOsFs(), dir)})
 	if err != nil {
 		return nil, fmt.Errorf("open s3 backend: %w", err)
 	}
 	return backend, nil
+}
+
+// privateFs creates files 0600 and folders 0700, whatever mode its caller
+// asks for: objects hold imported rows.
+type privateFs struct{ afero.Fs }
+
+func (p privateFs) Create(name string) (afero.File, error) {
+	return p.Fs.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
+}
+
+func (p privateFs) Mkdir(name string, _ os.FileMode) error { return p.Fs.Mkdir(name, 0o700) }
+
+func (p privateFs) MkdirAll(path string, _ os.FileMode) error { return p.Fs.MkdirAll(path, 0o700) }
+
+func (p privateFs) OpenFile(name string, flag int, _ os.FileMode) (afero.File, error) {
+	return p.Fs.OpenFile(name, flag, 0o600)
 }
 
 func serveS3(backend gofakes3.Backend, n *notifier) (*s3Server, error) {

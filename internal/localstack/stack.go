@@ -159,7 +159,7 @@ func readTemplate(opts Options) (*template, map[string]string, error) {
 // lockDataDir holds DataDir/stack.lock for the stack's life, so a second
 // Start on the same directory (in any process) is refused.
 func (s *Stack) lockDataDir() error {
-	if err := os.MkdirAll(s.dataDir, 0o755); err != nil {
+	if err := PrivateDir(s.dataDir); err != nil {
 		return fmt.Errorf("data dir: %w", err)
 	}
 	unlock, ok, err := tryLockFile(filepath.Join(s.dataDir, "stack.lock"))
@@ -179,7 +179,7 @@ func (s *Stack) lockDataDir() error {
 // startEmulators starts fauxqs and dynalite side by side.
 func (s *Stack) startEmulators(ctx context.Context, nodeDir string) error {
 	dynamoDir := filepath.Join(s.dataDir, "dynamo")
-	if err := os.MkdirAll(dynamoDir, 0o755); err != nil {
+	if err := PrivateDir(dynamoDir); err != nil {
 		return fmt.Errorf("dynamo data dir: %w", err)
 	}
 	var wg sync.WaitGroup

@@ -45,7 +45,7 @@ func (s *Stack) writeState() error {
 	if err != nil {
 		return fmt.Errorf("encode stack state: %w", err)
 	}
-	if err := writeIfChanged(filepath.Join(s.dataDir, stateFile), append(data, '\n')); err != nil {
+	if err := writeIfChanged(filepath.Join(s.dataDir, stateFile), append(data, '\n'), 0o600); err != nil {
 		return fmt.Errorf("write stack state: %w", err)
 	}
 	return nil

@@ -5,6 +5,8 @@
 import { createRequire } from "node:module";
 
 const require = createRequire(import.meta.url);
+// dynalite's LevelDB files hold imported rows: readable by their owner only.
+process.umask(0o077);
 const [kind, dataPath] = process.argv.slice(2);
 
 async function startFauxqs() {
