@@ -27,6 +27,7 @@ import (
 	"github.com/segport/segport/internal/dynamo"
 	"github.com/segport/segport/internal/importer"
 	"github.com/segport/segport/internal/localrun"
+	"github.com/segport/segport/internal/localstack"
 	"github.com/segport/segport/pkg/endpoint"
 	"github.com/segport/segport/pkg/job"
 )

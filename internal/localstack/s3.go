@@ -51,7 +51,7 @@ func (p privateFs) OpenFile(name string, flag int, _ os.FileMode) (afero.File, e
 	return p.Fs.OpenFile(name, flag, 0o600)
 }
 
-func serveS3(backend gofakes3.Backend, n *notifier) (*s3Server, error) {
+func serveS3(backend gofakes3.Backend, n *notifier, v sigV4) (*s3Server, error) {
 	faker := gofakes3.New(backend, gofakes3.WithAutoBucket(false))
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -60,7 +60,7 @@ func serveS3(backend gofakes3.Backend, n *notifier) (*s3Server, error) {
 	// gofakes3 answers an error after a response has begun when a client
 	// cancels a ranged read; net/http would print "superfluous WriteHeader"
 	// on the user's terminal for it.
-	srv := &http.Server{Handler: n.wrap(newPartsFront(backend, faker.Server())), ReadHeaderTimeout: 10 * time.Second,
+	srv := &http.Server{Handler: guard(v, "s3", n.wrap(newPartsFront(backend, faker.Server()))), ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog: log.New(io.Discard, "", 0)}
 	go srv.Serve(ln)
 	return &s3Server{srv: srv, url: "http://" + ln.Addr().String()}, nil

@@ -73,6 +73,9 @@ type Stack struct {
 	s3srv     *s3Server
 	fauxqs    *emulator
 	dynalite  *emulator
+	fronts    []*front // the guards of fauxqs and dynalite
+	sockDir   string   // the emulators' unix sockets
+	creds     Credentials
 	notifier  *notifier
 	unlock    func()
 	act       activity
@@ -105,6 +108,9 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	}
 	s := &Stack{owned: true, dataDir: opts.DataDir, log: opts.Logger, mappers: map[*mapper]bool{}}
 	if err := s.lockDataDir(); err != nil {
+		return nil, err
+	}
+	if s.creds, err = loadCredentials(s.dataDir); err != nil {
 		return nil, err
 	}
 	defer func() {
@@ -176,29 +182,51 @@ func (s *Stack) lockDataDir() error {
 	return nil
 }
 
-// startEmulators starts fauxqs and dynalite side by side.
+// startEmulators starts fauxqs and dynalite side by side, each on a unix
+// socket in a private temporary folder (short paths: a socket's is limited to
+// about 100 bytes), and serves each on 127.0.0.1 behind a guard.
 func (s *Stack) startEmulators(ctx context.Context, nodeDir string) error {
 	dynamoDir := filepath.Join(s.dataDir, "dynamo")
 	if err := PrivateDir(dynamoDir); err != nil {
 		return fmt.Errorf("dynamo data dir: %w", err)
+	}
+	var err error
+	if s.sockDir, err = os.MkdirTemp("", "segport-"); err != nil { // 0700
+		return fmt.Errorf("emulator socket dir: %w", err)
 	}
 	var wg sync.WaitGroup
 	var sqsErr, ddbErr error
 	wg.Add(2)
 	go func() {
 		defer wg.Done()
-		s.fauxqs, sqsErr = startEmulator(ctx, nodeDir, "fauxqs")
+		s.fauxqs, sqsErr = startEmulator(ctx, nodeDir, "fauxqs", filepath.Join(s.sockDir, "sqs.sock"))
 	}()
 	go func() {
 		defer wg.Done()
-		s.dynalite, ddbErr = startEmulator(ctx, nodeDir, "dynalite", dynamoDir)
+		s.dynalite, ddbErr = startEmulator(ctx, nodeDir, "dynalite", filepath.Join(s.sockDir, "dynamodb.sock"), dynamoDir)
 	}()
 	wg.Wait()
 	if err := errors.Join(sqsErr, ddbErr); err != nil {
 		return err
 	}
-	s.Endpoints.SQS, s.Endpoints.DynamoDB = s.fauxqs.url, s.dynalite.url
+	v := s.verifier()
+	for _, e := range []struct {
+		emu     *emulator
+		service string
+		url     *string
+	}{{s.fauxqs, "sqs", &s.Endpoints.SQS}, {s.dynalite, "dynamodb", &s.Endpoints.DynamoDB}} {
+		f, err := serveFront(guard(v, e.service, socketProxy(e.emu.socket)))
+		if err != nil {
+			return fmt.Errorf("serve %s: %w", e.service, err)
+		}
+		s.fronts = append(s.fronts, f)
+		*e.url = f.url
+	}
 	return nil
+}
+
+func (s *Stack) verifier() sigV4 {
+	return sigV4{creds: s.creds.aws(), now: time.Now}
 }
 
 // provision creates the resources, resolves the functions' environment and
@@ -208,7 +236,7 @@ func (s *Stack) provision(ctx context.Context, tmpl *template, params map[string
 	if err != nil {
 		return err
 	}
-	s.clients = newClients(s.Endpoints) // SQS and DynamoDB only until S3 serves
+	s.clients = newClients(s.Endpoints, s.creds) // SQS and DynamoDB only until S3 serves
 	p := newProvisioner(tmpl, params)
 	p.s3, p.sqs, p.ddb, p.visibility = backend, s.sqsc, s.ddbc, opts.VisibilityTimeout
 	if err := p.run(ctx); err != nil {
@@ -232,11 +260,11 @@ func (s *Stack) provision(ctx context.Context, tmpl *template, params map[string
 		s.Bucket = s.Resources[buckets[0]]
 	}
 	s.notifier = newNotifier(triggers, backend, opts.OnObjectCreated, opts.Now, s.log, &s.act)
-	if s.s3srv, err = serveS3(backend, s.notifier); err != nil {
+	if s.s3srv, err = serveS3(backend, s.notifier, s.verifier()); err != nil {
 		return err
 	}
 	s.Endpoints.S3 = s.s3srv.url
-	s.clients = newClients(s.Endpoints)
+	s.clients = newClients(s.Endpoints, s.creds)
 	return nil
 }
 
@@ -315,6 +343,9 @@ func (s *Stack) shutdown() error {
 		mp.stop()
 	}
 	err := s.s3srv.close(context.Background())
+	for _, f := range s.fronts {
+		err = errors.Join(err, f.close(context.Background()))
+	}
 	if s.notifier != nil {
 		s.notifier.close()
 	}
@@ -327,6 +358,9 @@ func (s *Stack) shutdown() error {
 		}()
 	}
 	wg.Wait()
+	if s.sockDir != "" {
+		os.RemoveAll(s.sockDir)
+	}
 	if rmErr := os.Remove(filepath.Join(s.dataDir, stateFile)); rmErr != nil && !errors.Is(rmErr, os.ErrNotExist) {
 		err = errors.Join(err, fmt.Errorf("remove stack state: %w", rmErr))
 	}
