@@ -143,7 +143,7 @@ func (s *Store) PutUser(ctx context.Context, u *merge.User, ver int64) error {
 // Endpoint returns an endpoint as other services see it: with its user's attributes.
 func (s *Store) Endpoint(ctx context.Context, id string) (*endpoint.Endpoint, error) {
 	if !endpoint.ValidId(id) {
-		return nil, fmt.Errorf("endpoint: %w", ErrNotFound) // no import stores such an id
+		return nil, fmt.Errorf("endpoint %.64q: %w", id, ErrNotFound) // no import stores such an id
 	}
 	eps, err := s.Endpoints(ctx, []string{id})
 	if err != nil {

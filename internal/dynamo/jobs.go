@@ -448,7 +448,7 @@ func (s *Store) indexedJobs(ctx context.Context, index, attr, value string) ([]*
 // TotalProcessed counts the rows written.
 func (s *Store) Job(ctx context.Context, id string) (*job.Job, error) {
 	if !job.IsId(id) {
-		return nil, fmt.Errorf("job: %w", ErrNotFound) // no job has another form of id
+		return nil, fmt.Errorf("job %.64q: %w", id, ErrNotFound) // no job has another form of id
 	}
 	h, err := s.Head(ctx, id)
 	if err != nil {

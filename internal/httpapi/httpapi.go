@@ -15,7 +15,6 @@ import (
 	"net/http"
 	"strconv"
 	"sync/atomic"
-	"unicode/utf8"
 
 	"github.com/segport/segport/internal/importer"
 	"github.com/segport/segport/pkg/client"
@@ -276,21 +275,7 @@ func pageOptions(r *http.Request) (client.PageOptions, error) {
 // notFoundAs turns ErrNotFound into a 404 naming what was missing.
 func notFoundAs(err error, kind, id string) error {
 	if errors.Is(err, client.ErrNotFound) {
-		return &apiError{http.StatusNotFound, codeNotFound, fmt.Sprintf("%s %s not found", kind, quoteShort(id))}
+		return &apiError{http.StatusNotFound, codeNotFound, fmt.Sprintf("%s %s not found", kind, segment.QuoteShort(id))}
 	}
 	return err
-}
-
-// quoteShort quotes an id the caller sent, cut to 64 bytes: a message need not
-// repeat a 60 KB path.
-func quoteShort(s string) string {
-	const max = 64
-	if len(s) <= max {
-		return strconv.Quote(s)
-	}
-	cut := max
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return strconv.Quote(s[:cut]) + fmt.Sprintf("... (%d bytes)", len(s))
 }

@@ -70,7 +70,7 @@ type Stack struct {
 	owned     bool
 	dataDir   string
 	log       *slog.Logger
-	s3srv     *s3Server
+	s3srv     *front
 	fauxqs    *emulator
 	dynalite  *emulator
 	fronts    []*front // the guards of fauxqs and dynalite
@@ -343,6 +343,9 @@ func (s *Stack) shutdown() error {
 		mp.stop()
 	}
 	err := s.s3srv.close(context.Background())
+	if err != nil {
+		err = fmt.Errorf("shut down s3: %w", err)
+	}
 	for _, f := range s.fronts {
 		err = errors.Join(err, f.close(context.Background()))
 	}

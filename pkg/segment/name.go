@@ -25,14 +25,14 @@ type NameError struct {
 }
 
 func (e *NameError) Error() string {
-	return fmt.Sprintf("segment name %s: %s", quoteShort(e.Name), e.Reason)
+	return fmt.Sprintf("segment name %s: %s", QuoteShort(e.Name), e.Reason)
 }
 
 func (e *NameError) Unwrap() error { return ErrInvalidName }
 
-// quoteShort quotes s with its control characters escaped, cut to 64 bytes:
-// a message that repeats a 60 KB name helps nobody.
-func quoteShort(s string) string {
+// QuoteShort quotes a name or id a caller sent, its control characters
+// escaped, cut to 64 bytes: a message that repeats a 60 KB name helps nobody.
+func QuoteShort(s string) string {
 	const max = 64
 	if len(s) <= max {
 		return strconv.Quote(s)
