@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/segport/segport/internal/console"
+	"github.com/segport/segport/internal/httpapi"
 	"github.com/segport/segport/internal/importer"
 )
 
@@ -65,13 +66,14 @@ func devCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	return nil
 }
 
-// serveAPI serves the query API on 127.0.0.1:port and returns its base URL.
+// serveAPI serves the query API (or the console in front of it) on
+// 127.0.0.1:port behind httpapi.Loopback and returns its base URL.
 func serveAPI(h http.Handler, port int) (string, func(), error) {
 	ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
 	if err != nil {
 		return "", nil, fmt.Errorf("query API listener: %w", err)
 	}
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: httpapi.Loopback(h, ln.Addr().String()), ReadHeaderTimeout: 10 * time.Second}
 	go srv.Serve(ln)
 	stop := func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
