@@ -15,7 +15,8 @@ import (
 // TestLoopbackRefusesWebPages: the API `segport dev` serves refuses a
 // cross-origin text/plain POST (a "simple" request a page may send without a
 // preflight), a request naming another Host (DNS rebinding), and answers no
-// request with CORS headers; curl-like requests go through.
+// request with CORS headers; curl-like requests go through, and so do the
+// requests of the console's pages on the same origin.
 func TestLoopbackRefusesWebPages(t *testing.T) {
 	rt := runtime(t)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -45,6 +46,13 @@ func TestLoopbackRefusesWebPages(t *testing.T) {
 		{"null origin", "GET", "/v1/segments", "", map[string]string{"Origin": "null"}, "", 403},
 		{"rebinding host", "GET", "/v1/segments", "", nil, "attacker.example:" + port, 403},
 		{"other port", "GET", "/v1/segments", "", nil, "127.0.0.1:1", 403},
+		// The console's pages, served on the same origin by segport dev.
+		{"same-origin fetch", "GET", "/v1/segments", "", map[string]string{"Sec-Fetch-Site": "same-origin", "Sec-Fetch-Mode": "cors"}, "", 200},
+		{"same-origin POST", "POST", "/v1/jobs/import", `{}`, map[string]string{"Origin": base, "Sec-Fetch-Site": "same-origin"}, "", 400},
+		{"origin of another port", "POST", "/v1/jobs/import", `{}`, map[string]string{"Origin": "http://127.0.0.1:1"}, "", 403},
+		{"origin of localhost", "GET", "/v1/segments", "", map[string]string{"Origin": "http://localhost:" + port}, "", 403},
+		{"link followed to a page", "GET", "/console/", "", map[string]string{"Sec-Fetch-Site": "cross-site", "Sec-Fetch-Mode": "navigate"}, "", 404},
+		{"link followed to the API", "GET", "/v1/segments", "", map[string]string{"Sec-Fetch-Site": "cross-site", "Sec-Fetch-Mode": "navigate"}, "", 403},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
