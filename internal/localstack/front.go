@@ -9,8 +9,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"log"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httputil"
@@ -149,7 +149,7 @@ func socketProxy(socket string, logger *slog.Logger) http.Handler {
 	// a request the proxy cannot send again.
 	tr.IdleConnTimeout = 2 * time.Second
 	tr.ResponseHeaderTimeout = time.Minute // requests are not canceled (Rewrite): bound them
-	tr.DisableCompression = true // bodies pass as the emulator wrote them, checksums included
+	tr.DisableCompression = true           // bodies pass as the emulator wrote them, checksums included
 	return &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			// A request whose client gives up still reaches the emulator whole:
