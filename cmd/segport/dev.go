@@ -40,7 +40,7 @@ func devCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if t.rt.Attached {
 		return fmt.Errorf("a local stack already runs on %s", sf.data)
 	}
-	apiURL, stopAPI, err := serveAPI(t.app.API(t.rt.Stack.AWSConfig(), log), *apiPort)
+	apiURL, stopAPI, err := serveAPI(t.app.API(t.rt.Stack.AWSConfig(), log), *apiPort, t.rt.Stack.Relay("execute-api").Verify)
 	if err != nil {
 		return err
 	}
@@ -50,7 +50,8 @@ func devCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	for _, l := range t.rt.Stack.ExportLines() {
 		fmt.Fprintln(stdout, l)
 	}
-	fmt.Fprintln(stdout, `# The query API (README "Querying segments"): curl "$SEGPORT_API_URL/v1/segments"`)
+	fmt.Fprintln(stdout, `# The query API (README "Querying segments"), signed like the deployed one:`)
+	fmt.Fprintln(stdout, `#   curl --aws-sigv4 aws:amz:us-east-1:execute-api --user "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY" "$SEGPORT_API_URL/v1/segments"`)
 	fmt.Fprintf(stdout, "export SEGPORT_API_URL=%s\n", apiURL)
 	if n := t.rt.Resumed; n > 0 {
 		fmt.Fprintf(stderr, "resumed %d import jobs an earlier run left unfinished: their unsettled pieces were sent again\n", n)
@@ -62,12 +63,12 @@ func devCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 }
 
 // serveAPI serves the query API on 127.0.0.1:port and returns its base URL.
-func serveAPI(h *httpapi.Handler, port int) (string, func(), error) {
+func serveAPI(h *httpapi.Handler, port int, verify func(*http.Request) error) (string, func(), error) {
 	ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
 	if err != nil {
 		return "", nil, fmt.Errorf("query API listener: %w", err)
 	}
-	srv := &http.Server{Handler: httpapi.Loopback(h, ln.Addr().String()), ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: httpapi.Loopback(h, ln.Addr().String(), verify), ReadHeaderTimeout: 10 * time.Second}
 	go srv.Serve(ln)
 	stop := func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

@@ -3,12 +3,17 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"net/http"
 	"regexp"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 )
 
 // syncBuffer is a bytes.Buffer that dev's goroutine writes while the test reads.
@@ -62,8 +67,29 @@ func TestDevServesTheAPI(t *testing.T) {
 	if _, errOut, code := runCLI(t, "jobs", "list", "--data", data, "--parameter-overrides", "PieceSize=1"); code != 2 || !strings.Contains(errOut, "give it --parameter-overrides") {
 		t.Errorf("overrides on an attached stack: code %d, %s", code, errOut)
 	}
+	// The API wants the stack's credentials, as the deployed one wants IAM.
 	res, err := http.Get(url + "/v1/segments")
 	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusForbidden {
+		t.Errorf("unsigned GET /v1/segments: %d, want 403", res.StatusCode)
+	}
+	exported := func(name string) string {
+		m := regexp.MustCompile(`(?m)^export ` + name + `=(\S+)$`).FindStringSubmatch(out.String())
+		if m == nil {
+			t.Fatalf("dev prints no %s", name)
+		}
+		return m[1]
+	}
+	creds := aws.Credentials{AccessKeyID: exported("AWS_ACCESS_KEY_ID"), SecretAccessKey: exported("AWS_SECRET_ACCESS_KEY")}
+	req, _ := http.NewRequestWithContext(ctx, "GET", url+"/v1/segments", nil)
+	sum := sha256.Sum256(nil)
+	if err := v4.NewSigner().SignHTTP(ctx, creds, req, hex.EncodeToString(sum[:]), "execute-api", "us-east-1", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if res, err = http.DefaultClient.Do(req); err != nil {
 		t.Fatal(err)
 	}
 	res.Body.Close()

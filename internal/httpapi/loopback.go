@@ -15,8 +15,11 @@ const codeForbidden = "ForbiddenException"
 // name), and to any request a browser sends on a page's behalf (an Origin
 // header, or Sec-Fetch-Site other than "none", which is a typed URL). curl,
 // the SDKs and the CLI send neither. No response carries CORS headers, so a
-// page can neither send a preflighted request nor read an answer.
-func Loopback(h *Handler, addr string) http.Handler {
+// page can neither send a preflighted request nor read an answer. verify, when
+// not nil, checks the request's credentials (the local stack's SigV4 for
+// execute-api, as API Gateway's IAM authorization does on AWS), so that other
+// users of the machine cannot read it either.
+func Loopback(h *Handler, addr string, verify func(*http.Request) error) http.Handler {
 	_, port, _ := net.SplitHostPort(addr)
 	allowed := map[string]bool{addr: true, net.JoinHostPort("localhost", port): true}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -26,6 +29,10 @@ func Loopback(h *Handler, addr string) http.Handler {
 			msg = "the local API answers only requests to " + addr
 		case r.Header.Get("Origin") != "" || (site != "" && site != "none"):
 			msg = "the local API answers no request a web page sends"
+		case verify != nil:
+			if err := verify(r); err != nil {
+				msg = "sign requests with the local stack's credentials (SigV4, service execute-api): " + err.Error()
+			}
 		}
 		if msg != "" {
 			h.stamp(w, r)
