@@ -54,7 +54,7 @@ func deployed(t *testing.T, tmpl []byte) *localrun.Runtime {
 // output, as segport dev does.
 func serveTestAPI(t *testing.T, rt *localrun.Runtime) {
 	t.Helper()
-	url, stop, err := serveAPI(rt.App.API(rt.Stack.AWSConfig(), slog.New(slog.NewTextHandler(io.Discard, nil))), 0)
+	url, stop, err := serveAPI(rt.App.API(rt.Stack.AWSConfig(), slog.New(slog.NewTextHandler(io.Discard, nil))), 0, rt.Stack.Relay("execute-api").Verify)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -37,7 +37,7 @@ func server(t *testing.T) *httptest.Server {
 	rt := stack.Runtime(t)
 	h := rt.App.Console(rt.Stack.AWSConfig(), slog.New(slog.NewTextHandler(io.Discard, nil)))
 	srv := httptest.NewUnstartedServer(nil)
-	srv.Config.Handler = httpapi.Loopback(h, srv.Listener.Addr().String())
+	srv.Config.Handler = httpapi.Loopback(h, srv.Listener.Addr().String(), nil)
 	srv.Start()
 	t.Cleanup(srv.Close)
 	return srv

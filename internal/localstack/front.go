@@ -10,12 +10,14 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httputil"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -152,22 +154,50 @@ func stripCORS(h http.Header) {
 
 // socketProxy forwards requests to an emulator listening on a unix socket,
 // keeping their Host (fauxqs writes queue URLs from it).
-func socketProxy(socket string) http.Handler {
+func socketProxy(socket string, logger *slog.Logger) http.Handler {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.DialContext = func(ctx context.Context, _, _ string) (net.Conn, error) {
-		var d net.Dialer
-		return d.DialContext(ctx, "unix", socket)
+		return dialSocket(ctx, socket)
 	}
 	tr.MaxIdleConnsPerHost = 64
-	tr.DisableCompression = true // bodies pass as the emulator wrote them, checksums included
+	// Node closes a connection idle for 5 s; one reused as it closes would fail
+	// a request the proxy cannot send again.
+	tr.IdleConnTimeout = 2 * time.Second
+	tr.ResponseHeaderTimeout = time.Minute // requests are not canceled (Rewrite): bound them
+	tr.DisableCompression = true           // bodies pass as the emulator wrote them, checksums included
 	return &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
+			// A request whose client gives up still reaches the emulator whole:
+			// dynalite 4.0.0 throws, and exits, on a request aborted mid-body.
+			*pr.Out = *pr.Out.WithContext(context.WithoutCancel(pr.Out.Context()))
 			pr.Out.URL.Scheme, pr.Out.URL.Host = "http", "emulator"
 			pr.Out.Host = pr.In.Host
 		},
 		Transport:      tr,
 		ModifyResponse: func(res *http.Response) error { stripCORS(res.Header); return nil },
-		ErrorLog:       log.New(io.Discard, "", 0),
+		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+			if r.Context().Err() == nil { // else the client left: nobody waits for the answer
+				logger.Warn("emulator request failed", "socket", filepath.Base(socket), "err", err)
+			}
+			w.WriteHeader(http.StatusBadGateway)
+		},
+	}
+}
+
+// dialSocket connects to a unix socket. A full listen backlog makes connect
+// fail at once with EAGAIN, where TCP would queue: it is tried again, briefly.
+func dialSocket(ctx context.Context, socket string) (net.Conn, error) {
+	var d net.Dialer
+	for wait := time.Millisecond; ; wait = min(2*wait, 100*time.Millisecond) {
+		c, err := d.DialContext(ctx, "unix", socket)
+		if err == nil || !errors.Is(err, syscall.EAGAIN) {
+			return c, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, err
+		case <-time.After(wait):
+		}
 	}
 }
 

@@ -91,8 +91,7 @@ func (e *emulator) readReady(ctx context.Context, stdout io.Reader) error {
 // socketClient is an HTTP client for a server on a unix socket.
 func socketClient(socket string) *http.Client {
 	tr := &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-		var d net.Dialer
-		return d.DialContext(ctx, "unix", socket)
+		return dialSocket(ctx, socket)
 	}}
 	return &http.Client{Transport: tr}
 }

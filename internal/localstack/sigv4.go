@@ -82,25 +82,21 @@ func (v sigV4) verify(r *http.Request, service string) error {
 		sum := sha256.Sum256(body)
 		payload = hex.EncodeToString(sum[:])
 	}
-	canonical := strings.Join([]string{
-		r.Method,
-		canonicalURI(r, service),
-		canonicalQuery(r),
-		canonicalHeaders(r, signed),
-		fields["SignedHeaders"],
-		payload,
-	}, "\n")
-	sum := sha256.Sum256([]byte(canonical))
-	toSign := "AWS4-HMAC-SHA256\n" + date + "\n" + strings.Join(scope[1:], "/") + "\n" + hex.EncodeToString(sum[:])
 	key := []byte("AWS4" + v.creds.SecretAccessKey)
 	for _, s := range scope[1:] {
 		key = hmacSHA256(key, s)
 	}
-	want := hex.EncodeToString(hmacSHA256(key, toSign))
-	if !hmac.Equal([]byte(want), []byte(fields["Signature"])) {
-		return errors.New("the signature does not match: sign with the local stack's secret key")
+	query, headers := canonicalQuery(r), canonicalHeaders(r, signed)
+	for _, uri := range canonicalURIs(r, service) {
+		canonical := strings.Join([]string{r.Method, uri, query, headers, fields["SignedHeaders"], payload}, "\n")
+		sum := sha256.Sum256([]byte(canonical))
+		toSign := "AWS4-HMAC-SHA256\n" + date + "\n" + strings.Join(scope[1:], "/") + "\n" + hex.EncodeToString(sum[:])
+		want := hex.EncodeToString(hmacSHA256(key, toSign))
+		if hmac.Equal([]byte(want), []byte(fields["Signature"])) {
+			return nil
+		}
 	}
-	return nil
+	return errors.New("the signature does not match: sign with the local stack's secret key")
 }
 
 func hmacSHA256(key []byte, data string) []byte {
@@ -118,9 +114,10 @@ func contains(list []string, s string) bool {
 	return false
 }
 
-// canonicalURI is the path as sent; services other than S3 sign it escaped
-// once more.
-func canonicalURI(r *http.Request, service string) string {
+// canonicalURIs are the paths a signer may have signed: as sent for S3;
+// escaped once more for other services, as the SDKs do, or as sent, as curl's
+// --aws-sigv4 does.
+func canonicalURIs(r *http.Request, service string) []string {
 	path, _, _ := strings.Cut(r.RequestURI, "?")
 	if path == "" || !strings.HasPrefix(path, "/") {
 		path = r.URL.EscapedPath()
@@ -128,10 +125,10 @@ func canonicalURI(r *http.Request, service string) string {
 	if path == "" {
 		path = "/"
 	}
-	if service != "s3" {
-		path = awsEscape(path, true)
+	if service == "s3" {
+		return []string{path}
 	}
-	return path
+	return []string{awsEscape(path, true), path}
 }
 
 // canonicalQuery sorts the query's pairs, each name and value escaped as

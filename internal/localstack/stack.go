@@ -221,7 +221,7 @@ func (s *Stack) startEmulators(ctx context.Context, nodeDir string) error {
 		service string
 		url     *string
 	}{{s.fauxqs, "sqs", &s.Endpoints.SQS}, {s.dynalite, "dynamodb", &s.Endpoints.DynamoDB}} {
-		f, err := serveFront(guard(v, e.service, socketProxy(e.emu.socket)))
+		f, err := serveFront(guard(v, e.service, socketProxy(e.emu.socket, s.log)))
 		if err != nil {
 			return fmt.Errorf("serve %s: %w", e.service, err)
 		}
