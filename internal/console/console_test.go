@@ -43,6 +43,24 @@ func server(t *testing.T) *httptest.Server {
 	return srv
 }
 
+// sessionServer is server with the console's session required, as segport
+// dev requires it (or SigV4) of every request; it returns the URL that opens
+// the session.
+func sessionServer(t *testing.T) (*httptest.Server, string) {
+	t.Helper()
+	rt := stack.Runtime(t)
+	h := rt.App.Console(rt.Stack.AWSConfig(), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	sess, err := console.NewSession()
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewUnstartedServer(nil)
+	srv.Config.Handler = httpapi.Loopback(sess.Wrap(h), srv.Listener.Addr().String(), sess.Verify)
+	srv.Start()
+	t.Cleanup(srv.Close)
+	return srv, sess.URL(srv.URL)
+}
+
 // bare is a console without a stack: enough for what needs none.
 func bare(t *testing.T) *httptest.Server {
 	srv := httptest.NewServer(console.New(console.Options{
