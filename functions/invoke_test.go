@@ -340,7 +340,7 @@ func (h *harness) functionEnv(fn, home string) []string {
 	}
 	maps.Copy(vars, map[string]string{
 		"AWS_SAM_LOCAL":     "true",
-		"AWS_ACCESS_KEY_ID": localstack.AccessKeyID, "AWS_SECRET_ACCESS_KEY": localstack.SecretAccessKey,
+		"AWS_ACCESS_KEY_ID": h.st.Credentials().AccessKeyID, "AWS_SECRET_ACCESS_KEY": h.st.Credentials().SecretAccessKey,
 		"AWS_REGION": localstack.Region, "AWS_DEFAULT_REGION": localstack.Region,
 		"AWS_LAMBDA_FUNCTION_NAME": fn, "AWS_LAMBDA_FUNCTION_TIMEOUT": fmt.Sprint(h.prop(fn, "Timeout", 3)),
 		"AWS_LAMBDA_FUNCTION_MEMORY_SIZE": fmt.Sprint(h.prop(fn, "MemorySize", 128)),

@@ -37,11 +37,11 @@ func deployed(t *testing.T, tmpl []byte) *localrun.Runtime {
 	}
 	t.Cleanup(func() { rt.Close() })
 	serveTestAPI(t, rt)
-	ep := rt.Stack.Endpoints
+	ep, creds := rt.Stack.Endpoints, rt.Stack.Credentials()
 	for k, v := range map[string]string{
 		"AWS_ENDPOINT_URL_S3": ep.S3, "AWS_ENDPOINT_URL_SQS": ep.SQS, "AWS_ENDPOINT_URL_DYNAMODB": ep.DynamoDB,
 		"AWS_ENDPOINT_URL_CLOUDFORMATION": ep.Control, "AWS_ENDPOINT_URL_LAMBDA": ep.Control, "AWS_ENDPOINT_URL_CLOUDWATCH": ep.Control,
-		"AWS_ACCESS_KEY_ID": localstack.AccessKeyID, "AWS_SECRET_ACCESS_KEY": localstack.SecretAccessKey,
+		"AWS_ACCESS_KEY_ID": creds.AccessKeyID, "AWS_SECRET_ACCESS_KEY": creds.SecretAccessKey,
 		"AWS_REGION": localstack.Region, "AWS_PROFILE": "", "AWS_SESSION_TOKEN": "",
 		"AWS_CONFIG_FILE": "/dev/null", "AWS_SHARED_CREDENTIALS_FILE": "/dev/null", "AWS_EC2_METADATA_DISABLED": "true",
 	} {
@@ -54,7 +54,7 @@ func deployed(t *testing.T, tmpl []byte) *localrun.Runtime {
 // output, as segport dev does.
 func serveTestAPI(t *testing.T, rt *localrun.Runtime) {
 	t.Helper()
-	url, stop, err := serveAPI(rt.App.API(rt.Stack.AWSConfig(), slog.New(slog.NewTextHandler(io.Discard, nil))), 0)
+	url, stop, err := serveAPI(rt.App.API(rt.Stack.AWSConfig(), slog.New(slog.NewTextHandler(io.Discard, nil))), 0, rt.Stack.Relay("execute-api").Verify)
 	if err != nil {
 		t.Fatal(err)
 	}

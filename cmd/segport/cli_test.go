@@ -116,6 +116,13 @@ func TestExitCodes(t *testing.T) {
 		{"data folder is a file", []string{"segments", "list", "--data", notDir}, 2, "data folder: mkdir"},
 		{"unknown parameter", []string{"jobs", "list", "--data", t.TempDir(), "--parameter-overrides", "NoSuchParameter=1"}, 2, "NoSuchParameter"},
 		{"bad override", []string{"jobs", "list", "--data", t.TempDir(), "--parameter-overrides", "PieceSize"}, 2, `"PieceSize" is not Name=Value`},
+		{"segment with a slash", []string{"import", "--data", t.TempDir(), "--segment", "a/b", folder}, 2, `segport: segment name "a/b": a segment name cannot contain "/"`},
+		{"segment leaving imports/", []string{"import", "--data", t.TempDir(), "--segment", "../reports", folder}, 2, `segport: segment name "../reports": a segment name cannot contain "/"`},
+		{"segment ..", []string{"import", "--data", t.TempDir(), "--segment", "..", folder}, 2, `segport: segment name "..": a segment name cannot be "." or ".."`},
+		{"segment named like an id", []string{"import", "--data", t.TempDir(), "--segment", "22fd417f064ff33e", folder}, 2, "that is the form of a segment id"},
+		{"file named like an id", []string{"import", "--data", t.TempDir(), writeFile(t, "0123456789abcdef.csv", "x")}, 2, `segment name "0123456789abcdef"`},
+		{"segments get a/b", []string{"segments", "get", "--data", t.TempDir(), "a/b"}, 2, `segport: segment name "a/b": a segment name cannot contain "/"`},
+		{"segments members ..", []string{"segments", "members", "--data", t.TempDir(), ".."}, 2, `segport: segment name "..": a segment name cannot be "." or ".."`},
 		{"overrides on AWS", []string{"jobs", "list", "--aws", "--parameter-overrides", "PieceSize=1"}, 2, "sam deploy --parameter-overrides"},
 		{"console without --aws", []string{"console"}, 2, "console serves the deployed stack's console: give it --aws (segport dev serves the local stack's)"},
 	}
@@ -174,12 +181,13 @@ func TestSignals(t *testing.T) {
 	}
 }
 
-// TestControlCharactersEscaped: a header holding terminal escapes is shown
-// escaped, never sent to the terminal as it is.
+// TestControlCharactersEscaped: a custom attribute name holding terminal
+// escapes is shown escaped, never sent to the terminal as it is. (A header
+// cell that is no attribute is not shown at all: it may be data.)
 func TestControlCharactersEscaped(t *testing.T) {
-	f := writeFile(t, "evil.csv", "Address,Evil\x1b]0;pwned\x07\x1b[2J\xc2\x9b31m\nx@example.com,1\n")
+	f := writeFile(t, "evil.csv", "ChannelType,Address,Attributes.Evil\x1b]0;pwned\x07\x1b[2J\xc2\x9b31m\nEMAIL,x@example.com,1\n")
 	out, errOut, code := runCLI(t, "validate", f)
-	if code != 2 || !strings.Contains(out, `Evil\x1b]0;pwned\x07\x1b[2J\u009b31m`) || strings.ContainsAny(out+errOut, "\x1b\x07\u009b") {
+	if code != 1 || !strings.Contains(out, `Evil\x1b]0;pwned\x07\x1b[2J\u009b31m`) || strings.ContainsAny(out+errOut, "\x1b\x07\u009b") {
 		t.Errorf("code %d\nstdout %q\nstderr %q", code, out, errOut)
 	}
 	var b strings.Builder

@@ -33,13 +33,19 @@ func consoleCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
-	url, stop, err := serveAPI(h, *port)
+	// It calls the deployed stack with the user's credentials: only the user's
+	// browser, given the session, may use it, not other users of the machine.
+	sess, err := console.NewSession()
+	if err != nil {
+		return err
+	}
+	url, stop, err := serveAPI(sess.Wrap(h), *port, sess.Verify)
 	if err != nil {
 		return err
 	}
 	defer stop()
 	fmt.Fprintf(stdout, "# segport console for the deployed API %s and the bucket %s, with your AWS credentials.\n", t.apiURL, t.app.Config.Bucket)
-	fmt.Fprintf(stdout, "# Open %s%s in a browser on this machine. Ctrl-C stops it.\n", url, console.Path)
+	fmt.Fprintf(stdout, "# Open %s in a browser on this machine. Ctrl-C stops it.\n", sess.URL(url))
 	<-ctx.Done()
 	fmt.Fprintln(stderr, "stopping")
 	return nil

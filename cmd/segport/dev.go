@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/segport/segport/internal/console"
+	"github.com/segport/segport/internal/httpapi"
 	"github.com/segport/segport/internal/importer"
 )
 
@@ -40,7 +41,20 @@ func devCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if t.rt.Attached {
 		return fmt.Errorf("a local stack already runs on %s", sf.data)
 	}
-	apiURL, stopAPI, err := serveAPI(t.app.Console(t.rt.Stack.AWSConfig(), log), *apiPort)
+	// The API wants SigV4 with the stack's credentials; the console's pages,
+	// which cannot sign, carry the run's console session instead.
+	sess, err := console.NewSession()
+	if err != nil {
+		return err
+	}
+	relay := t.rt.Stack.Relay("execute-api")
+	verify := func(r *http.Request) error {
+		if sess.Verify(r) == nil {
+			return nil
+		}
+		return relay.Verify(r)
+	}
+	apiURL, stopAPI, err := serveAPI(sess.Wrap(t.app.Console(t.rt.Stack.AWSConfig(), log)), *apiPort, verify)
 	if err != nil {
 		return err
 	}
@@ -53,9 +67,10 @@ func devCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	for _, l := range t.rt.Stack.ExportLines() {
 		fmt.Fprintln(stdout, l)
 	}
-	fmt.Fprintln(stdout, `# The query API (README "Querying segments"): curl "$SEGPORT_API_URL/v1/segments"`)
+	fmt.Fprintln(stdout, `# The query API (README "Querying segments"), signed like the deployed one:`)
+	fmt.Fprintln(stdout, `#   curl --aws-sigv4 aws:amz:us-east-1:execute-api --user "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY" "$SEGPORT_API_URL/v1/segments"`)
 	fmt.Fprintf(stdout, "export SEGPORT_API_URL=%s\n", apiURL)
-	fmt.Fprintf(stdout, "# The console (README \"The console\"): open %s%s in a browser on this machine.\n", apiURL, console.Path)
+	fmt.Fprintf(stdout, "# The console (README \"The console\"): open %s in a browser on this machine.\n", sess.URL(apiURL))
 	if n := t.rt.Resumed; n > 0 {
 		fmt.Fprintf(stderr, "resumed %d import jobs an earlier run left unfinished: their unsettled pieces were sent again\n", n)
 	}
@@ -65,13 +80,15 @@ func devCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	return nil
 }
 
-// serveAPI serves the query API on 127.0.0.1:port and returns its base URL.
-func serveAPI(h http.Handler, port int) (string, func(), error) {
+// serveAPI serves the query API (or the console in front of it) on
+// 127.0.0.1:port behind httpapi.Loopback, which checks credentials with verify
+// (nil: none), and returns its base URL.
+func serveAPI(h http.Handler, port int, verify func(*http.Request) error) (string, func(), error) {
 	ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
 	if err != nil {
 		return "", nil, fmt.Errorf("query API listener: %w", err)
 	}
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: httpapi.Loopback(h, ln.Addr().String(), verify), ReadHeaderTimeout: 10 * time.Second}
 	go srv.Serve(ln)
 	stop := func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

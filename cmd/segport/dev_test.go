@@ -3,12 +3,17 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"net/http"
 	"regexp"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 )
 
 // syncBuffer is a bytes.Buffer that dev's goroutine writes while the test reads.
@@ -62,24 +67,71 @@ func TestDevServesTheAPI(t *testing.T) {
 	if _, errOut, code := runCLI(t, "jobs", "list", "--data", data, "--parameter-overrides", "PieceSize=1"); code != 2 || !strings.Contains(errOut, "give it --parameter-overrides") {
 		t.Errorf("overrides on an attached stack: code %d, %s", code, errOut)
 	}
+	// The API wants the stack's credentials, as the deployed one wants IAM.
 	res, err := http.Get(url + "/v1/segments")
 	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusForbidden {
+		t.Errorf("unsigned GET /v1/segments: %d, want 403", res.StatusCode)
+	}
+	exported := func(name string) string {
+		m := regexp.MustCompile(`(?m)^export ` + name + `=(\S+)$`).FindStringSubmatch(out.String())
+		if m == nil {
+			t.Fatalf("dev prints no %s", name)
+		}
+		return m[1]
+	}
+	creds := aws.Credentials{AccessKeyID: exported("AWS_ACCESS_KEY_ID"), SecretAccessKey: exported("AWS_SECRET_ACCESS_KEY")}
+	req, _ := http.NewRequestWithContext(ctx, "GET", url+"/v1/segments", nil)
+	sum := sha256.Sum256(nil)
+	if err := v4.NewSigner().SignHTTP(ctx, creds, req, hex.EncodeToString(sum[:]), "execute-api", "us-east-1", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if res, err = http.DefaultClient.Do(req); err != nil {
 		t.Fatal(err)
 	}
 	res.Body.Close()
 	if res.StatusCode != http.StatusOK || res.Header.Get("Content-Type") != "application/json" {
 		t.Errorf("GET /v1/segments: %d %s", res.StatusCode, res.Header.Get("Content-Type"))
 	}
-	// The console is on the same origin, and dev says where.
-	if !strings.Contains(out.String(), "\n# The console (README \"The console\"): open "+url+"/console/ in a browser on this machine.\n") {
-		t.Errorf("dev's output does not name the console:\n%s", out.String())
+	// The console is on the same origin, and dev says where: its URL carries
+	// the run's session, which its pages then carry in a cookie instead of a
+	// signature; without it the console is refused like an unsigned request.
+	m := regexp.MustCompile(`\n# The console \(README "The console"\): open (` + regexp.QuoteMeta(url) + `/console/\?session=[0-9a-f]{48}) in a browser on this machine\.\n`).FindStringSubmatch(out.String())
+	if m == nil {
+		t.Fatalf("dev's output does not name the console:\n%s", out.String())
 	}
 	if res, err = http.Get(url + "/console/"); err != nil {
 		t.Fatal(err)
 	}
 	res.Body.Close()
-	if res.StatusCode != http.StatusOK || res.Header.Get("Content-Type") != "text/html; charset=utf-8" {
-		t.Errorf("GET /console/: %d %s", res.StatusCode, res.Header.Get("Content-Type"))
+	if res.StatusCode != http.StatusForbidden {
+		t.Errorf("GET /console/ without the session: %d, want 403", res.StatusCode)
+	}
+	if res, err = http.Get(m[1]); err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	var cookie *http.Cookie
+	for _, c := range res.Cookies() {
+		if c.Name == "segport-console" && c.HttpOnly && c.SameSite == http.SameSiteStrictMode {
+			cookie = c
+		}
+	}
+	if res.StatusCode != http.StatusOK || res.Header.Get("Content-Type") != "text/html; charset=utf-8" || cookie == nil {
+		t.Fatalf("GET %s: %d %s, cookies %v", m[1], res.StatusCode, res.Header.Get("Content-Type"), res.Cookies())
+	}
+	req, _ = http.NewRequestWithContext(ctx, "GET", url+"/v1/segments", nil)
+	req.AddCookie(cookie)
+	req.Header.Set("Sec-Fetch-Site", "same-origin")
+	if res, err = http.DefaultClient.Do(req); err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		t.Errorf("the console page's GET /v1/segments with the session's cookie: %d", res.StatusCode)
 	}
 	cancel()
 	if err := <-done; err != nil {

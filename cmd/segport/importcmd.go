@@ -18,6 +18,7 @@ import (
 	"github.com/segport/segport/internal/decode"
 	"github.com/segport/segport/internal/importer"
 	"github.com/segport/segport/pkg/job"
+	"github.com/segport/segport/pkg/segment"
 )
 
 func importCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -49,9 +50,17 @@ func importCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		}
 		*format = string(f)
 	}
-	// Missing files are found before the stack starts.
+	// Missing files and bad segment names are found before the stack starts.
 	for _, p := range append([]string{*export}, paths...) {
-		if p != "" && !strings.HasPrefix(p, "s3://") {
+		if p == "" {
+			continue
+		}
+		if *defineSegment {
+			if _, err := segmentFor(p, *segName, p == *export); err != nil {
+				return err
+			}
+		}
+		if !strings.HasPrefix(p, "s3://") {
 			if _, _, err := collectFiles(p); err != nil {
 				return err
 			}
@@ -126,11 +135,13 @@ func startImport(ctx context.Context, t *target, p, segName, format string, defi
 	req := importer.Request{Format: format}
 	if !defineSegment {
 		req.DefineSegment = &defineSegment
+	} else {
+		var err error
+		if segName, err = segmentFor(p, segName, false); err != nil {
+			return nil, err
+		}
 	}
 	if strings.HasPrefix(p, "s3://") {
-		if segName == "" && defineSegment {
-			segName = path.Base(strings.TrimSuffix(p, "/"))
-		}
 		req.S3Url, req.SegmentName, req.JobId = p, segName, newJobId()
 		j, err := t.invoke(ctx, req)
 		if err != nil {
@@ -144,9 +155,6 @@ func startImport(ctx context.Context, t *target, p, segName, format string, defi
 	}
 	if files = skipOtherFormat(files, format, stderr); len(files) == 0 {
 		return nil, &exitError{code: 2, err: fmt.Errorf("%s: nothing to import: no file is %s", p, format)}
-	}
-	if segName == "" {
-		segName = strings.TrimSuffix(filepath.Base(p), filepath.Ext(p))
 	}
 	var out []started
 	for _, f := range files {
@@ -194,6 +202,26 @@ func skipOtherFormat(files []string, format string, stderr io.Writer) []string {
 		kept = append(kept, f)
 	}
 	return kept
+}
+
+// segmentFor returns the segment an import argument goes into: --segment, else
+// the name of the file (without its extension) or folder, or the last folder of
+// an s3:// prefix. The name is checked by the rule every surface applies
+// (segment.CheckName): a name with "/" would otherwise import into its first
+// folder, and ".." would leave imports/.
+func segmentFor(p, segName string, export bool) (string, error) {
+	if segName == "" {
+		switch {
+		case strings.HasPrefix(p, "s3://") || export:
+			segName = path.Base(strings.TrimSuffix(filepath.ToSlash(p), "/"))
+		default:
+			segName = strings.TrimSuffix(filepath.Base(p), filepath.Ext(p))
+		}
+	}
+	if err := segment.CheckName(segName); err != nil {
+		return "", &exitError{code: codeError, err: err}
+	}
+	return segName, nil
 }
 
 func upload(ctx context.Context, t *target, file, key string, meta map[string]string) error {

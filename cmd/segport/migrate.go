@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"maps"
-	"path"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -26,6 +25,12 @@ const exportStaging = "pinpoint-exports/"
 // startExportImport starts one job importing a Pinpoint export: an s3:// prefix
 // as it is, or a local file or folder (gzip or not) copied under exportStaging.
 func startExportImport(ctx context.Context, t *target, p, segName string, defineSegment bool) (started, error) {
+	if defineSegment {
+		var err error
+		if segName, err = segmentFor(p, segName, true); err != nil {
+			return started{}, err
+		}
+	}
 	id := newJobId()
 	url := p
 	uploaded := false
@@ -42,9 +47,6 @@ func startExportImport(ctx context.Context, t *target, p, segName string, define
 			}
 		}
 		url, uploaded = "s3://"+t.app.Config.Bucket+"/"+prefix, true
-	}
-	if segName == "" {
-		segName = path.Base(strings.TrimSuffix(filepath.ToSlash(p), "/"))
 	}
 	req := importer.Request{S3Url: url, Format: string(pinpointexport.Format), SegmentName: segName, JobId: id}
 	if !defineSegment {

@@ -35,6 +35,12 @@ func queryCmd(ctx context.Context, noun string, args []string, stdout io.Writer)
 	if len(rest) != want || (noun == "endpoints" && verb != "get") || (noun == "jobs" && (verb == "members" || verb == "users")) {
 		return usageErr("usage: segport %s %s", noun, map[int]string{0: verb, 1: verb + " NAME|ID"}[want])
 	}
+	if noun == "segments" && verb != "list" {
+		// The rule every surface resolves names by, checked before a stack starts.
+		if _, err := segment.Resolve(rest[0]); err != nil {
+			return &exitError{code: codeError, err: err}
+		}
+	}
 	t, err := openTarget(ctx, sf, nil)
 	if err != nil {
 		return err

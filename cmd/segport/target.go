@@ -26,6 +26,7 @@ import (
 	"github.com/segport/segport/internal/dynamo"
 	"github.com/segport/segport/internal/importer"
 	"github.com/segport/segport/internal/localrun"
+	"github.com/segport/segport/internal/localstack"
 	"github.com/segport/segport/pkg/endpoint"
 	"github.com/segport/segport/pkg/job"
 )
@@ -130,11 +131,14 @@ func openTarget(ctx context.Context, sf *stackFlags, log *slog.Logger) (*target,
 		}
 		return openAWS(ctx, sf.stack)
 	}
-	if err := os.MkdirAll(sf.data, 0o755); err != nil {
+	if err := localstack.PrivateDir(sf.data); err != nil {
 		return nil, fmt.Errorf("data folder: %w", err)
 	}
 	if log == nil {
-		f, err := os.OpenFile(filepath.Join(sf.data, "segport.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+		f, err := os.OpenFile(filepath.Join(sf.data, "segport.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+		if err == nil {
+			err = f.Chmod(0o600)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("data folder %s is not writable: %w", sf.data, err)
 		}

@@ -64,7 +64,7 @@ func localStack(t *testing.T) *localstack.Stack {
 func chaosClient(t *testing.T, c *Chaos) *dynamodb.Client {
 	t.Helper()
 	st := localStack(t)
-	p, err := c.StartProxy(st.Endpoints.DynamoDB)
+	p, err := c.StartProxy(st.Endpoints.DynamoDB, st.Relay("dynamodb"))
 	if err != nil {
 		t.Fatal(err)
 	}

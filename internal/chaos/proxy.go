@@ -22,14 +22,23 @@ import (
 // error shape, so the SDK's own error parsing and retries run.
 type Proxy struct {
 	c        *Chaos
+	auth     Auth
 	upstream *url.URL
 	client   *http.Client
 	srv      *http.Server
 	url      string
 }
 
+// Auth stands the proxy between the SDK and a guarded emulator
+// (*localstack.Relay): the proxy refuses what the emulator would refuse, and
+// signs again what it forwards, whose body it may have changed.
+type Auth interface {
+	Verify(r *http.Request) error
+	Sign(ctx context.Context, r *http.Request, body []byte) error
+}
+
 // StartProxy serves a Proxy to upstream on a free port of 127.0.0.1.
-func (c *Chaos) StartProxy(upstream string) (*Proxy, error) {
+func (c *Chaos) StartProxy(upstream string, auth Auth) (*Proxy, error) {
 	u, err := url.Parse(upstream)
 	if err != nil {
 		return nil, fmt.Errorf("dynamodb proxy upstream: %w", err)
@@ -42,7 +51,7 @@ func (c *Chaos) StartProxy(upstream string) (*Proxy, error) {
 	tr.MaxIdleConnsPerHost = 64
 	// The body is passed on as dynalite sent it, checksum included.
 	tr.DisableCompression = true
-	p := &Proxy{c: c, upstream: u, client: &http.Client{Transport: tr}, url: "http://" + ln.Addr().String()}
+	p := &Proxy{c: c, auth: auth, upstream: u, client: &http.Client{Transport: tr}, url: "http://" + ln.Addr().String()}
 	p.srv = &http.Server{Handler: p, ReadHeaderTimeout: 10 * time.Second}
 	go p.srv.Serve(ln)
 	return p, nil
@@ -61,6 +70,10 @@ func (p *Proxy) Close() error {
 }
 
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if err := p.auth.Verify(r); err != nil {
+		http.Error(w, err.Error(), http.StatusForbidden)
+		return
+	}
 	body, err := io.ReadAll(r.Body)
 	if err != nil {
 		http.Error(w, "read request: "+err.Error(), http.StatusBadRequest)
@@ -165,6 +178,9 @@ func (p *Proxy) forward(r *http.Request, body []byte) (*response, error) {
 		if !hopHeaders[http.CanonicalHeaderKey(k)] {
 			req.Header[k] = v
 		}
+	}
+	if err := p.auth.Sign(r.Context(), req, body); err != nil {
+		return nil, fmt.Errorf("sign: %w", err)
 	}
 	res, err := p.client.Do(req)
 	if err != nil {

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/segport/segport/internal/console"
+	"github.com/segport/segport/internal/httpapi"
 	"github.com/segport/segport/internal/localrun"
 	"github.com/segport/segport/internal/localrun/localruntest"
 	"github.com/segport/segport/pkg/endpoint"
@@ -29,14 +30,35 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// server serves the console of the shared local stack, as segport dev does.
+// server serves the console of the shared local stack, as segport dev does:
+// behind httpapi.Loopback, so that the pages' own requests are checked to pass it.
 func server(t *testing.T) *httptest.Server {
 	t.Helper()
 	rt := stack.Runtime(t)
 	h := rt.App.Console(rt.Stack.AWSConfig(), slog.New(slog.NewTextHandler(io.Discard, nil)))
-	srv := httptest.NewServer(h)
+	srv := httptest.NewUnstartedServer(nil)
+	srv.Config.Handler = httpapi.Loopback(h, srv.Listener.Addr().String(), nil)
+	srv.Start()
 	t.Cleanup(srv.Close)
 	return srv
+}
+
+// sessionServer is server with the console's session required, as segport
+// dev requires it (or SigV4) of every request; it returns the URL that opens
+// the session.
+func sessionServer(t *testing.T) (*httptest.Server, string) {
+	t.Helper()
+	rt := stack.Runtime(t)
+	h := rt.App.Console(rt.Stack.AWSConfig(), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	sess, err := console.NewSession()
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewUnstartedServer(nil)
+	srv.Config.Handler = httpapi.Loopback(sess.Wrap(h), srv.Listener.Addr().String(), sess.Verify)
+	srv.Start()
+	t.Cleanup(srv.Close)
+	return srv, sess.URL(srv.URL)
 }
 
 // bare is a console without a stack: enough for what needs none.

@@ -147,7 +147,7 @@ func (d *CSVDecoder) setHeader(names []string, line int) error {
 		}
 		a, err := endpoint.Lookup(name)
 		if err != nil {
-			return fail(name, err.Error(), ErrUnknownHeader)
+			return fail("", unknownColumn(i+1, err), ErrUnknownHeader)
 		}
 		if seen[name] && !a.MultiValue() {
 			return fail(name, fmt.Sprintf("duplicated header (column %d); only Attributes.* and User.UserAttributes.* may repeat", i+1), ErrDuplicateHeader)
@@ -159,6 +159,26 @@ func (d *CSVDecoder) setHeader(names []string, line int) error {
 	d.userIds = len(cols) == 1 && cols[0].Kind == endpoint.KindUserId
 	d.b.SetColumns(cols)
 	return nil
+}
+
+// unknownColumn says which header column is no attribute, and what it may
+// have meant, without repeating the cell: in a file without a header row the
+// first line is data, whose first field may be an address. A plain name close
+// to no attribute past the first column is most likely a custom attribute: the
+// message names its families, with <name> for the cell.
+func unknownColumn(col int, err error) string {
+	msg := fmt.Sprintf("header column %d: unknown attribute", col)
+	var ue *endpoint.UnknownAttributeError
+	isUnknown := errors.As(err, &ue)
+	switch {
+	case isUnknown && ue.Hint() != "":
+		return msg + ", did you mean " + ue.Hint() + "?"
+	case col == 1:
+		return msg + " (the first line must be the header row of attribute names, such as ChannelType,Address)"
+	case isUnknown && ue.MaybeCustom():
+		return msg + "; " + endpoint.CustomNames("<name>")
+	}
+	return msg
 }
 
 // split parses one record into d.fields and returns the one string they are

@@ -59,7 +59,7 @@ func TestJSON(t *testing.T) {
 		{name: "scalar for a group", input: `{"Id":"x","Location":"USA"}`, want: []string{"1 row ErrInvalidEndpoint"}, wantErr: "Location: expected an object"},
 		{name: "object in a list", input: `{"Id":"x","Attributes":{"a":[{"b":1}]}}`, want: []string{"1 row ErrInvalidEndpoint"}, wantErr: "Attributes.a: expected a string or a number"},
 		{name: "given twice", input: `{"ChannelType":"SMS","Address":"2065550182","Location":{"Country":"USA"},"Location.Country":"CAN"}`, want: []string{"1 row ErrInvalidEndpoint"}, wantErr: "Location.Country: given more than once"},
-		{name: "invalid value", input: `{"ChannelType":"SMS","Address":"2065550182","Location":{"Country":"UK"}}`, want: []string{"1 row ErrInvalidEndpoint"}, wantErr: `Location.Country: "UK" is not an ISO 3166-1 country code`},
+		{name: "invalid value", input: `{"ChannelType":"SMS","Address":"2065550182","Location":{"Country":"UK"}}`, want: []string{"1 row ErrInvalidEndpoint"}, wantErr: "Location.Country: not an ISO 3166-1 country code (alpha-2 such as US, or alpha-3 such as USA); did you mean GB?"},
 
 		// Syntax errors are row errors; the next line is decoded.
 		{name: "not an object", input: "[1,2]\n" + j2, want: []string{"1 row ErrSyntax", "2 " + sms2}, wantErr: "in:1: invalid JSON at column 1: expected an object"},

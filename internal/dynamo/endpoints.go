@@ -142,6 +142,9 @@ func (s *Store) PutUser(ctx context.Context, u *merge.User, ver int64) error {
 
 // Endpoint returns an endpoint as other services see it: with its user's attributes.
 func (s *Store) Endpoint(ctx context.Context, id string) (*endpoint.Endpoint, error) {
+	if !endpoint.ValidId(id) {
+		return nil, fmt.Errorf("endpoint %.64q: %w", id, ErrNotFound) // no import stores such an id
+	}
 	eps, err := s.Endpoints(ctx, []string{id})
 	if err != nil {
 		return nil, err
@@ -245,6 +248,9 @@ func (s *Store) AllUsers(ctx context.Context) (map[string]map[string][]string, e
 // userId, from the ByUser index (which lags writes slightly), and the token of the
 // next page ("" after the last).
 func (s *Store) UserEndpointIds(ctx context.Context, userId string, limit int, token string) ([]string, string, error) {
+	if userId == "" || len(userId) > maxKeyBytes {
+		return nil, "", nil // the index cannot hold such a user
+	}
 	items, next, err := s.indexPage(ctx, s.t.Endpoints, EndpointsByUserIndex, "UserId", userId,
 		[]string{"Id", "UserId"}, true, limit, token)
 	return stringsOf(items, "Id"), next, err

@@ -447,6 +447,9 @@ func (s *Store) indexedJobs(ctx context.Context, index, attr, value string) ([]*
 // Job reads a job. While it runs, its counts are those of its pieces so far:
 // TotalProcessed counts the rows written.
 func (s *Store) Job(ctx context.Context, id string) (*job.Job, error) {
+	if !job.IsId(id) {
+		return nil, fmt.Errorf("job %.64q: %w", id, ErrNotFound) // no job has another form of id
+	}
 	h, err := s.Head(ctx, id)
 	if err != nil {
 		return nil, err

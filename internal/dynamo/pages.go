@@ -37,6 +37,15 @@ const (
 	RunningIndex = "Running"
 )
 
+// maxKeyBytes is DynamoDB's limit on a partition key value: a longer one, in a
+// key or a page token, is refused by DynamoDB with a ValidationException, so it
+// is the caller's mistake, found before the request.
+const maxKeyBytes = 2048
+
+// maxSortKeyBytes is DynamoDB's limit on a sort key value; a token holds sort
+// keys, and no key segport writes comes near it.
+const maxSortKeyBytes = 1024
+
 // ErrBadToken means a page token is malformed or belongs to another listing.
 var ErrBadToken = errors.New("invalid page token")
 
@@ -69,7 +78,7 @@ func decodeToken(token string, names ...string) (map[string]string, error) {
 		return nil, ErrBadToken
 	}
 	for _, n := range names {
-		if m[n] == "" {
+		if m[n] == "" || len(m[n]) > maxSortKeyBytes {
 			return nil, ErrBadToken
 		}
 	}
@@ -177,8 +186,8 @@ func (s *Store) MembersPage(ctx context.Context, segmentId string, shards, limit
 	first := 0
 	if tok != nil {
 		n, ok := strings.CutPrefix(tok["Shard"], segmentId+"#")
-		if first, err = strconv.Atoi(n); !ok || err != nil || first < 0 || first >= shards {
-			return nil, "", ErrBadToken
+		if first, err = strconv.Atoi(n); !ok || err != nil || first < 0 || first >= shards || shardName(segmentId, first) != tok["Shard"] {
+			return nil, "", ErrBadToken // "1" or "+01" would name no shard: DynamoDB refuses the key
 		}
 	}
 	var ids []string

@@ -42,7 +42,7 @@ func (it *segmentItem) segment() *segment.Segment {
 // EnsureSegment creates the segment's item unless it exists, and returns its
 // shard count: the deployment's MembershipShards when the segment was created.
 func (s *Store) EnsureSegment(ctx context.Context, id, name, created string) (int, error) {
-	out, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+	in := &dynamodb.UpdateItemInput{
 		TableName: aws.String(s.t.Segments),
 		Key:       map[string]types.AttributeValue{"SegmentId": str(id)},
 		UpdateExpression: aws.String("SET #n = if_not_exists(#n, :n), CreationDate = if_not_exists(CreationDate, :c), " +
@@ -58,7 +58,14 @@ func (s *Store) EnsureSegment(ctx context.Context, id, name, created string) (in
 			}},
 		},
 		ReturnValues: types.ReturnValueAllNew,
-	})
+	}
+	if name == "" {
+		in.ConditionExpression = aws.String("attribute_exists(SegmentId)")
+	}
+	out, err := s.db.UpdateItem(ctx, in)
+	if isConditionFailed(err) {
+		return 0, fmt.Errorf("segment %s: %w", id, ErrNotFound)
+	}
 	if err != nil {
 		return 0, fmt.Errorf("create segment %s: %w", id, err)
 	}
@@ -387,36 +394,20 @@ func (s *Store) Segments(ctx context.Context) ([]*segment.Segment, error) {
 	return segs, nil
 }
 
-// SegmentByName finds a segment by name (the ByName index), or by id.
-func (s *Store) SegmentByName(ctx context.Context, name string) (*segment.Segment, error) {
-	keys, err := s.query(ctx, &dynamodb.QueryInput{
-		TableName:                 aws.String(s.t.Segments),
-		IndexName:                 aws.String(SegmentsByNameIndex),
-		KeyConditionExpression:    aws.String("#n = :n"),
-		ExpressionAttributeNames:  map[string]string{"#n": "Name"},
-		ExpressionAttributeValues: map[string]types.AttributeValue{":n": str(name)},
-	})
+// SegmentByName finds the segment a reference names, by segment.Resolve: an
+// id, or a name whose id is derived from it. The CLI and pkg/client (so the
+// HTTP API) resolve names through it alike. An invalid name is a
+// *segment.NameError; a segment that does not exist, ErrNotFound.
+func (s *Store) SegmentByName(ctx context.Context, ref string) (*segment.Segment, error) {
+	id, err := segment.Resolve(ref)
 	if err != nil {
 		return nil, err
 	}
-	ids := []string{}
-	for _, k := range keys {
-		if id, ok := k["SegmentId"].(*types.AttributeValueMemberS); ok {
-			ids = append(ids, id.Value)
-		}
+	sg, err := s.Segment(ctx, id)
+	if errors.Is(err, ErrNotFound) {
+		return nil, fmt.Errorf("segment %q: %w", ref, ErrNotFound)
 	}
-	sort.Strings(ids)
-	ids = append(ids, name) // a segment's id names it too
-	for _, id := range ids {
-		sg, err := s.Segment(ctx, id)
-		if err == nil && (sg.Name == name || sg.Id == name) {
-			return sg, nil
-		}
-		if err != nil && !errors.Is(err, ErrNotFound) {
-			return nil, err
-		}
-	}
-	return nil, fmt.Errorf("segment %q: %w", name, ErrNotFound)
+	return sg, err
 }
 
 func sortedChannels(m map[string]int) []string {

@@ -5,6 +5,7 @@ import (
 	"net/http"
 
 	"github.com/segport/segport/pkg/client"
+	"github.com/segport/segport/pkg/segment"
 )
 
 // Error codes, Pinpoint's exception names. They are stable: callers switch on them.
@@ -42,6 +43,8 @@ func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error) 
 	var ae *apiError
 	switch {
 	case errors.As(err, &ae):
+	case errors.Is(err, client.ErrInvalidName):
+		ae = &apiError{http.StatusBadRequest, codeBadRequest, nameMessage(err)}
 	case errors.Is(err, client.ErrBadToken):
 		ae = &apiError{http.StatusBadRequest, codeBadRequest, "token: not a token this listing issued"}
 	default:
@@ -49,9 +52,24 @@ func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error) 
 			"method", r.Method, "route", r.Pattern, "err", err)
 		ae = &apiError{http.StatusInternalServerError, codeInternal, "internal error"}
 	}
+	writeAPIError(w, r, ae)
+}
+
+// writeAPIError writes ae in Pinpoint's error shape.
+func writeAPIError(w http.ResponseWriter, r *http.Request, ae *apiError) {
 	b, _ := marshal(errorBody{Code: ae.code, Message: ae.message, RequestID: r.Header.Get(RequestIDHeader)})
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("X-Amzn-ErrorType", ae.code)
 	w.WriteHeader(ae.status)
 	w.Write(b)
+}
+
+// nameMessage is the naming rule's own message (segment.NameError), the one
+// every surface shows.
+func nameMessage(err error) string {
+	var ne *segment.NameError
+	if errors.As(err, &ne) {
+		return ne.Error()
+	}
+	return "invalid segment name or id"
 }

@@ -87,10 +87,7 @@ const RequestIDHeader = "X-Request-Id"
 
 // ServeHTTP answers an unknown route or method with a JSON error too.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if r.Header.Get(RequestIDHeader) == "" {
-		r.Header.Set(RequestIDHeader, "local-"+strconv.FormatUint(h.seq.Add(1), 10))
-	}
-	w.Header().Set(RequestIDHeader, r.Header.Get(RequestIDHeader))
+	h.stamp(w, r)
 	if _, pattern := h.mux.Handler(r); pattern != "" {
 		h.mux.ServeHTTP(w, r)
 		return
@@ -104,6 +101,14 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	h.writeError(w, r, &apiError{http.StatusNotFound, codeNotFound, "no route " + r.URL.Path})
+}
+
+// stamp gives the request an id unless it has one, and the response its id.
+func (h *Handler) stamp(w http.ResponseWriter, r *http.Request) {
+	if r.Header.Get(RequestIDHeader) == "" {
+		r.Header.Set(RequestIDHeader, "local-"+strconv.FormatUint(h.seq.Add(1), 10))
+	}
+	w.Header().Set(RequestIDHeader, r.Header.Get(RequestIDHeader))
 }
 
 // handlerFunc returns the response body, written as JSON with status, or an error.
@@ -281,7 +286,7 @@ func pageOptions(r *http.Request) (client.PageOptions, error) {
 // notFoundAs turns ErrNotFound into a 404 naming what was missing.
 func notFoundAs(err error, kind, id string) error {
 	if errors.Is(err, client.ErrNotFound) {
-		return &apiError{http.StatusNotFound, codeNotFound, fmt.Sprintf("%s %q not found", kind, id)}
+		return &apiError{http.StatusNotFound, codeNotFound, fmt.Sprintf("%s %s not found", kind, segment.QuoteShort(id))}
 	}
 	return err
 }

@@ -5,10 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"regexp"
+	"strings"
 
 	"github.com/segport/segport/internal/importer"
 	"github.com/segport/segport/internal/s3src"
+	"github.com/segport/segport/pkg/job"
 )
 
 // importJobRequest is Pinpoint's ImportJobRequest, plus segport's JobId.
@@ -36,8 +37,6 @@ func (r *importJobRequest) request() importer.Request {
 	}
 }
 
-var jobIdPattern = regexp.MustCompile(`^[0-9a-f]{32}$`)
-
 const maxRequestBytes = 64 << 10
 
 // createJob runs the trigger's CreateImportJob in process and answers 201 with
@@ -56,7 +55,16 @@ func (h *Handler) createJob(r *http.Request) (int, any, error) {
 	if err := h.checkImport(req); err != nil {
 		return 0, nil, err
 	}
-	j, err := h.opts.Importer.CreateImportJob(r.Context(), req.request())
+	ir := req.request()
+	if req.SegmentName == "" && ir.DefinesSegment() {
+		// A SegmentId on its own adds to a segment that exists: it never makes one.
+		seg, err := h.opts.Reader.GetSegment(r.Context(), req.SegmentId)
+		if err != nil {
+			return 0, nil, notFoundAs(err, "segment", req.SegmentId)
+		}
+		ir.SegmentName = seg.Name
+	}
+	j, err := h.opts.Importer.CreateImportJob(r.Context(), ir)
 	if err != nil {
 		return 0, nil, fmt.Errorf("create import job: %w", err)
 	}
@@ -69,22 +77,28 @@ func (h *Handler) checkImport(req importJobRequest) error {
 	if req.S3Url == "" {
 		return badRequest("S3Url is required")
 	}
-	bucket, _, err := s3src.ParseURL(req.S3Url)
+	bucket, prefix, err := s3src.ParseURL(req.S3Url)
 	if err != nil {
 		return badRequest("S3Url: " + err.Error())
+	}
+	if len(prefix) > importer.MaxKeyBytes {
+		return badRequest(importer.ErrLongPrefix.Error())
+	}
+	if strings.HasPrefix(prefix, importer.ReportsPrefix) || strings.HasPrefix(importer.ReportsPrefix, prefix) {
+		return badRequest("S3Url: the prefix covers " + importer.ReportsPrefix + ", the error reports: name a folder of files to import")
 	}
 	if h.opts.Bucket != "" && bucket != h.opts.Bucket {
 		return badRequest(fmt.Sprintf("S3Url: imports come from the bucket %s", h.opts.Bucket))
 	}
-	if r := req.request(); r.Check() != nil {
-		return badRequest(r.Check().Error())
+	if ir := req.request(); ir.Check() != nil {
+		return badRequest(ir.Check().Error())
 	}
 	if req.Format != "" {
 		if _, err := importer.ParseFormat(req.Format); err != nil {
 			return badRequest("Format: " + err.Error())
 		}
 	}
-	if req.JobId != "" && !jobIdPattern.MatchString(req.JobId) {
+	if req.JobId != "" && !job.IsId(req.JobId) {
 		return badRequest("JobId: want 32 lower-case hex digits")
 	}
 	return nil

@@ -169,6 +169,8 @@ type JobBook interface {
 type SegmentBook interface {
 	// EnsureSegment creates the segment unless it exists, and returns the
 	// number of shards its membership is spread over: fixed when it is created.
+	// With no name it creates nothing: a segment that does not exist is
+	// job.ErrNotFound (a request that named only a SegmentId).
 	EnsureSegment(ctx context.Context, id, name, created string) (int, error)
 	// SetContribution makes a job's contribution to its segment c: the change
 	// from its previous contribution (none at first) is added to the segment's
@@ -268,14 +270,19 @@ func pieceGaveUp(p job.Piece, why string) string {
 }
 
 // ReportKey is where a job's error report is written.
-func ReportKey(jobId string) string { return "reports/" + jobId + ".csv" }
+func ReportKey(jobId string) string { return ReportsPrefix + jobId + ".csv" }
 
 func reportPartKey(jobId string, piece int) string {
-	return "reports/" + jobId + "/parts/" + pieceName(piece) + ".csv"
+	return ReportsPrefix + jobId + "/parts/" + pieceName(piece) + ".csv"
 }
 
 // lostPartKey is the error report's part that lists the lost write batches.
-func lostPartKey(jobId string) string { return "reports/" + jobId + "/parts/lost.csv" }
+func lostPartKey(jobId string) string { return ReportsPrefix + jobId + "/parts/lost.csv" }
+
+// ReportsPrefix is the folder of the error reports. They hold the original
+// rows, personal data included: the query API never reads it (its role denies
+// it) and refuses to import from it.
+const ReportsPrefix = "reports/"
 
 func pieceName(i int) string {
 	const digits = "0123456789"

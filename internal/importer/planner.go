@@ -160,7 +160,13 @@ func (p *Parser) launch(ctx context.Context, jobId string) error {
 	}
 	launch := h.Launch
 	if seg := h.Job.Definition; seg.SegmentId != "" {
-		if launch.Shards, err = p.Segments.EnsureSegment(ctx, seg.SegmentId, seg.SegmentName, launch.Created); err != nil {
+		launch.Shards, err = p.Segments.EnsureSegment(ctx, seg.SegmentId, seg.SegmentName, launch.Created)
+		if errors.Is(err, job.ErrNotFound) {
+			reason := "SegmentId " + seg.SegmentId + ": no segment has this id: give SegmentName to create a segment"
+			log.Warn("job failed before parsing", "reason", reason)
+			return failUnstarted(ctx, p.Jobs, h, reason, p.Now)
+		}
+		if err != nil {
 			return err
 		}
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/segport/segport/internal/decode"
 	"github.com/segport/segport/internal/pinpointexport"
 	"github.com/segport/segport/pkg/job"
+	"github.com/segport/segport/pkg/segment"
 	"github.com/segport/segport/pkg/stats"
 )
 
@@ -32,8 +33,6 @@ const MetaJobId = "segport-job-id"
 // MetaFormat is the object metadata key with which an uploader names the format
 // (CSV or JSON) of a file whose extension does not.
 const MetaFormat = "segport-format"
-
-var jobIdPattern = regexp.MustCompile(`^[0-9a-f]{32}$`)
 
 // Trigger starts import jobs: from S3 ObjectCreated events, or from a direct
 // CreateImportJob-style request naming an s3:// folder.
@@ -89,10 +88,10 @@ func (r *Request) Check() error {
 	if r.RegisterEndpoints != nil && !*r.RegisterEndpoints {
 		return errors.New("RegisterEndpoints: false is not supported: segport always stores the endpoints it imports; leave it out or set it true")
 	}
-	if r.DefinesSegment() && r.SegmentName == "" && r.SegmentId == "" {
-		return errors.New("the request names no segment: give SegmentName or SegmentId, or DefineSegment: false to import the endpoints without a segment")
+	if !r.DefinesSegment() {
+		return nil // SegmentName and SegmentId are ignored
 	}
-	return nil
+	return CheckSegment(r.SegmentName, r.SegmentId)
 }
 
 // Handle is the Lambda entry point: an S3 event, or a Request.
@@ -149,7 +148,7 @@ func (t *Trigger) objectCreated(ctx context.Context, rec events.S3EventRecord) e
 		return err
 	}
 	id := obj.Metadata[MetaJobId]
-	if !jobIdPattern.MatchString(id) {
+	if !job.IsId(id) {
 		id = job.NewId(bucket, key, rec.S3.Object.Sequencer, rec.S3.Object.ETag)
 	}
 	created := rec.EventTime
@@ -165,6 +164,9 @@ func (t *Trigger) objectCreated(ctx context.Context, rec events.S3EventRecord) e
 	if !strings.Contains(strings.TrimPrefix(key, ImportsPrefix), "/") {
 		spec.fail = "the file is not in a segment folder: put it under " + ImportsPrefix + "<segment>/"
 		spec.def.SegmentName, spec.def.SegmentId = "", ""
+	} else if err := segment.CheckName(segName); err != nil {
+		spec.fail = "s3://" + bucket + "/" + key + ": " + err.Error()
+		spec.def.SegmentName, spec.def.SegmentId = "", ""
 	}
 	_, err = t.start(ctx, spec)
 	return err
@@ -177,6 +179,9 @@ func (t *Trigger) CreateImportJob(ctx context.Context, req Request) (*job.Job, e
 	if err != nil {
 		return nil, err
 	}
+	if len(prefix) > MaxKeyBytes {
+		return nil, ErrLongPrefix
+	}
 	if err := req.Check(); err != nil {
 		return nil, err
 	}
@@ -185,10 +190,7 @@ func (t *Trigger) CreateImportJob(ctx context.Context, req Request) (*job.Job, e
 	case !req.DefinesSegment():
 		req.SegmentName, req.SegmentId, noSegment = "", "", req.DefineSegment
 	case req.SegmentId == "":
-		req.SegmentId = job.SegmentId(req.SegmentName)
-	}
-	if req.SegmentName == "" {
-		req.SegmentName = req.SegmentId
+		req.SegmentId = segment.IdOf(req.SegmentName)
 	}
 	var format decode.Format
 	if req.Format != "" {
@@ -198,7 +200,7 @@ func (t *Trigger) CreateImportJob(ctx context.Context, req Request) (*job.Job, e
 	}
 	created := t.Now.now()
 	id := req.JobId
-	if !jobIdPattern.MatchString(id) {
+	if !job.IsId(id) {
 		id = job.NewId(req.S3Url, req.SegmentId, created.Format(time.RFC3339Nano))
 	}
 	src := job.Source{RoleArn: req.RoleArn, ExternalId: req.ExternalId}
@@ -221,6 +223,40 @@ func (t *Trigger) CreateImportJob(ctx context.Context, req Request) (*job.Job, e
 		spec.fail = "no objects under " + req.S3Url
 	}
 	return t.start(ctx, spec)
+}
+
+// MaxKeyBytes is S3's limit on an object key.
+const MaxKeyBytes = 1024
+
+// ErrLongPrefix is a request whose prefix no S3 key can start with.
+var ErrLongPrefix = fmt.Errorf("the S3Url's prefix is longer than S3's %d-byte key limit", MaxKeyBytes)
+
+// ErrNoSegment is a request that names no segment.
+var ErrNoSegment = errors.New("the request names no segment: give SegmentName or SegmentId, or DefineSegment: false to import the endpoints without a segment")
+
+// CheckSegment checks the segment a CreateImportJob request names, by the one
+// rule of pkg/segment: a SegmentName creates the segment or adds to it; a
+// SegmentId on its own names a segment that exists (the planner fails the job
+// if it does not), so a request can never make a segment whose id shadows
+// another's name; both together must agree.
+func CheckSegment(name, id string) error {
+	if name == "" && id == "" {
+		return ErrNoSegment
+	}
+	if name != "" {
+		if err := segment.CheckName(name); err != nil {
+			return err
+		}
+	}
+	if id != "" {
+		if err := segment.CheckId(id); err != nil {
+			return err
+		}
+	}
+	if name != "" && id != "" && segment.IdOf(name) != id {
+		return &segment.NameError{Name: id, Reason: "this SegmentId is not the id of the SegmentName " + strconv.Quote(name) + " (" + segment.IdOf(name) + "): give one of them"}
+	}
+	return nil
 }
 
 // jobSpec is a job about to start.

@@ -36,7 +36,7 @@ func (r *Runtime) chaosApp(opts Options) (*app.App, error) {
 	if opts.Chaos == nil {
 		return r.App, nil
 	}
-	p, err := opts.Chaos.StartProxy(r.Stack.Endpoints.DynamoDB)
+	p, err := opts.Chaos.StartProxy(r.Stack.Endpoints.DynamoDB, r.Stack.Relay("dynamodb"))
 	if err != nil {
 		return nil, err
 	}

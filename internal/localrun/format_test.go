@@ -81,7 +81,7 @@ func TestRequestedFormat(t *testing.T) {
 		{importer.Request{S3Url: "s3://segport/fmt/json-only/", SegmentName: "fmt all skipped", Format: "CSV"},
 			"s3://segport/fmt/json-only/: nothing to import: the request asks for CSV and every object is of the other format (2 skipped)"},
 		{importer.Request{S3Url: "s3://segport/fmt/bad-header/", SegmentName: "fmt bad header", Format: "CSV"},
-			"FavouriteColour: unknown attribute"},
+			"header column 3: unknown attribute"},
 	} {
 		j := requestImport(t, rt, tc.req)
 		if j.JobStatus != job.Failed || len(j.Failures) != 1 || !strings.Contains(j.Failures[0], tc.want) {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"log/slog"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -93,5 +94,48 @@ func TestNoPIIInLogs(t *testing.T) {
 		if !seen[k] {
 			t.Errorf("no log line about the jobs carries %q (%d lines)", k, len(lines))
 		}
+	}
+}
+
+// A CSV file without its header row, whose first field is an address, and a
+// file whose columns are shifted so that addresses land in checked fields: no
+// address or value reaches a log line, the job's Failures or what the API
+// serves of the job.
+func TestNoValueInFailures(t *testing.T) {
+	var out lockedBuffer
+	log := slog.New(slog.NewJSONHandler(&out, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	rt := openRuntime(t, Options{Log: log, Metrics: &metrics.EMF{W: &out}})
+	secrets := []string{"jane.doe@example.com", "john.roe@example.net", "+14255550199", "Olympus-Mons-9", "qwerty-locale"}
+	headerless := importFile(t, rt, "imports/pii-headerless/people.csv", "jane.doe@example.com,EMAIL,Jane\njohn.roe@example.net,EMAIL,John\n")
+	if headerless.JobStatus != job.Failed || len(headerless.Failures) != 1 ||
+		!strings.Contains(headerless.Failures[0], "header column 1: unknown attribute") {
+		t.Fatalf("headerless job %+v: want FAILED naming header column 1", headerless)
+	}
+	// Columns shifted by a missing field: the addresses land in ChannelType,
+	// Location.Country, Demographic.Timezone and the others.
+	shifted := "Address,ChannelType,Location.Country,Location.Latitude,Demographic.Timezone,Demographic.Locale,EndpointStatus,Metrics.m\n" +
+		"EMAIL,jane.doe@example.com,john.roe@example.net,+14255550199,Olympus-Mons-9,qwerty-locale,jane.doe@example.com,john.roe@example.net\n" +
+		"a@example.com,EMAIL,USA,1,UTC,en_US,ACTIVE,1\n"
+	j := importFile(t, rt, "imports/pii-shifted/people.csv", shifted)
+	if j.JobStatus != job.Completed || j.TotalFailures != 1 {
+		t.Fatalf("shifted job %+v", j)
+	}
+	api := rt.App.API(rt.Stack.AWSConfig(), log)
+	var served strings.Builder
+	for _, id := range []string{headerless.Id, j.Id} {
+		rec := httptest.NewRecorder()
+		api.ServeHTTP(rec, httptest.NewRequest("GET", "/v1/jobs/import/"+id, nil))
+		served.WriteString(rec.Body.String())
+	}
+	failures, _ := json.Marshal([]*job.Job{headerless, j})
+	for _, s := range secrets {
+		for what, text := range map[string]string{"logs": out.String(), "Failures": string(failures), "API": served.String()} {
+			if strings.Contains(strings.ToLower(text), strings.ToLower(s)) {
+				t.Errorf("%s show %q: %s", what, s, text)
+			}
+		}
+	}
+	if !strings.Contains(string(failures), "ChannelType: not one of") {
+		t.Errorf("Failures %s: want the field and the rule", failures)
 	}
 }

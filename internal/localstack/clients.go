@@ -14,12 +14,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 )
 
-// Static credentials the emulators accept (they check none).
-const (
-	AccessKeyID     = "local"
-	SecretAccessKey = "local"
-)
-
 type clients struct {
 	cfg  aws.Config
 	s3c  *s3.Client
@@ -27,8 +21,8 @@ type clients struct {
 	ddbc *dynamodb.Client
 }
 
-func newClients(ep Endpoints) clients {
-	cfg := awsConfig(ep)
+func newClients(ep Endpoints, creds Credentials) clients {
+	cfg := awsConfig(ep, creds)
 	return clients{
 		cfg: cfg,
 		s3c: s3.NewFromConfig(cfg, func(o *s3.Options) {
@@ -40,10 +34,10 @@ func newClients(ep Endpoints) clients {
 	}
 }
 
-func awsConfig(ep Endpoints) aws.Config {
+func awsConfig(ep Endpoints, creds Credentials) aws.Config {
 	return aws.Config{
 		Region:        Region,
-		Credentials:   credentials.NewStaticCredentialsProvider(AccessKeyID, SecretAccessKey, ""),
+		Credentials:   credentials.NewStaticCredentialsProvider(creds.AccessKeyID, creds.SecretAccessKey, ""),
 		ConfigSources: []any{endpointSource(ep)},
 	}
 }
@@ -66,10 +60,14 @@ func (ep endpointSource) GetServiceBaseEndpoint(_ context.Context, sdkID string)
 	return "", false, nil
 }
 
-// AWSConfig is an SDK configuration for the local stack: static
+// AWSConfig is an SDK configuration for the local stack: the data folder's
 // credentials, us-east-1, and per-service endpoints at the emulators. S3
 // clients built from it still need UsePathStyle; S3Client sets it.
 func (s *Stack) AWSConfig() aws.Config { return s.cfg.Copy() }
+
+// Credentials are the data folder's credentials, which every request to the
+// emulators must be signed with.
+func (s *Stack) Credentials() Credentials { return s.creds }
 
 // S3Client is a path-style S3 client for the emulator.
 func (s *Stack) S3Client() *s3.Client { return s.s3c }
@@ -90,8 +88,8 @@ func (s *Stack) ExportLines() []string {
 		"AWS_ENDPOINT_URL_CLOUDFORMATION": s.Endpoints.Control,
 		"AWS_ENDPOINT_URL_LAMBDA":         s.Endpoints.Control,
 		"AWS_ENDPOINT_URL_CLOUDWATCH":     s.Endpoints.Control,
-		"AWS_ACCESS_KEY_ID":               AccessKeyID,
-		"AWS_SECRET_ACCESS_KEY":           SecretAccessKey,
+		"AWS_ACCESS_KEY_ID":               s.creds.AccessKeyID,
+		"AWS_SECRET_ACCESS_KEY":           s.creds.SecretAccessKey,
 		"AWS_REGION":                      Region,
 		"AWS_DEFAULT_REGION":              Region, // AWS CLI v1 reads only this one
 	}

@@ -7,9 +7,7 @@ import (
 	"encoding/xml"
 	"fmt"
 	"io"
-	"log"
 	"maps"
-	"net"
 	"net/http"
 	"slices"
 	"strings"
@@ -67,26 +65,40 @@ type controlPlane struct {
 	mu       sync.Mutex      // guards outputs and disabled
 	disabled map[string]bool // mapping UUID → disabled
 
-	srv *http.Server
-	url string
+	front *front
+	url   string
 }
 
-func (c *controlPlane) serve() error {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+// serve serves the control plane on 127.0.0.1 behind the guard the
+// emulators have: every request signed with the stack's credentials, for the
+// service its path belongs to.
+func (c *controlPlane) serve(v sigV4) error {
+	f, err := serveFront(guardBy(v, controlService, c))
 	if err != nil {
-		return fmt.Errorf("listen control plane: %w", err)
+		return fmt.Errorf("serve control plane: %w", err)
 	}
-	c.srv = &http.Server{Handler: c, ReadHeaderTimeout: 10 * time.Second, ErrorLog: log.New(io.Discard, "", 0)}
-	go c.srv.Serve(ln)
-	c.url = "http://" + ln.Addr().String()
+	c.front, c.url = f, f.url
 	return nil
 }
 
 func (c *controlPlane) close(ctx context.Context) error {
-	if c == nil || c.srv == nil {
+	if c == nil {
 		return nil
 	}
-	return shutdown(ctx, c.srv, "control plane")
+	return c.front.close(ctx)
+}
+
+// controlService is the SigV4 service name (the signing name, which for
+// CloudWatch is "monitoring") of a control-plane request, told by its path
+// as ServeHTTP routes it.
+func controlService(r *http.Request) string {
+	switch {
+	case strings.HasPrefix(r.URL.Path, "/2015-03-31/") || strings.HasPrefix(r.URL.Path, "/2019-09-25/"):
+		return "lambda"
+	case strings.HasPrefix(r.URL.Path, "/service/GraniteServiceVersion20100801/operation/"):
+		return "monitoring"
+	}
+	return "cloudformation"
 }
 
 func (c *controlPlane) ServeHTTP(w http.ResponseWriter, r *http.Request) {

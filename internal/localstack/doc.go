@@ -2,7 +2,10 @@
 // and `segport dev` use instead of an AWS account: gofakes3 in process for
 // S3 (objects as files under DataDir/s3), and two pinned npm emulators as
 // child processes, fauxqs for SQS and dynalite for DynamoDB (LevelDB under
-// DataDir/dynamo). Everything listens on 127.0.0.1 on OS-chosen ports.
+// DataDir/dynamo). fauxqs and dynalite listen on unix sockets in a private
+// folder; each emulator is served on 127.0.0.1, on an OS-chosen port, behind
+// a guard (front.go) that verifies every request's SigV4 signature with the
+// data folder's credentials (credentials.json) and sends no CORS headers.
 //
 // Start provisions the bucket, queues and tables of template.yaml, resolves
 // the functions' environment to local values, turns object creations under
@@ -55,7 +58,10 @@
 // on the S3 port the bucket's notification configuration (the notifier's
 // triggers, replaceable with PutBucketNotificationConfiguration). An S3 event
 // the handler fails on every attempt goes to its function's on-failure
-// destination, as Lambda's asynchronous invocation sends it.
+// destination, as Lambda's asynchronous invocation sends it. The control
+// plane's port has the emulators' guard: a request must be signed with the
+// data folder's credentials for the service its path belongs to
+// (cloudformation, lambda, or monitoring for CloudWatch).
 //
 // Emulator installs: Start writes node/package.json, node/package-lock.json
 // and the launcher into NodeDir and runs `npm ci` there when node_modules is

@@ -73,7 +73,7 @@ func ensureNode(ctx context.Context, dir string) error {
 	defer unlock()
 	for _, name := range nodeFileNames {
 		data, _ := nodeFiles.ReadFile("node/" + name)
-		if err := writeIfChanged(filepath.Join(dir, name), data); err != nil {
+		if err := writeIfChanged(filepath.Join(dir, name), data, 0o644); err != nil {
 			return fmt.Errorf("write %s: %w", name, err)
 		}
 	}
@@ -90,15 +90,28 @@ func ensureNode(ctx context.Context, dir string) error {
 	return nil
 }
 
-func writeIfChanged(path string, data []byte) error {
+func writeIfChanged(path string, data []byte, perm os.FileMode) error {
 	if old, err := os.ReadFile(path); err == nil && bytes.Equal(old, data) {
-		return nil
+		return os.Chmod(path, perm)
 	}
 	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, data, 0o644); err != nil {
+	if err := os.WriteFile(tmp, data, perm); err != nil {
+		return err
+	}
+	if err := os.Chmod(tmp, perm); err != nil { // WriteFile keeps an old file's mode
 		return err
 	}
 	return os.Rename(tmp, path)
+}
+
+// PrivateDir makes dir, and its missing parents, readable by its owner only
+// (0700), tightening it if it exists: a stack's data holds imported rows and
+// its credentials, and other users of the machine must not read them.
+func PrivateDir(dir string) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	return os.Chmod(dir, 0o700)
 }
 
 func npmCI(ctx context.Context, dir string) error {

@@ -7,9 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os/exec"
-	"strconv"
 	"sync"
 	"syscall"
 	"time"
@@ -20,22 +20,22 @@ const (
 	emulatorStopGrace    = 5 * time.Second
 )
 
-// emulator is one node child process serving an AWS API on 127.0.0.1.
+// emulator is one node child process serving an AWS API on a unix socket.
 type emulator struct {
 	name   string
 	cmd    *exec.Cmd
-	url    string
+	socket string
 	exited chan struct{} // closed once the process has been waited for
 	stderr *ringBuffer
 }
 
-// startEmulator runs the launcher script for kind and waits until the
-// server reports its port and answers HTTP.
-func startEmulator(ctx context.Context, nodeDir, kind string, args ...string) (*emulator, error) {
-	cmd := exec.Command("node", append([]string{"emulator.mjs", kind}, args...)...)
+// startEmulator runs the launcher script for kind on socket and waits until
+// the server reports it listens and answers HTTP.
+func startEmulator(ctx context.Context, nodeDir, kind, socket string, args ...string) (*emulator, error) {
+	cmd := exec.Command("node", append([]string{"emulator.mjs", kind, socket}, args...)...)
 	cmd.Dir = nodeDir
 	cmd.SysProcAttr = childAttr()
-	e := &emulator{name: kind, cmd: cmd, exited: make(chan struct{}), stderr: &ringBuffer{max: 4096}}
+	e := &emulator{name: kind, cmd: cmd, socket: socket, exited: make(chan struct{}), stderr: &ringBuffer{max: 4096}}
 	cmd.Stderr = e.stderr
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
@@ -48,10 +48,9 @@ func startEmulator(ctx context.Context, nodeDir, kind string, args ...string) (*
 		cmd.Wait()
 		close(e.exited)
 	}()
-	port, err := e.readPort(ctx, stdout)
+	err = e.readReady(ctx, stdout)
 	if err == nil {
-		e.url = "http://127.0.0.1:" + strconv.Itoa(port)
-		err = waitHTTP(ctx, e.url, e.exited)
+		err = waitHTTP(ctx, socketClient(socket), "http://emulator/", e.exited)
 	}
 	if err != nil {
 		e.stop()
@@ -60,42 +59,49 @@ func startEmulator(ctx context.Context, nodeDir, kind string, args ...string) (*
 	return e, nil
 }
 
-// readPort reads the launcher's {"port":N} line, then drains stdout.
-func (e *emulator) readPort(ctx context.Context, stdout io.Reader) (int, error) {
-	type result struct {
-		port int
-		err  error
-	}
-	ch := make(chan result, 1)
+// readReady reads the launcher's {"ready":true} line, then drains stdout.
+func (e *emulator) readReady(ctx context.Context, stdout io.Reader) error {
+	ch := make(chan error, 1)
 	go func() {
 		r := bufio.NewReader(stdout)
 		line, err := r.ReadBytes('\n')
-		var msg struct{ Port int }
+		var msg struct{ Ready bool }
 		if err == nil {
 			err = json.Unmarshal(line, &msg)
 		}
-		ch <- result{msg.Port, err}
+		if err == nil && !msg.Ready {
+			err = fmt.Errorf("unexpected line %q", line)
+		}
+		ch <- err
 		io.Copy(io.Discard, r)
 	}()
 	ctx, cancel := context.WithTimeout(ctx, emulatorStartTimeout)
 	defer cancel()
 	select {
-	case res := <-ch:
-		if res.err != nil {
-			return 0, fmt.Errorf("read port: %w", res.err)
+	case err := <-ch:
+		if err != nil {
+			return fmt.Errorf("read readiness: %w", err)
 		}
-		return res.port, nil
+		return nil
 	case <-ctx.Done():
-		return 0, fmt.Errorf("wait for port: %w", ctx.Err())
+		return fmt.Errorf("wait for readiness: %w", ctx.Err())
 	}
 }
 
-// waitHTTP polls url until any HTTP response comes back.
-func waitHTTP(ctx context.Context, url string, exited <-chan struct{}) error {
+// socketClient is an HTTP client for a server on a unix socket.
+func socketClient(socket string) *http.Client {
+	tr := &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		return dialSocket(ctx, socket)
+	}}
+	return &http.Client{Transport: tr}
+}
+
+// waitHTTP polls url with c until any HTTP response comes back.
+func waitHTTP(ctx context.Context, c *http.Client, url string, exited <-chan struct{}) error {
 	ctx, cancel := context.WithTimeout(ctx, emulatorStartTimeout)
 	defer cancel()
 	for {
-		if answers(ctx, url) {
+		if answersWith(ctx, c, url) {
 			return nil
 		}
 		select {
@@ -108,14 +114,16 @@ func waitHTTP(ctx context.Context, url string, exited <-chan struct{}) error {
 	}
 }
 
-func answers(ctx context.Context, url string) bool {
+func answers(ctx context.Context, url string) bool { return answersWith(ctx, http.DefaultClient, url) }
+
+func answersWith(ctx context.Context, c *http.Client, url string) bool {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return false
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := c.Do(req)
 	if err != nil {
 		return false
 	}

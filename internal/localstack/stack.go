@@ -75,9 +75,12 @@ type Stack struct {
 	owned     bool
 	dataDir   string
 	log       *slog.Logger
-	s3srv     *s3Server
+	s3srv     *front
 	fauxqs    *emulator
 	dynalite  *emulator
+	fronts    []*front // the guards of fauxqs and dynalite
+	sockDir   string   // the emulators' unix sockets
+	creds     Credentials
 	notifier  *notifier
 	control   *controlPlane
 	unlock    func()
@@ -111,6 +114,9 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	}
 	s := &Stack{owned: true, dataDir: opts.DataDir, log: opts.Logger, mappers: map[*mapper]bool{}}
 	if err := s.lockDataDir(); err != nil {
+		return nil, err
+	}
+	if s.creds, err = loadCredentials(s.dataDir); err != nil {
 		return nil, err
 	}
 	defer func() {
@@ -165,7 +171,7 @@ func readTemplate(opts Options) (*template, map[string]string, error) {
 // lockDataDir holds DataDir/stack.lock for the stack's life, so a second
 // Start on the same directory (in any process) is refused.
 func (s *Stack) lockDataDir() error {
-	if err := os.MkdirAll(s.dataDir, 0o755); err != nil {
+	if err := PrivateDir(s.dataDir); err != nil {
 		return fmt.Errorf("data dir: %w", err)
 	}
 	unlock, ok, err := tryLockFile(filepath.Join(s.dataDir, "stack.lock"))
@@ -182,29 +188,51 @@ func (s *Stack) lockDataDir() error {
 	return nil
 }
 
-// startEmulators starts fauxqs and dynalite side by side.
+// startEmulators starts fauxqs and dynalite side by side, each on a unix
+// socket in a private temporary folder (short paths: a socket's is limited to
+// about 100 bytes), and serves each on 127.0.0.1 behind a guard.
 func (s *Stack) startEmulators(ctx context.Context, nodeDir string) error {
 	dynamoDir := filepath.Join(s.dataDir, "dynamo")
-	if err := os.MkdirAll(dynamoDir, 0o755); err != nil {
+	if err := PrivateDir(dynamoDir); err != nil {
 		return fmt.Errorf("dynamo data dir: %w", err)
+	}
+	var err error
+	if s.sockDir, err = os.MkdirTemp("", "segport-"); err != nil { // 0700
+		return fmt.Errorf("emulator socket dir: %w", err)
 	}
 	var wg sync.WaitGroup
 	var sqsErr, ddbErr error
 	wg.Add(2)
 	go func() {
 		defer wg.Done()
-		s.fauxqs, sqsErr = startEmulator(ctx, nodeDir, "fauxqs")
+		s.fauxqs, sqsErr = startEmulator(ctx, nodeDir, "fauxqs", filepath.Join(s.sockDir, "sqs.sock"))
 	}()
 	go func() {
 		defer wg.Done()
-		s.dynalite, ddbErr = startEmulator(ctx, nodeDir, "dynalite", dynamoDir)
+		s.dynalite, ddbErr = startEmulator(ctx, nodeDir, "dynalite", filepath.Join(s.sockDir, "dynamodb.sock"), dynamoDir)
 	}()
 	wg.Wait()
 	if err := errors.Join(sqsErr, ddbErr); err != nil {
 		return err
 	}
-	s.Endpoints.SQS, s.Endpoints.DynamoDB = s.fauxqs.url, s.dynalite.url
+	v := s.verifier()
+	for _, e := range []struct {
+		emu     *emulator
+		service string
+		url     *string
+	}{{s.fauxqs, "sqs", &s.Endpoints.SQS}, {s.dynalite, "dynamodb", &s.Endpoints.DynamoDB}} {
+		f, err := serveFront(guard(v, e.service, socketProxy(e.emu.socket, s.log)))
+		if err != nil {
+			return fmt.Errorf("serve %s: %w", e.service, err)
+		}
+		s.fronts = append(s.fronts, f)
+		*e.url = f.url
+	}
 	return nil
+}
+
+func (s *Stack) verifier() sigV4 {
+	return sigV4{creds: s.creds.aws(), now: time.Now}
 }
 
 // provision creates the resources, resolves the functions' environment and
@@ -214,7 +242,7 @@ func (s *Stack) provision(ctx context.Context, tmpl *template, params map[string
 	if err != nil {
 		return err
 	}
-	s.clients = newClients(s.Endpoints) // SQS and DynamoDB only until S3 serves
+	s.clients = newClients(s.Endpoints, s.creds) // SQS and DynamoDB only until S3 serves
 	p := newProvisioner(tmpl, params)
 	p.s3, p.sqs, p.ddb, p.visibility = backend, s.sqsc, s.ddbc, opts.VisibilityTimeout
 	if err := p.run(ctx); err != nil {
@@ -239,7 +267,8 @@ func (s *Stack) provision(ctx context.Context, tmpl *template, params map[string
 	}
 	s.notifier = newNotifier(triggers, backend, opts.OnObjectCreated, opts.Now, s.log, &s.act)
 	s.notifier.failed = s.onFailure
-	if s.s3srv, err = serveS3(backend, s.notifier); err != nil {
+	v := s.verifier()
+	if s.s3srv, err = serveS3(backend, s.notifier, v); err != nil {
 		return err
 	}
 	s.Endpoints.S3 = s.s3srv.url
@@ -247,11 +276,11 @@ func (s *Stack) provision(ctx context.Context, tmpl *template, params map[string
 		return err
 	}
 	s.control.pause, s.control.sqs = s.pauseMappings, s.sqsc
-	if err := s.control.serve(); err != nil {
+	if err := s.control.serve(v); err != nil {
 		return err
 	}
 	s.Endpoints.Control = s.control.url
-	s.clients = newClients(s.Endpoints)
+	s.clients = newClients(s.Endpoints, s.creds)
 	return nil
 }
 
@@ -341,7 +370,16 @@ func (s *Stack) shutdown() error {
 	for mp := range mappers {
 		mp.stop()
 	}
-	err := errors.Join(s.s3srv.close(context.Background()), s.control.close(context.Background()))
+	err := s.s3srv.close(context.Background())
+	if err != nil {
+		err = fmt.Errorf("shut down s3: %w", err)
+	}
+	if err2 := s.control.close(context.Background()); err2 != nil {
+		err = errors.Join(err, fmt.Errorf("shut down control plane: %w", err2))
+	}
+	for _, f := range s.fronts {
+		err = errors.Join(err, f.close(context.Background()))
+	}
 	if s.notifier != nil {
 		s.notifier.close()
 	}
@@ -354,6 +392,9 @@ func (s *Stack) shutdown() error {
 		}()
 	}
 	wg.Wait()
+	if s.sockDir != "" {
+		os.RemoveAll(s.sockDir)
+	}
 	if rmErr := os.Remove(filepath.Join(s.dataDir, stateFile)); rmErr != nil && !errors.Is(rmErr, os.ErrNotExist) {
 		err = errors.Join(err, fmt.Errorf("remove stack state: %w", rmErr))
 	}

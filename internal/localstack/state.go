@@ -45,7 +45,7 @@ func (s *Stack) writeState() error {
 	if err != nil {
 		return fmt.Errorf("encode stack state: %w", err)
 	}
-	if err := writeIfChanged(filepath.Join(s.dataDir, stateFile), append(data, '\n')); err != nil {
+	if err := writeIfChanged(filepath.Join(s.dataDir, stateFile), append(data, '\n'), 0o600); err != nil {
 		return fmt.Errorf("write stack state: %w", err)
 	}
 	return nil
@@ -77,10 +77,14 @@ func Attach(ctx context.Context, dataDir string) (*Stack, bool, error) {
 	if !st.live(ctx) {
 		return nil, false, nil
 	}
+	creds, err := loadCredentials(dataDir)
+	if err != nil {
+		return nil, false, fmt.Errorf("attach to local stack: %w", err)
+	}
 	s := &Stack{
-		Endpoints: st.Endpoints, Bucket: st.Bucket, Resources: st.Resources, DeadLetters: st.DeadLetters,
+		creds: creds, Endpoints: st.Endpoints, Bucket: st.Bucket, Resources: st.Resources, DeadLetters: st.DeadLetters,
 		global: st.Env, functionEnv: st.FunctionEnv, sources: st.EventSources,
-		clients: newClients(st.Endpoints), dataDir: dataDir, log: slog.Default(),
+		clients: newClients(st.Endpoints, creds), dataDir: dataDir, log: slog.Default(),
 	}
 	return s, true, nil
 }

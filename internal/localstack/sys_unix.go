@@ -11,7 +11,7 @@ import (
 // lockFile takes an exclusive flock on path, creating it; the returned
 // function releases it.
 func lockFile(path string) (func(), error) {
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600)
 	if err != nil {
 		return nil, err
 	}
@@ -29,7 +29,7 @@ func lockFile(path string) (func(), error) {
 // when another open file (in any process) holds it. The lock goes away with
 // the process that holds it.
 func tryLockFile(path string) (unlock func(), ok bool, err error) {
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600)
 	if err != nil {
 		return nil, false, err
 	}

@@ -2,6 +2,7 @@ package memstore
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"hash/fnv"
 	"maps"
@@ -66,6 +67,9 @@ func (d *DB) EnsureSegment(ctx context.Context, id, name, created string) (int, 
 		if _, err := d.get(Segments, id, &it); err != nil {
 			return err
 		}
+		if it.SegmentId == "" && name == "" {
+			return fmt.Errorf("segment %s: %w", id, job.ErrNotFound)
+		}
 		if it.SegmentId == "" {
 			it = segmentItem{SegmentId: id, Name: name, CreationDate: created, Shards: d.shards,
 				ImportDefinition: segment.ImportDefinition{ChannelCounts: map[string]int{}}, Pending: map[string]pending{}}
@@ -74,6 +78,9 @@ func (d *DB) EnsureSegment(ctx context.Context, id, name, created string) (int, 
 		shards = it.Shards
 		return d.put(Segments, id, it)
 	})
+	if errors.Is(err, job.ErrNotFound) {
+		return 0, err
+	}
 	if err != nil {
 		return 0, fmt.Errorf("create segment %s: %w", id, err)
 	}

@@ -154,9 +154,14 @@ func (t *Template) rolePermissions(fn, id string) ([]Grant, []string) {
 // statements reads the Allow statements of a policy document. A Deny or a
 // statement IAM would refuse is kept as written so that IAM() reports it.
 func (t *Template) statements(source string, doc map[string]any) []Grant {
+	return t.statementsOf(source, doc, false)
+}
+
+// statementsOf reads a policy document's Allow statements, or its Deny ones.
+func (t *Template) statementsOf(source string, doc map[string]any, deny bool) []Grant {
 	var out []Grant
 	for i, s := range conditionalStatements(list(doc["Statement"])) {
-		if dig(s, "Effect") == "Deny" {
+		if (dig(s, "Effect") == "Deny") != deny {
 			continue
 		}
 		g := Grant{Source: fmt.Sprintf("%s statement %d", source, i)}

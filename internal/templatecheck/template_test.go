@@ -38,6 +38,7 @@ func TestTemplate(t *testing.T) {
 		{"SQSEventSources", tmpl.SQSEventSources},
 		{"Queues", tmpl.Queues},
 		{"IAM", tmpl.IAM},
+		{"LeastPrivilege", tmpl.LeastPrivilege},
 		{"Buckets", tmpl.Buckets},
 		{"Safeguards", tmpl.Safeguards},
 		// What holds raw rows and is segport's own expires (README "How long data stays").
@@ -316,6 +317,46 @@ Resources:
 Resources:
   L: {Type: AWS::Logs::LogGroup, Properties: {RetentionInDays: 7, LogGroupName: /aws/lambda/other}}
   Fn: {Type: AWS::Serverless::Function, Properties: {FunctionName: mine}}`, "Fn logs to no log group"},
+		{"SAM-generated role", (*Template).LeastPrivilege, `
+Resources:
+  Fn: {Type: AWS::Serverless::Function}`, "Fn: SAM gives it AWSLambdaBasicExecutionRole"},
+		{"SAM CRUD policy template", (*Template).LeastPrivilege, `
+Resources:
+  T: {Type: AWS::DynamoDB::Table}
+  Fn: {Type: AWS::Serverless::Function, Properties: {Policies: [{DynamoDBCrudPolicy: {TableName: !Ref T}}]}}`,
+			"SAM policy template DynamoDBCrudPolicy grants dynamodb:GetItem, dynamodb:DeleteItem"},
+		{"logs on another group", (*Template).LeastPrivilege, `
+Resources:
+  Mine: {Type: AWS::Logs::LogGroup}
+  Other: {Type: AWS::Logs::LogGroup}
+  R:
+    Type: AWS::IAM::Role
+    Properties:
+      Policies:
+        - PolicyName: p
+          PolicyDocument:
+            Statement:
+              - {Effect: Allow, Action: [logs:PutLogEvents], Resource: !GetAtt Other.Arn}
+  Fn: {Type: AWS::Serverless::Function, Properties: {Role: !GetAtt R.Arn, LoggingConfig: {LogGroup: !Ref Mine}}}`,
+			"allows logs on Other.Arn, not on its own log group"},
+		{"API reads reports", (*Template).LeastPrivilege, `
+Resources:
+  L: {Type: AWS::Logs::LogGroup}
+  R:
+    Type: AWS::IAM::Role
+    Properties:
+      Policies:
+        - PolicyName: p
+          PolicyDocument:
+            Statement:
+              - {Effect: Allow, Action: [logs:PutLogEvents], Resource: !GetAtt L.Arn}
+              - {Effect: Allow, Action: [s3:GetObject], Resource: !Sub "arn:${AWS::Partition}:s3:::${AWS::StackName}-files/*"}
+  Fn:
+    Type: AWS::Serverless::Function
+    Properties:
+      Role: !GetAtt R.Arn
+      LoggingConfig: {LogGroup: !Ref L}
+      Events: {Get: {Type: HttpApi, Properties: {Method: GET, Path: /x}}}`, "deny it s3:GetObject on reports/*"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -360,19 +401,32 @@ Resources:
     Properties:
       FunctionName: !Sub "${AWS::StackName}-fn"
       Role: !GetAtt R.Arn
+      LoggingConfig: {LogGroup: !Ref L}
+  ApiLogs: {Type: AWS::Logs::LogGroup, Properties: {RetentionInDays: 7}}
+  ApiRole:
+    Type: AWS::IAM::Role
+    Properties:
+      Policies:
+        - PolicyName: p
+          PolicyDocument:
+            Statement:
+              - {Effect: Allow, Action: [logs:CreateLogStream, logs:PutLogEvents], Resource: !GetAtt ApiLogs.Arn}
+              - {Effect: Allow, Action: [s3:GetObject], Resource: !Sub "arn:${AWS::Partition}:s3:::${AWS::StackName}-files/*"}
+              - {Effect: Deny, Action: [s3:GetObject], Resource: !Sub "arn:${AWS::Partition}:s3:::${AWS::StackName}-files/reports/*"}
+              - {Effect: Allow, Action: [sqs:SendMessage], Resource: !GetAtt Q.Arn}
   Api:
     Type: AWS::Serverless::Function
     Properties:
-      Policies:
-        - S3ReadPolicy: {BucketName: !Sub "${AWS::StackName}-files"}
-        - SQSSendMessagePolicy: {QueueName: !GetAtt Q.QueueName}
+      Role: !GetAtt ApiRole.Arn
+      LoggingConfig: {LogGroup: !Ref ApiLogs}
+      Events: {Get: {Type: HttpApi, Properties: {Method: GET, Path: /x}}}
   Q: {Type: AWS::SQS::Queue}
 `
 	tmpl, err := Parse([]byte(doc))
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, p := range append(tmpl.IAM(), tmpl.Structure()...) {
+	for _, p := range append(append(tmpl.IAM(), tmpl.Structure()...), tmpl.LeastPrivilege()...) {
 		t.Error(p)
 	}
 	for _, p := range tmpl.Logs() {

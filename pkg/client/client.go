@@ -7,7 +7,6 @@ package client
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 
@@ -47,6 +46,10 @@ func New(cfg aws.Config, t Tables, opts ...func(*dynamodb.Options)) *Client {
 // ErrNotFound means the segment, endpoint or job does not exist. Test for it with
 // errors.Is.
 var ErrNotFound = dynamo.ErrNotFound
+
+// ErrInvalidName means a segment name or id breaks the naming rule
+// (segment.CheckName); the error is a *segment.NameError.
+var ErrInvalidName = segment.ErrInvalidName
 
 // ErrBadToken means a page token is malformed or was issued for another listing.
 var ErrBadToken = dynamo.ErrBadToken
@@ -137,11 +140,12 @@ func (c *Client) ListSegments(ctx context.Context, opts PageOptions) (Page[*segm
 	return Page[*segment.Segment]{Items: segs, NextToken: next}, nil
 }
 
-// GetSegment returns a segment by id, or by name: a segment named by an import
-// folder has the id derived from its name. A segment with users (user-ID
-// definitions) has its UserCount, and its EndpointCount counts the endpoints
-// its users reach: both are counted as it is read, at a cost that grows with
-// its users.
+// GetSegment returns a segment by id, or by name (segment.Resolve: a segment's
+// id is derived from its name, and no name has the form of an id, so a
+// reference names one segment at most). An invalid name is an error wrapping
+// ErrInvalidName. A segment with users (user-ID definitions) has its
+// UserCount, and its EndpointCount counts the endpoints its users reach: both
+// are counted as it is read, at a cost that grows with its users.
 func (c *Client) GetSegment(ctx context.Context, id string) (*segment.Segment, error) {
 	seg, err := c.segment(ctx, id)
 	if err == nil {
@@ -154,13 +158,7 @@ func (c *Client) GetSegment(ctx context.Context, id string) (*segment.Segment, e
 
 // segment is GetSegment without resolving its users.
 func (c *Client) segment(ctx context.Context, id string) (*segment.Segment, error) {
-	seg, err := c.store.Segment(ctx, id)
-	if errors.Is(err, ErrNotFound) {
-		if seg, err = c.store.Segment(ctx, job.SegmentId(id)); errors.Is(err, ErrNotFound) {
-			return nil, fmt.Errorf("segment %q: %w", id, ErrNotFound)
-		}
-	}
-	return seg, err
+	return c.store.SegmentByName(ctx, id)
 }
 
 // usersPhase starts the tokens of the pages that list the endpoints a segment

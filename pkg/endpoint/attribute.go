@@ -130,13 +130,44 @@ type UnknownAttributeError struct {
 	Suggestion string
 }
 
+// Hint is the suggestion without anything taken from the unknown name: a known
+// attribute, or a family's prefix with "<name>" for a name that misspells the
+// family ("Atributes.x": "Attributes.<name>"). A CSV header shows it, since a
+// header cell may be a value of a file that has no header.
+func (e *UnknownAttributeError) Hint() string {
+	if e.Suggestion == "" {
+		return ""
+	}
+	if _, ok := fixedNames[e.Suggestion]; ok {
+		return e.Suggestion
+	}
+	for _, f := range families {
+		if strings.HasPrefix(e.Suggestion, f.prefix) {
+			return f.prefix + "<name>"
+		}
+	}
+	return ""
+}
+
+// MaybeCustom reports whether the name is a plain one (no dot) close to no
+// attribute: most likely meant as a custom attribute, so the message names the
+// three families it could go in.
+func (e *UnknownAttributeError) MaybeCustom() bool {
+	n := e.Name
+	return e.Suggestion == "" && n != "" && !strings.Contains(n, ".") && strings.TrimSpace(n) == n && !strings.ContainsFunc(n, isControl) && len(n) <= 200
+}
+
+// CustomNames says how custom attributes named name are written, in each family.
+func CustomNames(name string) string {
+	return "custom attributes are named " + PrefixAttributes + name + ", " + PrefixMetrics + name + " or " + PrefixUserAttributes + name
+}
+
 func (e *UnknownAttributeError) Error() string {
 	if e.Suggestion != "" {
 		return "did you mean " + e.Suggestion + "? (unknown attribute)"
 	}
-	if n := e.Name; n != "" && !strings.Contains(n, ".") && strings.TrimSpace(n) == n && !strings.ContainsFunc(n, isControl) && len(n) <= 200 {
-		return "unknown attribute; custom attributes are named " + PrefixAttributes + n + ", " +
-			PrefixMetrics + n + " or " + PrefixUserAttributes + n
+	if e.MaybeCustom() {
+		return "unknown attribute; " + CustomNames(e.Name)
 	}
 	return "unknown attribute"
 }

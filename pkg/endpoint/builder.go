@@ -188,14 +188,14 @@ func (b *Builder) set(a Attr, v string) {
 		b.put(a, &b.location().Country, c)
 	case KindTimezone:
 		if !b.validTimezone(v) {
-			b.Fail(a.Name(), strconv.Quote(v)+" is not a tz database time zone (for example America/Los_Angeles)")
+			b.Fail(a.Name(), "not a tz database time zone (for example America/Los_Angeles)")
 			return
 		}
 		b.put(a, &b.demographic().Timezone, v)
 	case KindLocale:
 		l, ok := normalizeLocale(v)
 		if !ok {
-			b.Fail(a.Name(), strconv.Quote(v)+" is not an ISO 15897 locale (for example en_US)")
+			b.Fail(a.Name(), "not an ISO 15897 locale (for example en_US)")
 			return
 		}
 		b.put(a, &b.demographic().Locale, l)
@@ -295,7 +295,7 @@ func (b *Builder) enum(a Attr, v string, allowed []string) string {
 			return s
 		}
 	}
-	b.Fail(a.Name(), strconv.Quote(v)+" is not one of "+strings.Join(allowed, ", "))
+	b.Fail(a.Name(), "not one of "+strings.Join(allowed, ", "))
 	return v
 }
 
@@ -309,9 +309,9 @@ func (b *Builder) setCoordinate(a Attr, v string) {
 	}
 	switch {
 	case !ok:
-		b.Fail(a.Name(), strconv.Quote(v)+" is not a number")
+		b.Fail(a.Name(), "not a number")
 	case f < -limit || f > limit:
-		b.Fail(a.Name(), v+" is out of range -"+strconv.Itoa(int(limit))+" to "+strconv.Itoa(int(limit)))
+		b.Fail(a.Name(), "out of range -"+strconv.Itoa(int(limit))+" to "+strconv.Itoa(int(limit)))
 	case *dst != nil:
 		b.Fail(a.Name(), "given more than once")
 	default:

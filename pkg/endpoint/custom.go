@@ -116,7 +116,7 @@ func (b *Builder) acceptCustom(a Attr, v string, n, used int, nameErr string) (m
 		m, number := parseFinite(v)
 		switch {
 		case !number:
-			b.Fail(a.Name(), strconv.Quote(v)+" is not a finite number")
+			b.Fail(a.Name(), "not a finite number")
 		case !dynamoNumber(m):
 			b.Fail(a.Name(), numberRange)
 		case !first:

@@ -106,7 +106,8 @@ func letters(v string, size int) (int, bool) {
 
 // NormalizeCountry returns v, an ISO 3166-1 alpha-2 or alpha-3 code in any letter
 // case, as the code of form, or a message saying why v is not one (with a
-// suggestion when a code is close).
+// suggestion when a code is close). The message never repeats v: a column
+// shifted by a missing comma can put an address here.
 func NormalizeCountry(v string, form CountryForm) (string, string) {
 	i := 0
 	if n, ok := letters(v, 3); ok {
@@ -120,7 +121,7 @@ func NormalizeCountry(v string, form CountryForm) (string, string) {
 		}
 		return alpha3Codes[i-1], ""
 	}
-	msg := strconv.Quote(v) + " is not an ISO 3166-1 country code (alpha-2 such as US, or alpha-3 such as USA)"
+	msg := "not an ISO 3166-1 country code (alpha-2 such as US, or alpha-3 such as USA)"
 	if s := suggestCountry(strings.ToUpper(v)); s != "" {
 		msg += "; did you mean " + s + "?"
 	}

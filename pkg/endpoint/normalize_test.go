@@ -12,7 +12,7 @@ import (
 )
 
 func TestNormalizeCountry(t *testing.T) {
-	const notCode = " is not an ISO 3166-1 country code (alpha-2 such as US, or alpha-3 such as USA)"
+	const notCode = "not an ISO 3166-1 country code (alpha-2 such as US, or alpha-3 such as USA)"
 	tests := []struct {
 		name    string
 		input   string
@@ -28,16 +28,16 @@ func TestNormalizeCountry(t *testing.T) {
 		{name: "alpha-2 form keeps alpha-2", input: "us", form: CountryAlpha2, want: "US"},
 		{name: "alpha-2 form converts alpha-3", input: "Can", form: CountryAlpha2, want: "CA"},
 		{name: "alpha-2 form Åland", input: "ALA", form: CountryAlpha2, want: "AX"},
-		{name: "unknown", input: "ZZZ", wantErr: `"ZZZ"` + notCode},
-		{name: "swapped letters", input: "UAS", wantErr: `"UAS"` + notCode + "; did you mean AUS or USA?"},
-		{name: "swapped, one code", input: "DUE", wantErr: `"DUE"` + notCode + "; did you mean DEU?"},
-		{name: "one changed letter", input: "GEE", wantErr: `"GEE"` + notCode + "; did you mean GEO?"},
-		{name: "too many close codes", input: "ZZ", wantErr: `"ZZ"` + notCode},
-		{name: "UK", input: "UK", wantErr: `"UK"` + notCode + "; did you mean GB?"},
-		{name: "uk lower case, alpha-2 form", input: "uk", form: CountryAlpha2, wantErr: `"uk"` + notCode + "; did you mean GB?"},
-		{name: "ENG", input: "ENG", wantErr: `"ENG"` + notCode + "; did you mean GBR?"},
-		{name: "name", input: "Canada", wantErr: `"Canada"` + notCode},
-		{name: "one letter", input: "U", wantErr: `"U"` + notCode},
+		{name: "unknown", input: "ZZZ", wantErr: notCode},
+		{name: "swapped letters", input: "UAS", wantErr: notCode + "; did you mean AUS or USA?"},
+		{name: "swapped, one code", input: "DUE", wantErr: notCode + "; did you mean DEU?"},
+		{name: "one changed letter", input: "GEE", wantErr: notCode + "; did you mean GEO?"},
+		{name: "too many close codes", input: "ZZ", wantErr: notCode},
+		{name: "UK", input: "UK", wantErr: notCode + "; did you mean GB?"},
+		{name: "uk lower case, alpha-2 form", input: "uk", form: CountryAlpha2, wantErr: notCode + "; did you mean GB?"},
+		{name: "ENG", input: "ENG", wantErr: notCode + "; did you mean GBR?"},
+		{name: "name", input: "Canada", wantErr: notCode},
+		{name: "one letter", input: "U", wantErr: notCode},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

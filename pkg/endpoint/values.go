@@ -77,6 +77,10 @@ func plainASCII(s string) bool {
 	return true
 }
 
+// ValidId reports whether id can be a stored endpoint's Id: every import checks
+// its Ids by this rule, so an id it refuses names no endpoint.
+func ValidId(id string) bool { return id != "" && checkId(id) == "" }
+
 func checkId(v string) string {
 	if len(v) > 128 {
 		return "longer than 128 bytes"

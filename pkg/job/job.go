@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/segport/segport/pkg/endpoint"
+	"github.com/segport/segport/pkg/segment"
 	"github.com/segport/segport/pkg/stats"
 )
 
@@ -186,11 +187,22 @@ func NewId(parts ...string) string {
 	return hex.EncodeToString(h[:16])
 }
 
-// SegmentId returns the id of the segment with the given name.
-func SegmentId(name string) string {
-	h := sha256.Sum256([]byte("segment\x00" + name))
-	return hex.EncodeToString(h[:8])
+// IsId reports whether s has the form of a job id, as NewId makes them and
+// requests and uploaders may choose them: 32 lower-case hex digits.
+func IsId(s string) bool {
+	if len(s) != 32 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+			return false
+		}
+	}
+	return true
 }
+
+// SegmentId returns the id of the segment with the given name (segment.IdOf).
+func SegmentId(name string) string { return segment.IdOf(name) }
 
 // ParseS3URL splits s3://bucket/prefix.
 func ParseS3URL(u string) (bucket, prefix string, err error) {

@@ -1,11 +1,14 @@
-// Starts one emulator (fauxqs or dynalite) on 127.0.0.1 with an OS-chosen
-// port and prints {"port":N} on stdout once it listens, so the Go side never
-// has to guess a free port. SIGTERM closes the server (dynalite then closes
-// its LevelDB store) before exiting.
+// Starts one emulator (fauxqs or dynalite) on a unix socket in a folder only
+// its user can enter, and prints {"ready":true} on stdout once it listens. No
+// TCP port is opened: the Go side serves each emulator on 127.0.0.1 behind a
+// front that checks every request's signature. SIGTERM closes the server
+// (dynalite then closes its LevelDB store) before exiting.
 import { createRequire } from "node:module";
 
 const require = createRequire(import.meta.url);
-const [kind, dataPath] = process.argv.slice(2);
+// dynalite's LevelDB files hold imported rows: readable by their owner only.
+process.umask(0o077);
+const [kind, socketPath, dataPath] = process.argv.slice(2);
 
 async function startFauxqs() {
   const { buildApp } = await import("fauxqs");
@@ -17,8 +20,8 @@ async function startFauxqs() {
   // http://127.0.0.1:PORT/000000000000/Name instead of sqs.<region>.localhost.
   sqsStore.host = "";
   const app = buildApp({ logger: false, stores: { sqsStore } });
-  await app.listen({ port: 0, host: "127.0.0.1" });
-  return { port: app.server.address().port, close: () => app.close() };
+  await app.listen({ path: socketPath });
+  return { close: () => app.close() };
 }
 
 function startDynalite() {
@@ -30,13 +33,13 @@ function startDynalite() {
   const server = dynalite({ path: dataPath, createTableMs, deleteTableMs: 0, updateTableMs: 0 });
   return new Promise((resolve, reject) => {
     server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
+    server.listen(socketPath, () => {
       const close = () =>
         new Promise((done) => {
           server.close(() => done());
           server.closeAllConnections(); // keep-alive clients would hold close open
         });
-      resolve({ port: server.address().port, close });
+      resolve({ close });
     });
   });
 }
@@ -58,7 +61,7 @@ function closeIteratorsOnReturn() {
 
 const starters = { fauxqs: startFauxqs, dynalite: startDynalite };
 if (!starters[kind]) {
-  console.error("usage: node emulator.mjs fauxqs|dynalite [data path]");
+  console.error("usage: node emulator.mjs fauxqs|dynalite SOCKET [data path]");
   process.exit(2);
 }
 
@@ -69,7 +72,7 @@ try {
   console.error(`start ${kind}: ${err.stack || err}`);
   process.exit(1);
 }
-console.log(JSON.stringify({ port: server.port }));
+console.log(JSON.stringify({ ready: true }));
 
 function shutdown() {
   setTimeout(() => process.exit(0), 3000).unref();
