@@ -47,7 +47,9 @@ func (s *Store) EnsureSegment(ctx context.Context, id, name, created string) (in
 		UpdateExpression: aws.String("SET #n = if_not_exists(#n, :n), CreationDate = if_not_exists(CreationDate, :c), " +
 			"SegmentType = :t, Shards = if_not_exists(Shards, :sh), Version = if_not_exists(Version, :zero), " +
 			"EndpointCount = if_not_exists(EndpointCount, :zero), ImportDefinition = if_not_exists(ImportDefinition, :def), " +
-			"Pending = if_not_exists(Pending, :empty)"),
+			"Pending = if_not_exists(Pending, :empty), Reserved = if_not_exists(Reserved, :empty), " +
+			"Versions = if_not_exists(Versions, :zero), Ended = if_not_exists(Ended, :zero), EndedMembers = if_not_exists(EndedMembers, :zero), " +
+			"Epoch = if_not_exists(Epoch, :zero)"),
 		ExpressionAttributeNames: map[string]string{"#n": "Name"},
 		ExpressionAttributeValues: map[string]types.AttributeValue{
 			":n": str(name), ":c": str(created), ":t": str("IMPORT"), ":sh": num(int64(s.shards)), ":zero": num(0),
@@ -158,7 +160,7 @@ func (s *Store) contributeOnce(ctx context.Context, segmentId string, im job.Con
 			return false, s.settleContribution(ctx, segmentId, im.JobId, p)
 		}
 		if at, _ := time.Parse(time.RFC3339Nano, p.Lease); s.clockNow().Sub(at) > contributionLease {
-			return false, s.removePending(ctx, segmentId, im.JobId, p.Token)
+			return false, s.removeLock(ctx, segmentId, im.JobId, p.Token)
 		}
 		return false, nil
 	}
@@ -229,6 +231,27 @@ func (s *Store) lockContribution(ctx context.Context, segmentId, jobId, token st
 	return true, nil
 }
 
+// removeLock removes the job's entry if it is still the lock of token, not
+// applied: its holder may have applied it since it was read, and an applied
+// entry must be recorded on the job before it goes (else the next finisher
+// would read no applied contribution and add it again).
+func (s *Store) removeLock(ctx context.Context, segmentId, jobId, token string) error {
+	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                aws.String(s.t.Segments),
+		Key:                      map[string]types.AttributeValue{"SegmentId": str(segmentId)},
+		UpdateExpression:         aws.String("REMOVE #p.#j"),
+		ConditionExpression:      aws.String("#p.#j.#t = :t AND #p.#j.#a = :false"),
+		ExpressionAttributeNames: map[string]string{"#p": "Pending", "#j": jobId, "#t": "Token", "#a": "Applied"},
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":t": str(token), ":false": &types.AttributeValueMemberBOOL{Value: false},
+		},
+	})
+	if err != nil && !isConditionFailed(err) {
+		return fmt.Errorf("unlock segment %s for job %s: %w", segmentId, jobId, err)
+	}
+	return nil
+}
+
 // removePending removes the job's entry if it still bears token.
 func (s *Store) removePending(ctx context.Context, segmentId, jobId, token string) error {
 	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
@@ -279,10 +302,6 @@ func (s *Store) applyContribution(ctx context.Context, segmentId string, im job.
 		":now": str(im.Now), ":p": pAV, ":tok": str(p.Token), ":false": &types.AttributeValueMemberBOOL{Value: false},
 	}
 	expr := "SET ImportDefinition.#sz = ImportDefinition.#sz + :d, EndpointCount = EndpointCount + :n, LastModifiedDate = :now, #p.#j = :p"
-	if prev.V == 0 {
-		expr += ", Version = Version + :one"
-		values[":one"] = num(1)
-	}
 	chans := map[string]int{}
 	for ch, n := range next.Channels {
 		chans[ch] += n

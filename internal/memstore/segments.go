@@ -31,6 +31,12 @@ type segmentItem struct {
 	Shards           int                      `json:"Shards"`
 	Pending          map[string]pending       `json:"Pending"`
 	LastJob          string                   `json:"LastJob,omitempty"`
+	// The version counters (internal/dynamo's versions.go).
+	Reserved     map[string]int `json:"Reserved"`
+	Versions     int            `json:"Versions"`
+	Ended        int            `json:"Ended"`
+	EndedMembers int            `json:"EndedMembers"`
+	Epoch        int            `json:"Epoch"`
 }
 
 // contribution and pending are internal/dynamo's (segments.go).
@@ -69,6 +75,9 @@ func (d *DB) EnsureSegment(ctx context.Context, id, name, created string) (int, 
 		if it.SegmentId == "" {
 			it = segmentItem{SegmentId: id, Name: name, CreationDate: created, Shards: d.shards,
 				ImportDefinition: segment.ImportDefinition{ChannelCounts: map[string]int{}}, Pending: map[string]pending{}}
+		}
+		if it.Reserved == nil {
+			it.Reserved = map[string]int{}
 		}
 		it.SegmentType = "IMPORT"
 		shards = it.Shards
@@ -136,7 +145,7 @@ func (d *DB) contributeOnce(ctx context.Context, segmentId string, c job.Contrib
 			return false, d.settleContribution(ctx, segmentId, c.JobId, p)
 		}
 		if d.env.now().Sub(p.Lease) > contributionLease {
-			return false, d.removePending(ctx, segmentId, c.JobId, p.Token)
+			return false, d.removeLock(ctx, segmentId, c.JobId, p.Token)
 		}
 		return false, nil
 	}
@@ -183,15 +192,12 @@ func (d *DB) contributeOnce(ctx context.Context, segmentId string, c job.Contrib
 		if _, err := d.get(Segments, segmentId, &it); err != nil {
 			return err
 		}
-		if cur, has := it.Pending[c.JobId]; !has || cur.Token != token {
+		if cur, has := it.Pending[c.JobId]; !has || cur.Token != token || cur.Applied {
 			return nil
 		}
 		it.ImportDefinition.Size += next.Size - applied.Size
 		it.EndpointCount += next.New - applied.New
 		it.LastModifiedDate = c.Now
-		if applied.V == 0 {
-			it.Version++
-		}
 		if it.ImportDefinition.ChannelCounts == nil {
 			it.ImportDefinition.ChannelCounts = map[string]int{}
 		}
@@ -225,6 +231,27 @@ func (d *DB) settleContribution(ctx context.Context, segmentId, jobId string, p 
 		return fmt.Errorf("record the contribution of job %s: %w", jobId, err)
 	}
 	return d.removePending(ctx, segmentId, jobId, p.Token)
+}
+
+// removeLock removes the job's entry if it is still the lock of token, not
+// applied: its holder may have applied it since it was read, and an applied
+// entry must be recorded on the job before it goes.
+func (d *DB) removeLock(ctx context.Context, segmentId, jobId, token string) error {
+	err := d.do(ctx, "UpdateItem", Segments, true, func() error {
+		var it segmentItem
+		if _, err := d.get(Segments, segmentId, &it); err != nil {
+			return err
+		}
+		if cur, has := it.Pending[jobId]; !has || cur.Token != token || cur.Applied {
+			return nil
+		}
+		delete(it.Pending, jobId)
+		return d.put(Segments, segmentId, it)
+	})
+	if err != nil {
+		return fmt.Errorf("unlock segment %s for job %s: %w", segmentId, jobId, err)
+	}
+	return nil
 }
 
 // removePending removes the job's entry if it still bears token.
@@ -270,12 +297,20 @@ type memberItem struct {
 	Shard      string `json:"Shard"`
 	EndpointId string `json:"EndpointId"`
 	AddedBy    string `json:"AddedBy"`
+	V          int    `json:"V,omitempty"`
+}
+
+// member is a Members item: the batch that made the endpoint a member first,
+// and that batch's segment version (0: none).
+type member struct {
+	by string
+	v  int
 }
 
 // AddMembers puts one member item per endpoint, conditionally: a member
 // keeps the batch that added it first, and the count returned is of the ids
 // whose member is this batch's (internal/dynamo's AddMembers).
-func (d *DB) AddMembers(ctx context.Context, segmentId string, shards int, batch string, ids []string) (int, error) {
+func (d *DB) AddMembers(ctx context.Context, segmentId string, shards, version int, batch string, ids []string) (int, error) {
 	if shards < 1 {
 		shards = d.shards
 	}
@@ -284,12 +319,12 @@ func (d *DB) AddMembers(ctx context.Context, segmentId string, shards int, batch
 		err := d.do(ctx, "PutItem", Members, true, func() error {
 			sh := shardKey(segmentId, id, shards)
 			if d.members[sh] == nil {
-				d.members[sh] = map[string]string{}
+				d.members[sh] = map[string]member{}
 			}
-			if by, ok := d.members[sh][id]; ok && by != batch {
+			if mb, ok := d.members[sh][id]; ok && mb.by != batch {
 				return nil
 			}
-			d.members[sh][id] = batch
+			d.members[sh][id] = member{by: batch, v: version}
 			added++
 			return nil
 		})
@@ -308,7 +343,7 @@ func (d *DB) CountAdded(ctx context.Context, segmentId string, shards int, batch
 	n := 0
 	err := d.do(ctx, "BatchGetItem", Members, false, func() error {
 		for _, id := range uniq(ids) {
-			if d.members[shardKey(segmentId, id, shards)][id] == batch {
+			if d.members[shardKey(segmentId, id, shards)][id].by == batch {
 				n++
 			}
 		}
@@ -334,13 +369,22 @@ func uniq(ids []string) []string {
 
 // MemberIds returns the ids of the segment's member items, sorted, for checks.
 func (d *DB) MemberIds(segmentId string) []string {
+	return d.VersionMemberIds(segmentId, -1)
+}
+
+// VersionMemberIds returns the ids of the members of a version of the
+// segment (those without a version or of a version up to it; every member
+// item for a negative version), sorted, for checks.
+func (d *DB) VersionMemberIds(segmentId string, version int) []string {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	var ids []string
 	for sh, m := range d.members {
 		if strings.HasPrefix(sh, segmentId+"#") {
-			for id := range m {
-				ids = append(ids, id)
+			for id, mb := range m {
+				if version < 0 || mb.v <= version {
+					ids = append(ids, id)
+				}
 			}
 		}
 	}

@@ -142,14 +142,23 @@ func (c *Client) GetSegment(ctx context.Context, id string) (*segment.Segment, e
 	return seg, err
 }
 
-// SegmentMembersPage returns one page of a segment's endpoints, with their users'
-// attributes. Pages go through the membership shards one after the other.
+// SegmentMembersPage returns one page of the endpoints of a segment's current
+// version, with their users' attributes. Pages go through the membership
+// shards one after the other.
 func (c *Client) SegmentMembersPage(ctx context.Context, segmentId string, opts PageOptions) (Page[*endpoint.Endpoint], error) {
-	seg, err := c.GetSegment(ctx, segmentId)
+	return c.VersionMembersPage(ctx, segmentId, 0, opts)
+}
+
+// VersionMembersPage returns one page of the endpoints of version n of a
+// segment (its current version for 0). A version's members are those that it
+// or an earlier version added: a version still running shows those written so
+// far.
+func (c *Client) VersionMembersPage(ctx context.Context, segmentId string, n int, opts PageOptions) (Page[*endpoint.Endpoint], error) {
+	seg, version, err := c.segmentAt(ctx, segmentId, n)
 	if err != nil {
 		return Page[*endpoint.Endpoint]{}, err
 	}
-	ids, next, err := c.store.MembersPage(ctx, seg.Id, max(seg.Shards, 1), opts.size(), opts.Token)
+	ids, next, err := c.store.MembersPage(ctx, seg.Id, max(seg.Shards, 1), version, opts.size(), opts.Token)
 	if err != nil {
 		return Page[*endpoint.Endpoint]{}, fmt.Errorf("list members of segment %s: %w", seg.Id, err)
 	}
@@ -181,4 +190,44 @@ func (c *Client) ListImportJobs(ctx context.Context, segment string, opts PageOp
 		return Page[*job.Job]{}, fmt.Errorf("list import jobs: %w", err)
 	}
 	return Page[*job.Job]{Items: jobs, NextToken: next}, nil
+}
+
+// segmentAt finds a segment and the version n names: its current one for 0,
+// else n if the segment has it.
+func (c *Client) segmentAt(ctx context.Context, segmentId string, n int) (*segment.Segment, int, error) {
+	seg, err := c.GetSegment(ctx, segmentId)
+	if err != nil {
+		return nil, 0, err
+	}
+	if n == 0 {
+		return seg, seg.Version, nil
+	}
+	if _, err := c.store.SegmentVersion(ctx, seg, n); err != nil {
+		return nil, 0, err
+	}
+	return seg, n, nil
+}
+
+// GetSegmentVersion returns version n of a segment (by id or name): its job,
+// dates, status, its own import definition and, once it and every version
+// before it have ended, its number of members.
+func (c *Client) GetSegmentVersion(ctx context.Context, segmentId string, n int) (*segment.Version, error) {
+	seg, err := c.GetSegment(ctx, segmentId)
+	if err != nil {
+		return nil, err
+	}
+	return c.store.SegmentVersion(ctx, seg, n)
+}
+
+// ListSegmentVersions returns one page of a segment's versions, oldest first.
+func (c *Client) ListSegmentVersions(ctx context.Context, segmentId string, opts PageOptions) (Page[*segment.Version], error) {
+	seg, err := c.GetSegment(ctx, segmentId)
+	if err != nil {
+		return Page[*segment.Version]{}, err
+	}
+	vs, next, err := c.store.VersionsPage(ctx, seg, opts.size(), opts.Token)
+	if err != nil {
+		return Page[*segment.Version]{}, fmt.Errorf("list the versions of segment %s: %w", seg.Id, err)
+	}
+	return Page[*segment.Version]{Items: vs, NextToken: next}, nil
 }
