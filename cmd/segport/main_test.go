@@ -134,6 +134,22 @@ func TestImportAndQueryLocally(t *testing.T) {
 	if code != 0 || strings.Count(out, "\n") != 2 {
 		t.Fatalf("jobs list: code %d\n%s", code, out)
 	}
+	// The job that failed before it started made no version.
+	out, _, code = runCLI(t, "segments", "versions", "--data", data, "cli seg")
+	if code != 0 || strings.Count(out, "\n") != 1 || !strings.Contains(out, "version 1 (current): COMPLETED, job "+j.Id) || !strings.Contains(out, "5 endpoints") {
+		t.Fatalf("segments versions: code %d\n%s", code, out)
+	}
+	out, _, code = runCLI(t, "segments", "get", "--json", "--data", data, "cli seg", "--version", "1")
+	if code != 0 || !strings.Contains(out, `"Version":1,"JobId":"`+j.Id+`"`) || !strings.Contains(out, `"EndpointCount":5`) || !strings.Contains(out, `"Current":true`) {
+		t.Fatalf("segments get --version 1: code %d\n%s", code, out)
+	}
+	out, _, code = runCLI(t, "segments", "members", "--data", data, "--version", "1", "cli seg")
+	if code != 0 || strings.Count(out, "\n") != 5 {
+		t.Fatalf("members --version 1: code %d\n%s", code, out)
+	}
+	if _, errOut, code := runCLI(t, "segments", "members", "--data", data, "--version", "9", "cli seg"); code != 2 || !strings.Contains(errOut, "version 9") {
+		t.Fatalf("members --version 9: code %d\n%s", code, errOut)
+	}
 }
 
 func TestPlan(t *testing.T) {
