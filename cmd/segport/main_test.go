@@ -254,6 +254,25 @@ func TestUserIdSegment(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "5 endpoints (3 users); imported 3 definitions [UNSPECIFIED=3]") {
 		t.Fatalf("get: %d\n%s", code, out)
 	}
+	// A second version names a user of the first and a new one without
+	// endpoints: version 1 keeps its users.
+	more := filepath.Join(t.TempDir(), "more.csv")
+	os.WriteFile(more, []byte("User.UserId\nexample-user-id-1 example-user-id-9\n"), 0o644)
+	if out, errOut, code := runCLI(t, "import", "--data", data, "--segment", "guide users", more); code != 0 {
+		t.Fatalf("import more user ids: %d\n%s\n%s", code, out, errOut)
+	}
+	out, _, code = runCLI(t, "segments", "users", "--data", data, "--version", "1", "guide users")
+	if code != 0 || out != "example-user-id-1\nexample-user-id-2\nexample-user-id-3\n" {
+		t.Fatalf("users --version 1: %d\n%s", code, out)
+	}
+	out, _, code = runCLI(t, "segments", "users", "--data", data, "guide users")
+	if code != 0 || out != "example-user-id-1\nexample-user-id-2\nexample-user-id-3\nexample-user-id-9\n" {
+		t.Fatalf("users of version 2: %d\n%s", code, out)
+	}
+	out, _, code = runCLI(t, "segments", "get", "--data", data, "--version", "1", "guide users")
+	if code != 0 || !strings.Contains(out, "5 endpoints (3 users)") {
+		t.Fatalf("get --version 1: %d\n%s", code, out)
+	}
 }
 
 // TestImportFolderWithFormat: --format skips a folder's files of the other
