@@ -346,7 +346,15 @@ func (s *Store) advance(ctx context.Context, segmentId string) error {
 			},
 		}
 		_, err = s.db.UpdateItem(ctx, in)
-		if err != nil && !isConditionFailed(err) {
+		if isConditionFailed(err) {
+			// Another moved it on, or moved Epoch: read again, after a pause
+			// that spreads racing advancers.
+			if err := backoff(ctx, min(attempt, 4)); err != nil {
+				return err
+			}
+			continue
+		}
+		if err != nil {
 			return fmt.Errorf("move segment %s on to version %d: %w", segmentId, n, err)
 		}
 	}
