@@ -274,6 +274,9 @@ func (s *Store) ReachedPage(ctx context.Context, seg *segment.Segment, version, 
 			if after == "" {
 				break
 			}
+			// Go on after the last user read, not the last kept: a version's
+			// filter may have kept none of a page.
+			user = after
 		}
 	}
 	return ids, "", nil
