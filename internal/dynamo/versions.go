@@ -265,6 +265,9 @@ func channelsOrEmpty(m map[string]int) map[string]int {
 // (the job failed before it started), and moves the segment on.
 func (s *Store) AbandonVersion(ctx context.Context, segmentId, jobId, now string) error {
 	reserved, err := s.reservations(ctx, segmentId)
+	if errors.Is(err, ErrNotFound) {
+		return nil // a job that failed before it started may leave no segment
+	}
 	if err != nil {
 		return err
 	}

@@ -104,6 +104,13 @@ func RunVersionBook(t *testing.T, b VersionBook, read ReadVersions) {
 	}
 	end(4, 5, job.Completed, 1)
 	check(5, "1:COMPLETED:3 2:FAILED:4 3:COMPLETED:6 4:FAILED:6 5:COMPLETED:7 ")
+	if err := b.AbandonVersion(ctx, segId+"-none", jobs[3].Id, "2026-01-02T05:00:00.000Z"); err != nil {
+		t.Fatalf("AbandonVersion in a segment that does not exist (a job that failed before it started makes none): %v", err)
+	}
+	if err := b.AbandonVersion(ctx, segId, jobs[3].Id, "2026-01-02T05:00:00.000Z"); err != nil { // again: nothing to do
+		t.Fatal(err)
+	}
+	check(5, "1:COMPLETED:3 2:FAILED:4 3:COMPLETED:6 4:FAILED:6 5:COMPLETED:7 ")
 	if n, err := b.ReserveVersion(ctx, segId, jobs[0].Id, "2026-01-02T05:00:00.000Z"); err != nil || n != 6 {
 		t.Fatalf("a job whose version ended reserves %d, %v; want a new number, 6", n, err)
 	}
