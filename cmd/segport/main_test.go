@@ -134,6 +134,22 @@ func TestImportAndQueryLocally(t *testing.T) {
 	if code != 0 || strings.Count(out, "\n") != 2 {
 		t.Fatalf("jobs list: code %d\n%s", code, out)
 	}
+	// The job that failed before it started made no version.
+	out, _, code = runCLI(t, "segments", "versions", "--data", data, "cli seg")
+	if code != 0 || strings.Count(out, "\n") != 1 || !strings.Contains(out, "version 1 (current): COMPLETED, job "+j.Id) || !strings.Contains(out, "5 endpoints") {
+		t.Fatalf("segments versions: code %d\n%s", code, out)
+	}
+	out, _, code = runCLI(t, "segments", "get", "--json", "--data", data, "cli seg", "--version", "1")
+	if code != 0 || !strings.Contains(out, `"Version":1,"JobId":"`+j.Id+`"`) || !strings.Contains(out, `"EndpointCount":5`) || !strings.Contains(out, `"Current":true`) {
+		t.Fatalf("segments get --version 1: code %d\n%s", code, out)
+	}
+	out, _, code = runCLI(t, "segments", "members", "--data", data, "--version", "1", "cli seg")
+	if code != 0 || strings.Count(out, "\n") != 5 {
+		t.Fatalf("members --version 1: code %d\n%s", code, out)
+	}
+	if _, errOut, code := runCLI(t, "segments", "members", "--data", data, "--version", "9", "cli seg"); code != 2 || !strings.Contains(errOut, "version 9") {
+		t.Fatalf("members --version 9: code %d\n%s", code, errOut)
+	}
 }
 
 func TestPlan(t *testing.T) {
@@ -237,6 +253,25 @@ func TestUserIdSegment(t *testing.T) {
 	out, _, code = runCLI(t, "segments", "get", "--data", data, "guide users")
 	if code != 0 || !strings.Contains(out, "5 endpoints (3 users); imported 3 definitions [UNSPECIFIED=3]") {
 		t.Fatalf("get: %d\n%s", code, out)
+	}
+	// A second version names a user of the first and a new one without
+	// endpoints: version 1 keeps its users.
+	more := filepath.Join(t.TempDir(), "more.csv")
+	os.WriteFile(more, []byte("User.UserId\nexample-user-id-1 example-user-id-9\n"), 0o644)
+	if out, errOut, code := runCLI(t, "import", "--data", data, "--segment", "guide users", more); code != 0 {
+		t.Fatalf("import more user ids: %d\n%s\n%s", code, out, errOut)
+	}
+	out, _, code = runCLI(t, "segments", "users", "--data", data, "--version", "1", "guide users")
+	if code != 0 || out != "example-user-id-1\nexample-user-id-2\nexample-user-id-3\n" {
+		t.Fatalf("users --version 1: %d\n%s", code, out)
+	}
+	out, _, code = runCLI(t, "segments", "users", "--data", data, "guide users")
+	if code != 0 || out != "example-user-id-1\nexample-user-id-2\nexample-user-id-3\nexample-user-id-9\n" {
+		t.Fatalf("users of version 2: %d\n%s", code, out)
+	}
+	out, _, code = runCLI(t, "segments", "get", "--data", data, "--version", "1", "guide users")
+	if code != 0 || !strings.Contains(out, "5 endpoints (3 users)") {
+		t.Fatalf("get --version 1: %d\n%s", code, out)
 	}
 }
 

@@ -19,20 +19,27 @@ import (
 
 func queryCmd(ctx context.Context, noun string, args []string, stdout io.Writer) error {
 	fset := flag.NewFlagSet(noun, flag.ContinueOnError)
+	version := 0
+	if noun == "segments" {
+		fset.IntVar(&version, "version", 0, "segments get and members: version `N` of the segment (default: its current version)")
+	}
 	sf := addStackFlags(fset)
 	pos, err := parseFlags(fset, args)
 	if err != nil {
 		return err
 	}
 	if len(pos) == 0 {
-		return usageErr("%s: say list, get, members or users", noun)
+		return usageErr("%s: say list, get, members, users or versions", noun)
+	}
+	if version < 0 || (version > 0 && pos[0] != "get" && pos[0] != "members" && pos[0] != "users") {
+		return usageErr("--version N: a version from 1, for segments get, members or users")
 	}
 	verb, rest := pos[0], pos[1:]
 	want := 1
 	if verb == "list" {
 		want = 0
 	}
-	if len(rest) != want || (noun == "endpoints" && verb != "get") || (noun == "jobs" && (verb == "members" || verb == "users")) {
+	if len(rest) != want || (noun == "endpoints" && verb != "get") || (noun == "jobs" && (verb == "members" || verb == "users" || verb == "versions")) {
 		return usageErr("usage: segport %s %s", noun, map[int]string{0: verb, 1: verb + " NAME|ID"}[want])
 	}
 	if noun == "segments" && verb != "list" {
@@ -82,19 +89,47 @@ func queryCmd(ctx context.Context, noun string, args []string, stdout io.Writer)
 		}, func(s *segment.Segment) { printSegment(stdout, s, false) })
 	case "segments get":
 		s, err := st.SegmentByName(ctx, rest[0])
+		if err != nil {
+			return err
+		}
+		if version == 0 {
+			if err := st.Resolve(ctx, s); err != nil {
+				return err
+			}
+			printSegment(stdout, s, sf.json)
+			return nil
+		}
+		v, err := st.SegmentVersion(ctx, s, version)
 		if err == nil {
-			err = st.Resolve(ctx, s)
+			err = st.ResolveVersion(ctx, s, v)
 		}
 		if err != nil {
 			return err
 		}
-		printSegment(stdout, s, sf.json)
+		printVersion(stdout, v, sf.json)
+	case "segments versions":
+		s, err := st.SegmentByName(ctx, rest[0])
+		if err != nil {
+			return err
+		}
+		vs, err := st.Versions(ctx, s)
+		if err != nil {
+			return err
+		}
+		for _, v := range vs {
+			printVersion(stdout, v, sf.json)
+		}
 	case "segments users":
 		s, err := st.SegmentByName(ctx, rest[0])
 		if err != nil {
 			return err
 		}
-		users, err := st.UserMembers(ctx, s)
+		if version == 0 {
+			version = s.Version
+		} else if _, err := st.SegmentVersion(ctx, s, version); err != nil {
+			return err
+		}
+		users, err := st.VersionUserMembers(ctx, s, version)
 		if err != nil {
 			return err
 		}
@@ -110,7 +145,12 @@ func queryCmd(ctx context.Context, noun string, args []string, stdout io.Writer)
 		if err != nil {
 			return err
 		}
-		return printMembers(ctx, t, s, stdout)
+		if version == 0 {
+			version = s.Version
+		} else if _, err := st.SegmentVersion(ctx, s, version); err != nil {
+			return err
+		}
+		return printMembers(ctx, t, s, version, stdout)
 	case "endpoints get":
 		e, err := st.Endpoint(ctx, rest[0])
 		if err != nil {
@@ -127,10 +167,10 @@ func queryCmd(ctx context.Context, noun string, args []string, stdout io.Writer)
 	return nil
 }
 
-// printMembers prints the segment's endpoints as canonical JSON lines, by Id: its
-// members, and the endpoints of its users.
-func printMembers(ctx context.Context, t *target, s *segment.Segment, stdout io.Writer) error {
-	ids, err := t.app.Store.Reached(ctx, s)
+// printMembers prints the endpoints of a version of the segment as canonical
+// JSON lines, by Id: its members, and the endpoints of its users.
+func printMembers(ctx context.Context, t *target, s *segment.Segment, version int, stdout io.Writer) error {
+	ids, err := t.app.Store.Reached(ctx, s, version)
 	if err != nil {
 		return err
 	}
@@ -258,4 +298,31 @@ func printSegment(w io.Writer, s *segment.Segment, asJSON bool) {
 	fmt.Fprintf(w, "Segment %s (%s), version %d: %d endpoints%s; imported %d definitions [%s], latest %s from %s\n",
 		s.Name, s.Id, s.Version, s.EndpointCount, users, s.ImportDefinition.Size, strings.Join(chans, " "),
 		s.ImportDefinition.Format, s.ImportDefinition.S3Url)
+}
+
+func printVersion(w io.Writer, v *segment.Version, asJSON bool) {
+	v.CreationDate, v.CompletionDate = isoDate(v.CreationDate), isoDate(v.CompletionDate)
+	if asJSON {
+		printJSON(w, v)
+		return
+	}
+	count := "members not counted yet"
+	if v.EndpointCount != nil {
+		count = fmt.Sprintf("%d endpoints", *v.EndpointCount)
+	}
+	if v.UserCount > 0 {
+		count += fmt.Sprintf(" (%d users)", v.UserCount)
+	}
+	current := ""
+	if v.Current {
+		current = " (current)"
+	}
+	chans := make([]string, 0, len(v.ImportDefinition.ChannelCounts))
+	for ch, n := range v.ImportDefinition.ChannelCounts {
+		chans = append(chans, fmt.Sprintf("%s=%d", ch, n))
+	}
+	sort.Strings(chans)
+	fmt.Fprintf(w, "Segment %s version %d%s: %s, job %s created %s; %s; imported %d definitions [%s] %s from %s\n",
+		v.Name, v.Version, current, v.JobStatus, v.JobId, v.CreationDate, count, v.ImportDefinition.Size,
+		strings.Join(chans, " "), v.ImportDefinition.Format, v.ImportDefinition.S3Url)
 }

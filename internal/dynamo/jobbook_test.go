@@ -8,6 +8,7 @@ import (
 	"github.com/segport/segport/internal/importer"
 	"github.com/segport/segport/internal/localrun"
 	"github.com/segport/segport/internal/memstore/booktest"
+	"github.com/segport/segport/pkg/segment"
 )
 
 // TestJobBookDynamo holds the DynamoDB adapter to the JobBook contract with the
@@ -20,4 +21,23 @@ func TestJobBookDynamo(t *testing.T) {
 	}
 	defer rt.Close()
 	booktest.RunJobBook(t, func() importer.JobBook { return rt.App.Store })
+}
+
+// TestVersionBookDynamo holds the adapter's segment versions to the suite the
+// in-memory book passes.
+func TestVersionBookDynamo(t *testing.T) {
+	rt, err := localrun.Open(context.Background(), localrun.Options{DataDir: t.TempDir(), VisibilityTimeout: 2 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rt.Close()
+	st := rt.App.Store
+	booktest.RunVersionBook(t, st, func(ctx context.Context, segId string) (int, []*segment.Version, error) {
+		seg, err := st.Segment(ctx, segId)
+		if err != nil {
+			return 0, nil, err
+		}
+		vs, err := st.Versions(ctx, seg)
+		return seg.Version, vs, err
+	})
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"sort"
+	"strconv"
 	"sync"
 	"sync/atomic"
 
@@ -19,6 +20,8 @@ import (
 //
 //	Shard      S  "<SegmentId>#<nn>", nn = FNV-1a(EndpointId) mod shards, two digits or more
 //	EndpointId S  sort key
+//	AddedBy    S  the write batch that made it a member first
+//	V          N  that batch's segment version: the member is in versions V and later
 
 // ShardKey returns the Members partition key of endpointId in segmentId.
 func ShardKey(segmentId, endpointId string, shards int) string {
@@ -37,18 +40,23 @@ func shardIndex(id string, shards int) int {
 // member item keeps the batch that inserted it (AddedBy), so a batch delivered
 // again counts the same members again, and no other batch counts them: the
 // count is the same on every delivery, and summed over batches it is the
-// segment's number of members.
-func (s *Store) AddMembers(ctx context.Context, segmentId string, shards int, batch string, ids []string) (int, error) {
+// segment's number of members. A member keeps the version of that batch (V,
+// when version > 0): it belongs to that version and every later one.
+func (s *Store) AddMembers(ctx context.Context, segmentId string, shards, version int, batch string, ids []string) (int, error) {
 	if shards < 1 {
 		shards = s.shards
 	}
 	var added atomic.Int64
 	err := eachPut(dedupe(ids), func(id string) error {
+		item := map[string]types.AttributeValue{
+			"Shard": str(ShardKey(segmentId, id, shards)), "EndpointId": str(id), "AddedBy": str(batch),
+		}
+		if version > 0 {
+			item["V"] = num(int64(version))
+		}
 		_, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{
-			TableName: aws.String(s.t.Members),
-			Item: map[string]types.AttributeValue{
-				"Shard": str(ShardKey(segmentId, id, shards)), "EndpointId": str(id), "AddedBy": str(batch),
-			},
+			TableName:                 aws.String(s.t.Members),
+			Item:                      item,
 			ConditionExpression:       aws.String("attribute_not_exists(EndpointId) OR AddedBy = :b"),
 			ExpressionAttributeValues: map[string]types.AttributeValue{":b": str(batch)},
 		})
@@ -117,21 +125,61 @@ func (s *Store) CountAdded(ctx context.Context, segmentId string, shards int, ba
 // memberPuts bounds the conditional puts AddMembers keeps in flight.
 const memberPuts = 8
 
-// Members returns the ids of the segment's endpoints, sorted.
+// Members returns the ids of every member item of the segment, sorted:
+// the members of its versions so far and of those being imported.
 func (s *Store) Members(ctx context.Context, segmentId string, shards int) ([]string, error) {
+	return s.VersionMembers(ctx, segmentId, shards, AllVersions)
+}
+
+// AllVersions, as a version, reads every member item: those of every version
+// so far and of the imports running.
+const AllVersions = -1
+
+// versionFilter restricts a Query of member items to the members of version
+// (every item for AllVersions): those a version up to it added first, and
+// those recorded before versions were.
+func versionFilter(in *dynamodb.QueryInput, version int) *dynamodb.QueryInput {
+	if version < 0 {
+		return in
+	}
+	in.FilterExpression = aws.String("attribute_not_exists(V) OR V <= :v")
+	if in.ExpressionAttributeValues == nil {
+		in.ExpressionAttributeValues = map[string]types.AttributeValue{}
+	}
+	in.ExpressionAttributeValues[":v"] = num(int64(version))
+	return in
+}
+
+// inVersion reports whether a member item belongs to version (to every
+// version for AllVersions), as versionFilter filters a Query.
+func inVersion(item map[string]types.AttributeValue, version int) bool {
+	if version < 0 {
+		return true
+	}
+	v, ok := item["V"].(*types.AttributeValueMemberN)
+	if !ok {
+		return true
+	}
+	n, err := strconv.Atoi(v.Value)
+	return err == nil && n <= version
+}
+
+// VersionMembers returns the ids of the members of a version of the segment
+// (of every member item for AllVersions), sorted.
+func (s *Store) VersionMembers(ctx context.Context, segmentId string, shards, version int) ([]string, error) {
 	var (
 		mu  sync.Mutex
 		ids []string
 	)
 	err := s.eachShard(ctx, segmentId, shards, func(shard string) error {
-		items, err := s.query(ctx, &dynamodb.QueryInput{
+		items, err := s.query(ctx, versionFilter(&dynamodb.QueryInput{
 			TableName:                 aws.String(s.t.Members),
 			KeyConditionExpression:    aws.String("#sh = :s"),
 			ExpressionAttributeNames:  map[string]string{"#sh": "Shard"},
 			ExpressionAttributeValues: map[string]types.AttributeValue{":s": str(shard)},
 			ProjectionExpression:      aws.String("EndpointId"),
 			ConsistentRead:            aws.Bool(true),
-		})
+		}, version))
 		if err != nil {
 			return err
 		}

@@ -131,12 +131,12 @@ func shardName(segmentId string, i int) string { return fmt.Sprintf("%s#%02d", s
 // ShardMembers returns up to limit member ids of shard i of a segment, in
 // EndpointId order after the id after ("" from the start), and the id to continue
 // after ("" when the shard has no more).
-func (s *Store) ShardMembers(ctx context.Context, segmentId string, i int, after string, limit int) ([]string, string, error) {
+func (s *Store) ShardMembers(ctx context.Context, segmentId string, version, i int, after string, limit int) ([]string, string, error) {
 	var start map[string]types.AttributeValue
 	if after != "" {
 		start = map[string]types.AttributeValue{"Shard": str(shardName(segmentId, i)), "EndpointId": str(after)}
 	}
-	ids, last, err := s.shardPage(ctx, shardName(segmentId, i), start, limit)
+	ids, last, err := s.shardPage(ctx, shardName(segmentId, i), version, start, limit)
 	if err != nil || last == nil {
 		return ids, "", err
 	}
@@ -147,8 +147,8 @@ func (s *Store) ShardMembers(ctx context.Context, segmentId string, i int, after
 	return ids, v.Value, nil
 }
 
-func (s *Store) shardPage(ctx context.Context, shard string, start map[string]types.AttributeValue, limit int) ([]string, map[string]types.AttributeValue, error) {
-	out, err := s.db.Query(ctx, &dynamodb.QueryInput{
+func (s *Store) shardPage(ctx context.Context, shard string, version int, start map[string]types.AttributeValue, limit int) ([]string, map[string]types.AttributeValue, error) {
+	out, err := s.db.Query(ctx, versionFilter(&dynamodb.QueryInput{
 		TableName:                 aws.String(s.t.Members),
 		KeyConditionExpression:    aws.String("#sh = :s"),
 		ExpressionAttributeNames:  map[string]string{"#sh": "Shard"},
@@ -156,7 +156,7 @@ func (s *Store) shardPage(ctx context.Context, shard string, start map[string]ty
 		ExclusiveStartKey:         start,
 		Limit:                     aws.Int32(int32(limit)),
 		ConsistentRead:            aws.Bool(true),
-	})
+	}, version))
 	if err != nil {
 		return nil, nil, fmt.Errorf("query shard %s: %w", shard, err)
 	}
@@ -174,11 +174,12 @@ func stringsOf(items []map[string]types.AttributeValue, name string) []string {
 	return out
 }
 
-// MembersPage returns up to limit member ids of a segment spread over shards
+// MembersPage returns up to limit member ids of a version of a segment (every
+// member item for AllVersions) spread over shards
 // partitions, shard after shard and in EndpointId order within a shard, and the
 // token of the next page ("" after the last). Members added while a listing pages
 // appear in it or not; none appears twice.
-func (s *Store) MembersPage(ctx context.Context, segmentId string, shards, limit int, token string) ([]string, string, error) {
+func (s *Store) MembersPage(ctx context.Context, segmentId string, shards, version, limit int, token string) ([]string, string, error) {
 	tok, err := decodeToken(token, "Shard", "EndpointId")
 	if err != nil {
 		return nil, "", err
@@ -197,7 +198,7 @@ func (s *Store) MembersPage(ctx context.Context, segmentId string, shards, limit
 			start = keyOf(tok)
 		}
 		for {
-			page, last, err := s.shardPage(ctx, shardName(segmentId, i), start, limit-len(ids))
+			page, last, err := s.shardPage(ctx, shardName(segmentId, i), version, start, limit-len(ids))
 			if err != nil {
 				return nil, "", err
 			}

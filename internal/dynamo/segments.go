@@ -48,7 +48,9 @@ func (s *Store) EnsureSegment(ctx context.Context, id, name, created string) (in
 		UpdateExpression: aws.String("SET #n = if_not_exists(#n, :n), CreationDate = if_not_exists(CreationDate, :c), " +
 			"SegmentType = :t, Shards = if_not_exists(Shards, :sh), Version = if_not_exists(Version, :zero), " +
 			"EndpointCount = if_not_exists(EndpointCount, :zero), ImportDefinition = if_not_exists(ImportDefinition, :def), " +
-			"Pending = if_not_exists(Pending, :empty)"),
+			"Pending = if_not_exists(Pending, :empty), Reserved = if_not_exists(Reserved, :empty), " +
+			"Versions = if_not_exists(Versions, :zero), Ended = if_not_exists(Ended, :zero), EndedMembers = if_not_exists(EndedMembers, :zero), " +
+			"Epoch = if_not_exists(Epoch, :zero)"),
 		ExpressionAttributeNames: map[string]string{"#n": "Name"},
 		ExpressionAttributeValues: map[string]types.AttributeValue{
 			":n": str(name), ":c": str(created), ":t": str("IMPORT"), ":sh": num(int64(s.shards)), ":zero": num(0),
@@ -307,10 +309,6 @@ func (s *Store) applyContribution(ctx context.Context, segmentId string, im job.
 		":now": str(im.Now), ":p": pAV, ":tok": str(p.Token), ":false": &types.AttributeValueMemberBOOL{Value: false},
 	}
 	expr := "SET ImportDefinition.#sz = ImportDefinition.#sz + :d, EndpointCount = EndpointCount + :n, LastModifiedDate = :now, #p.#j = :p"
-	if prev.V == 0 {
-		expr += ", Version = Version + :one"
-		values[":one"] = num(1)
-	}
 	chans := map[string]int{}
 	for ch, n := range next.Channels {
 		chans[ch] += n

@@ -22,6 +22,8 @@ import (
 //	Shard      S  "<SegmentId>#user#<nn>", nn = FNV-1a(UserId) mod shards
 //	EndpointId S  sort key: in a user partition, the UserId
 //	UserId     S  the same, by its name
+//	V          N  the lowest segment version that added the user: it is a
+//	              member of versions V and later (absent: of every version)
 //
 // and its Segments item has HasUsers = true. The endpoints a user reaches are
 // not stored with the segment: they are read through the Endpoints table's
@@ -34,9 +36,11 @@ func UserShardKey(segmentId, userId string, shards int) string {
 
 func userShardName(segmentId string, i int) string { return fmt.Sprintf("%s#user#%02d", segmentId, i) }
 
-// AddUserMembers records the users as members of the segment and marks the
-// segment as having users. Repeating it changes nothing.
-func (s *Store) AddUserMembers(ctx context.Context, segmentId string, shards int, userIds []string) error {
+// AddUserMembers records the users as members of version (0: of every
+// version) of the segment and marks the segment as having users. A user member
+// keeps the lowest version that added it, whatever the order of the calls, so
+// repeating a call changes nothing.
+func (s *Store) AddUserMembers(ctx context.Context, segmentId string, shards, version int, userIds []string) error {
 	if len(userIds) == 0 {
 		return nil
 	}
@@ -54,12 +58,21 @@ func (s *Store) AddUserMembers(ctx context.Context, segmentId string, shards int
 		return fmt.Errorf("mark segment %s as having users: %w", segmentId, err)
 	}
 	err = eachPut(dedupe(userIds), func(id string) error {
-		_, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{
+		in := &dynamodb.PutItemInput{
 			TableName: aws.String(s.t.Members),
 			Item: map[string]types.AttributeValue{
 				"Shard": str(UserShardKey(segmentId, id, shards)), "EndpointId": str(id), "UserId": str(id),
 			},
-		})
+		}
+		if version > 0 {
+			in.Item["V"] = num(int64(version))
+			in.ConditionExpression = aws.String("attribute_not_exists(EndpointId) OR V > :v")
+			in.ExpressionAttributeValues = map[string]types.AttributeValue{":v": num(int64(version))}
+		}
+		_, err := s.db.PutItem(ctx, in)
+		if isConditionFailed(err) { // a member of this version or an earlier one already
+			err = nil
+		}
 		return err
 	})
 	if err != nil {
@@ -68,16 +81,17 @@ func (s *Store) AddUserMembers(ctx context.Context, segmentId string, shards int
 	return nil
 }
 
-// UserShardMembers returns up to limit user ids of user shard i of a segment, in
-// order after the id after ("" from the start), and the id to continue after
-// ("" when the shard has no more).
-func (s *Store) UserShardMembers(ctx context.Context, segmentId string, i int, after string, limit int) ([]string, string, error) {
+// UserShardMembers returns up to limit user ids of a version of a segment
+// (every user member for AllVersions) in its user shard i, in order after the
+// id after ("" from the start), and the id to continue after ("" when the
+// shard has no more).
+func (s *Store) UserShardMembers(ctx context.Context, segmentId string, version, i int, after string, limit int) ([]string, string, error) {
 	shard := userShardName(segmentId, i)
 	var start map[string]types.AttributeValue
 	if after != "" {
 		start = map[string]types.AttributeValue{"Shard": str(shard), "EndpointId": str(after)}
 	}
-	ids, last, err := s.shardPage(ctx, shard, start, limit)
+	ids, last, err := s.shardPage(ctx, shard, version, start, limit)
 	if err != nil || last == nil {
 		return ids, "", err
 	}
@@ -88,8 +102,15 @@ func (s *Store) UserShardMembers(ctx context.Context, segmentId string, i int, a
 	return ids, v.Value, nil
 }
 
-// UserMembers returns the ids of the segment's users, sorted.
+// UserMembers returns the ids of every user member of the segment (of all its
+// versions and of the imports running), sorted.
 func (s *Store) UserMembers(ctx context.Context, seg *segment.Segment) ([]string, error) {
+	return s.VersionUserMembers(ctx, seg, AllVersions)
+}
+
+// VersionUserMembers returns the ids of the users of a version of the segment
+// (every user member for AllVersions), sorted.
+func (s *Store) VersionUserMembers(ctx context.Context, seg *segment.Segment, version int) ([]string, error) {
 	if !seg.HasUsers {
 		return nil, nil
 	}
@@ -97,7 +118,7 @@ func (s *Store) UserMembers(ctx context.Context, seg *segment.Segment) ([]string
 	for i := range max(seg.Shards, 1) {
 		after := ""
 		for {
-			ids, next, err := s.UserShardMembers(ctx, seg.Id, i, after, 1000)
+			ids, next, err := s.UserShardMembers(ctx, seg.Id, version, i, after, 1000)
 			if err != nil {
 				return nil, err
 			}
@@ -112,9 +133,10 @@ func (s *Store) UserMembers(ctx context.Context, seg *segment.Segment) ([]string
 	return all, nil
 }
 
-// UserMembersPage returns up to limit user ids of a segment, shard after shard,
-// and the token of the next page ("" after the last).
-func (s *Store) UserMembersPage(ctx context.Context, seg *segment.Segment, limit int, token string) ([]string, string, error) {
+// UserMembersPage returns up to limit user ids of a version of a segment
+// (every user member for AllVersions), shard after shard, and the token of the
+// next page ("" after the last).
+func (s *Store) UserMembersPage(ctx context.Context, seg *segment.Segment, version, limit int, token string) ([]string, string, error) {
 	tok, err := decodeToken(token, "Shard", "EndpointId")
 	if err != nil {
 		return nil, "", err
@@ -129,7 +151,7 @@ func (s *Store) UserMembersPage(ctx context.Context, seg *segment.Segment, limit
 	var ids []string
 	for i := first; i < shards && seg.HasUsers; i++ {
 		for {
-			page, next, err := s.UserShardMembers(ctx, seg.Id, i, after, limit-len(ids))
+			page, next, err := s.UserShardMembers(ctx, seg.Id, version, i, after, limit-len(ids))
 			if err != nil {
 				return nil, "", err
 			}
@@ -155,8 +177,9 @@ func userShardIndex(segmentId, shard string, shards int) (int, error) {
 	return i, nil
 }
 
-// notMembers returns those of ids that are not endpoint members of the segment.
-func (s *Store) notMembers(ctx context.Context, seg *segment.Segment, ids []string) ([]string, error) {
+// notMembers returns those of ids that are not endpoint members of a version
+// of the segment (of any version for AllVersions).
+func (s *Store) notMembers(ctx context.Context, seg *segment.Segment, version int, ids []string) ([]string, error) {
 	if len(ids) == 0 {
 		return nil, nil
 	}
@@ -169,8 +192,13 @@ func (s *Store) notMembers(ctx context.Context, seg *segment.Segment, ids []stri
 		return nil, fmt.Errorf("read members of segment %s: %w", seg.Id, err)
 	}
 	member := make(map[string]bool, len(items))
-	for _, id := range stringsOf(items, "EndpointId") {
-		member[id] = true
+	for _, it := range items {
+		if !inVersion(it, version) {
+			continue
+		}
+		if id, ok := it["EndpointId"].(*types.AttributeValueMemberS); ok {
+			member[id.Value] = true
+		}
 	}
 	out := make([]string, 0, len(ids))
 	for _, id := range ids {
@@ -190,10 +218,11 @@ type reachedToken struct {
 	Index  string `json:"Index,omitempty"`
 }
 
-// ReachedPage returns up to limit ids of the endpoints the segment reaches
-// through its users and does not hold itself, user after user, and the token
-// of the next page ("" after the last). A page may hold fewer than limit.
-func (s *Store) ReachedPage(ctx context.Context, seg *segment.Segment, limit int, token string) ([]string, string, error) {
+// ReachedPage returns up to limit ids of the endpoints a version of the
+// segment (every member for AllVersions) reaches through its users and does
+// not hold itself, user after user, and the token of the next page ("" after
+// the last). A page may hold fewer than limit.
+func (s *Store) ReachedPage(ctx context.Context, seg *segment.Segment, version, limit int, token string) ([]string, string, error) {
 	var tok reachedToken
 	shards, first := max(seg.Shards, 1), 0
 	if token != "" {
@@ -216,7 +245,7 @@ func (s *Store) ReachedPage(ctx context.Context, seg *segment.Segment, limit int
 			user, index = "", ""
 		}
 		if index != "" { // finish the user the last page stopped in
-			page, more, err := s.userReached(ctx, seg, user, limit-len(ids), index)
+			page, more, err := s.userReached(ctx, seg, version, user, limit-len(ids), index)
 			if err != nil {
 				return nil, "", err
 			}
@@ -225,7 +254,7 @@ func (s *Store) ReachedPage(ctx context.Context, seg *segment.Segment, limit int
 			}
 		}
 		for {
-			users, after, err := s.UserShardMembers(ctx, seg.Id, i, user, 100)
+			users, after, err := s.UserShardMembers(ctx, seg.Id, version, i, user, 100)
 			if err != nil {
 				return nil, "", err
 			}
@@ -233,7 +262,7 @@ func (s *Store) ReachedPage(ctx context.Context, seg *segment.Segment, limit int
 				if len(ids) >= limit {
 					return ids, next(reachedToken{Shard: userShardName(seg.Id, i), UserId: user}), nil
 				}
-				page, more, err := s.userReached(ctx, seg, u, limit-len(ids), "")
+				page, more, err := s.userReached(ctx, seg, version, u, limit-len(ids), "")
 				if err != nil {
 					return nil, "", err
 				}
@@ -245,6 +274,9 @@ func (s *Store) ReachedPage(ctx context.Context, seg *segment.Segment, limit int
 			if after == "" {
 				break
 			}
+			// Go on after the last user read, not the last kept: a version's
+			// filter may have kept none of a page.
+			user = after
 		}
 	}
 	return ids, "", nil
@@ -252,25 +284,26 @@ func (s *Store) ReachedPage(ctx context.Context, seg *segment.Segment, limit int
 
 // userReached returns up to limit of a user's endpoints from the ByUser page
 // token index on, less the segment's own members, and the token to go on.
-func (s *Store) userReached(ctx context.Context, seg *segment.Segment, user string, limit int, index string) ([]string, string, error) {
+func (s *Store) userReached(ctx context.Context, seg *segment.Segment, version int, user string, limit int, index string) ([]string, string, error) {
 	ids, more, err := s.UserEndpointIds(ctx, user, max(limit, 1), index)
 	if err != nil {
 		return nil, "", err
 	}
-	ids, err = s.notMembers(ctx, seg, ids)
+	ids, err = s.notMembers(ctx, seg, version, ids)
 	return ids, more, err
 }
 
-// Reached returns every endpoint id the segment reaches, its own members and
-// its users' endpoints, sorted and distinct.
-func (s *Store) Reached(ctx context.Context, seg *segment.Segment) ([]string, error) {
-	ids, err := s.Members(ctx, seg.Id, seg.Shards)
+// Reached returns every endpoint id a version of the segment (every member
+// for AllVersions) reaches, its own members and its users' endpoints, sorted
+// and distinct.
+func (s *Store) Reached(ctx context.Context, seg *segment.Segment, version int) ([]string, error) {
+	ids, err := s.VersionMembers(ctx, seg.Id, seg.Shards, version)
 	if err != nil || !seg.HasUsers {
 		return ids, err
 	}
 	token := ""
 	for {
-		page, next, err := s.ReachedPage(ctx, seg, 1000, token)
+		page, next, err := s.ReachedPage(ctx, seg, version, 1000, token)
 		if err != nil {
 			return nil, err
 		}
@@ -286,27 +319,58 @@ func (s *Store) Reached(ctx context.Context, seg *segment.Segment) ([]string, er
 
 // Resolve completes a segment with users as it is read: UserCount, and
 // EndpointCount counting the endpoints its users reach beyond its own members.
-// Its cost grows with its users and their endpoints; a segment without users
-// costs nothing.
+// As the segment's EndpointCount counts the members of all its versions, so
+// do these. Its cost grows with its users and their endpoints; a segment
+// without users costs nothing.
 func (s *Store) Resolve(ctx context.Context, seg *segment.Segment) error {
 	if !seg.HasUsers {
 		return nil
 	}
-	users, extra := 0, 0
+	users, extra, err := s.countUsers(ctx, seg, AllVersions)
+	if err != nil {
+		return err
+	}
+	seg.UserCount, seg.EndpointCount = users, seg.EndpointCount+extra
+	return nil
+}
+
+// ResolveVersion completes a version of a segment with users as Resolve
+// completes a segment: its UserCount, and its EndpointCount (once counted)
+// counting the endpoints its users reach beyond the version's own members.
+func (s *Store) ResolveVersion(ctx context.Context, seg *segment.Segment, v *segment.Version) error {
+	if !seg.HasUsers {
+		return nil
+	}
+	users, extra, err := s.countUsers(ctx, seg, v.Version)
+	if err != nil {
+		return err
+	}
+	v.UserCount = users
+	if v.EndpointCount != nil {
+		n := *v.EndpointCount + extra
+		v.EndpointCount = &n
+	}
+	return nil
+}
+
+// countUsers counts the users of a version of a segment (every user member
+// for AllVersions) and the endpoints they reach that are not the version's
+// own members.
+func (s *Store) countUsers(ctx context.Context, seg *segment.Segment, version int) (users, extra int, err error) {
 	for i := range max(seg.Shards, 1) {
 		after := ""
 		for {
-			ids, next, err := s.UserShardMembers(ctx, seg.Id, i, after, 1000)
+			ids, next, err := s.UserShardMembers(ctx, seg.Id, version, i, after, 1000)
 			if err != nil {
-				return err
+				return 0, 0, err
 			}
 			users += len(ids)
 			for _, u := range ids {
 				index := ""
 				for {
-					page, more, err := s.userReached(ctx, seg, u, 1000, index)
+					page, more, err := s.userReached(ctx, seg, version, u, 1000, index)
 					if err != nil {
-						return err
+						return 0, 0, err
 					}
 					extra += len(page)
 					if more == "" {
@@ -321,6 +385,5 @@ func (s *Store) Resolve(ctx context.Context, seg *segment.Segment) error {
 			after = next
 		}
 	}
-	seg.UserCount, seg.EndpointCount = users, seg.EndpointCount+extra
-	return nil
+	return users, extra, nil
 }

@@ -27,8 +27,10 @@ import (
 type Reader interface {
 	ListSegments(ctx context.Context, opts client.PageOptions) (client.Page[*segment.Segment], error)
 	GetSegment(ctx context.Context, id string) (*segment.Segment, error)
-	SegmentMembersPage(ctx context.Context, segmentId string, opts client.PageOptions) (client.Page[*endpoint.Endpoint], error)
-	SegmentUsersPage(ctx context.Context, segmentId string, opts client.PageOptions) (client.Page[string], error)
+	VersionMembersPage(ctx context.Context, segmentId string, version int, opts client.PageOptions) (client.Page[*endpoint.Endpoint], error)
+	VersionUsersPage(ctx context.Context, segmentId string, version int, opts client.PageOptions) (client.Page[string], error)
+	ListSegmentVersions(ctx context.Context, segmentId string, opts client.PageOptions) (client.Page[*segment.Version], error)
+	GetSegmentVersion(ctx context.Context, segmentId string, version int) (*segment.Version, error)
 	GetEndpoint(ctx context.Context, id string) (*endpoint.Endpoint, error)
 	UserEndpointsPage(ctx context.Context, userId string, opts client.PageOptions) (client.Page[*endpoint.Endpoint], error)
 	GetImportJob(ctx context.Context, id string) (*job.Job, error)
@@ -73,6 +75,8 @@ func New(opts Options) *Handler {
 	h.route("GET /v1/segments/{id}", h.getSegment)
 	h.route("GET /v1/segments/{id}/endpoints", h.segmentEndpoints)
 	h.route("GET /v1/segments/{id}/users", h.segmentUsers)
+	h.route("GET /v1/segments/{id}/versions", h.listVersions)
+	h.route("GET /v1/segments/{id}/versions/{version}", h.getVersion)
 	h.route("GET /v1/endpoints/{id}", h.getEndpoint)
 	h.route("GET /v1/users/{userId}/endpoints", h.userEndpoints)
 	h.route("GET /v1/jobs/import", h.listJobs)
@@ -156,22 +160,81 @@ func (h *Handler) getSegment(r *http.Request) (int, any, error) {
 	return http.StatusOK, seg, nil
 }
 
+// segmentEndpoints lists the members of the segment's current version, or of
+// the version ?version= names.
 func (h *Handler) segmentEndpoints(r *http.Request) (int, any, error) {
 	id := r.PathValue("id")
+	version, err := versionQuery(r)
+	if err != nil {
+		return 0, nil, err
+	}
 	status, body, err := listPage(h, r, func(ctx context.Context, o client.PageOptions) (client.Page[canonical], error) {
-		p, err := h.opts.Reader.SegmentMembersPage(ctx, id, o)
+		p, err := h.opts.Reader.VersionMembersPage(ctx, id, version, o)
 		return canonicalPage(p), err
+	})
+	return status, body, versionNotFound(err, id, version)
+}
+
+// segmentUsers lists the user IDs of the user-ID definitions of the
+// segment's current version, or of the version ?version= names.
+func (h *Handler) segmentUsers(r *http.Request) (int, any, error) {
+	id := r.PathValue("id")
+	version, err := versionQuery(r)
+	if err != nil {
+		return 0, nil, err
+	}
+	status, body, err := listPage(h, r, func(ctx context.Context, o client.PageOptions) (client.Page[string], error) {
+		return h.opts.Reader.VersionUsersPage(ctx, id, version, o)
+	})
+	return status, body, versionNotFound(err, id, version)
+}
+
+// versionQuery returns the version ?version= names, 0 (the current one) when
+// it names none.
+func versionQuery(r *http.Request) (int, error) {
+	v := r.URL.Query().Get("version")
+	if v == "" {
+		return 0, nil
+	}
+	return parseVersion(v)
+}
+
+// versionNotFound names what was not found: the segment, or the segment or
+// its version when one was asked for.
+func versionNotFound(err error, id string, version int) error {
+	if version > 0 {
+		return notFoundAs(err, "segment or version", fmt.Sprintf("%s version %d", id, version))
+	}
+	return notFoundAs(err, "segment", id)
+}
+
+func parseVersion(s string) (int, error) {
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 {
+		return 0, badRequest(fmt.Sprintf("version %q: want a whole number from 1", s))
+	}
+	return n, nil
+}
+
+func (h *Handler) listVersions(r *http.Request) (int, any, error) {
+	id := r.PathValue("id")
+	status, body, err := listPage(h, r, func(ctx context.Context, o client.PageOptions) (client.Page[*segment.Version], error) {
+		return h.opts.Reader.ListSegmentVersions(ctx, id, o)
 	})
 	return status, body, notFoundAs(err, "segment", id)
 }
 
-// segmentUsers lists the user IDs of a segment's user-ID definitions.
-func (h *Handler) segmentUsers(r *http.Request) (int, any, error) {
+func (h *Handler) getVersion(r *http.Request) (int, any, error) {
 	id := r.PathValue("id")
-	status, body, err := listPage(h, r, func(ctx context.Context, o client.PageOptions) (client.Page[string], error) {
-		return h.opts.Reader.SegmentUsersPage(ctx, id, o)
-	})
-	return status, body, notFoundAs(err, "segment", id)
+	n, err := parseVersion(r.PathValue("version"))
+	if err != nil {
+		return 0, nil, err
+	}
+	v, err := h.opts.Reader.GetSegmentVersion(r.Context(), id, n)
+	if err != nil {
+		return 0, nil, notFoundAs(err, "segment or version", fmt.Sprintf("%s version %d", id, n))
+	}
+	return http.StatusOK, v, nil
 }
 
 func (h *Handler) getEndpoint(r *http.Request) (int, any, error) {

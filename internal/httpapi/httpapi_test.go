@@ -203,6 +203,46 @@ func TestUserSegment(t *testing.T) {
 	if strings.Join(names, ",") != "us-user-0,us-user-2,us-user-none" {
 		t.Fatalf("users %q", names)
 	}
+
+	// A second version adds us-user-1; version 1 keeps its users and what
+	// they reach.
+	upload(t, "uploads/us users 2/u.csv", "User.UserId\nus-user-1 us-user-0\n")
+	if j := importVia(t, base, "s3://segport/uploads/us users 2/", "us users"); j.JobStatus != "COMPLETED" {
+		t.Fatalf("second users: %+v", j)
+	}
+	userNames := func(query string) string {
+		t.Helper()
+		users, _ := pages(t, base+"/v1/segments/"+seg.Id+"/users"+query, 2)
+		var names []string
+		for _, u := range users {
+			var s string
+			json.Unmarshal(u, &s)
+			names = append(names, s)
+		}
+		slices.Sort(names)
+		return strings.Join(names, ",")
+	}
+	if got := userNames("?version=1"); got != "us-user-0,us-user-2,us-user-none" {
+		t.Errorf("version 1's users %q", got)
+	}
+	if got := userNames(""); got != "us-user-0,us-user-1,us-user-2,us-user-none" {
+		t.Errorf("current users %q", got)
+	}
+	if items, _ := pages(t, base+"/v1/segments/"+seg.Id+"/endpoints?version=1", 2); len(ids(t, items)) != 5 {
+		t.Errorf("version 1 reaches %d endpoints, want 5", len(ids(t, items)))
+	}
+	if items, _ := pages(t, base+"/v1/segments/"+seg.Id+"/endpoints", 2); len(ids(t, items)) != 7 {
+		t.Errorf("version 2 reaches %d endpoints, want 7", len(ids(t, items)))
+	}
+	var v segment.Version
+	if res := call(t, "GET", base+"/v1/segments/"+seg.Id+"/versions/1", "", &v); res.StatusCode != 200 ||
+		v.UserCount != 3 || v.EndpointCount == nil || *v.EndpointCount != 5 {
+		t.Errorf("GET version 1: %d %+v", res.StatusCode, v)
+	}
+	var e404 apiError
+	if res := call(t, "GET", base+"/v1/segments/"+seg.Id+"/users?version=9", "", &e404); res.StatusCode != 404 {
+		t.Errorf("users of version 9: %d %+v", res.StatusCode, e404)
+	}
 }
 
 // TestImportWithoutSegment: DefineSegment false upserts the endpoints, creates
@@ -270,6 +310,7 @@ func TestErrors(t *testing.T) {
 		{"GET", "/v1/segments/no-such-segment", "", 404, "NotFoundException"},
 		{"GET", "/v1/segments/no-such-segment/endpoints", "", 404, "NotFoundException"},
 		{"GET", "/v1/segments/no-such-segment/users", "", 404, "NotFoundException"},
+		{"GET", "/v1/segments/no-such-segment/users?version=0", "", 400, "BadRequestException"},
 		{"GET", "/v1/endpoints/no-such-endpoint", "", 404, "NotFoundException"},
 		{"GET", "/v1/users/no-such-user/endpoints", "", 404, "NotFoundException"},
 		{"GET", "/v1/jobs/import/00000000000000000000000000000000", "", 404, "NotFoundException"},

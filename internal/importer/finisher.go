@@ -88,6 +88,16 @@ func (f *Finisher) finishOnce(ctx context.Context, jobId string) error {
 		}); err != nil {
 			return err
 		}
+		// A job that ended with this end has recorded it on its version
+		// already (before its end was stored), and moved the segment on.
+		if v := h.Launch.Version; v > 0 && !(h.Job.JobStatus.Final() && sameEnd(h.Job, &j)) {
+			if err := f.Segments.EndVersion(ctx, seg, job.VersionEnd{
+				JobId: jobId, Version: v, Status: s.Status, Written: s.Written, Progress: h.Progress,
+				Format: j.Definition.Format, S3Url: j.Definition.S3Url, Now: now,
+			}); err != nil {
+				return err
+			}
+		}
 	}
 	if h.Job.JobStatus.Final() && sameEnd(h.Job, &j) {
 		return nil // finished already, and nothing changed since

@@ -178,6 +178,20 @@ type SegmentBook interface {
 	// once, however often and however concurrently it is called. The segment's
 	// record does not grow with the number of its imports.
 	SetContribution(ctx context.Context, segmentId string, c job.Contribution) error
+	// ReserveVersion returns the segment version of a job that starts: the
+	// next number the first time, the same number on every later call while
+	// the job runs. The segment holds the reservation until the version ends,
+	// so that its record stays only the running jobs.
+	ReserveVersion(ctx context.Context, segmentId, jobId, created string) (int, error)
+	// EndVersion records how a job's version ended (a later call with a lower
+	// Progress changes nothing), then moves the segment's current version on
+	// over every version that has ended, in version order: the current
+	// version is the latest COMPLETED one that, with every version before
+	// it, has ended. Each step costs the same whatever the segment's size.
+	EndVersion(ctx context.Context, segmentId string, v job.VersionEnd) error
+	// AbandonVersion ends the version a job reserved, if it holds one, as
+	// FAILED: the job failed before it started. Safe to repeat.
+	AbandonVersion(ctx context.Context, segmentId, jobId, now string) error
 }
 
 // MemberCounter counts what an abandoned write batch left in the Members table.
@@ -205,13 +219,16 @@ type EndpointStore interface {
 	PutUser(ctx context.Context, u *merge.User, ver int64) error
 	// AddMembers records the endpoints as members of the segment, spread over
 	// shards partitions, and returns how many of them batch (a name unique to
-	// one write batch) made members first. Repeating a call returns the same
-	// count; two batches never both count one member.
-	AddMembers(ctx context.Context, segmentId string, shards int, batch string, ids []string) (int, error)
+	// one write batch) made members first. A member keeps the version of the
+	// batch that made it a member first: it belongs to that version and every
+	// later one. Repeating a call returns the same count; two batches never
+	// both count one member.
+	AddMembers(ctx context.Context, segmentId string, shards, version int, batch string, ids []string) (int, error)
 	// AddUserMembers records users (user-ID definitions) as members of the
 	// segment, which then reaches every endpoint of theirs when it is read.
-	// Repeating a call changes nothing.
-	AddUserMembers(ctx context.Context, segmentId string, shards int, userIds []string) error
+	// A user member keeps the lowest version that added it (none for version
+	// 0: every version). Repeating a call changes nothing.
+	AddUserMembers(ctx context.Context, segmentId string, shards, version int, userIds []string) error
 	MemberCounter
 }
 

@@ -46,8 +46,12 @@ func (p *Parser) planRange(ctx context.Context, m *job.ParseMessage) error {
 	case job.Processing:
 		return p.launch(ctx, m.JobId)
 	case job.Failed:
-		if reopened, err := p.reopen(ctx, h, m.Range.Index); err != nil || !reopened {
+		reopened, err := p.reopen(ctx, h, m.Range.Index)
+		if err != nil {
 			return err
+		}
+		if !reopened {
+			return failUnstarted(ctx, p.Jobs, p.Segments, h, "", p.Now)
 		}
 	default:
 		return nil
@@ -156,7 +160,7 @@ func (p *Parser) launch(ctx context.Context, jobId string) error {
 	log := logger(p.Log).With("job", jobId)
 	if a.reason != "" {
 		log.Warn("job failed before parsing", "reason", a.reason)
-		return failUnstarted(ctx, p.Jobs, h, a.reason, p.Now)
+		return failUnstarted(ctx, p.Jobs, p.Segments, h, a.reason, p.Now)
 	}
 	launch := h.Launch
 	if seg := h.Job.Definition; seg.SegmentId != "" {
@@ -164,10 +168,17 @@ func (p *Parser) launch(ctx context.Context, jobId string) error {
 		if errors.Is(err, job.ErrNotFound) {
 			reason := "SegmentId " + seg.SegmentId + ": no segment has this id: give SegmentName to create a segment"
 			log.Warn("job failed before parsing", "reason", reason)
-			return failUnstarted(ctx, p.Jobs, h, reason, p.Now)
+			return failUnstarted(ctx, p.Jobs, p.Segments, h, reason, p.Now)
 		}
 		if err != nil {
 			return err
+		}
+		// Reserved before the start, so that the job's stored launch, which
+		// every parse message and re-send carries, always names its version.
+		if launch.Version == 0 {
+			if launch.Version, err = p.Segments.ReserveVersion(ctx, seg.SegmentId, jobId, p.Now.now().Format(job.DateFormat)); err != nil {
+				return err
+			}
 		}
 	}
 	if err := registerNames(ctx, p.Registry, p.Limits.CustomAttributeNames, a.names); err != nil {
@@ -176,6 +187,17 @@ func (p *Parser) launch(ctx context.Context, jobId string) error {
 	if err := p.Jobs.StartJob(ctx, jobId, launch, a.pieces); err != nil {
 		return err
 	}
+	// The pieces go with the launch as stored: a launch that raced another
+	// (both read the job before either started it) may hold a version
+	// number of its own, which the job does not use (it ends FAILED, unused,
+	// once the job has ended). A job that failed before it started stays so.
+	if h, err = p.Jobs.Head(ctx, jobId); err != nil {
+		return fmt.Errorf("read job %s: %w", jobId, err)
+	}
+	if h.Job.JobStatus != job.Processing {
+		return nil
+	}
+	launch = h.Launch
 	launch.TotalPieces = len(a.pieces)
 	bodies := make([][]byte, len(a.pieces))
 	for i, pc := range a.pieces {
@@ -192,19 +214,28 @@ func (p *Parser) launch(ctx context.Context, jobId string) error {
 	return nil
 }
 
-// failUnstarted fails a job that has not started parsing, with reason. A job
-// that has moved on meanwhile is left to whatever moved it.
-func failUnstarted(ctx context.Context, jobs JobBook, h *job.Head, reason string, now Clock) error {
-	if h.Job.JobStatus != job.Created && h.Job.JobStatus != job.Initializing {
-		return nil
-	}
+// failUnstarted fails a job that has not started parsing, with reason, and
+// ends the segment version its launch may have reserved. A job that has moved
+// on meanwhile is left to whatever moved it.
+func failUnstarted(ctx context.Context, jobs JobBook, segs SegmentBook, h *job.Head, reason string, now Clock) error {
 	j := *h.Job
-	j.JobStatus, j.CompletionDate, j.Failures = job.Failed, now.now().Format(job.DateFormat), []string{reason}
-	err := jobs.FinishJob(ctx, &j, h.Progress)
-	if errors.Is(err, job.ErrConflict) {
+	switch {
+	case j.JobStatus == job.Created || j.JobStatus == job.Initializing:
+		j.JobStatus, j.CompletionDate, j.Failures = job.Failed, now.now().Format(job.DateFormat), []string{reason}
+		err := jobs.FinishJob(ctx, &j, h.Progress)
+		if errors.Is(err, job.ErrConflict) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	case j.JobStatus != job.Failed || h.Launch.Version != 0:
+		return nil
+	} // else failed before it started already: what failed it may have died before the version's end
+	if segs == nil || j.Definition.SegmentId == "" {
 		return nil
 	}
-	return err
+	return segs.AbandonVersion(ctx, j.Definition.SegmentId, j.Id, j.CompletionDate)
 }
 
 // rangeGaveUp is the located reason a job fails when a range cannot be scanned.
@@ -217,7 +248,7 @@ func rangeGaveUp(r job.Range, why string) string {
 func (p *Parser) abandonRange(ctx context.Context, m *job.ParseMessage, cause error) {
 	h, err := p.Jobs.Head(ctx, m.JobId)
 	if err == nil {
-		err = failUnstarted(ctx, p.Jobs, h, rangeGaveUp(*m.Range, "its message "+abandonReason(p.MaxReceive, cause)), p.Now)
+		err = failUnstarted(ctx, p.Jobs, p.Segments, h, rangeGaveUp(*m.Range, "its message "+abandonReason(p.MaxReceive, cause)), p.Now)
 	}
 	if err != nil {
 		logger(p.Log).Error("abandoned range not recorded", "job", m.JobId, "range", m.Range.Index, "err", err)

@@ -37,6 +37,14 @@ type Sweeper struct {
 	Log      *slog.Logger
 }
 
+// segments is the Finisher's SegmentBook, if any.
+func (s *Sweeper) segments() SegmentBook {
+	if s.Finisher == nil {
+		return nil
+	}
+	return s.Finisher.Segments
+}
+
 // SweepReport says what a sweep did.
 type SweepReport struct {
 	DeadLetters int // dead-letter messages recorded
@@ -169,7 +177,7 @@ func (s *Sweeper) stalledPlanning(ctx context.Context, h *job.Head, rep *SweepRe
 	for _, r := range todo {
 		if r.Tries >= s.MaxTries {
 			rep.Finished++
-			return failUnstarted(ctx, s.Jobs, h, rangeGaveUp(r.Plan, fmt.Sprintf("no progress after %d re-sends", s.MaxTries)), s.Now)
+			return failUnstarted(ctx, s.Jobs, s.segments(), h, rangeGaveUp(r.Plan, fmt.Sprintf("no progress after %d re-sends", s.MaxTries)), s.Now)
 		}
 		body, err := json.Marshal(job.ParseMessage{JobId: h.Job.Id, Launch: h.Launch, Range: &r.Plan})
 		if err != nil {
@@ -179,7 +187,7 @@ func (s *Sweeper) stalledPlanning(ctx context.Context, h *job.Head, rep *SweepRe
 	}
 	if len(bodies) == 0 { // no ranges recorded: nothing can start it
 		rep.Finished++
-		return failUnstarted(ctx, s.Jobs, h, h.Job.Definition.S3Url+": the import was never planned; import the file again", s.Now)
+		return failUnstarted(ctx, s.Jobs, s.segments(), h, h.Job.Definition.S3Url+": the import was never planned; import the file again", s.Now)
 	}
 	if err := s.Parse.Send(ctx, bodies); err != nil {
 		return fmt.Errorf("send %d ranges again: %w", len(bodies), err)
@@ -336,6 +344,12 @@ func (s *Sweeper) deadRange(ctx context.Context, m *job.ParseMessage) (bool, err
 	if errors.Is(err, job.ErrNotFound) {
 		return false, nil
 	}
+	if err == nil && h.Job.JobStatus == job.Failed {
+		// Failed before it started, maybe by this message's last
+		// delivery, which may have died before it ended the version the
+		// job reserved.
+		return false, failUnstarted(ctx, s.Jobs, s.segments(), h, "", s.Now)
+	}
 	if err != nil || h.Job.JobStatus != job.Initializing {
 		return false, err
 	}
@@ -348,7 +362,7 @@ func (s *Sweeper) deadRange(ctx context.Context, m *job.ParseMessage) (bool, err
 			return false, nil
 		}
 	}
-	return true, failUnstarted(ctx, s.Jobs, h, rangeGaveUp(*m.Range, "its message "+deadLetterReason), s.Now)
+	return true, failUnstarted(ctx, s.Jobs, s.segments(), h, rangeGaveUp(*m.Range, "its message "+deadLetterReason), s.Now)
 }
 
 // deadLetterReason is why a message found in a dead-letter queue failed, when

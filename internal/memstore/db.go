@@ -33,7 +33,7 @@ type DB struct {
 	// The Endpoints and Users tables, typed (see endpoints.go).
 	endpoints map[string]*storedEndpoint
 	users     map[string]*storedUser
-	members   map[string]map[string]string // Members: shard -> endpoint id -> the batch that added it
+	members   map[string]map[string]member // Members: shard -> endpoint id -> the batch that added it, its version
 	tokens    int                          // the locks SetContribution has taken
 }
 
@@ -45,7 +45,7 @@ func NewDB(env *Env, shards int) *DB {
 	}
 	return &DB{env: env, shards: shards, tables: map[string]map[string][]byte{},
 		jobs: map[string]*jobItem{}, pieces: map[string]*pieceItem{},
-		endpoints: map[string]*storedEndpoint{}, users: map[string]*storedUser{}, members: map[string]map[string]string{}}
+		endpoints: map[string]*storedEndpoint{}, users: map[string]*storedUser{}, members: map[string]map[string]member{}}
 }
 
 // maxAttempts bounds the retries of unprocessed batch items and of
@@ -150,8 +150,8 @@ func (d *DB) Items(table string) map[string][]byte {
 		}
 	case Members:
 		for sh, m := range d.members {
-			for id, by := range m {
-				out[sh+"\x00"+id], _ = json.Marshal(memberItem{Shard: sh, EndpointId: id, AddedBy: by})
+			for id, mb := range m {
+				out[sh+"\x00"+id], _ = json.Marshal(memberItem{Shard: sh, EndpointId: id, AddedBy: mb.by, V: mb.v})
 			}
 		}
 	case Users:

@@ -122,7 +122,11 @@ func TestAddMembersCountsFirstInsertions(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			n, err := d.AddMembers(ctx, "seg", 4, tt.batch, tt.ids)
+			v := 1
+			if tt.batch[0] == 'k' {
+				v = 2
+			}
+			n, err := d.AddMembers(ctx, "seg", 4, v, tt.batch, tt.ids)
 			if err != nil || n != tt.want {
 				t.Fatalf("AddMembers = %d, %v; want %d", n, err, tt.want)
 			}
@@ -130,6 +134,9 @@ func TestAddMembersCountsFirstInsertions(t *testing.T) {
 				t.Fatalf("CountAdded = %d, %v; want %d", c, err, tt.want)
 			}
 		})
+	}
+	if n := len(d.VersionMemberIds("seg", 1)); n != 30 {
+		t.Fatalf("%d members of version 1, want 30: a member keeps the version that added it first", n)
 	}
 	if n := len(d.MemberIds("seg")); n != 30 {
 		t.Fatalf("%d members, want 30", n)
@@ -183,9 +190,10 @@ func TestSetContributionOnce(t *testing.T) {
 	if err := d.SetContribution(ctx, "s", stale); err != nil { // computed before the last: changes nothing
 		t.Fatal(err)
 	}
+	// The version moves with EndVersion, not with contributions.
 	seg := d.Segment("s")
 	if seg.ImportDefinition.Size != 4 || seg.EndpointCount != 4 || seg.ImportDefinition.ChannelCounts["SMS"] != 4 ||
-		seg.ImportDefinition.ChannelCounts["EMAIL"] != 0 || seg.Version != 1 {
+		seg.ImportDefinition.ChannelCounts["EMAIL"] != 0 || seg.Version != 0 {
 		t.Fatalf("segment %+v", seg)
 	}
 }

@@ -32,6 +32,12 @@ type segmentItem struct {
 	Shards           int                      `json:"Shards"`
 	Pending          map[string]pending       `json:"Pending"`
 	LastJob          string                   `json:"LastJob,omitempty"`
+	// The version counters (internal/dynamo's versions.go).
+	Reserved     map[string]int `json:"Reserved"`
+	Versions     int            `json:"Versions"`
+	Ended        int            `json:"Ended"`
+	EndedMembers int            `json:"EndedMembers"`
+	Epoch        int            `json:"Epoch"`
 }
 
 // contribution and pending are internal/dynamo's (segments.go).
@@ -73,6 +79,9 @@ func (d *DB) EnsureSegment(ctx context.Context, id, name, created string) (int, 
 		if it.SegmentId == "" {
 			it = segmentItem{SegmentId: id, Name: name, CreationDate: created, Shards: d.shards,
 				ImportDefinition: segment.ImportDefinition{ChannelCounts: map[string]int{}}, Pending: map[string]pending{}}
+		}
+		if it.Reserved == nil {
+			it.Reserved = map[string]int{}
 		}
 		it.SegmentType = "IMPORT"
 		shards = it.Shards
@@ -190,15 +199,12 @@ func (d *DB) contributeOnce(ctx context.Context, segmentId string, c job.Contrib
 		if _, err := d.get(Segments, segmentId, &it); err != nil {
 			return err
 		}
-		if cur, has := it.Pending[c.JobId]; !has || cur.Token != token {
+		if cur, has := it.Pending[c.JobId]; !has || cur.Token != token || cur.Applied {
 			return nil
 		}
 		it.ImportDefinition.Size += next.Size - applied.Size
 		it.EndpointCount += next.New - applied.New
 		it.LastModifiedDate = c.Now
-		if applied.V == 0 {
-			it.Version++
-		}
 		if it.ImportDefinition.ChannelCounts == nil {
 			it.ImportDefinition.ChannelCounts = map[string]int{}
 		}
@@ -287,12 +293,20 @@ type memberItem struct {
 	Shard      string `json:"Shard"`
 	EndpointId string `json:"EndpointId"`
 	AddedBy    string `json:"AddedBy"`
+	V          int    `json:"V,omitempty"`
+}
+
+// member is a Members item: the batch that made the endpoint a member first,
+// and that batch's segment version (0: none).
+type member struct {
+	by string
+	v  int
 }
 
 // AddMembers puts one member item per endpoint, conditionally: a member
 // keeps the batch that added it first, and the count returned is of the ids
 // whose member is this batch's (internal/dynamo's AddMembers).
-func (d *DB) AddMembers(ctx context.Context, segmentId string, shards int, batch string, ids []string) (int, error) {
+func (d *DB) AddMembers(ctx context.Context, segmentId string, shards, version int, batch string, ids []string) (int, error) {
 	if shards < 1 {
 		shards = d.shards
 	}
@@ -301,12 +315,12 @@ func (d *DB) AddMembers(ctx context.Context, segmentId string, shards int, batch
 		err := d.do(ctx, "PutItem", Members, true, func() error {
 			sh := shardKey(segmentId, id, shards)
 			if d.members[sh] == nil {
-				d.members[sh] = map[string]string{}
+				d.members[sh] = map[string]member{}
 			}
-			if by, ok := d.members[sh][id]; ok && by != batch {
+			if mb, ok := d.members[sh][id]; ok && mb.by != batch {
 				return nil
 			}
-			d.members[sh][id] = batch
+			d.members[sh][id] = member{by: batch, v: version}
 			added++
 			return nil
 		})
@@ -318,8 +332,9 @@ func (d *DB) AddMembers(ctx context.Context, segmentId string, shards int, batch
 }
 
 // AddUserMembers records users as members of the segment, as dynamo's does:
-// in partitions "<segment>#user#<nn>" of the Members table.
-func (d *DB) AddUserMembers(ctx context.Context, segmentId string, shards int, userIds []string) error {
+// in partitions "<segment>#user#<nn>" of the Members table, each keeping the
+// lowest version that added it (0: every version).
+func (d *DB) AddUserMembers(ctx context.Context, segmentId string, shards, version int, userIds []string) error {
 	if shards < 1 {
 		shards = d.shards
 	}
@@ -327,9 +342,12 @@ func (d *DB) AddUserMembers(ctx context.Context, segmentId string, shards int, u
 		err := d.do(ctx, "PutItem", Members, true, func() error {
 			sh := shardKey(segmentId+"#user", id, shards)
 			if d.members[sh] == nil {
-				d.members[sh] = map[string]string{}
+				d.members[sh] = map[string]member{}
 			}
-			d.members[sh][id] = "user"
+			if mb, ok := d.members[sh][id]; ok && mb.v <= version {
+				return nil
+			}
+			d.members[sh][id] = member{by: "user", v: version}
 			return nil
 		})
 		if err != nil {
@@ -347,7 +365,7 @@ func (d *DB) CountAdded(ctx context.Context, segmentId string, shards int, batch
 	n := 0
 	err := d.do(ctx, "BatchGetItem", Members, false, func() error {
 		for _, id := range uniq(ids) {
-			if d.members[shardKey(segmentId, id, shards)][id] == batch {
+			if d.members[shardKey(segmentId, id, shards)][id].by == batch {
 				n++
 			}
 		}
@@ -373,13 +391,22 @@ func uniq(ids []string) []string {
 
 // MemberIds returns the ids of the segment's member items, sorted, for checks.
 func (d *DB) MemberIds(segmentId string) []string {
+	return d.VersionMemberIds(segmentId, -1)
+}
+
+// VersionMemberIds returns the ids of the members of a version of the
+// segment (those without a version or of a version up to it; every member
+// item for a negative version), sorted, for checks.
+func (d *DB) VersionMemberIds(segmentId string, version int) []string {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	var ids []string
 	for sh, m := range d.members {
 		if strings.HasPrefix(sh, segmentId+"#") {
-			for id := range m {
-				ids = append(ids, id)
+			for id, mb := range m {
+				if version < 0 || mb.v <= version {
+					ids = append(ids, id)
+				}
 			}
 		}
 	}

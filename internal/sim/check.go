@@ -17,6 +17,7 @@ import (
 	"github.com/segport/segport/internal/merge"
 	"github.com/segport/segport/pkg/endpoint"
 	"github.com/segport/segport/pkg/job"
+	"github.com/segport/segport/pkg/segment"
 )
 
 // refRow is a valid row of the sequential parse, stamped as the parser stamps it.
@@ -222,6 +223,62 @@ func checkSegments(failf func(string, ...any), w *world, sc scenario, processed 
 		if n := len(w.db.MemberIds(segId)); seg.EndpointCount != n {
 			failf("segment: EndpointCount %d, %d member items", seg.EndpointCount, n)
 		}
+		checkVersions(failf, w, sc, segId, seg)
+	}
+}
+
+// checkVersions checks a segment's versions: one per job that started,
+// numbered from 1 without gaps, each ended as its job did with its job's
+// counts, each counting exactly the members it reads, and the current version
+// the latest COMPLETED one.
+func checkVersions(failf func(string, ...any), w *world, sc scenario, segId string, seg *segment.Segment) {
+	vs := w.db.Versions(segId)
+	byJob := map[string]*job.Head{}
+	for _, f := range sc.files {
+		if h := w.db.Job(f.jobId); h != nil && job.SegmentId(f.segment) == segId {
+			byJob[f.jobId] = h
+		}
+	}
+	current := 0
+	for i, v := range vs {
+		if v.Version != i+1 {
+			failf("versions: version %d where %d was due: %v", v.Version, i+1, vs)
+			return
+		}
+		h := byJob[v.JobId]
+		switch {
+		case h == nil:
+			failf("versions: version %d names job %s, not one of the segment's", v.Version, v.JobId)
+			continue
+		case h.Launch.Version != v.Version && v.JobStatus == string(job.Failed):
+			continue // reserved by a job that failed before it started, or by a launch that raced another
+		case h.Launch.Version != v.Version:
+			failf("versions: version %d names job %s, whose launch names version %d", v.Version, v.JobId, h.Launch.Version)
+		case v.JobStatus != string(h.Job.JobStatus):
+			failf("versions: version %d is %s, its job %s", v.Version, v.JobStatus, h.Job.JobStatus)
+		case v.ImportDefinition.Size != h.Job.TotalProcessed:
+			failf("versions: version %d has Size %d, its job processed %d", v.Version, v.ImportDefinition.Size, h.Job.TotalProcessed)
+		}
+		if v.EndpointCount == nil {
+			failf("versions: version %d is not counted", v.Version)
+		} else if n := len(w.db.VersionMemberIds(segId, v.Version)); *v.EndpointCount != n {
+			failf("versions: version %d counts %d members, %d member items are of it or earlier versions", v.Version, *v.EndpointCount, n)
+		}
+		if v.JobStatus == string(job.Completed) {
+			current = v.Version
+		}
+	}
+	for id, h := range byJob {
+		if h.Launch.Version > 0 && (h.Launch.Version > len(vs) || vs[h.Launch.Version-1].JobId != id) {
+			failf("versions: job %s started with version %d, which is not its", id, h.Launch.Version)
+		}
+	}
+	if seg.Version != current {
+		var desc []string
+		for _, v := range vs {
+			desc = append(desc, fmt.Sprintf("%d %s job %s (launch version %d, %s)", v.Version, v.JobStatus, v.JobId, byJob[v.JobId].Launch.Version, byJob[v.JobId].Job.JobStatus))
+		}
+		failf("versions: the segment's current version is %d, the latest COMPLETED is %d: %s", seg.Version, current, strings.Join(desc, "; "))
 	}
 }
 

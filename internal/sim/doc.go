@@ -43,6 +43,11 @@
 //     stamp order (EffectiveDate, job, file, line), to fresh records (internal/merge);
 //   - segments: ChannelCounts add up to Size, Size is the sum of its jobs'
 //     TotalProcessed, EndpointCount is the number of member items;
+//   - versions: one per job that started, numbered from 1 without gaps, each
+//     ended as its job ended with its job's Size, each counting exactly the
+//     member items of it and earlier versions, and the segment's current
+//     version the latest COMPLETED one (a version reserved by a job that
+//     failed before it started, or by a launch that raced another, ends FAILED);
 //   - no item over DynamoDB's 400 KB;
 //   - messages: every message sent was deleted, moved to a dead-letter queue or
 //     lost with a restart, and every message of a dead-letter queue is recorded

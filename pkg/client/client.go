@@ -165,24 +165,32 @@ func (c *Client) segment(ctx context.Context, id string) (*segment.Segment, erro
 // reaches through its users, after its own members: "~" is in no other token.
 const usersPhase = "users~"
 
-// SegmentMembersPage returns one page of a segment's endpoints, with their users'
-// attributes. Pages go through the membership shards one after the other, then,
-// for a segment with users, through the endpoints of its users that are not
-// members themselves.
+// SegmentMembersPage returns one page of the endpoints of a segment's current
+// version, with their users' attributes. Pages go through the membership
+// shards one after the other, then, for a segment with users, through the
+// endpoints of its users that are not members themselves.
 func (c *Client) SegmentMembersPage(ctx context.Context, segmentId string, opts PageOptions) (Page[*endpoint.Endpoint], error) {
-	seg, err := c.segment(ctx, segmentId)
+	return c.VersionMembersPage(ctx, segmentId, 0, opts)
+}
+
+// VersionMembersPage returns one page of the endpoints of version n of a
+// segment (its current version for 0). A version's members are those that it
+// or an earlier version added: a version still running shows those written so
+// far. A segment with users reaches the endpoints of the version's users too.
+func (c *Client) VersionMembersPage(ctx context.Context, segmentId string, n int, opts PageOptions) (Page[*endpoint.Endpoint], error) {
+	seg, version, err := c.segmentAt(ctx, segmentId, n)
 	if err != nil {
 		return Page[*endpoint.Endpoint]{}, err
 	}
 	var ids []string
 	next := ""
 	if tok, ok := strings.CutPrefix(opts.Token, usersPhase); ok {
-		ids, next, err = c.store.ReachedPage(ctx, seg, opts.size(), tok)
+		ids, next, err = c.store.ReachedPage(ctx, seg, version, opts.size(), tok)
 		if next != "" {
 			next = usersPhase + next
 		}
 	} else {
-		ids, next, err = c.store.MembersPage(ctx, seg.Id, max(seg.Shards, 1), opts.size(), opts.Token)
+		ids, next, err = c.store.MembersPage(ctx, seg.Id, max(seg.Shards, 1), version, opts.size(), opts.Token)
 		if err == nil && next == "" && seg.HasUsers {
 			next = usersPhase
 		}
@@ -197,14 +205,21 @@ func (c *Client) SegmentMembersPage(ctx context.Context, segmentId string, opts 
 	return Page[*endpoint.Endpoint]{Items: eps, NextToken: next}, nil
 }
 
-// SegmentUsersPage returns one page of the user IDs of a segment's user-ID
-// definitions (none for a segment of endpoints only).
+// SegmentUsersPage returns one page of the user IDs of the user-ID
+// definitions of a segment's current version (none for a segment of endpoints
+// only).
 func (c *Client) SegmentUsersPage(ctx context.Context, segmentId string, opts PageOptions) (Page[string], error) {
-	seg, err := c.segment(ctx, segmentId)
+	return c.VersionUsersPage(ctx, segmentId, 0, opts)
+}
+
+// VersionUsersPage returns one page of the user IDs of version n of a segment
+// (its current version for 0): those that it or an earlier version added.
+func (c *Client) VersionUsersPage(ctx context.Context, segmentId string, n int, opts PageOptions) (Page[string], error) {
+	seg, version, err := c.segmentAt(ctx, segmentId, n)
 	if err != nil {
 		return Page[string]{}, err
 	}
-	ids, next, err := c.store.UserMembersPage(ctx, seg, opts.size(), opts.Token)
+	ids, next, err := c.store.UserMembersPage(ctx, seg, version, opts.size(), opts.Token)
 	if err != nil {
 		return Page[string]{}, fmt.Errorf("list users of segment %s: %w", seg.Id, err)
 	}
@@ -235,4 +250,52 @@ func (c *Client) ListImportJobs(ctx context.Context, segment string, opts PageOp
 		return Page[*job.Job]{}, fmt.Errorf("list import jobs: %w", err)
 	}
 	return Page[*job.Job]{Items: jobs, NextToken: next}, nil
+}
+
+// segmentAt finds a segment (its users not counted) and the version n names:
+// its current one for 0, else n if the segment has it.
+func (c *Client) segmentAt(ctx context.Context, segmentId string, n int) (*segment.Segment, int, error) {
+	seg, err := c.segment(ctx, segmentId)
+	if err != nil {
+		return nil, 0, err
+	}
+	if n == 0 {
+		return seg, seg.Version, nil
+	}
+	if _, err := c.store.SegmentVersion(ctx, seg, n); err != nil {
+		return nil, 0, err
+	}
+	return seg, n, nil
+}
+
+// GetSegmentVersion returns version n of a segment (by id or name): its job,
+// dates, status, its own import definition and, once it and every version
+// before it have ended, its number of members. A version of a segment with
+// users has its UserCount, and its EndpointCount counts the endpoints its
+// users reach, as GetSegment counts them.
+func (c *Client) GetSegmentVersion(ctx context.Context, segmentId string, n int) (*segment.Version, error) {
+	seg, err := c.segment(ctx, segmentId)
+	if err != nil {
+		return nil, err
+	}
+	v, err := c.store.SegmentVersion(ctx, seg, n)
+	if err == nil {
+		if err = c.store.ResolveVersion(ctx, seg, v); err != nil {
+			err = fmt.Errorf("count the users of version %d of segment %s: %w", n, seg.Id, err)
+		}
+	}
+	return v, err
+}
+
+// ListSegmentVersions returns one page of a segment's versions, oldest first.
+func (c *Client) ListSegmentVersions(ctx context.Context, segmentId string, opts PageOptions) (Page[*segment.Version], error) {
+	seg, err := c.segment(ctx, segmentId)
+	if err != nil {
+		return Page[*segment.Version]{}, err
+	}
+	vs, next, err := c.store.VersionsPage(ctx, seg, opts.size(), opts.Token)
+	if err != nil {
+		return Page[*segment.Version]{}, fmt.Errorf("list the versions of segment %s: %w", seg.Id, err)
+	}
+	return Page[*segment.Version]{Items: vs, NextToken: next}, nil
 }

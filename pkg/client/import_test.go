@@ -18,7 +18,9 @@ import (
 // TestMembersDuringImport lists a segment over and over while an import writes
 // it in small batches: every endpoint listed is complete (the writer puts an
 // endpoint whole, with one PutItem, and records membership after the endpoint
-// and its user), and some listings catch the import half done.
+// and its user); listings of the current version see none of the import until
+// it has ended, and listings of the version being imported (1) catch it half
+// done.
 func TestMembersDuringImport(t *testing.T) {
 	rt := runtime(t)
 	c := newClient(rt)
@@ -63,9 +65,12 @@ func TestMembersDuringImport(t *testing.T) {
 				count++
 			}
 		} else {
-			count = listPages(t, c, segId, check)
+			count = listPages(t, c, segId, 1, check)
 		}
 		counts = append(counts, count)
+		if round%2 == 0 && count != 0 && count != n {
+			t.Fatalf("a listing of the current version found %d members of the version being imported", count)
+		}
 		if done {
 			if j.JobStatus != job.Completed || count != n {
 				t.Fatalf("job %s %s, %d members listed after it, want %d", jobId, j.JobStatus, count, n)
@@ -85,14 +90,15 @@ func TestMembersDuringImport(t *testing.T) {
 	}
 }
 
-// listPages lists a segment page by page, 500 at a time, and returns the count.
-func listPages(t *testing.T, c *client.Client, segId string, check func(*endpoint.Endpoint)) int {
+// listPages lists a version of a segment (0: the current one) page by page,
+// 500 at a time, and returns the count.
+func listPages(t *testing.T, c *client.Client, segId string, version int, check func(*endpoint.Endpoint)) int {
 	t.Helper()
 	ctx := testCtx(t, time.Minute)
 	count := 0
 	opts := client.PageOptions{Size: 500}
 	for {
-		p, err := c.SegmentMembersPage(ctx, segId, opts)
+		p, err := c.VersionMembersPage(ctx, segId, version, opts)
 		if errors.Is(err, client.ErrNotFound) {
 			return 0
 		}

@@ -31,15 +31,21 @@ const (
 //		send(e)
 //	}
 func (c *Client) SegmentMembers(ctx context.Context, segmentId string) iter.Seq2[*endpoint.Endpoint, error] {
+	return c.VersionMembers(ctx, segmentId, 0)
+}
+
+// VersionMembers streams the endpoints of version n of a segment (its current
+// version for 0), as SegmentMembers does.
+func (c *Client) VersionMembers(ctx context.Context, segmentId string, n int) iter.Seq2[*endpoint.Endpoint, error] {
 	return func(yield func(*endpoint.Endpoint, error) bool) {
-		seg, err := c.segment(ctx, segmentId)
+		seg, version, err := c.segmentAt(ctx, segmentId, n)
 		if err != nil {
 			yield(nil, err)
 			return
 		}
 		ctx, cancel := context.WithCancel(ctx)
 		defer cancel()
-		for b := range c.streamShards(ctx, seg.Id, max(seg.Shards, 1)) {
+		for b := range c.streamShards(ctx, seg.Id, version, max(seg.Shards, 1)) {
 			if b.err != nil {
 				yield(nil, b.err)
 				return
@@ -51,7 +57,7 @@ func (c *Client) SegmentMembers(ctx context.Context, segmentId string) iter.Seq2
 			}
 		}
 		for token := ""; seg.HasUsers; {
-			ids, next, err := c.store.ReachedPage(ctx, seg, idsPerBatch, token)
+			ids, next, err := c.store.ReachedPage(ctx, seg, version, idsPerBatch, token)
 			var eps []*endpoint.Endpoint
 			if err == nil {
 				eps, err = c.store.Endpoints(ctx, ids)
@@ -105,7 +111,7 @@ type batch struct {
 // streamShards reads the shards with a bounded number of workers and sends what
 // they read until every shard is done or ctx ends. The channel closes when the
 // workers have stopped.
-func (c *Client) streamShards(ctx context.Context, segmentId string, shards int) <-chan batch {
+func (c *Client) streamShards(ctx context.Context, segmentId string, version, shards int) <-chan batch {
 	out := make(chan batch)
 	work := make(chan int)
 	workers := c.Parallel
@@ -118,7 +124,7 @@ func (c *Client) streamShards(ctx context.Context, segmentId string, shards int)
 		go func() {
 			defer wg.Done()
 			for i := range work {
-				if err := c.readShard(ctx, segmentId, i, out); err != nil {
+				if err := c.readShard(ctx, segmentId, version, i, out); err != nil {
 					select {
 					case out <- batch{err: fmt.Errorf("read members of segment %s: %w", segmentId, err)}:
 					case <-ctx.Done():
@@ -144,10 +150,10 @@ func (c *Client) streamShards(ctx context.Context, segmentId string, shards int)
 }
 
 // readShard pages through shard i and sends its endpoints in batches.
-func (c *Client) readShard(ctx context.Context, segmentId string, i int, out chan<- batch) error {
+func (c *Client) readShard(ctx context.Context, segmentId string, version, i int, out chan<- batch) error {
 	after := ""
 	for {
-		ids, next, err := c.store.ShardMembers(ctx, segmentId, i, after, idsPerQuery)
+		ids, next, err := c.store.ShardMembers(ctx, segmentId, version, i, after, idsPerQuery)
 		if err != nil {
 			return err
 		}

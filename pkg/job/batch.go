@@ -17,8 +17,9 @@ type WriteBatch struct {
 	JobId     string     `json:"JobId"`
 	JobOrder  string     `json:"JobOrder"`
 	SegmentId string     `json:"SegmentId"`
-	Shards    int        `json:"Shards"` // the segment's membership shards
-	Key       string     `json:"Key"`    // the object the rows come from
+	Shards    int        `json:"Shards"`  // the segment's membership shards
+	Version   int        `json:"Version"` // the segment version the job makes
+	Key       string     `json:"Key"`     // the object the rows come from
 	Piece     int        `json:"Piece"`
 	Seq       int        `json:"Seq"`
 	Rows      []WriteRow `json:"Rows"`
@@ -58,6 +59,7 @@ func (b *WriteBatch) AppendHead(dst []byte) []byte {
 	dst = jsonw.AppendString(append(dst, `,"JobOrder":`...), b.JobOrder, true)
 	dst = jsonw.AppendString(append(dst, `,"SegmentId":`...), b.SegmentId, true)
 	dst = strconv.AppendInt(append(dst, `,"Shards":`...), int64(b.Shards), 10)
+	dst = strconv.AppendInt(append(dst, `,"Version":`...), int64(b.Version), 10)
 	dst = jsonw.AppendString(append(dst, `,"Key":`...), b.Key, true)
 	dst = strconv.AppendInt(append(dst, `,"Piece":`...), int64(b.Piece), 10)
 	dst = strconv.AppendInt(append(dst, `,"Seq":`...), int64(b.Seq), 10)

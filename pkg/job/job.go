@@ -120,12 +120,15 @@ type Piece struct {
 // Launch is what every parse message of a job shares, stored with the job so
 // that stalled pieces can be sent again.
 type Launch struct {
-	JobOrder    string `json:"JobOrder"` // sorts jobs: creation date, then id
-	Created     string `json:"Created"`
-	Bucket      string `json:"Bucket"`
-	Format      string `json:"Format"`
-	SegmentId   string `json:"SegmentId"`
-	Shards      int    `json:"Shards,omitempty"` // the segment's membership shards
+	JobOrder  string `json:"JobOrder"` // sorts jobs: creation date, then id
+	Created   string `json:"Created"`
+	Bucket    string `json:"Bucket"`
+	Format    string `json:"Format"`
+	SegmentId string `json:"SegmentId"`
+	Shards    int    `json:"Shards,omitempty"` // the segment's membership shards
+	// Version is the segment version the job makes, reserved when it starts
+	// (0 for a job into no segment); its members record it.
+	Version     int    `json:"Version,omitempty"`
 	TotalPieces int    `json:"TotalPieces"`
 	Source      Source `json:"Source,omitempty"`
 	// BatchBytes bounds the job's write batches. It is fixed when the job
@@ -166,6 +169,20 @@ type Contribution struct {
 	Format   string
 	S3Url    string
 	Now      string
+}
+
+// VersionEnd is how a job's segment version ended: its status, the job's own
+// import definition, and the members it added first. It is recorded when the
+// job ends, again whenever its end changes.
+type VersionEnd struct {
+	JobId    string
+	Version  int
+	Status   Status
+	Written  Tally // the rows applied (Size, ChannelCounts) and members added first (New)
+	Format   string
+	S3Url    string
+	Now      string
+	Progress int64 // the job's progress the end was computed at: a lower one never replaces a higher
 }
 
 // Source says how to read a job's objects: with the functions' own role, or, for a

@@ -1,16 +1,27 @@
 package booktest_test
 
 import (
+	"context"
 	"testing"
 	"time"
 
 	"github.com/segport/segport/internal/importer"
 	"github.com/segport/segport/internal/memstore"
 	"github.com/segport/segport/internal/memstore/booktest"
+	"github.com/segport/segport/pkg/segment"
 )
 
 func TestJobBookMemstore(t *testing.T) {
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	env := &memstore.Env{Now: func() time.Time { now = now.Add(time.Second); return now }}
 	booktest.RunJobBook(t, func() importer.JobBook { return memstore.NewDB(env, 4) })
+}
+
+func TestVersionBookMemstore(t *testing.T) {
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	env := &memstore.Env{Now: func() time.Time { now = now.Add(time.Second); return now }}
+	d := memstore.NewDB(env, 4)
+	booktest.RunVersionBook(t, d, func(ctx context.Context, segId string) (int, []*segment.Version, error) {
+		return d.Segment(segId).Version, d.Versions(segId), nil
+	})
 }

@@ -1,0 +1,328 @@
+package memstore
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+
+	"github.com/segport/segport/pkg/job"
+	"github.com/segport/segport/pkg/segment"
+)
+
+// Segment versions, laid out and updated as internal/dynamo's versions.go
+// does, one request a step: the version items in the Jobs table, in a
+// partition per segment, the counters on the segment's item.
+
+func versionKey(segmentId string, n int) string {
+	return fmt.Sprintf("%s#versions\x00version#%010d", segmentId, n)
+}
+
+// versionItem is internal/dynamo's.
+type versionItem struct {
+	Version          int                      `json:"Version"`
+	Job              string                   `json:"Job"`
+	JobStatus        string                   `json:"JobStatus"`
+	CreationDate     string                   `json:"CreationDate"`
+	CompletionDate   string                   `json:"CompletionDate,omitempty"`
+	ImportDefinition segment.ImportDefinition `json:"ImportDefinition"`
+	Added            int                      `json:"Added"`
+	EndpointCount    *int                     `json:"EndpointCount,omitempty"`
+	Latest           int                      `json:"Latest"`
+	CountedStatus    string                   `json:"CountedStatus"`
+	CountedAdded     int                      `json:"CountedAdded"`
+	Progress         int64                    `json:"Progress"`
+}
+
+func (it *versionItem) miscounted() bool {
+	return it.EndpointCount != nil && (it.CountedStatus != it.JobStatus || it.CountedAdded != it.Added)
+}
+
+func (it *versionItem) ended() bool {
+	return it.JobStatus == string(job.Completed) || it.JobStatus == string(job.Failed)
+}
+
+// ReserveVersion reserves the next version number for a job (the one it has
+// for a job that holds one), then records the version as PROCESSING.
+func (d *DB) ReserveVersion(ctx context.Context, segmentId, jobId, created string) (int, error) {
+	n := 0
+	err := d.do(ctx, "UpdateItem", Segments, true, func() error {
+		var it segmentItem
+		ok, err := d.get(Segments, segmentId, &it)
+		if err != nil || !ok {
+			return err
+		}
+		if r, has := it.Reserved[jobId]; has {
+			n = r // the condition fails; GetItem reads it below
+			return nil
+		}
+		it.Versions++
+		if it.Reserved == nil {
+			it.Reserved = map[string]int{}
+		}
+		it.Reserved[jobId] = it.Versions
+		n = it.Versions
+		return d.put(Segments, segmentId, it)
+	})
+	if err != nil {
+		return 0, fmt.Errorf("reserve a version of segment %s: %w", segmentId, err)
+	}
+	if n == 0 {
+		return 0, fmt.Errorf("reserve a version of segment %s: job %s has none, and its version has ended", segmentId, jobId)
+	}
+	err = d.do(ctx, "UpdateItem", Jobs, true, func() error {
+		var it versionItem
+		if _, err := d.get(Jobs, versionKey(segmentId, n), &it); err != nil {
+			return err
+		}
+		it.Version, it.Job = n, jobId
+		if it.CreationDate == "" {
+			it.CreationDate = created
+		}
+		if it.JobStatus == "" {
+			it.JobStatus = string(job.Processing)
+		}
+		return d.put(Jobs, versionKey(segmentId, n), it)
+	})
+	if err != nil {
+		return 0, fmt.Errorf("record version %d of segment %s: %w", n, segmentId, err)
+	}
+	return n, nil
+}
+
+// EndVersion records how a version ended, ends its reservation and moves the
+// segment's current version on.
+func (d *DB) EndVersion(ctx context.Context, segmentId string, v job.VersionEnd) error {
+	if err := d.recordEnd(ctx, segmentId, v); err != nil {
+		return err
+	}
+	var (
+		rec   versionItem
+		found bool
+	)
+	err := d.do(ctx, "GetItem", Jobs, false, func() error {
+		var err error
+		found, err = d.get(Jobs, versionKey(segmentId, v.Version), &rec)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("read version %d of segment %s: %w", v.Version, segmentId, err)
+	}
+	if err := d.rewind(ctx, segmentId, v.Version, found && rec.miscounted()); err != nil {
+		return err
+	}
+	return d.advance(ctx, segmentId)
+}
+
+func (d *DB) recordEnd(ctx context.Context, segmentId string, v job.VersionEnd) error {
+	err := d.do(ctx, "UpdateItem", Jobs, true, func() error {
+		var it versionItem
+		found, err := d.get(Jobs, versionKey(segmentId, v.Version), &it)
+		if err != nil {
+			return err
+		}
+		if found && it.Progress > v.Progress {
+			return nil
+		}
+		if it.CreationDate == "" {
+			it.CreationDate = v.Now
+		}
+		chans := maps.Clone(v.Written.Channels)
+		if chans == nil {
+			chans = map[string]int{}
+		}
+		it.Version, it.Job, it.JobStatus, it.CompletionDate, it.Added, it.Progress = v.Version, v.JobId, string(v.Status), v.Now, v.Written.New, v.Progress
+		it.ImportDefinition = segment.ImportDefinition{Size: v.Written.Rows, ChannelCounts: chans, Format: v.Format, S3Url: v.S3Url}
+		return d.put(Jobs, versionKey(segmentId, v.Version), it)
+	})
+	if err != nil {
+		return fmt.Errorf("end version %d of segment %s: %w", v.Version, segmentId, err)
+	}
+	err = d.do(ctx, "UpdateItem", Segments, true, func() error {
+		var it segmentItem
+		if ok, err := d.get(Segments, segmentId, &it); err != nil || !ok || it.Reserved[v.JobId] != v.Version {
+			return err
+		}
+		delete(it.Reserved, v.JobId)
+		return d.put(Segments, segmentId, it)
+	})
+	if err != nil {
+		return fmt.Errorf("end the reservation of version %d of segment %s: %w", v.Version, segmentId, err)
+	}
+	return nil
+}
+
+// rewind moves Ended back to before version n if it had passed it
+// (internal/dynamo's rewind).
+func (d *DB) rewind(ctx context.Context, segmentId string, n int, back bool) error {
+	members, latest := 0, 0
+	if back && n > 1 {
+		var (
+			prev  versionItem
+			found bool
+		)
+		err := d.do(ctx, "GetItem", Jobs, false, func() error {
+			var err error
+			found, err = d.get(Jobs, versionKey(segmentId, n-1), &prev)
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("read version %d of segment %s: %w", n-1, segmentId, err)
+		}
+		if found && prev.EndpointCount != nil {
+			members, latest = *prev.EndpointCount, prev.Latest
+		}
+	}
+	err := d.do(ctx, "UpdateItem", Segments, true, func() error {
+		var it segmentItem
+		if ok, err := d.get(Segments, segmentId, &it); err != nil || !ok {
+			return err
+		}
+		if back && it.Ended >= n {
+			it.Ended, it.EndedMembers, it.Version = n-1, members, latest
+		}
+		it.Epoch++
+		return d.put(Segments, segmentId, it)
+	})
+	if err != nil {
+		return fmt.Errorf("move segment %s back to version %d: %w", segmentId, n-1, err)
+	}
+	return nil
+}
+
+// advance moves Ended and the current Version on over the versions that have
+// ended, one conditional update each (internal/dynamo's advance).
+func (d *DB) advance(ctx context.Context, segmentId string) error {
+	for attempt := 0; attempt < 1000; attempt++ {
+		var c segmentItem
+		err := d.do(ctx, "GetItem", Segments, false, func() error {
+			_, err := d.get(Segments, segmentId, &c)
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("read segment %s: %w", segmentId, err)
+		}
+		n := c.Ended + 1
+		if n > c.Versions {
+			return nil
+		}
+		var (
+			rec   versionItem
+			found bool
+		)
+		err = d.do(ctx, "GetItem", Jobs, false, func() error {
+			found, err = d.get(Jobs, versionKey(segmentId, n), &rec)
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("read version %d of segment %s: %w", n, segmentId, err)
+		}
+		if !found || !rec.ended() {
+			abandoned, err := d.abandonVersion(ctx, segmentId, n, rec.Job, c.Reserved)
+			if err != nil || !abandoned {
+				return err
+			}
+			continue
+		}
+		members, latest := c.EndedMembers+rec.Added, c.Version
+		if rec.JobStatus == string(job.Completed) {
+			latest = n
+		}
+		if rec.EndpointCount == nil || *rec.EndpointCount != members || rec.Latest != latest || rec.miscounted() {
+			err := d.do(ctx, "UpdateItem", Jobs, true, func() error {
+				var it versionItem
+				if _, err := d.get(Jobs, versionKey(segmentId, n), &it); err != nil {
+					return err
+				}
+				it.EndpointCount, it.Latest, it.CountedStatus, it.CountedAdded = &members, latest, rec.JobStatus, rec.Added
+				return d.put(Jobs, versionKey(segmentId, n), it)
+			})
+			if err != nil {
+				return fmt.Errorf("count version %d of segment %s: %w", n, segmentId, err)
+			}
+		}
+		err = d.do(ctx, "UpdateItem", Segments, true, func() error {
+			var it segmentItem
+			if _, err := d.get(Segments, segmentId, &it); err != nil || it.Ended != c.Ended || it.Epoch != c.Epoch {
+				return err
+			}
+			it.Ended, it.EndedMembers, it.Version = n, members, latest
+			return d.put(Segments, segmentId, it)
+		})
+		if err != nil {
+			return fmt.Errorf("move segment %s on to version %d: %w", segmentId, n, err)
+		}
+	}
+	return fmt.Errorf("move segment %s on: %w", segmentId, job.ErrConflict)
+}
+
+// AbandonVersion ends the version a job reserved, if it holds one, as FAILED.
+func (d *DB) AbandonVersion(ctx context.Context, segmentId, jobId, now string) error {
+	n := 0
+	err := d.do(ctx, "GetItem", Segments, false, func() error {
+		var it segmentItem
+		_, err := d.get(Segments, segmentId, &it)
+		n = it.Reserved[jobId]
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	if n > 0 {
+		if err := d.recordEnd(ctx, segmentId, job.VersionEnd{JobId: jobId, Version: n, Status: job.Failed, Now: now, Progress: 1 << 62}); err != nil {
+			return err
+		}
+	}
+	return d.advance(ctx, segmentId)
+}
+
+// abandonVersion ends version n as FAILED if its job ended without it.
+func (d *DB) abandonVersion(ctx context.Context, segmentId string, n int, jobId string, reserved map[string]int) (bool, error) {
+	for _, j := range slices.Sorted(maps.Keys(reserved)) {
+		if reserved[j] == n {
+			jobId = j
+		}
+	}
+	if jobId == "" {
+		return false, nil
+	}
+	h, err := d.Head(ctx, jobId)
+	if err != nil && !errors.Is(err, job.ErrNotFound) {
+		return false, err
+	}
+	if h != nil && (!h.Job.JobStatus.Final() || h.Launch.Version == n) {
+		return false, nil
+	}
+	now := ""
+	if h != nil {
+		now = h.Job.CompletionDate
+	}
+	err = d.recordEnd(ctx, segmentId, job.VersionEnd{JobId: jobId, Version: n, Status: job.Failed, Now: now, Progress: 1 << 62})
+	return err == nil, err
+}
+
+// Versions returns a segment's versions, oldest first, for checks.
+func (d *DB) Versions(segmentId string) []*segment.Version {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	var it segmentItem
+	d.get(Segments, segmentId, &it)
+	var out []*segment.Version
+	for k, b := range d.tables[Jobs] {
+		if !strings.HasPrefix(k, segmentId+"#versions\x00") {
+			continue
+		}
+		var v versionItem
+		if err := json.Unmarshal(b, &v); err != nil {
+			continue
+		}
+		out = append(out, &segment.Version{SegmentId: segmentId, Name: it.Name, Version: v.Version, JobId: v.Job, JobStatus: v.JobStatus,
+			CreationDate: v.CreationDate, CompletionDate: v.CompletionDate, ImportDefinition: v.ImportDefinition,
+			EndpointCount: v.EndpointCount, Current: v.Version == it.Version})
+	}
+	slices.SortFunc(out, func(a, b *segment.Version) int { return a.Version - b.Version })
+	return out
+}
