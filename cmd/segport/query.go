@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/segport/segport/internal/dump"
+	"github.com/segport/segport/internal/dynamo"
 	"github.com/segport/segport/pkg/endpoint"
 	"github.com/segport/segport/pkg/job"
 	"github.com/segport/segport/pkg/segment"
@@ -120,13 +121,8 @@ func queryCmd(ctx context.Context, noun string, args []string, stdout io.Writer)
 			printVersion(stdout, v, sf.json)
 		}
 	case "segments users":
-		s, err := st.SegmentByName(ctx, rest[0])
+		s, version, err := segmentAt(ctx, st, rest[0], version)
 		if err != nil {
-			return err
-		}
-		if version == 0 {
-			version = s.Version
-		} else if _, err := st.SegmentVersion(ctx, s, version); err != nil {
 			return err
 		}
 		users, err := st.VersionUserMembers(ctx, s, version)
@@ -141,13 +137,8 @@ func queryCmd(ctx context.Context, noun string, args []string, stdout io.Writer)
 			}
 		}
 	case "segments members":
-		s, err := st.SegmentByName(ctx, rest[0])
+		s, version, err := segmentAt(ctx, st, rest[0], version)
 		if err != nil {
-			return err
-		}
-		if version == 0 {
-			version = s.Version
-		} else if _, err := st.SegmentVersion(ctx, s, version); err != nil {
 			return err
 		}
 		return printMembers(ctx, t, s, version, stdout)
@@ -325,4 +316,20 @@ func printVersion(w io.Writer, v *segment.Version, asJSON bool) {
 	fmt.Fprintf(w, "Segment %s version %d%s: %s, job %s created %s; %s; imported %d definitions [%s] %s from %s\n",
 		v.Name, v.Version, current, v.JobStatus, v.JobId, v.CreationDate, count, v.ImportDefinition.Size,
 		strings.Join(chans, " "), v.ImportDefinition.Format, v.ImportDefinition.S3Url)
+}
+
+// segmentAt finds a segment by name and the version to read: version, which
+// must exist, or the current one when version is 0.
+func segmentAt(ctx context.Context, st *dynamo.Store, name string, version int) (*segment.Segment, int, error) {
+	s, err := st.SegmentByName(ctx, name)
+	if err != nil {
+		return nil, 0, err
+	}
+	if version == 0 {
+		return s, s.Version, nil
+	}
+	if _, err := st.SegmentVersion(ctx, s, version); err != nil {
+		return nil, 0, err
+	}
+	return s, version, nil
 }
