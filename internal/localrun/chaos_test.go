@@ -60,6 +60,7 @@ func randomSpec(rng *rand.Rand) chaos.Spec {
 // as it does in a clean run. SEGPORT_CHAOS_SEED repeats a run's workload and
 // SPECs (the faults then fall alike as far as goroutine scheduling allows).
 func TestChaosEqualsCleanRun(t *testing.T) {
+	t.Parallel() // its own stack: it runs beside the other long tests
 	seed := uint64(time.Now().UnixNano())
 	if s := os.Getenv("SEGPORT_CHAOS_SEED"); s != "" {
 		var err error
@@ -68,7 +69,7 @@ func TestChaosEqualsCleanRun(t *testing.T) {
 		}
 	}
 	rng := rand.New(rand.NewPCG(seed, seed))
-	rows := 5000 + rng.IntN(1000)
+	rows := 2000 + rng.IntN(500)
 	t.Logf("SEGPORT_CHAOS_SEED=%d: %d rows", seed, rows)
 	files := corpus.Generate(rng.Uint64(), rows)
 	name := fmt.Sprint(seed)
@@ -85,6 +86,7 @@ func TestChaosEqualsCleanRun(t *testing.T) {
 		spec chaos.Spec
 	}{{"random", randomSpec(rng)}, {"soak", soak}} {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			c := chaos.New(tc.spec)
 			start := time.Now()
 			got := importFiles(t, openRuntime(t, chaosOptions(c)), name, files)

@@ -43,6 +43,7 @@ func init() {
 // stack again on the same data folder: the job ends COMPLETED with every valid
 // row a member, as if nothing had happened.
 func TestKilledStackResumesItsJobs(t *testing.T) {
+	t.Parallel() // its own stack: it runs beside the other long tests
 	dir := t.TempDir()
 	child := exec.Command(os.Args[0], "-test.run=^$")
 	child.Env = append(os.Environ(), killChildEnv+"="+dir)

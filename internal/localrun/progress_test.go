@@ -11,8 +11,9 @@ import (
 // TotalProcessed counts rows written, never rows merely parsed, and the rows
 // expected never fall below it.
 func TestProgressRisesToTheWrittenTotal(t *testing.T) {
+	t.Parallel() // its own stack: it runs beside the other long tests
 	rt := openRuntime(t, Options{BatchBytes: 32 << 10, Parameters: map[string]string{"PieceSize": "1048576"}})
-	body := bigCSV(50_000)
+	body := bigCSV(12_000)
 	valid, _ := sequential(t, "imports/progress/f.csv", body)
 	id := job.NewId("progress")
 	put(t, rt, "imports/progress/f.csv", body, id)

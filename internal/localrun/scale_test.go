@@ -88,6 +88,7 @@ func smallFile(tag string) string {
 // A segment's item does not grow with its imports, and ending a job costs the
 // same whatever the size of its segment (issue "Production scale").
 func TestSegmentCostsDoNotGrowWithHistory(t *testing.T) {
+	t.Parallel() // its own stack: it runs beside the other long tests
 	rt := openRuntime(t, Options{})
 
 	// 100,000 earlier imports into one segment, as the jobs they left.
