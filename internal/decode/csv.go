@@ -96,6 +96,11 @@ func (d *CSVDecoder) userIdRow(row *Row) (*Row, error) {
 		return row, d.r.rowError(row.Line, "User.UserId", "missing: each line of a user-ID file lists user IDs, separated by spaces", ErrInvalidEndpoint)
 	}
 	row.UserIds = strings.Fields(ids)
+	for i, id := range row.UserIds {
+		if msg := endpoint.CheckUserId(id); msg != "" {
+			return row, d.r.rowError(row.Line, "User.UserId", fmt.Sprintf("user ID %d: %s", i+1, msg), ErrInvalidEndpoint)
+		}
+	}
 	return row, nil
 }
 

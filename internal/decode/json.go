@@ -95,6 +95,9 @@ func (d *JSONDecoder) decode() (*Row, error) {
 	}
 	d.build()
 	if id, ok := d.b.UserIdOnly(); ok {
+		if msg := endpoint.CheckUserId(id); msg != "" {
+			return row, d.r.rowError(line, "User.UserId", msg, ErrInvalidEndpoint)
+		}
 		row.UserIds = []string{id}
 		return row, nil
 	}

@@ -26,6 +26,15 @@ func TestUserIdRows(t *testing.T) {
 		{"guide json", JSON, `{"User":{"UserId":"example-user-id-1"}}` + "\n" + `{"User.UserId":"u2"}` + "\n", []string{"1: example-user-id-1", "2: u2"}},
 		{"json ids are not split", JSON, `{"User":{"UserId":"a b"}}` + "\n", []string{"1: a b"}},
 		{"json with another attribute is an endpoint", JSON, `{"User":{"UserId":"u"},"Location":{"Country":"US"}}` + "\n", []string{"1! Id: missing: a new endpoint needs Address and ChannelType, an update needs Id"}},
+		// A user ID is a DynamoDB sort key (1,024 bytes at most): a longer one
+		// fails its own row, never the write batch of its neighbours.
+		{"csv user id too long", CSV, "User.UserId\nu1 " + strings.Repeat("x", 1025) + "\nu2\n",
+			[]string{"2! User.UserId: user ID 2: value is 1025 bytes, the most a user ID may take is 1024", "3: u2"}},
+		{"csv user id at the limit", CSV, "User.UserId\n" + strings.Repeat("x", 1024) + "\n", []string{"2: " + strings.Repeat("x", 1024)}},
+		{"json user id too long", JSON, `{"User":{"UserId":"` + strings.Repeat("y", 2000) + `"}}` + "\n" + `{"User":{"UserId":"u"}}` + "\n",
+			[]string{"1! User.UserId: value is 2000 bytes, the most a user ID may take is 1024", "2: u"}},
+		{"endpoint's user id too long", JSON, `{"ChannelType":"SMS","Address":"2065550182","User":{"UserId":"` + strings.Repeat("z", 1500) + `"}}` + "\n",
+			[]string{"1! User.UserId: value is 1500 bytes, the most a user ID may take is 1024"}},
 		{"json endpoint and user id mixed", JSON, `{"ChannelType":"SMS","Address":"2065550182","User":{"UserId":"u"}}` + "\n" + `{"User":{"UserId":"u"}}` + "\n",
 			[]string{"1: endpoint", "2: u"}},
 	}

@@ -43,7 +43,8 @@ const (
 const maxKeyBytes = 2048
 
 // maxSortKeyBytes is DynamoDB's limit on a sort key value; a token holds sort
-// keys, and no key segport writes comes near it.
+// keys, and no key segport writes passes it (a user ID, the longest, is
+// checked against it at validation: endpoint.UserIdBytes).
 const maxSortKeyBytes = 1024
 
 // ErrBadToken means a page token is malformed or belongs to another listing.

@@ -386,6 +386,11 @@ func (b *Builder) Finish() (*Endpoint, *FieldError) {
 			b.size += len(e.Id)
 		}
 	}
+	if e.User != nil {
+		if msg := CheckUserId(e.User.UserId); msg != "" {
+			return nil, &FieldError{Field: "User.UserId", Msg: msg}
+		}
+	}
 	if b.families[family(KindUserAttribute)] > 0 && (e.User == nil || e.User.UserId == "") {
 		return nil, &FieldError{Field: "User.UserId", Msg: "missing: User.UserAttributes belong to a user, so a row that sets them needs User.UserId"}
 	}

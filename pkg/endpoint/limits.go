@@ -1,5 +1,7 @@
 package endpoint
 
+import "strconv"
+
 // Limits are the spec's per-endpoint and per-deployment limits. A zero field means
 // the spec's default (see WithDefaults); start from DefaultLimits to change one.
 type Limits struct {
@@ -34,6 +36,21 @@ const (
 	itemBudget         = 368 * 1024
 	standardAttributes = 24
 )
+
+// UserIdBytes is the most UTF-8 bytes a User.UserId may take. A user ID is a
+// sort key in the Members table (a segment of users lists its users there),
+// and DynamoDB refuses a sort key over 1,024 bytes: a longer one would fail
+// the whole write batch, so it fails its row at validation instead. (An Id
+// may take 128 bytes, see checkId.)
+const UserIdBytes = 1024
+
+// CheckUserId returns why v cannot be a User.UserId, or "".
+func CheckUserId(v string) string {
+	if len(v) <= UserIdBytes {
+		return ""
+	}
+	return "value is " + strconv.Itoa(len(v)) + " bytes, the most a user ID may take is " + strconv.Itoa(UserIdBytes)
+}
 
 // DefaultLimits returns the limits the spec gives.
 func DefaultLimits() Limits {
