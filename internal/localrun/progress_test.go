@@ -13,7 +13,7 @@ import (
 func TestProgressRisesToTheWrittenTotal(t *testing.T) {
 	t.Parallel() // its own stack: it runs beside the other long tests
 	rt := openRuntime(t, Options{BatchBytes: 32 << 10, Parameters: map[string]string{"PieceSize": "1048576"}})
-	body := bigCSV(12_000)
+	body := bigCSV(50_000) // issue 17 asks for a 50K-row import
 	valid, _ := sequential(t, "imports/progress/f.csv", body)
 	id := job.NewId("progress")
 	put(t, rt, "imports/progress/f.csv", body, id)
