@@ -3,6 +3,7 @@ package localrun
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"strings"
 	"sync"
@@ -97,18 +98,49 @@ func importFile(t *testing.T, rt *Runtime, key, body string) *job.Job {
 
 func waitJob(t *testing.T, rt *Runtime, id string) *job.Job {
 	t.Helper()
-	ctx := testCtx(t)
+	var w stallWatch
 	for {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		j, err := rt.App.Store.Job(ctx, id)
+		cancel()
 		if err == nil && j.JobStatus.Final() {
 			return j
 		}
-		select {
-		case <-ctx.Done():
-			t.Fatalf("job %s did not end: last %+v, err %v", id, j, err)
-		case <-time.After(100 * time.Millisecond):
+		if w.stalled(jobState(j)) {
+			t.Fatalf("job %s did not end: no progress for %s; last %+v, err %v", id, stallLimit, j, err)
 		}
+		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// stallLimit bounds how long a job may go without progress in these tests. It
+// is a liveness bound, not a timing goal: a loaded machine makes a job slow,
+// which passes; a job that stops moving fails its test. (Within it, stalled
+// work is sent again by the sweeper, in seconds here.)
+const stallLimit = 3 * time.Minute
+
+// stallWatch tells when what it watches has not changed for stallLimit.
+type stallWatch struct {
+	last  string
+	since time.Time
+}
+
+// stalled records state and reports whether it has been the same for longer
+// than stallLimit.
+func (w *stallWatch) stalled(state string) bool {
+	if w.since.IsZero() || state != w.last {
+		w.last, w.since = state, time.Now()
+		return false
+	}
+	return time.Since(w.since) > stallLimit
+}
+
+// jobState is what moves while a job makes progress ("" before it exists).
+func jobState(j *job.Job) string {
+	if j == nil {
+		return ""
+	}
+	return fmt.Sprint(j.JobStatus, j.TotalPieces, j.CompletedPieces, j.FailedPieces, j.TotalProcessed, j.TotalFailures)
 }
 
 // members returns the canonical JSON of a segment's endpoints, sorted by Id.

@@ -174,6 +174,7 @@ func crasher(function, marker string) func(localstack.EventSource, localstack.Ha
 // message in the dead-letter queue with nothing recorded; the sweeper records
 // it and the job ends, counted exactly.
 func TestCrashOnLastDeliveryEndsTheJob(t *testing.T) {
+	t.Parallel() // its own stack: it runs beside the other long tests
 	tests := []struct {
 		name, function, marker string
 		status                 job.Status

@@ -19,6 +19,7 @@ import (
 // registered in column order when its job starts. Pieces here are delivered
 // last first.
 func TestNameLimitDoesNotFollowDeliveryOrder(t *testing.T) {
+	t.Parallel() // its own stack: it runs beside the other long tests
 	rt := openRuntime(t, Options{Parameters: map[string]string{"MaxCustomAttributeNames": "3", "PieceSize": "2048"},
 		Wrap: lastPieceFirst()})
 	var b strings.Builder

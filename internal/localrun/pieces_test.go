@@ -65,6 +65,7 @@ func sequential(t *testing.T, key, body string) (int, []string) {
 }
 
 func TestBigFileInManyPieces(t *testing.T) {
+	t.Parallel() // its own stack: it runs beside the other long tests
 	rt := openRuntime(t, Options{Parameters: map[string]string{"PieceSize": "4096"}})
 	body := bigCSV(3000)
 	key := "imports/big/file.csv"
@@ -155,10 +156,11 @@ func TestVanishedObjectFailsItsPieces(t *testing.T) {
 // scans at most RangeChunks chunks, and every piece boundary is where a
 // sequential parse starts a record, as one function's plan.Split finds it.
 func TestPlanningRunsInParallelMessages(t *testing.T) {
+	t.Parallel() // its own stack: it runs beside the other long tests
 	const pieceSize, perRange = 4096, 2
 	var (
 		mu      sync.Mutex
-		spans   []int64
+		spans   = map[int]int64{} // each range's bytes, by its index: a redelivered plan message counts once
 		largest int64
 	)
 	rt := openRuntime(t, Options{Parameters: map[string]string{"PieceSize": fmt.Sprint(pieceSize)},
@@ -171,7 +173,7 @@ func TestPlanningRunsInParallelMessages(t *testing.T) {
 					var m job.ParseMessage
 					if json.Unmarshal([]byte(rec.Body), &m) == nil && m.Range != nil {
 						mu.Lock()
-						spans = append(spans, m.Range.End-m.Range.Start)
+						spans[m.Range.Index] = m.Range.End - m.Range.Start
 						largest = max(largest, m.Range.End-m.Range.Start)
 						mu.Unlock()
 					}

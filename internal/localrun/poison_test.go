@@ -83,6 +83,7 @@ func waitFor(t *testing.T, rt *Runtime, id string, ok func(*job.Job) bool) *job.
 }
 
 func TestPoisonedBatchEndsTheJobAndRedriveCompletesIt(t *testing.T) {
+	t.Parallel() // its own stack: it runs beside the other long tests
 	p := &poisoner{function: "WriterFunction", marker: `"Piece":1,`}
 	p.on.Store(true)
 	rt := openRuntime(t, Options{VisibilityTimeout: time.Second,
@@ -110,6 +111,7 @@ func TestPoisonedBatchEndsTheJobAndRedriveCompletesIt(t *testing.T) {
 }
 
 func TestPoisonedPieceFailsTheJobAndRedriveCompletesIt(t *testing.T) {
+	t.Parallel() // its own stack: it runs beside the other long tests
 	p := &poisoner{function: "ParserFunction", marker: `"Piece":{"Key":"imports/parse-poison/`}
 	p.on.Store(true)
 	rt := openRuntime(t, Options{VisibilityTimeout: time.Second,
@@ -132,6 +134,7 @@ func TestPoisonedPieceFailsTheJobAndRedriveCompletesIt(t *testing.T) {
 // leaving no segment; redriven once the cause is fixed, it plans the job
 // again and the job completes.
 func TestPoisonedPlanFailsTheJobAndRedriveCompletesIt(t *testing.T) {
+	t.Parallel() // its own stack: it runs beside the other long tests
 	p := &poisoner{function: "ParserFunction", marker: `"Range":{"Index":0,"Key":"imports/plan-poison/`}
 	p.on.Store(true)
 	rt := openRuntime(t, Options{VisibilityTimeout: time.Second,

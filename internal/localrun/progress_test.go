@@ -1,6 +1,7 @@
 package localrun
 
 import (
+	"context"
 	"testing"
 	"time"
 
@@ -17,10 +18,12 @@ func TestProgressRisesToTheWrittenTotal(t *testing.T) {
 	valid, _ := sequential(t, "imports/progress/f.csv", body)
 	id := job.NewId("progress")
 	put(t, rt, "imports/progress/f.csv", body, id)
-	ctx := testCtx(t)
 	last, samples, rising := -1, 0, 0
+	var w stallWatch
 	for {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		j, err := rt.App.Store.Job(ctx, id)
+		cancel()
 		if err == nil {
 			samples++
 			if j.TotalProcessed < last {
@@ -40,11 +43,10 @@ func TestProgressRisesToTheWrittenTotal(t *testing.T) {
 				break
 			}
 		}
-		select {
-		case <-ctx.Done():
-			t.Fatalf("the job did not end: %d of %d written", last, valid)
-		case <-time.After(100 * time.Millisecond):
+		if w.stalled(jobState(j)) {
+			t.Fatalf("the job did not end: no progress for %s at %d of %d written", stallLimit, last, valid)
 		}
+		time.Sleep(100 * time.Millisecond)
 	}
 	if rising < 3 {
 		t.Fatalf("the written count rose %d times in %d samples: no progress shown", rising, samples)

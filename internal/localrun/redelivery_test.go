@@ -87,6 +87,7 @@ func runWorkload(t *testing.T, rt *Runtime) string {
 }
 
 func TestDuplicatedShuffledDeliveryEqualsCleanRun(t *testing.T) {
+	t.Parallel()           // its own stack: it runs beside the other long tests
 	const batchBytes = 600 // about two rows a write batch: many batches to reorder
 	clean := runWorkload(t, openRuntime(t, Options{BatchBytes: batchBytes}))
 	var rt *Runtime

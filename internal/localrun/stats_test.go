@@ -165,6 +165,7 @@ func (pe proxyEndpoints) GetServiceBaseEndpoint(_ context.Context, sdkID string)
 // of the emulators, and checks that the jobs' Stats add up to exactly what the
 // emulators served.
 func TestStatsEqualRequestsServed(t *testing.T) {
+	t.Parallel() // its own stack: it runs beside the other long tests
 	proxies := proxyEndpoints{}
 	var invocations atomic.Int64
 	var rt *Runtime
