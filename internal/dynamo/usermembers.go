@@ -37,7 +37,8 @@ func UserShardKey(segmentId, userId string, shards int) string {
 func userShardName(segmentId string, i int) string { return fmt.Sprintf("%s#user#%02d", segmentId, i) }
 
 // AddUserMembers records the users as members of version (0: of every
-// version) of the segment and marks the segment as having users. A user member
+// version) of the segment (a member set: segment.MemberSet) and marks the
+// segment as having users. A user member
 // keeps the lowest version that added it, whatever the order of the calls, so
 // repeating a call changes nothing.
 func (s *Store) AddUserMembers(ctx context.Context, segmentId string, shards, version int, userIds []string) error {
@@ -49,7 +50,7 @@ func (s *Store) AddUserMembers(ctx context.Context, segmentId string, shards, ve
 	}
 	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                 aws.String(s.t.Segments),
-		Key:                       map[string]types.AttributeValue{"SegmentId": str(segmentId)},
+		Key:                       map[string]types.AttributeValue{"SegmentId": str(segment.SetSegment(segmentId))},
 		UpdateExpression:          aws.String("SET HasUsers = :t"),
 		ConditionExpression:       aws.String("attribute_exists(SegmentId)"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{":t": &types.AttributeValueMemberBOOL{Value: true}},
@@ -326,7 +327,9 @@ func (s *Store) Resolve(ctx context.Context, seg *segment.Segment) error {
 	if !seg.HasUsers {
 		return nil
 	}
-	users, extra, err := s.countUsers(ctx, seg, AllVersions)
+	at := *seg // the latest generation's users, of all its versions
+	at.Id = segment.MemberSet(seg.Id, seg.LastReplace)
+	users, extra, err := s.countUsers(ctx, &at, AllVersions)
 	if err != nil {
 		return err
 	}
@@ -338,10 +341,12 @@ func (s *Store) Resolve(ctx context.Context, seg *segment.Segment) error {
 // completes a segment: its UserCount, and its EndpointCount (once counted)
 // counting the endpoints its users reach beyond the version's own members.
 func (s *Store) ResolveVersion(ctx context.Context, seg *segment.Segment, v *segment.Version) error {
-	if !seg.HasUsers {
+	if !seg.HasUsers || v.Pruned {
 		return nil
 	}
-	users, extra, err := s.countUsers(ctx, seg, v.Version)
+	at := *seg
+	at.Id = segment.MemberSet(seg.Id, v.Base)
+	users, extra, err := s.countUsers(ctx, &at, v.Version)
 	if err != nil {
 		return err
 	}

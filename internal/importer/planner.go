@@ -176,7 +176,7 @@ func (p *Parser) launch(ctx context.Context, jobId string) error {
 		// Reserved before the start, so that the job's stored launch, which
 		// every parse message and re-send carries, always names its version.
 		if launch.Version == 0 {
-			if launch.Version, err = p.Segments.ReserveVersion(ctx, seg.SegmentId, jobId, p.Now.now().Format(job.DateFormat)); err != nil {
+			if launch.Version, launch.Base, err = p.Segments.ReserveVersion(ctx, seg.SegmentId, jobId, p.Now.now().Format(job.DateFormat), seg.Replace); err != nil {
 				return err
 			}
 		}

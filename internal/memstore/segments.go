@@ -34,6 +34,9 @@ type segmentItem struct {
 	LastJob          string                   `json:"LastJob,omitempty"`
 	// The version counters (internal/dynamo's versions.go).
 	Reserved     map[string]int `json:"Reserved"`
+	Bases        map[string]int `json:"Bases"`
+	LastReplace  int            `json:"LastReplace"`
+	KeptFrom     int            `json:"KeptFrom"`
 	Versions     int            `json:"Versions"`
 	Ended        int            `json:"Ended"`
 	EndedMembers int            `json:"EndedMembers"`
@@ -82,6 +85,9 @@ func (d *DB) EnsureSegment(ctx context.Context, id, name, created string) (int, 
 		}
 		if it.Reserved == nil {
 			it.Reserved = map[string]int{}
+		}
+		if it.Bases == nil {
+			it.Bases = map[string]int{}
 		}
 		it.SegmentType = "IMPORT"
 		shards = it.Shards
@@ -279,7 +285,7 @@ func (d *DB) Segment(id string) *segment.Segment {
 	}
 	return &segment.Segment{Id: it.SegmentId, Name: it.Name, SegmentType: it.SegmentType, Version: it.Version,
 		CreationDate: it.CreationDate, LastModifiedDate: it.LastModifiedDate, ImportDefinition: it.ImportDefinition,
-		EndpointCount: it.EndpointCount, Shards: it.Shards}
+		EndpointCount: it.EndpointCount, Shards: it.Shards, LastReplace: it.LastReplace}
 }
 
 // shardKey is the Members partition key of an endpoint (dynamo.ShardKey).
@@ -396,13 +402,14 @@ func (d *DB) MemberIds(segmentId string) []string {
 
 // VersionMemberIds returns the ids of the members of a version of the
 // segment (those without a version or of a version up to it; every member
-// item for a negative version), sorted, for checks.
+// item for a negative version), sorted, for checks. segmentId may be a member
+// set (segment.MemberSet): a segment's id alone reads every generation.
 func (d *DB) VersionMemberIds(segmentId string, version int) []string {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	var ids []string
 	for sh, m := range d.members {
-		if strings.HasPrefix(sh, segmentId+"#") {
+		if strings.HasPrefix(sh, segmentId+"#") && (version < 0 || !strings.HasPrefix(sh[len(segmentId)+1:], "r")) {
 			for id, mb := range m {
 				if version < 0 || mb.v <= version {
 					ids = append(ids, id)
