@@ -136,7 +136,6 @@ func (s *Store) ReserveVersion(ctx context.Context, segmentId, jobId, created st
 	return n, base, nil
 }
 
-
 // versionCounters are the segment item's version fields.
 type versionCounters struct {
 	Version      int            `json:"Version"`
