@@ -350,6 +350,21 @@ func (s *Store) advance(ctx context.Context, segmentId string) error {
 				":n": num(int64(n)), ":m": num(int64(members)), ":l": num(int64(latest)), ":e": num(int64(c.Ended)), ":x": num(int64(c.Epoch)),
 			},
 		}
+		if rec.replace() && latest == n {
+			// A replace becomes current: the generation of the version it
+			// takes over from stays kept, older ones are pruned.
+			kept, err := s.generationOf(ctx, segmentId, c.Version)
+			if err != nil {
+				return err
+			}
+			if kept > 0 {
+				if err := s.markPruning(ctx, segmentId, true); err != nil {
+					return err
+				}
+			}
+			*in.UpdateExpression += ", KeptFrom = :k"
+			in.ExpressionAttributeValues[":k"] = num(int64(kept))
+		}
 		_, err = s.db.UpdateItem(ctx, in)
 		if isConditionFailed(err) {
 			// Another moved it on, or moved Epoch: read again, after a pause

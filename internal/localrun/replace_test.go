@@ -120,6 +120,40 @@ func TestReplaceImport(t *testing.T) {
 	}
 	want = append(want, sortedIds(fourth, []string{"e", "b"}))
 
+	checkVersions := func(want [][]string, current int, pruned func(n int) bool) {
+		t.Helper()
+		for i, w := range want {
+			n := i + 1
+			v, err := c.GetSegmentVersion(ctx, name, n)
+			if err != nil {
+				t.Fatal(err)
+			}
+			replace := n == 4 || n == 6
+			base := map[bool]int{true: n}[replace]
+			if n == 5 {
+				base = 4
+			}
+			if v.EndpointCount == nil || *v.EndpointCount != len(w) || v.Replace != replace || v.Base != base || v.Current != (n == current) || v.Pruned != pruned(n) {
+				t.Errorf("version %d: %+v, want %d members, replace %v, generation %d, pruned %v", n, v, len(w), replace, base, pruned(n))
+			}
+			if pruned(n) {
+				if _, err := c.VersionMembersPage(ctx, name, n, client.PageOptions{}); !errors.Is(err, client.ErrPruned) {
+					t.Errorf("version %d, pruned: members read with %v", n, err)
+				}
+				continue
+			}
+			if got := versionIds(ctx, t, c, name, n); !slices.Equal(got, w) {
+				t.Errorf("version %d: %d members %v, want %d", n, len(got), head(got), len(w))
+			}
+		}
+	}
+	// After one replace, every version is kept: the generation the replace
+	// took over from stays.
+	if _, err := rt.App.Sweeper.Sweep(ctx); err != nil {
+		t.Fatal(err)
+	}
+	checkVersions(want, 5, func(int) bool { return false })
+
 	// A replace by request, from a folder of the bucket outside imports/.
 	put(t, rt, "replace-src/"+name+"/g.csv", idsFile("x", "e"), job.NewId(t.Name(), "src"))
 	started, err := rt.App.Trigger.CreateImportJob(ctx, importer.Request{S3Url: "s3://" + rt.Stack.Bucket + "/replace-src/" + name + "/",
@@ -131,31 +165,25 @@ func TestReplaceImport(t *testing.T) {
 		t.Fatalf("the requested replace: %+v", j)
 	}
 	want = append(want, []string{"e", "x"})
-
-	for i, w := range want {
-		n := i + 1
-		if got := versionIds(ctx, t, c, name, n); !slices.Equal(got, w) {
-			t.Errorf("version %d: %d members %v, want %d", n, len(got), head(got), len(w))
-		}
-		v, err := c.GetSegmentVersion(ctx, name, n)
-		if err != nil {
-			t.Fatal(err)
-		}
-		replace := n == 4 || n == 6
-		base := map[bool]int{true: n}[replace]
-		if n == 5 {
-			base = 4
-		}
-		if v.EndpointCount == nil || *v.EndpointCount != len(w) || v.Replace != replace || v.Base != base || v.Current != (n == 6) || v.Pruned {
-			t.Errorf("version %d: %+v, want %d members, replace %v, generation %d", n, v, len(w), replace, base)
-		}
+	if got := versionIds(ctx, t, c, name, 0); !slices.Equal(got, want[5]) {
+		t.Errorf("the current version: %v", got)
 	}
+
+	// Now generation 0 (versions 1 to 3) is older than the two kept: the
+	// sweeper deletes its member items; the versions' records stay.
+	if _, err := rt.App.Sweeper.Sweep(ctx); err != nil {
+		t.Fatal(err)
+	}
+	checkVersions(want, 6, func(n int) bool { return n <= 3 })
 	seg, err := c.GetSegment(ctx, name)
 	if err != nil || seg.Version != 6 {
 		t.Fatalf("segment: %+v, %v", seg, err)
 	}
-	if got := versionIds(ctx, t, c, name, 0); !slices.Equal(got, want[5]) {
-		t.Errorf("the current version: %v", got)
+	if left, err := rt.App.Store.Members(ctx, seg.Id, seg.Shards); err != nil || len(left) != 0 {
+		t.Errorf("generation 0 after pruning: %d member items, %v", len(left), err)
+	}
+	if segs, err := rt.App.Store.Pruning(ctx); err != nil || slices.Contains(segs, seg.Id) {
+		t.Errorf("still pruning: %v, %v", segs, err)
 	}
 }
 

@@ -1,0 +1,188 @@
+package dynamo
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/segport/segport/pkg/segment"
+)
+
+// Retention. When a replace becomes current, the segment keeps the members
+// of two generations: the replace's and that of the version it took over
+// from (KeptFrom, set by advance). Older generations are pruned: their member
+// items are deleted, a bounded number per call, from the oldest generation
+// on (Pruned: every generation below it is gone), by the sweeper. A marker item in the Jobs
+// table, in the Running index under the partition "prune", lists the
+// segments whose pruning has not finished, for the sweeper:
+//
+//	JobId  S  "<SegmentId>#versions"
+//	Sk     S  "prune"
+//	Running S "prune", JobOrder S the segment id (removed once done)
+//
+// Version records are never deleted: a pruned version still shows its job,
+// dates, ImportDefinition and count.
+
+const (
+	pruneSk   = "prune"
+	pruneFlag = "prune"
+)
+
+// generationOf returns the generation of version n (0 for version 0).
+func (s *Store) generationOf(ctx context.Context, segmentId string, n int) (int, error) {
+	if n == 0 {
+		return 0, nil
+	}
+	rec, found, err := s.versionRecord(ctx, segmentId, n)
+	if err != nil || !found {
+		return 0, err
+	}
+	return rec.Base, nil
+}
+
+// Prune deletes up to budget member items of the segment's generations that
+// are no longer kept, oldest first, and reports whether any remain; once none
+// remain it takes the segment out of Pruning's list. It is safe to repeat
+// and to run concurrently: a delete of a deleted item changes nothing, and
+// the segment's Pruned moves on only by a conditional update.
+func (s *Store) Prune(ctx context.Context, segmentId string, budget int) (bool, error) {
+	var c struct {
+		KeptFrom int `json:"KeptFrom"`
+		Pruned   int `json:"Pruned"`
+		Shards   int `json:"Shards"`
+	}
+	err := s.getItem(ctx, s.t.Segments, map[string]types.AttributeValue{"SegmentId": str(segmentId)}, "segment "+segmentId, &c)
+	if err != nil {
+		return false, err
+	}
+	for c.Pruned < c.KeptFrom {
+		n, err := s.deleteGeneration(ctx, segment.MemberSet(segmentId, c.Pruned), max(c.Shards, 1), budget)
+		if err != nil {
+			return false, err
+		}
+		if budget -= n; budget <= 0 {
+			return true, nil
+		}
+		next, err := s.nextGeneration(ctx, segmentId, c.Pruned, c.KeptFrom)
+		if err != nil {
+			return false, err
+		}
+		_, err = s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+			TableName:                 aws.String(s.t.Segments),
+			Key:                       map[string]types.AttributeValue{"SegmentId": str(segmentId)},
+			UpdateExpression:          aws.String("SET Pruned = :n"),
+			ConditionExpression:       aws.String("attribute_not_exists(Pruned) OR Pruned = :p"),
+			ExpressionAttributeValues: map[string]types.AttributeValue{":n": num(int64(next)), ":p": num(int64(c.Pruned))},
+		})
+		if err != nil && !isConditionFailed(err) {
+			return false, fmt.Errorf("record the pruning of segment %s: %w", segmentId, err)
+		}
+		c.Pruned = next
+	}
+	return false, s.markPruning(ctx, segmentId, false)
+}
+
+// nextGeneration returns the first generation after base: the first replace
+// numbered after it, or kept if there is none before kept.
+func (s *Store) nextGeneration(ctx context.Context, segmentId string, base, kept int) (int, error) {
+	p := dynamodb.NewQueryPaginator(s.db, &dynamodb.QueryInput{
+		TableName:                 aws.String(s.t.Jobs),
+		KeyConditionExpression:    aws.String("JobId = :k AND Sk BETWEEN :from AND :to"),
+		FilterExpression:          aws.String("#base = #v"),
+		ProjectionExpression:      aws.String("#v"),
+		ExpressionAttributeNames:  map[string]string{"#base": "Base", "#v": "Version"},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":k": str(versionsKey(segmentId)), ":from": str(versionSk(base + 1)), ":to": str(versionSk(kept))},
+		ConsistentRead:            aws.Bool(true),
+	})
+	for p.HasMorePages() {
+		out, err := p.NextPage(ctx)
+		if err != nil {
+			return 0, fmt.Errorf("find the generations of segment %s: %w", segmentId, err)
+		}
+		for _, it := range out.Items {
+			var v struct {
+				Version int `json:"Version"`
+			}
+			if err := unmarshal(it, &v); err == nil && v.Version > base {
+				return v.Version, nil
+			}
+		}
+	}
+	return kept, nil
+}
+
+// deleteGeneration deletes up to budget member items of a member set (its
+// endpoint and user partitions) and returns how many it deleted: fewer than
+// budget once the set is empty.
+func (s *Store) deleteGeneration(ctx context.Context, set string, shards, budget int) (int, error) {
+	deleted := 0
+	for i := 0; i < shards && deleted < budget; i++ {
+		for _, shard := range []string{shardName(set, i), userShardName(set, i)} {
+			for deleted < budget {
+				out, err := s.db.Query(ctx, &dynamodb.QueryInput{
+					TableName:                 aws.String(s.t.Members),
+					KeyConditionExpression:    aws.String("#sh = :s"),
+					ExpressionAttributeNames:  map[string]string{"#sh": "Shard"},
+					ExpressionAttributeValues: map[string]types.AttributeValue{":s": str(shard)},
+					ProjectionExpression:      aws.String("#sh, EndpointId"),
+					Limit:                     aws.Int32(int32(min(budget-deleted, 1000))),
+					ConsistentRead:            aws.Bool(true),
+				})
+				if err != nil {
+					return deleted, fmt.Errorf("query shard %s: %w", shard, err)
+				}
+				if len(out.Items) == 0 {
+					break
+				}
+				reqs := make([]types.WriteRequest, len(out.Items))
+				for j, key := range out.Items {
+					reqs[j] = types.WriteRequest{DeleteRequest: &types.DeleteRequest{Key: key}}
+				}
+				if err := s.batchWrite(ctx, s.t.Members, reqs); err != nil {
+					return deleted, fmt.Errorf("prune shard %s: %w", shard, err)
+				}
+				deleted += len(out.Items)
+			}
+		}
+	}
+	return deleted, nil
+}
+
+// markPruning puts or clears the segment's entry in the Running index's
+// "prune" partition.
+func (s *Store) markPruning(ctx context.Context, segmentId string, on bool) error {
+	in := &dynamodb.UpdateItemInput{
+		TableName:                aws.String(s.t.Jobs),
+		Key:                      jobKey(versionsKey(segmentId), pruneSk),
+		UpdateExpression:         aws.String("REMOVE Running"),
+		ConditionExpression:      aws.String("attribute_exists(Running)"),
+		ExpressionAttributeNames: nil,
+	}
+	if on {
+		in.UpdateExpression = aws.String("SET Running = :f, JobOrder = :o")
+		in.ConditionExpression = aws.String("attribute_not_exists(Running)")
+		in.ExpressionAttributeValues = map[string]types.AttributeValue{":f": str(pruneFlag), ":o": str(segmentId)}
+	}
+	_, err := s.db.UpdateItem(ctx, in)
+	if err != nil && !isConditionFailed(err) {
+		return fmt.Errorf("mark the pruning of segment %s: %w", segmentId, err)
+	}
+	return nil
+}
+
+// Pruning returns the segments whose pruning has not finished.
+func (s *Store) Pruning(ctx context.Context) ([]string, error) {
+	items, err := s.query(ctx, &dynamodb.QueryInput{
+		TableName:                 aws.String(s.t.Jobs),
+		IndexName:                 aws.String(RunningIndex),
+		KeyConditionExpression:    aws.String("Running = :f"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":f": str(pruneFlag)},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("query the segments being pruned: %w", err)
+	}
+	return stringsOf(items, "JobOrder"), nil
+}
