@@ -42,4 +42,7 @@ func TestVersionBookDynamo(t *testing.T) {
 	}
 	t.Run("versions", func(t *testing.T) { booktest.RunVersionBook(t, st, read) })
 	t.Run("replace", func(t *testing.T) { booktest.RunReplaceBook(t, st, read) })
+	t.Run("prune", func(t *testing.T) {
+		booktest.RunPruneBook(t, st, read, func(ctx context.Context, set string) ([]string, error) { return st.Members(ctx, set, 0) })
+	})
 }

@@ -19,7 +19,7 @@ import (
 // table, in the Running index under the partition "prune", lists the
 // segments whose pruning has not finished, for the sweeper:
 //
-//	JobId  S  "<SegmentId>#versions"
+//	JobId  S  "<SegmentId>#prune"
 //	Sk     S  "prune"
 //	Running S "prune", JobOrder S the segment id (removed once done)
 //
@@ -156,7 +156,7 @@ func (s *Store) deleteGeneration(ctx context.Context, set string, shards, budget
 func (s *Store) markPruning(ctx context.Context, segmentId string, on bool) error {
 	in := &dynamodb.UpdateItemInput{
 		TableName:                aws.String(s.t.Jobs),
-		Key:                      jobKey(versionsKey(segmentId), pruneSk),
+		Key:                      jobKey(segmentId+"#prune", pruneSk),
 		UpdateExpression:         aws.String("REMOVE Running"),
 		ConditionExpression:      aws.String("attribute_exists(Running)"),
 		ExpressionAttributeNames: nil,

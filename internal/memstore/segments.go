@@ -37,6 +37,7 @@ type segmentItem struct {
 	Bases        map[string]int `json:"Bases"`
 	LastReplace  int            `json:"LastReplace"`
 	KeptFrom     int            `json:"KeptFrom"`
+	Pruned       int            `json:"Pruned"`
 	Versions     int            `json:"Versions"`
 	Ended        int            `json:"Ended"`
 	EndedMembers int            `json:"EndedMembers"`

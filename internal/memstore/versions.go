@@ -255,12 +255,22 @@ func (d *DB) advance(ctx context.Context, segmentId string) error {
 				return fmt.Errorf("count version %d of segment %s: %w", n, segmentId, err)
 			}
 		}
+		kept := -1
+		if rec.replace() && latest == n {
+			// A replace becomes current (internal/dynamo's advance).
+			if kept, err = d.generationOf(ctx, segmentId, c.Version); err != nil {
+				return err
+			}
+		}
 		err = d.do(ctx, "UpdateItem", Segments, true, func() error {
 			var it segmentItem
 			if _, err := d.get(Segments, segmentId, &it); err != nil || it.Ended != c.Ended || it.Epoch != c.Epoch {
 				return err
 			}
 			it.Ended, it.EndedMembers, it.Version = n, members, latest
+			if kept >= 0 {
+				it.KeptFrom = kept
+			}
 			return d.put(Segments, segmentId, it)
 		})
 		if err != nil {

@@ -34,3 +34,12 @@ func TestReplaceBookMemstore(t *testing.T) {
 		return d.Segment(segId).Version, d.Versions(segId), nil
 	})
 }
+
+func TestPruneBookMemstore(t *testing.T) {
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	env := &memstore.Env{Now: func() time.Time { now = now.Add(time.Second); return now }}
+	d := memstore.NewDB(env, 4)
+	booktest.RunPruneBook(t, d, func(ctx context.Context, segId string) (int, []*segment.Version, error) {
+		return d.Segment(segId).Version, d.Versions(segId), nil
+	}, func(ctx context.Context, set string) ([]string, error) { return d.VersionMemberIds(set, 1<<30), nil })
+}
