@@ -43,6 +43,18 @@ func (s *Store) generationOf(ctx context.Context, segmentId string, n int) (int,
 	return rec.Base, nil
 }
 
+// countOf returns version n's member count (0 for version 0 or one not counted).
+func (s *Store) countOf(ctx context.Context, segmentId string, n int) (int, error) {
+	if n <= 0 {
+		return 0, nil
+	}
+	rec, found, err := s.versionRecord(ctx, segmentId, n)
+	if err != nil || !found || rec.EndpointCount == nil {
+		return 0, err
+	}
+	return *rec.EndpointCount, nil
+}
+
 // Prune deletes up to budget member items of the segment's generations that
 // are no longer kept, oldest first, and reports whether any remain; once none
 // remain it takes the segment out of Pruning's list. It is safe to repeat
@@ -70,12 +82,19 @@ func (s *Store) Prune(ctx context.Context, segmentId string, budget int) (bool, 
 		if err != nil {
 			return false, err
 		}
+		// The segment's EndpointCount counts the member items of the
+		// generations kept: the pruned one's count (that of its last
+		// version) goes with it, in the update that records the pruning.
+		gone, err := s.countOf(ctx, segmentId, next-1)
+		if err != nil {
+			return false, err
+		}
 		_, err = s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 			TableName:                 aws.String(s.t.Segments),
 			Key:                       map[string]types.AttributeValue{"SegmentId": str(segmentId)},
-			UpdateExpression:          aws.String("SET Pruned = :n"),
+			UpdateExpression:          aws.String("SET Pruned = :n, EndpointCount = EndpointCount - :c"),
 			ConditionExpression:       aws.String("attribute_not_exists(Pruned) OR Pruned = :p"),
-			ExpressionAttributeValues: map[string]types.AttributeValue{":n": num(int64(next)), ":p": num(int64(c.Pruned))},
+			ExpressionAttributeValues: map[string]types.AttributeValue{":n": num(int64(next)), ":p": num(int64(c.Pruned)), ":c": num(int64(gone))},
 		})
 		if err != nil && !isConditionFailed(err) {
 			return false, fmt.Errorf("record the pruning of segment %s: %w", segmentId, err)

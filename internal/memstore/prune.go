@@ -53,10 +53,15 @@ func (d *DB) Prune(ctx context.Context, segmentId string, budget int) (bool, err
 			return true, nil
 		}
 		next := it.KeptFrom
-		for _, v := range d.Versions(segmentId) {
+		vs := d.Versions(segmentId)
+		for _, v := range vs {
 			if v.Replace && v.Version > pruned && v.Version < next {
 				next = v.Version
 			}
+		}
+		gone := 0 // the pruned generation's count: its last version's
+		if next > 1 && next-1 <= len(vs) && vs[next-2].EndpointCount != nil {
+			gone = *vs[next-2].EndpointCount
 		}
 		err = d.do(ctx, "UpdateItem", Segments, true, func() error {
 			var cur segmentItem
@@ -64,6 +69,7 @@ func (d *DB) Prune(ctx context.Context, segmentId string, budget int) (bool, err
 				return err
 			}
 			cur.Pruned = next
+			cur.EndpointCount -= gone
 			return d.put(Segments, segmentId, cur)
 		})
 		if err != nil {
