@@ -2,9 +2,9 @@ package dynamo
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
+	"github.com/segport/segport/pkg/job"
 	"github.com/segport/segport/pkg/segment"
 )
 
@@ -20,7 +20,7 @@ import (
 
 // ErrPruned means a version's members are no longer kept: its generation is
 // older than the retention (its version record stays).
-var ErrPruned = errors.New("the version's members are no longer kept (retention: see README, Segment versions)")
+var ErrPruned = job.ErrPruned
 
 // AtVersion returns seg as its version n is read, and n (the current version
 // for 0): a copy whose Id names the member partitions of the version's

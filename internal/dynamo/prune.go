@@ -8,6 +8,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/segport/segport/pkg/job"
 	"github.com/segport/segport/pkg/segment"
 )
 
@@ -204,4 +205,51 @@ func (s *Store) Pruning(ctx context.Context) ([]string, error) {
 		return nil, fmt.Errorf("query the segments being pruned: %w", err)
 	}
 	return stringsOf(items, "JobOrder"), nil
+}
+
+// unprune deletes the member items a write batch created in a generation
+// that is no longer kept (a late duplicate of a batch of a job long ended,
+// written while or after its generation was pruned) and then returns
+// job.ErrPruned, so that the batch records no tally: its first delivery's
+// stands. Reading KeptFrom after the puts closes the race with Prune:
+// advance sets KeptFrom before any pruning starts, so a put that Prune's
+// Query of its shard did not see is followed by a read that sees KeptFrom
+// past its generation.
+func (s *Store) unprune(ctx context.Context, set string, shard func(id string) string, cond func(id string) *dynamodb.DeleteItemInput, created []string) error {
+	segmentId, base := segment.ParseSet(set)
+	if len(created) == 0 {
+		return nil
+	}
+	var c struct {
+		KeptFrom int `json:"KeptFrom"`
+	}
+	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName:            aws.String(s.t.Segments),
+		Key:                  map[string]types.AttributeValue{"SegmentId": str(segmentId)},
+		ConsistentRead:       aws.Bool(true),
+		ProjectionExpression: aws.String("KeptFrom"),
+	})
+	if err != nil {
+		return fmt.Errorf("read segment %s: %w", segmentId, err)
+	}
+	if err := unmarshal(out.Item, &c); err != nil {
+		return fmt.Errorf("decode segment %s: %w", segmentId, err)
+	}
+	if base >= c.KeptFrom {
+		return nil
+	}
+	err = eachPut(created, func(id string) error {
+		in := cond(id)
+		in.TableName = aws.String(s.t.Members)
+		in.Key = map[string]types.AttributeValue{"Shard": str(shard(id)), "EndpointId": str(id)}
+		_, err := s.db.DeleteItem(ctx, in)
+		if isConditionFailed(err) {
+			err = nil
+		}
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	return fmt.Errorf("generation %d of segment %s: %w", base, segmentId, job.ErrPruned)
 }

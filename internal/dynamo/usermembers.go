@@ -58,7 +58,8 @@ func (s *Store) AddUserMembers(ctx context.Context, segmentId string, shards, ve
 	if err != nil && !isConditionFailed(err) {
 		return fmt.Errorf("mark segment %s as having users: %w", segmentId, err)
 	}
-	err = eachPut(dedupe(userIds), func(id string) error {
+	userIds = dedupe(userIds)
+	err = eachPut(userIds, func(id string) error {
 		in := &dynamodb.PutItemInput{
 			TableName: aws.String(s.t.Members),
 			Item: map[string]types.AttributeValue{
@@ -76,6 +77,10 @@ func (s *Store) AddUserMembers(ctx context.Context, segmentId string, shards, ve
 		}
 		return err
 	})
+	if err == nil {
+		err = s.unprune(ctx, segmentId, func(id string) string { return UserShardKey(segmentId, id, shards) },
+			func(string) *dynamodb.DeleteItemInput { return &dynamodb.DeleteItemInput{} }, userIds)
+	}
 	if err != nil {
 		return fmt.Errorf("add users of segment %s: %w", segmentId, err)
 	}

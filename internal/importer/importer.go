@@ -226,7 +226,8 @@ type EndpointStore interface {
 	// one write batch) made members first. A member keeps the version of the
 	// batch that made it a member first: it belongs to that version and every
 	// later one. Repeating a call returns the same count; two batches never
-	// both count one member.
+	// both count one member. Into a generation no longer kept it leaves
+	// nothing and returns job.ErrPruned (so does AddUserMembers).
 	AddMembers(ctx context.Context, segmentId string, shards, version int, batch string, ids []string) (int, error)
 	// AddUserMembers records users (user-ID definitions) as members of the
 	// segment, which then reaches every endpoint of theirs when it is read.

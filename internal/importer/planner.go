@@ -194,6 +194,14 @@ func (p *Parser) launch(ctx context.Context, jobId string) error {
 	if h, err = p.Jobs.Head(ctx, jobId); err != nil {
 		return fmt.Errorf("read job %s: %w", jobId, err)
 	}
+	if reserved := launch.Version; reserved > 0 && h.Launch.Version != reserved {
+		// This launch raced one that started the job and reserved a number
+		// after that one's version ended: the number is unused, and ending it
+		// now keeps it from holding the segment's later versions back.
+		if err := p.Segments.AbandonVersion(ctx, h.Job.Definition.SegmentId, jobId, p.Now.now().Format(job.DateFormat)); err != nil {
+			return err
+		}
+	}
 	if h.Job.JobStatus != job.Processing {
 		return nil
 	}

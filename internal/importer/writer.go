@@ -119,11 +119,18 @@ func (w *Writer) Batch(ctx context.Context, b *job.WriteBatch) error {
 	tally := b.Tally()
 	if b.SegmentId != "" {
 		n, err := w.Store.AddMembers(ctx, b.MemberSet(), b.Shards, b.Version, b.Name(), ids)
+		if errors.Is(err, job.ErrPruned) {
+			return nil // a late duplicate into a pruned generation: its first delivery's tally stands
+		}
 		if err != nil {
 			return fmt.Errorf("add members of batch %d of piece %d of job %s: %w", b.Seq, b.Piece, b.JobId, err)
 		}
 		tally.New = n
-		if err := w.Store.AddUserMembers(ctx, b.MemberSet(), b.Shards, b.Version, userIds); err != nil {
+		err = w.Store.AddUserMembers(ctx, b.MemberSet(), b.Shards, b.Version, userIds)
+		if errors.Is(err, job.ErrPruned) {
+			return nil
+		}
+		if err != nil {
 			return fmt.Errorf("add users of batch %d of piece %d of job %s: %w", b.Seq, b.Piece, b.JobId, err)
 		}
 	}

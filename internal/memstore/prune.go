@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/segport/segport/pkg/job"
 	"github.com/segport/segport/pkg/segment"
 )
 
@@ -121,4 +122,35 @@ func (d *DB) Pruning(ctx context.Context) ([]string, error) {
 	})
 	slices.Sort(ids)
 	return ids, err
+}
+
+// unprune deletes the member items a write created in a generation no longer
+// kept, then returns job.ErrPruned (internal/dynamo's unprune): one read of
+// the segment after the puts, then one conditional delete each; key returns an id's shard and whether
+// the delete's condition holds.
+func (d *DB) unprune(ctx context.Context, set string, created []string, key func(id string) (string, bool)) error {
+	if len(created) == 0 {
+		return nil
+	}
+	segmentId, base := segment.ParseSet(set)
+	var it segmentItem
+	err := d.do(ctx, "GetItem", Segments, false, func() error {
+		_, err := d.get(Segments, segmentId, &it)
+		return err
+	})
+	if err != nil || base >= it.KeptFrom {
+		return err
+	}
+	for _, id := range created {
+		err := d.do(ctx, "DeleteItem", Members, true, func() error {
+			if sh, ok := key(id); ok {
+				delete(d.members[sh], id)
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return fmt.Errorf("generation %d of segment %s: %w", base, segmentId, job.ErrPruned)
 }

@@ -317,7 +317,7 @@ func (d *DB) AddMembers(ctx context.Context, segmentId string, shards, version i
 	if shards < 1 {
 		shards = d.shards
 	}
-	added := 0
+	var created []string
 	for _, id := range uniq(ids) {
 		err := d.do(ctx, "PutItem", Members, true, func() error {
 			sh := shardKey(segmentId, id, shards)
@@ -328,14 +328,21 @@ func (d *DB) AddMembers(ctx context.Context, segmentId string, shards, version i
 				return nil
 			}
 			d.members[sh][id] = member{by: batch, v: version}
-			added++
+			created = append(created, id)
 			return nil
 		})
 		if err != nil {
 			return 0, fmt.Errorf("add members of segment %s: %w", segmentId, err)
 		}
 	}
-	return added, nil
+	err := d.unprune(ctx, segmentId, created, func(id string) (string, bool) {
+		sh := shardKey(segmentId, id, shards)
+		return sh, d.members[sh][id].by == batch
+	})
+	if err != nil {
+		return 0, fmt.Errorf("add members of segment %s: %w", segmentId, err)
+	}
+	return len(created), nil
 }
 
 // AddUserMembers records users as members of the segment, as dynamo's does:
@@ -360,6 +367,12 @@ func (d *DB) AddUserMembers(ctx context.Context, segmentId string, shards, versi
 		if err != nil {
 			return fmt.Errorf("add users of segment %s: %w", segmentId, err)
 		}
+	}
+	err := d.unprune(ctx, segmentId, uniq(userIds), func(id string) (string, bool) {
+		return shardKey(segmentId+"#user", id, shards), true
+	})
+	if err != nil {
+		return fmt.Errorf("add users of segment %s: %w", segmentId, err)
 	}
 	return nil
 }

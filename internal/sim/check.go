@@ -221,7 +221,7 @@ func checkSegments(failf func(string, ...any), w *world, sc scenario, processed 
 			failf("segment: Size %d, its jobs' TotalProcessed add up to %d", seg.ImportDefinition.Size, processed[segId])
 		}
 		if n := len(w.db.MemberIds(segId)); seg.EndpointCount != n {
-			failf("segment: EndpointCount %d, %d member items", seg.EndpointCount, n)
+			failf("segment: EndpointCount %d, %d member items%s", seg.EndpointCount, n, describeVersions(w, segId))
 		}
 		checkVersions(failf, w, sc, segId, seg)
 	}

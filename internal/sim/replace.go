@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"fmt"
 	"maps"
 	"slices"
 
@@ -87,4 +88,18 @@ func checkVersionMembers(failf func(string, ...any), w *world, sc scenario, refs
 			}
 		}
 	}
+}
+
+// describeVersions says, for a failure, what each version of a segment holds.
+func describeVersions(w *world, segId string) string {
+	s := ""
+	for _, v := range w.db.Versions(segId) {
+		c := -1
+		if v.EndpointCount != nil {
+			c = *v.EndpointCount
+		}
+		s += fmt.Sprintf("; version %d %s replace %v generation %d pruned %v counts %d, %d member items in its generation",
+			v.Version, v.JobStatus, v.Replace, v.Base, v.Pruned, c, len(w.db.VersionMemberIds(segment.MemberSet(segId, v.Base), 1<<30)))
+	}
+	return s
 }

@@ -88,7 +88,7 @@ func (w *world) loop() string {
 			return "every job ends: the sweeper still finds work after 60 sweeps at rest"
 		}
 		w.advance(stallAfter + time.Minute)
-		if rep, ok := w.sweep(stallAfter); ok && rep.Stalled == 0 && rep.DeadLetters == 0 && w.parseQ.Len() == 0 {
+		if rep, ok := w.sweep(stallAfter); ok && rep.Stalled == 0 && rep.DeadLetters == 0 && rep.Pruned == 0 && w.parseQ.Len() == 0 {
 			return ""
 		}
 	}

@@ -27,10 +27,16 @@ func MemberSet(segmentId string, base int) string {
 
 // SetSegment returns the segment id of a member set (MemberSet's inverse).
 func SetSegment(set string) string {
+	id, _ := ParseSet(set)
+	return id
+}
+
+// ParseSet returns the segment id and the generation of a member set.
+func ParseSet(set string) (segmentId string, base int) {
 	if i := strings.LastIndex(set, "#r"); i > 0 {
-		if _, err := strconv.Atoi(set[i+2:]); err == nil {
-			return set[:i]
+		if n, err := strconv.Atoi(set[i+2:]); err == nil && n > 0 {
+			return set[:i], n
 		}
 	}
-	return set
+	return set, 0
 }

@@ -17,8 +17,8 @@ func TestMemberSet(t *testing.T) {
 		if got != tt.want {
 			t.Errorf("MemberSet(%q, %d) = %q, want %q", tt.id, tt.base, got, tt.want)
 		}
-		if back := SetSegment(got); back != tt.id {
-			t.Errorf("SetSegment(%q) = %q, want %q", got, back, tt.id)
+		if id, base := ParseSet(got); id != tt.id || base != tt.base {
+			t.Errorf("ParseSet(%q) = %q, %d, want %q, %d", got, id, base, tt.id, tt.base)
 		}
 	}
 }
