@@ -74,3 +74,20 @@ func (s *Store) keptFrom(ctx context.Context, seg *segment.Segment) (int, error)
 	}
 	return c.KeptFrom, nil
 }
+
+// resolveReplaced sets the EndpointCount (and UserCount) of a segment that
+// was replaced to its current version's.
+func (s *Store) resolveReplaced(ctx context.Context, seg *segment.Segment) error {
+	v, err := s.SegmentVersion(ctx, seg, seg.Version)
+	if err == nil {
+		err = s.ResolveVersion(ctx, seg, v)
+	}
+	if err != nil {
+		return err
+	}
+	if v.EndpointCount != nil {
+		seg.EndpointCount = *v.EndpointCount
+	}
+	seg.UserCount = v.UserCount
+	return nil
+}

@@ -323,12 +323,17 @@ func (s *Store) Reached(ctx context.Context, seg *segment.Segment, version int) 
 	return dedupe(ids), nil
 }
 
-// Resolve completes a segment with users as it is read: UserCount, and
+// Resolve completes a segment as it is read. A segment that was replaced
+// counts its current version's members (its item's EndpointCount counts the
+// member items of every generation kept). A segment with users: UserCount, and
 // EndpointCount counting the endpoints its users reach beyond its own members.
 // As the segment's EndpointCount counts the members of all its versions, so
 // do these. Its cost grows with its users and their endpoints; a segment
 // without users costs nothing.
 func (s *Store) Resolve(ctx context.Context, seg *segment.Segment) error {
+	if seg.LastReplace > 0 && seg.Version > 0 {
+		return s.resolveReplaced(ctx, seg)
+	}
 	if !seg.HasUsers {
 		return nil
 	}

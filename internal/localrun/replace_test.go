@@ -176,8 +176,8 @@ func TestReplaceImport(t *testing.T) {
 	}
 	checkVersions(want, 6, func(n int) bool { return n <= 3 })
 	seg, err := c.GetSegment(ctx, name)
-	if err != nil || seg.Version != 6 {
-		t.Fatalf("segment: %+v, %v", seg, err)
+	if err != nil || seg.Version != 6 || seg.EndpointCount != 2 {
+		t.Fatalf("segment: %+v, %v; want version 6 and its 2 endpoints", seg, err)
 	}
 	if left, err := rt.App.Store.Members(ctx, seg.Id, seg.Shards); err != nil || len(left) != 0 {
 		t.Errorf("generation 0 after pruning: %d member items, %v", len(left), err)
