@@ -58,21 +58,7 @@ func RunVersionBook(t *testing.T, b VersionBook, read ReadVersions) {
 	}
 	check := func(wantCurrent int, want string) {
 		t.Helper()
-		cur, vs, err := read(ctx, segId)
-		if err != nil {
-			t.Fatal(err)
-		}
-		got := ""
-		for _, v := range vs {
-			c := "-"
-			if v.EndpointCount != nil {
-				c = fmt.Sprint(*v.EndpointCount)
-			}
-			got += fmt.Sprintf("%d:%s:%s ", v.Version, v.JobStatus, c)
-		}
-		if cur != wantCurrent || got != want {
-			t.Fatalf("current %d, versions %s; want current %d, versions %s", cur, got, wantCurrent, want)
-		}
+		checkVersions(t, read, segId, wantCurrent, want, func(v *segment.Version) string { return fmt.Sprintf("%d", v.Version) })
 	}
 	reserve(0, 1)
 	reserve(1, 2)
@@ -113,5 +99,27 @@ func RunVersionBook(t *testing.T, b VersionBook, read ReadVersions) {
 	check(5, "1:COMPLETED:3 2:FAILED:4 3:COMPLETED:6 4:FAILED:6 5:COMPLETED:7 ")
 	if n, _, err := b.ReserveVersion(ctx, segId, jobs[0].Id, "2026-01-02T05:00:00.000Z", false); err != nil || n != 6 {
 		t.Fatalf("a job whose version ended reserves %d, %v; want a new number, 6", n, err)
+	}
+}
+
+// checkVersions reads a segment's versions and compares its current version
+// and the versions, each as name(v), its status and its count ("-" until
+// counted), with want.
+func checkVersions(t *testing.T, read ReadVersions, segId string, wantCurrent int, want string, name func(*segment.Version) string) {
+	t.Helper()
+	cur, vs, err := read(context.Background(), segId)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := ""
+	for _, v := range vs {
+		c := "-"
+		if v.EndpointCount != nil {
+			c = fmt.Sprint(*v.EndpointCount)
+		}
+		got += fmt.Sprintf("%s:%s:%s ", name(v), v.JobStatus, c)
+	}
+	if cur != wantCurrent || got != want {
+		t.Fatalf("current %d, versions %s; want current %d, versions %s", cur, got, wantCurrent, want)
 	}
 }
