@@ -227,3 +227,53 @@ func head(ids []string) []string {
 	}
 	return ids
 }
+
+// TestReplaceSegmentOfUsers: a replace of a segment of users makes a version
+// of exactly its own users, reaching only their endpoints; the version before
+// keeps its users.
+func TestReplaceSegmentOfUsers(t *testing.T) {
+	rt := sharedRuntime(t)
+	ctx := testCtx(t)
+	c := newClient(rt)
+	eps := "Id,ChannelType,Address,User.UserId\nru-1,EMAIL,ru1@example.com,ru-u1\nru-2,EMAIL,ru2@example.com,ru-u2\nru-3,EMAIL,ru3@example.com,ru-u3\n"
+	if j := importFile(t, rt, "imports/replace-user-endpoints/e.csv", eps); j.JobStatus != job.Completed {
+		t.Fatalf("endpoints: %+v", j)
+	}
+	const name = "replace-users"
+	if j := importFile(t, rt, "imports/"+name+"/u1.csv", "User.UserId\nru-u1\nru-u2\n"); j.JobStatus != job.Completed {
+		t.Fatalf("users 1: %+v", j)
+	}
+	id := job.NewId(t.Name(), "u2", time.Now().String())
+	putReplacing(t, rt, "imports/"+name+"/u2.csv", "User.UserId\nru-u3\n", id)
+	if j := waitJob(t, rt, id); j.JobStatus != job.Completed {
+		t.Fatalf("users 2: %+v", j)
+	}
+	users := func(n int) []string {
+		t.Helper()
+		p, err := c.VersionUsersPage(ctx, name, n, client.PageOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p.Items
+	}
+	if got := users(1); !slices.Equal(got, []string{"ru-u1", "ru-u2"}) {
+		t.Errorf("version 1 users: %v", got)
+	}
+	if got := users(0); !slices.Equal(got, []string{"ru-u3"}) {
+		t.Errorf("current users: %v", got)
+	}
+	if got := versionIds(ctx, t, c, name, 0); !slices.Equal(got, []string{"ru-3"}) {
+		t.Errorf("the current version reaches %v", got)
+	}
+	if got := versionIds(ctx, t, c, name, 1); !slices.Equal(got, []string{"ru-1", "ru-2"}) {
+		t.Errorf("version 1 reaches %v", got)
+	}
+	seg, err := c.GetSegment(ctx, name)
+	if err != nil || seg.UserCount != 1 || seg.EndpointCount != 1 {
+		t.Errorf("segment %+v, %v; want 1 user reaching 1 endpoint", seg, err)
+	}
+	v, err := c.GetSegmentVersion(ctx, name, 1)
+	if err != nil || v.UserCount != 2 || v.EndpointCount == nil || *v.EndpointCount != 2 {
+		t.Errorf("version 1: %+v, %v", v, err)
+	}
+}
