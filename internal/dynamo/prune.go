@@ -32,6 +32,25 @@ const (
 	pruneFlag = "prune"
 )
 
+// keepFrom adds to in, the update that makes a replace current, the
+// retention it sets: the generation of the version it takes over from
+// (current) stays kept, older ones are to be pruned. The marker goes first,
+// so that no crash leaves a KeptFrom that the sweeper does not know of.
+func (s *Store) keepFrom(ctx context.Context, segmentId string, current int, in *dynamodb.UpdateItemInput) error {
+	kept, err := s.generationOf(ctx, segmentId, current)
+	if err != nil {
+		return err
+	}
+	if kept > 0 {
+		if err := s.markPruning(ctx, segmentId, true); err != nil {
+			return err
+		}
+	}
+	*in.UpdateExpression += ", KeptFrom = :k"
+	in.ExpressionAttributeValues[":k"] = num(int64(kept))
+	return nil
+}
+
 // generationOf returns the generation of version n (0 for version 0).
 func (s *Store) generationOf(ctx context.Context, segmentId string, n int) (int, error) {
 	if n == 0 {

@@ -351,19 +351,9 @@ func (s *Store) advance(ctx context.Context, segmentId string) error {
 			},
 		}
 		if rec.replace() && latest == n {
-			// A replace becomes current: the generation of the version it
-			// takes over from stays kept, older ones are pruned.
-			kept, err := s.generationOf(ctx, segmentId, c.Version)
-			if err != nil {
+			if err := s.keepFrom(ctx, segmentId, c.Version, in); err != nil {
 				return err
 			}
-			if kept > 0 {
-				if err := s.markPruning(ctx, segmentId, true); err != nil {
-					return err
-				}
-			}
-			*in.UpdateExpression += ", KeptFrom = :k"
-			in.ExpressionAttributeValues[":k"] = num(int64(kept))
 		}
 		_, err = s.db.UpdateItem(ctx, in)
 		if isConditionFailed(err) {
