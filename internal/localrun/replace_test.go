@@ -67,7 +67,8 @@ func sortedIds(ids ...[]string) []string {
 // still readable after the replace, an append after it builds on it, and a
 // replace by request (CreateImportJob's Replace) replaces again.
 func TestReplaceImport(t *testing.T) {
-	rt := sharedRuntime(t)
+	// Small pieces and write batches: the replace lands batch by batch.
+	rt := openRuntime(t, Options{BatchBytes: 800, Parameters: map[string]string{"PieceSize": "2048"}})
 	ctx := testCtx(t)
 	c := newClient(rt)
 	const name = "replaced"
@@ -102,8 +103,8 @@ func TestReplaceImport(t *testing.T) {
 			t.Fatalf("poll %d: the current version has %d members, neither version 3's nor version 4's", polls, len(got))
 		}
 		if j.JobStatus.Final() && sawNew {
-			if !j.Definition.Replace || j.Definition.Mode() != "REPLACE" {
-				t.Errorf("the replacing job's definition: %+v", j.Definition)
+			if !j.Definition.Replace || j.Definition.Mode() != "REPLACE" || j.TotalPieces < 3 {
+				t.Errorf("the replacing job: %d pieces, definition %+v", j.TotalPieces, j.Definition)
 			}
 			break
 		}
