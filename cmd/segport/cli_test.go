@@ -96,6 +96,12 @@ func TestExitCodes(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(folder, "a.csv"), []byte("ChannelType,Address\nEMAIL,a@example.com\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	two := t.TempDir()
+	for _, f := range []string{"a.csv", "b.csv"} {
+		if err := os.WriteFile(filepath.Join(two, f), []byte("ChannelType,Address\nEMAIL,a@example.com\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
 	tests := []struct {
 		name    string
 		args    []string
@@ -109,6 +115,8 @@ func TestExitCodes(t *testing.T) {
 		{"import an empty folder", []string{"import", "--data", t.TempDir(), empty}, 2, empty + " holds no files"},
 		{"no file of the format", []string{"import", "--data", t.TempDir(), "--format", "json", folder}, 2, "nothing to import: no file is JSON"},
 		{"a segment without one", []string{"import", "--data", t.TempDir(), "--define-segment=false", "--segment", "s", folder}, 2, "--define-segment=false imports without one"},
+		{"replace without a segment", []string{"import", "--data", t.TempDir(), "--define-segment=false", "--replace", folder}, 2, "--define-segment=false imports without one"},
+		{"replace with a folder of files", []string{"import", "--data", t.TempDir(), "--replace", two}, 2, "each would be a job replacing the one before"},
 		{"validate a missing file", []string{"validate", "/no/such.csv"}, 2, "/no/such.csv: no such file or directory\n"},
 		{"validate a folder", []string{"validate", folder}, 0, filepath.Join(folder, "a.csv") + ": 1 rows, 1 valid, 0 invalid"},
 		{"parse a folder", []string{"parse", folder}, 2, folder + " is a folder: name a file"},

@@ -28,6 +28,7 @@ func importCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	export := fset.String("pinpoint-export", "", "the Pinpoint export to migrate, `PATH`: a local file or folder, or s3://bucket/prefix")
 	wait := fset.Duration("wait", 0, "give up waiting for the jobs after `DURATION`, from the first upload to the jobs' end (default 5m plus 1m per 50 MiB to import)")
 	defineSegment := fset.Bool("define-segment", true, "import into a segment; --define-segment=false upserts the endpoints without creating or changing a segment (CreateImportJob's DefineSegment)")
+	replace := fset.Bool("replace", false, "make each job's segment version exactly its endpoints, rather than the previous version plus them (CreateImportJob's Replace; a dropped file's segport-mode: replace metadata)")
 	sf := addStackFlags(fset)
 	chaosSpec := addChaosFlag(fset)
 	paths, err := parseFlags(fset, args)
@@ -42,6 +43,9 @@ func importCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	if !*defineSegment && *segName != "" {
 		return usageErr("import: --segment names the segment of an import; --define-segment=false imports without one")
+	}
+	if err := checkReplace(*replace, *defineSegment, *export, paths); err != nil {
+		return err
 	}
 	if *format != "" {
 		f, err := decode.ParseFormat(*format)
@@ -97,7 +101,7 @@ func importCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		}
 	}
 	for _, p := range paths {
-		s, err := startImport(uctx, t, p, *segName, *format, *defineSegment, stderr)
+		s, err := startImport(uctx, t, p, *segName, *format, importMode{define: *defineSegment, replace: *replace}, stderr)
 		if err := starting(p, s, err); err != nil {
 			return err
 		}
@@ -131,8 +135,9 @@ const updateStaging = "endpoint-updates/"
 // (a CreateImportJob request); for local files one job per file, uploaded
 // under imports/<segment>/, or with defineSegment false copied under
 // updateStaging and imported by a request without a segment.
-func startImport(ctx context.Context, t *target, p, segName, format string, defineSegment bool, stderr io.Writer) ([]started, error) {
-	req := importer.Request{Format: format}
+func startImport(ctx context.Context, t *target, p, segName, format string, mode importMode, stderr io.Writer) ([]started, error) {
+	defineSegment := mode.define
+	req := importer.Request{Format: format, Replace: mode.replace}
 	if !defineSegment {
 		req.DefineSegment = &defineSegment
 	} else {
@@ -177,12 +182,43 @@ func startImport(ctx context.Context, t *target, p, segName, format string, defi
 		if format != "" {
 			meta[importer.MetaFormat] = format
 		}
+		if mode.replace {
+			meta[importer.MetaMode] = "replace"
+		}
 		if err := upload(ctx, t, f, key, meta); err != nil {
 			return nil, err
 		}
 		out = append(out, started{id: id, source: "s3://" + t.app.Config.Bucket + "/" + key, uploaded: true})
 	}
 	return out, nil
+}
+
+// importMode is how startImport imports: into a segment (define), and
+// replacing its version (replace) rather than appending.
+type importMode struct{ define, replace bool }
+
+// checkReplace refuses --replace where it cannot mean one replacing job per
+// argument: without a segment, with a Pinpoint export, and with a local folder
+// of several files, whose jobs would each replace the one before.
+func checkReplace(replace, defineSegment bool, export string, paths []string) error {
+	if !replace {
+		return nil
+	}
+	if !defineSegment {
+		return usageErr("import: --replace replaces a segment's version; --define-segment=false imports without one")
+	}
+	if export != "" {
+		return usageErr("import: --replace does not go with --pinpoint-export")
+	}
+	for _, p := range paths {
+		if strings.HasPrefix(p, "s3://") {
+			continue
+		}
+		if files, _, err := collectFiles(p); err == nil && len(files) > 1 {
+			return usageErr("import: --replace: %s holds %d files, and each would be a job replacing the one before: give one file, or an s3:// prefix (one job for all of it)", p, len(files))
+		}
+	}
+	return nil
 }
 
 // skipOtherFormat leaves out the files whose extension names the other format

@@ -247,6 +247,7 @@ func printJob(w io.Writer, j *job.Job, asJSON bool) {
 		fmt.Fprintf(w, "  segment:   none (DefineSegment false: endpoints only)\n")
 	} else {
 		fmt.Fprintf(w, "  segment:   %s (%s)\n", d.SegmentName, d.SegmentId)
+		fmt.Fprintf(w, "  mode:      %s\n", d.Mode())
 	}
 	for _, k := range j.Definition.Skipped {
 		fmt.Fprintf(w, "  skipped:   %s (not %s)\n", k, j.Definition.Format)
@@ -308,6 +309,14 @@ func printVersion(w io.Writer, v *segment.Version, asJSON bool) {
 	if v.Current {
 		current = " (current)"
 	}
+	if v.Replace {
+		current += " replace"
+	} else {
+		current += " append"
+	}
+	if v.Pruned {
+		count = "members no longer kept"
+	}
 	chans := make([]string, 0, len(v.ImportDefinition.ChannelCounts))
 	for ch, n := range v.ImportDefinition.ChannelCounts {
 		chans = append(chans, fmt.Sprintf("%s=%d", ch, n))
@@ -325,11 +334,5 @@ func segmentAt(ctx context.Context, st *dynamo.Store, name string, version int) 
 	if err != nil {
 		return nil, 0, err
 	}
-	if version == 0 {
-		return s, s.Version, nil
-	}
-	if _, err := st.SegmentVersion(ctx, s, version); err != nil {
-		return nil, 0, err
-	}
-	return s, version, nil
+	return st.AtVersion(ctx, s, version)
 }

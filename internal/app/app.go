@@ -81,7 +81,7 @@ func New(cfg *config.Config, awsCfg aws.Config, opts Options) *App {
 			Concurrency: cfg.WriteConcurrency},
 		Sweeper: &importer.Sweeper{Jobs: store, Members: store, Parse: parse, Finisher: fin,
 			ParseDLQ: sqsq.New(sqc, cfg.ParseDLQURL), WriteDLQ: sqsq.New(sqc, cfg.WriteDLQURL),
-			StallAfter: cfg.StallAfter, MaxTries: cfg.MaxTries, Now: opts.Now, Log: opts.Log},
+			StallAfter: cfg.StallAfter, MaxTries: cfg.MaxTries, Pruner: store, Now: opts.Now, Log: opts.Log},
 	}
 }
 

@@ -17,6 +17,9 @@ import (
 type File struct {
 	Key  string // imports/<segment>/<name>
 	Body []byte
+	// Replace makes the file's import replace its segment's version (it is
+	// dropped with the metadata segport-mode: replace).
+	Replace bool
 }
 
 // segments are where the files go; two files share the first.

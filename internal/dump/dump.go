@@ -70,6 +70,9 @@ func Write(ctx context.Context, w io.Writer, src Source, reports Reports, opts O
 		if err := line("members", map[string]any{"Segment": s.Name, "EndpointIds": ids}); err != nil {
 			return err
 		}
+		if err := writeGeneration(ctx, line, src, s); err != nil {
+			return err
+		}
 		if !s.HasUsers {
 			continue
 		}
@@ -150,4 +153,28 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+// writeGeneration writes the members (and users) of a replaced segment's
+// latest generation, where its replace and the appends after it keep their
+// members (segment.MemberSet); nothing for a segment never replaced.
+func writeGeneration(ctx context.Context, line func(string, any) error, src Source, s *segment.Segment) error {
+	if s.LastReplace == 0 {
+		return nil
+	}
+	g := *s
+	g.Id = segment.MemberSet(s.Id, s.LastReplace)
+	ids, err := src.Members(ctx, g.Id, g.Shards)
+	if err != nil {
+		return err
+	}
+	rec := map[string]any{"Segment": s.Name, "Generation": s.LastReplace, "EndpointIds": ids}
+	if s.HasUsers {
+		users, err := src.UserMembers(ctx, &g)
+		if err != nil {
+			return err
+		}
+		rec["UserIds"] = users
+	}
+	return line("generation", rec)
 }

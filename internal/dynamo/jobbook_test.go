@@ -32,12 +32,17 @@ func TestVersionBookDynamo(t *testing.T) {
 	}
 	defer rt.Close()
 	st := rt.App.Store
-	booktest.RunVersionBook(t, st, func(ctx context.Context, segId string) (int, []*segment.Version, error) {
+	read := func(ctx context.Context, segId string) (int, []*segment.Version, error) {
 		seg, err := st.Segment(ctx, segId)
 		if err != nil {
 			return 0, nil, err
 		}
 		vs, err := st.Versions(ctx, seg)
 		return seg.Version, vs, err
+	}
+	t.Run("versions", func(t *testing.T) { booktest.RunVersionBook(t, st, read) })
+	t.Run("replace", func(t *testing.T) { booktest.RunReplaceBook(t, st, read) })
+	t.Run("prune", func(t *testing.T) {
+		booktest.RunPruneBook(t, st, read, func(ctx context.Context, set string) ([]string, error) { return st.Members(ctx, set, 0) })
 	})
 }

@@ -46,7 +46,11 @@ func (s *Store) AddMembers(ctx context.Context, segmentId string, shards, versio
 	if shards < 1 {
 		shards = s.shards
 	}
-	var added atomic.Int64
+	var (
+		added   atomic.Int64
+		mu      sync.Mutex
+		created []string
+	)
 	err := eachPut(dedupe(ids), func(id string) error {
 		item := map[string]types.AttributeValue{
 			"Shard": str(ShardKey(segmentId, id, shards)), "EndpointId": str(id), "AddedBy": str(batch),
@@ -63,11 +67,21 @@ func (s *Store) AddMembers(ctx context.Context, segmentId string, shards, versio
 		switch {
 		case err == nil:
 			added.Add(1)
+			mu.Lock()
+			created = append(created, id)
+			mu.Unlock()
 		case isConditionFailed(err): // a member already, added by another batch
 			err = nil
 		}
 		return err
 	})
+	if err == nil {
+		err = s.unprune(ctx, segmentId, func(id string) string { return ShardKey(segmentId, id, shards) },
+			func(string) *dynamodb.DeleteItemInput {
+				return &dynamodb.DeleteItemInput{ConditionExpression: aws.String("AddedBy = :b"),
+					ExpressionAttributeValues: map[string]types.AttributeValue{":b": str(batch)}}
+			}, created)
+	}
 	if err != nil {
 		return 0, fmt.Errorf("add members of segment %s: %w", segmentId, err)
 	}

@@ -29,6 +29,7 @@ type segmentItem struct {
 	EndpointCount    int                      `json:"EndpointCount"`
 	Shards           int                      `json:"Shards"`
 	HasUsers         bool                     `json:"HasUsers,omitempty"`
+	LastReplace      int                      `json:"LastReplace,omitempty"`
 }
 
 func (it *segmentItem) segment() *segment.Segment {
@@ -36,6 +37,7 @@ func (it *segmentItem) segment() *segment.Segment {
 		Id: it.SegmentId, Name: it.Name, SegmentType: it.SegmentType, Version: it.Version,
 		CreationDate: it.CreationDate, LastModifiedDate: it.LastModifiedDate,
 		ImportDefinition: it.ImportDefinition, EndpointCount: it.EndpointCount, Shards: it.Shards, HasUsers: it.HasUsers,
+		LastReplace: it.LastReplace,
 	}
 }
 
@@ -48,7 +50,7 @@ func (s *Store) EnsureSegment(ctx context.Context, id, name, created string) (in
 		UpdateExpression: aws.String("SET #n = if_not_exists(#n, :n), CreationDate = if_not_exists(CreationDate, :c), " +
 			"SegmentType = :t, Shards = if_not_exists(Shards, :sh), Version = if_not_exists(Version, :zero), " +
 			"EndpointCount = if_not_exists(EndpointCount, :zero), ImportDefinition = if_not_exists(ImportDefinition, :def), " +
-			"Pending = if_not_exists(Pending, :empty), Reserved = if_not_exists(Reserved, :empty), " +
+			"Pending = if_not_exists(Pending, :empty), Reserved = if_not_exists(Reserved, :empty), Bases = if_not_exists(Bases, :empty), " +
 			"Versions = if_not_exists(Versions, :zero), Ended = if_not_exists(Ended, :zero), EndedMembers = if_not_exists(EndedMembers, :zero), " +
 			"Epoch = if_not_exists(Epoch, :zero)"),
 		ExpressionAttributeNames: map[string]string{"#n": "Name"},

@@ -37,7 +37,8 @@ func UserShardKey(segmentId, userId string, shards int) string {
 func userShardName(segmentId string, i int) string { return fmt.Sprintf("%s#user#%02d", segmentId, i) }
 
 // AddUserMembers records the users as members of version (0: of every
-// version) of the segment and marks the segment as having users. A user member
+// version) of the segment (a member set: segment.MemberSet) and marks the
+// segment as having users. A user member
 // keeps the lowest version that added it, whatever the order of the calls, so
 // repeating a call changes nothing.
 func (s *Store) AddUserMembers(ctx context.Context, segmentId string, shards, version int, userIds []string) error {
@@ -49,7 +50,7 @@ func (s *Store) AddUserMembers(ctx context.Context, segmentId string, shards, ve
 	}
 	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                 aws.String(s.t.Segments),
-		Key:                       map[string]types.AttributeValue{"SegmentId": str(segmentId)},
+		Key:                       map[string]types.AttributeValue{"SegmentId": str(segment.SetSegment(segmentId))},
 		UpdateExpression:          aws.String("SET HasUsers = :t"),
 		ConditionExpression:       aws.String("attribute_exists(SegmentId)"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{":t": &types.AttributeValueMemberBOOL{Value: true}},
@@ -57,7 +58,8 @@ func (s *Store) AddUserMembers(ctx context.Context, segmentId string, shards, ve
 	if err != nil && !isConditionFailed(err) {
 		return fmt.Errorf("mark segment %s as having users: %w", segmentId, err)
 	}
-	err = eachPut(dedupe(userIds), func(id string) error {
+	userIds = dedupe(userIds)
+	err = eachPut(userIds, func(id string) error {
 		in := &dynamodb.PutItemInput{
 			TableName: aws.String(s.t.Members),
 			Item: map[string]types.AttributeValue{
@@ -75,6 +77,10 @@ func (s *Store) AddUserMembers(ctx context.Context, segmentId string, shards, ve
 		}
 		return err
 	})
+	if err == nil {
+		err = s.unprune(ctx, segmentId, func(id string) string { return UserShardKey(segmentId, id, shards) },
+			func(string) *dynamodb.DeleteItemInput { return &dynamodb.DeleteItemInput{} }, userIds)
+	}
 	if err != nil {
 		return fmt.Errorf("add users of segment %s: %w", segmentId, err)
 	}
@@ -317,16 +323,23 @@ func (s *Store) Reached(ctx context.Context, seg *segment.Segment, version int) 
 	return dedupe(ids), nil
 }
 
-// Resolve completes a segment with users as it is read: UserCount, and
+// Resolve completes a segment as it is read. A segment that was replaced
+// counts its current version's members (its item's EndpointCount counts the
+// member items of every generation kept). A segment with users: UserCount, and
 // EndpointCount counting the endpoints its users reach beyond its own members.
 // As the segment's EndpointCount counts the members of all its versions, so
 // do these. Its cost grows with its users and their endpoints; a segment
 // without users costs nothing.
 func (s *Store) Resolve(ctx context.Context, seg *segment.Segment) error {
+	if seg.LastReplace > 0 && seg.Version > 0 {
+		return s.resolveReplaced(ctx, seg)
+	}
 	if !seg.HasUsers {
 		return nil
 	}
-	users, extra, err := s.countUsers(ctx, seg, AllVersions)
+	at := *seg // the latest generation's users, of all its versions
+	at.Id = segment.MemberSet(seg.Id, seg.LastReplace)
+	users, extra, err := s.countUsers(ctx, &at, AllVersions)
 	if err != nil {
 		return err
 	}
@@ -338,10 +351,12 @@ func (s *Store) Resolve(ctx context.Context, seg *segment.Segment) error {
 // completes a segment: its UserCount, and its EndpointCount (once counted)
 // counting the endpoints its users reach beyond the version's own members.
 func (s *Store) ResolveVersion(ctx context.Context, seg *segment.Segment, v *segment.Version) error {
-	if !seg.HasUsers {
+	if !seg.HasUsers || v.Pruned {
 		return nil
 	}
-	users, extra, err := s.countUsers(ctx, seg, v.Version)
+	at := *seg
+	at.Id = segment.MemberSet(seg.Id, v.Base)
+	users, extra, err := s.countUsers(ctx, &at, v.Version)
 	if err != nil {
 		return err
 	}

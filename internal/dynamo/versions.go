@@ -52,7 +52,11 @@ type versionItem struct {
 	CountedStatus    string                   `json:"CountedStatus"` // the JobStatus it was counted with
 	CountedAdded     int                      `json:"CountedAdded"`  // the Added it was counted with
 	Progress         int64                    `json:"Progress"`
+	Base             int                      `json:"Base"` // its generation: its own number for a replace
 }
+
+// replace reports whether the version's import replaced the segment.
+func (it *versionItem) replace() bool { return it.Base > 0 && it.Base == it.Version }
 
 // miscounted reports whether the version was counted with another end than
 // the one it has now.
@@ -67,7 +71,7 @@ func (it *versionItem) ended() bool {
 func (it *versionItem) version(seg *segment.Segment) *segment.Version {
 	v := &segment.Version{SegmentId: seg.Id, Name: seg.Name, Version: it.Version, JobId: it.Job, JobStatus: it.JobStatus,
 		CreationDate: it.CreationDate, CompletionDate: it.CompletionDate, ImportDefinition: it.ImportDefinition,
-		EndpointCount: it.EndpointCount, Current: it.Version == seg.Version}
+		EndpointCount: it.EndpointCount, Current: it.Version == seg.Version, Replace: it.replace(), Base: it.Base}
 	if v.ImportDefinition.ChannelCounts == nil {
 		v.ImportDefinition.ChannelCounts = map[string]int{}
 	}
@@ -75,64 +79,61 @@ func (it *versionItem) version(seg *segment.Segment) *segment.Version {
 }
 
 // ReserveVersion reserves the next version number of the segment for a job,
-// or returns the one reserved for it already, and records the version as
-// PROCESSING.
-func (s *Store) ReserveVersion(ctx context.Context, segmentId, jobId, created string) (int, error) {
+// or returns the one reserved for it already, with its generation (Bases:
+// the version's own number for a replace, which becomes the segment's
+// LastReplace, else LastReplace as it is), and records the version as
+// PROCESSING. Both maps are updated by the one conditional update, so a
+// version's generation never depends on what ran between two calls.
+func (s *Store) ReserveVersion(ctx context.Context, segmentId, jobId, created string, replace bool) (int, int, error) {
+	expr := "SET Versions = if_not_exists(Versions, :zero) + :one, #r.#j = if_not_exists(Versions, :zero) + :one, "
+	if replace {
+		expr += "#b.#j = if_not_exists(Versions, :zero) + :one, #lr = if_not_exists(Versions, :zero) + :one"
+	} else {
+		expr += "#b.#j = if_not_exists(#lr, :zero)"
+	}
 	out, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                aws.String(s.t.Segments),
 		Key:                      map[string]types.AttributeValue{"SegmentId": str(segmentId)},
-		UpdateExpression:         aws.String("SET Versions = if_not_exists(Versions, :zero) + :one, #r.#j = if_not_exists(Versions, :zero) + :one"),
+		UpdateExpression:         aws.String(expr),
 		ConditionExpression:      aws.String("attribute_exists(SegmentId) AND attribute_not_exists(#r.#j)"),
-		ExpressionAttributeNames: map[string]string{"#r": "Reserved", "#j": jobId},
+		ExpressionAttributeNames: map[string]string{"#r": "Reserved", "#b": "Bases", "#lr": "LastReplace", "#j": jobId},
 		ExpressionAttributeValues: map[string]types.AttributeValue{
 			":zero": num(0), ":one": num(1),
 		},
 		ReturnValues: types.ReturnValueAllNew,
 	})
-	var reserved map[string]int
+	var c versionCounters
 	switch {
 	case isConditionFailed(err):
-		if reserved, err = s.reservations(ctx, segmentId); err != nil {
-			return 0, err
+		if err = s.counters(ctx, segmentId, &c); err != nil {
+			return 0, 0, err
 		}
 	case err != nil:
-		return 0, fmt.Errorf("reserve a version of segment %s: %w", segmentId, err)
+		return 0, 0, fmt.Errorf("reserve a version of segment %s: %w", segmentId, err)
 	default:
-		var it struct {
-			Reserved map[string]int `json:"Reserved"`
+		if err := unmarshal(out.Attributes, &c); err != nil {
+			return 0, 0, fmt.Errorf("decode segment %s: %w", segmentId, err)
 		}
-		if err := unmarshal(out.Attributes, &it); err != nil {
-			return 0, fmt.Errorf("decode segment %s: %w", segmentId, err)
-		}
-		reserved = it.Reserved
 	}
-	n := reserved[jobId]
+	n, base := c.Reserved[jobId], c.Bases[jobId]
 	if n == 0 {
-		return 0, fmt.Errorf("reserve a version of segment %s: job %s has none, and its version has ended", segmentId, jobId)
+		return 0, 0, fmt.Errorf("reserve a version of segment %s: job %s has none, and its version has ended", segmentId, jobId)
 	}
 	_, err = s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName: aws.String(s.t.Jobs),
 		Key:       jobKey(versionsKey(segmentId), versionSk(n)),
 		UpdateExpression: aws.String("SET #v = :n, Job = :j, CreationDate = if_not_exists(CreationDate, :c), " +
-			"JobStatus = if_not_exists(JobStatus, :s), Progress = if_not_exists(Progress, :zero)"),
-		ExpressionAttributeNames: map[string]string{"#v": "Version"},
+			"JobStatus = if_not_exists(JobStatus, :s), Progress = if_not_exists(Progress, :zero), #base = :b"),
+		ExpressionAttributeNames: map[string]string{"#v": "Version", "#base": "Base"},
 		ExpressionAttributeValues: map[string]types.AttributeValue{
 			":n": num(int64(n)), ":j": str(jobId), ":c": str(created), ":s": str(string(job.Processing)), ":zero": num(0),
+			":b": num(int64(base)),
 		},
 	})
 	if err != nil {
-		return 0, fmt.Errorf("record version %d of segment %s: %w", n, segmentId, err)
+		return 0, 0, fmt.Errorf("record version %d of segment %s: %w", n, segmentId, err)
 	}
-	return n, nil
-}
-
-// reservations reads the segment's Reserved map.
-func (s *Store) reservations(ctx context.Context, segmentId string) (map[string]int, error) {
-	var it versionCounters
-	if err := s.counters(ctx, segmentId, &it); err != nil {
-		return nil, err
-	}
-	return it.Reserved, nil
+	return n, base, nil
 }
 
 // versionCounters are the segment item's version fields.
@@ -143,6 +144,9 @@ type versionCounters struct {
 	EndedMembers int            `json:"EndedMembers"`
 	Epoch        int            `json:"Epoch"`
 	Reserved     map[string]int `json:"Reserved"`
+	Bases        map[string]int `json:"Bases"` // job id -> the generation of its reserved version
+	LastReplace  int            `json:"LastReplace"`
+	KeptFrom     int            `json:"KeptFrom"` // the oldest generation whose members are kept
 }
 
 func (s *Store) counters(ctx context.Context, segmentId string, it *versionCounters) error {
@@ -150,7 +154,7 @@ func (s *Store) counters(ctx context.Context, segmentId string, it *versionCount
 		TableName:                aws.String(s.t.Segments),
 		Key:                      map[string]types.AttributeValue{"SegmentId": str(segmentId)},
 		ConsistentRead:           aws.Bool(true),
-		ProjectionExpression:     aws.String("#v, Versions, Ended, EndedMembers, Epoch, Reserved"),
+		ProjectionExpression:     aws.String("#v, Versions, Ended, EndedMembers, Epoch, Reserved, Bases, LastReplace, KeptFrom"),
 		ExpressionAttributeNames: map[string]string{"#v": "Version"},
 	})
 	if err != nil {
@@ -191,12 +195,12 @@ func (s *Store) recordEnd(ctx context.Context, segmentId string, v job.VersionEn
 		TableName: aws.String(s.t.Jobs),
 		Key:       jobKey(versionsKey(segmentId), versionSk(v.Version)),
 		UpdateExpression: aws.String("SET #v = :n, Job = :j, JobStatus = :s, CompletionDate = :now, ImportDefinition = :d, " +
-			"Added = :new, Progress = :p, CreationDate = if_not_exists(CreationDate, :now)"),
+			"Added = :new, Progress = :p, CreationDate = if_not_exists(CreationDate, :now), #base = if_not_exists(#base, :b)"),
 		ConditionExpression:      aws.String("attribute_not_exists(Progress) OR Progress <= :p"),
-		ExpressionAttributeNames: map[string]string{"#v": "Version"},
+		ExpressionAttributeNames: map[string]string{"#v": "Version", "#base": "Base"},
 		ExpressionAttributeValues: map[string]types.AttributeValue{
 			":n": num(int64(v.Version)), ":j": str(v.JobId), ":s": str(string(v.Status)), ":now": str(v.Now), ":d": def,
-			":new": num(int64(v.Written.New)), ":p": num(v.Progress),
+			":new": num(int64(v.Written.New)), ":p": num(v.Progress), ":b": num(int64(v.Base)),
 		},
 	})
 	if err != nil && !isConditionFailed(err) {
@@ -264,15 +268,16 @@ func channelsOrEmpty(m map[string]int) map[string]int {
 // AbandonVersion ends the version a job reserved, if it holds one, as FAILED
 // (the job failed before it started), and moves the segment on.
 func (s *Store) AbandonVersion(ctx context.Context, segmentId, jobId, now string) error {
-	reserved, err := s.reservations(ctx, segmentId)
+	var c versionCounters
+	err := s.counters(ctx, segmentId, &c)
 	if errors.Is(err, ErrNotFound) {
 		return nil // a job that failed before it started may leave no segment
 	}
 	if err != nil {
 		return err
 	}
-	if n := reserved[jobId]; n > 0 {
-		if err := s.recordEnd(ctx, segmentId, job.VersionEnd{JobId: jobId, Version: n, Status: job.Failed, Now: now, Progress: 1 << 62}); err != nil {
+	if n := c.Reserved[jobId]; n > 0 {
+		if err := s.recordEnd(ctx, segmentId, job.VersionEnd{JobId: jobId, Version: n, Base: c.Bases[jobId], Status: job.Failed, Now: now, Progress: 1 << 62}); err != nil {
 			return err
 		}
 	}
@@ -286,9 +291,9 @@ func (s *Store) unreserve(ctx context.Context, segmentId, jobId string, n int) e
 	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                 aws.String(s.t.Segments),
 		Key:                       map[string]types.AttributeValue{"SegmentId": str(segmentId)},
-		UpdateExpression:          aws.String("REMOVE #r.#j"),
+		UpdateExpression:          aws.String("REMOVE #r.#j, #b.#j"),
 		ConditionExpression:       aws.String("#r.#j = :n"),
-		ExpressionAttributeNames:  map[string]string{"#r": "Reserved", "#j": jobId},
+		ExpressionAttributeNames:  map[string]string{"#r": "Reserved", "#b": "Bases", "#j": jobId},
 		ExpressionAttributeValues: map[string]types.AttributeValue{":n": num(int64(n))},
 	})
 	if err != nil && !isConditionFailed(err) {
@@ -315,16 +320,13 @@ func (s *Store) advance(ctx context.Context, segmentId string) error {
 			return err
 		}
 		if !found || !rec.ended() {
-			abandoned, err := s.abandonVersion(ctx, segmentId, n, rec, c.Reserved)
+			abandoned, err := s.abandonVersion(ctx, segmentId, n, rec, &c)
 			if err != nil || !abandoned {
 				return err
 			}
 			continue
 		}
-		members, latest := c.EndedMembers+rec.Added, c.Version
-		if rec.JobStatus == string(job.Completed) {
-			latest = n
-		}
+		members, latest := countVersion(c.EndedMembers, c.Version, rec)
 		if rec.EndpointCount == nil || *rec.EndpointCount != members || rec.Latest != latest || rec.miscounted() {
 			_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 				TableName:        aws.String(s.t.Jobs),
@@ -348,6 +350,11 @@ func (s *Store) advance(ctx context.Context, segmentId string) error {
 				":n": num(int64(n)), ":m": num(int64(members)), ":l": num(int64(latest)), ":e": num(int64(c.Ended)), ":x": num(int64(c.Epoch)),
 			},
 		}
+		if rec.replace() && latest == n {
+			if err := s.keepFrom(ctx, segmentId, c.Version, in); err != nil {
+				return err
+			}
+		}
 		_, err = s.db.UpdateItem(ctx, in)
 		if isConditionFailed(err) {
 			// Another moved it on, or moved Epoch: read again, after a pause
@@ -364,17 +371,31 @@ func (s *Store) advance(ctx context.Context, segmentId string) error {
 	return fmt.Errorf("move segment %s on: %w", segmentId, ErrConflict)
 }
 
+// countVersion returns the member count and the current version once an
+// ended version is counted, after a version counted with members and current
+// latest: a replace starts its generation's count over, an append adds the
+// members it added first; a COMPLETED version becomes current.
+func countVersion(members, latest int, rec *versionItem) (int, int) {
+	if rec.replace() {
+		members = 0
+	}
+	if rec.JobStatus == string(job.Completed) {
+		latest = rec.Version
+	}
+	return members + rec.Added, latest
+}
+
 // abandonVersion ends version n as FAILED if its job ended without it: a job
 // that reserved it and then failed before it started. It reports whether it
 // did; a version whose job runs is left to its job.
-func (s *Store) abandonVersion(ctx context.Context, segmentId string, n int, rec *versionItem, reserved map[string]int) (bool, error) {
-	jobId := ""
+func (s *Store) abandonVersion(ctx context.Context, segmentId string, n int, rec *versionItem, c *versionCounters) (bool, error) {
+	jobId, base := "", 0
 	if rec != nil {
-		jobId = rec.Job
+		jobId, base = rec.Job, rec.Base
 	}
-	for j, v := range reserved {
+	for j, v := range c.Reserved {
 		if v == n {
-			jobId = j
+			jobId, base = j, c.Bases[j]
 		}
 	}
 	if jobId == "" {
@@ -391,7 +412,7 @@ func (s *Store) abandonVersion(ctx context.Context, segmentId string, n int, rec
 	if h != nil {
 		created = h.Job.CompletionDate
 	}
-	err = s.recordEnd(ctx, segmentId, job.VersionEnd{JobId: jobId, Version: n, Status: job.Failed, Now: created, Progress: 1 << 62})
+	err = s.recordEnd(ctx, segmentId, job.VersionEnd{JobId: jobId, Version: n, Base: base, Status: job.Failed, Now: created, Progress: 1 << 62})
 	return err == nil, err
 }
 
@@ -418,7 +439,13 @@ func (s *Store) SegmentVersion(ctx context.Context, seg *segment.Segment, n int)
 	if !found {
 		return nil, fmt.Errorf("version %d of segment %s: %w", n, seg.Id, ErrNotFound)
 	}
-	return rec.version(seg), nil
+	kept, err := s.keptFrom(ctx, seg)
+	if err != nil {
+		return nil, err
+	}
+	v := rec.version(seg)
+	v.Pruned = rec.Base < kept
+	return v, nil
 }
 
 // VersionsPage returns up to limit versions of a segment, oldest first, and
@@ -443,6 +470,10 @@ func (s *Store) VersionsPage(ctx context.Context, seg *segment.Segment, limit in
 	if err != nil {
 		return nil, "", fmt.Errorf("query the versions of segment %s: %w", seg.Id, err)
 	}
+	kept, err := s.keptFrom(ctx, seg)
+	if err != nil {
+		return nil, "", err
+	}
 	vs := make([]*segment.Version, 0, len(out.Items))
 	for _, item := range out.Items {
 		var it versionItem
@@ -450,6 +481,7 @@ func (s *Store) VersionsPage(ctx context.Context, seg *segment.Segment, limit in
 			return nil, "", fmt.Errorf("decode a version of segment %s: %w", seg.Id, err)
 		}
 		v := it.version(seg)
+		v.Pruned = it.Base < kept
 		if err := s.ResolveVersion(ctx, seg, v); err != nil {
 			return nil, "", fmt.Errorf("count the users of version %d of segment %s: %w", v.Version, seg.Id, err)
 		}

@@ -45,6 +45,8 @@ func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error) 
 	case errors.As(err, &ae):
 	case errors.Is(err, client.ErrInvalidName):
 		ae = &apiError{http.StatusBadRequest, codeBadRequest, nameMessage(err)}
+	case errors.Is(err, client.ErrPruned):
+		ae = &apiError{http.StatusNotFound, codeNotFound, "the version's members are no longer kept (retention)"}
 	case errors.Is(err, client.ErrBadToken):
 		ae = &apiError{http.StatusBadRequest, codeBadRequest, "token: not a token this listing issued"}
 	default:

@@ -24,6 +24,9 @@ type importJobRequest struct {
 	// RegisterEndpoints may be absent or true (see importer.Request).
 	DefineSegment     *bool `json:"DefineSegment"`
 	RegisterEndpoints *bool `json:"RegisterEndpoints"`
+	// Replace makes the job's segment version exactly its endpoints, rather
+	// than the previous version plus them (an append, the default).
+	Replace bool `json:"Replace"`
 	// Accepted for Pinpoint compatibility and ignored: the API imports from its own
 	// bucket with its own role.
 	ExternalId string `json:"ExternalId"`
@@ -33,7 +36,7 @@ type importJobRequest struct {
 func (r *importJobRequest) request() importer.Request {
 	return importer.Request{
 		S3Url: r.S3Url, Format: r.Format, SegmentName: r.SegmentName, SegmentId: r.SegmentId, JobId: r.JobId,
-		DefineSegment: r.DefineSegment, RegisterEndpoints: r.RegisterEndpoints,
+		DefineSegment: r.DefineSegment, RegisterEndpoints: r.RegisterEndpoints, Replace: r.Replace,
 	}
 }
 

@@ -92,7 +92,7 @@ func (f *Finisher) finishOnce(ctx context.Context, jobId string) error {
 		// already (before its end was stored), and moved the segment on.
 		if v := h.Launch.Version; v > 0 && !(h.Job.JobStatus.Final() && sameEnd(h.Job, &j)) {
 			if err := f.Segments.EndVersion(ctx, seg, job.VersionEnd{
-				JobId: jobId, Version: v, Status: s.Status, Written: s.Written, Progress: h.Progress,
+				JobId: jobId, Version: v, Base: h.Launch.Base, Status: s.Status, Written: s.Written, Progress: h.Progress,
 				Format: j.Definition.Format, S3Url: j.Definition.S3Url, Now: now,
 			}); err != nil {
 				return err

@@ -181,8 +181,11 @@ type SegmentBook interface {
 	// ReserveVersion returns the segment version of a job that starts: the
 	// next number the first time, the same number on every later call while
 	// the job runs. The segment holds the reservation until the version ends,
-	// so that its record stays only the running jobs.
-	ReserveVersion(ctx context.Context, segmentId, jobId, created string) (int, error)
+	// so that its record stays only the running jobs. It also returns the
+	// version's generation (segment.MemberSet), where its members go: its own
+	// number for a replace, else the latest replace reserved before it (0 if
+	// none), whatever that replace's end.
+	ReserveVersion(ctx context.Context, segmentId, jobId, created string, replace bool) (version, base int, err error)
 	// EndVersion records how a job's version ended (a later call with a lower
 	// Progress changes nothing), then moves the segment's current version on
 	// over every version that has ended, in version order: the current
@@ -217,12 +220,14 @@ type EndpointStore interface {
 	PutEndpoint(ctx context.Context, rec *merge.Endpoint, ver int64) error
 	GetUsers(ctx context.Context, ids []string) (map[string]merge.Versioned[merge.User], error)
 	PutUser(ctx context.Context, u *merge.User, ver int64) error
-	// AddMembers records the endpoints as members of the segment, spread over
+	// AddMembers records the endpoints as members of the segment (a member
+	// set: segment.MemberSet names its generation's partitions), spread over
 	// shards partitions, and returns how many of them batch (a name unique to
 	// one write batch) made members first. A member keeps the version of the
 	// batch that made it a member first: it belongs to that version and every
 	// later one. Repeating a call returns the same count; two batches never
-	// both count one member.
+	// both count one member. Into a generation no longer kept it leaves
+	// nothing and returns job.ErrPruned (so does AddUserMembers).
 	AddMembers(ctx context.Context, segmentId string, shards, version int, batch string, ids []string) (int, error)
 	// AddUserMembers records users (user-ID definitions) as members of the
 	// segment, which then reaches every endpoint of theirs when it is read.

@@ -176,7 +176,7 @@ func (p *Parser) launch(ctx context.Context, jobId string) error {
 		// Reserved before the start, so that the job's stored launch, which
 		// every parse message and re-send carries, always names its version.
 		if launch.Version == 0 {
-			if launch.Version, err = p.Segments.ReserveVersion(ctx, seg.SegmentId, jobId, p.Now.now().Format(job.DateFormat)); err != nil {
+			if launch.Version, launch.Base, err = p.Segments.ReserveVersion(ctx, seg.SegmentId, jobId, p.Now.now().Format(job.DateFormat), seg.Replace); err != nil {
 				return err
 			}
 		}
@@ -193,6 +193,14 @@ func (p *Parser) launch(ctx context.Context, jobId string) error {
 	// once the job has ended). A job that failed before it started stays so.
 	if h, err = p.Jobs.Head(ctx, jobId); err != nil {
 		return fmt.Errorf("read job %s: %w", jobId, err)
+	}
+	if reserved := launch.Version; reserved > 0 && h.Launch.Version != reserved {
+		// This launch raced one that started the job and reserved a number
+		// after that one's version ended: the number is unused, and ending it
+		// now keeps it from holding the segment's later versions back.
+		if err := p.Segments.AbandonVersion(ctx, h.Job.Definition.SegmentId, jobId, p.Now.now().Format(job.DateFormat)); err != nil {
+			return err
+		}
 	}
 	if h.Job.JobStatus != job.Processing {
 		return nil

@@ -33,8 +33,10 @@ type Sweeper struct {
 	// MaxTries is how many times a piece is sent again before what is missing
 	// of it is settled as failed.
 	MaxTries int
-	Now      Clock
-	Log      *slog.Logger
+	// Pruner, if set, prunes the generations segments no longer keep.
+	Pruner Pruner
+	Now    Clock
+	Log    *slog.Logger
 }
 
 // segments is the Finisher's SegmentBook, if any.
@@ -52,6 +54,7 @@ type SweepReport struct {
 	Resent      int // pieces sent again
 	Settled     int // pieces settled as failed after MaxTries
 	Finished    int // jobs whose end was computed
+	Pruned      int // segments whose old generations were pruned
 }
 
 // maxPeek bounds the dead-letter messages one sweep records per queue.
@@ -79,6 +82,11 @@ func (s *Sweeper) Sweep(ctx context.Context) (SweepReport, error) {
 		if err := s.stalled(ctx, h, &rep); err != nil {
 			errs = append(errs, fmt.Errorf("sweep job %s: %w", h.Job.Id, err))
 		}
+	}
+	pruned, err := s.prune(ctx)
+	rep.Pruned = pruned
+	if err != nil {
+		errs = append(errs, err)
 	}
 	if rep.Stalled > 0 || rep.DeadLetters > 0 {
 		logger(s.Log).Info("swept", "deadLetters", rep.DeadLetters, "stalled", rep.Stalled, "resent", rep.Resent,

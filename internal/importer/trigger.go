@@ -30,6 +30,22 @@ const ImportsPrefix = "imports/"
 // uploader chooses the job id of the import it starts, so that it can wait for it.
 const MetaJobId = "segport-job-id"
 
+// MetaMode is the object metadata key (x-amz-meta-segport-mode) with which an
+// uploader makes a dropped file replace its segment: "replace" (any letter
+// case). Absent, or "append", the file appends, the drop folder's default.
+const MetaMode = "segport-mode"
+
+// ParseMode reads a MetaMode value: whether it asks for a replace.
+func ParseMode(s string) (replace bool, err error) {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "", "append":
+		return false, nil
+	case "replace":
+		return true, nil
+	}
+	return false, fmt.Errorf("%s %s: the import mode is append or replace", MetaMode, segment.QuoteShort(s))
+}
+
 // MetaFormat is the object metadata key with which an uploader names the format
 // (CSV or JSON) of a file whose extension does not.
 const MetaFormat = "segport-format"
@@ -78,6 +94,9 @@ type Request struct {
 	// segport always stores them (a segment's members are read from the
 	// Endpoints table), so it may be absent or true; false is refused.
 	RegisterEndpoints *bool `json:"RegisterEndpoints,omitempty"`
+	// Replace makes the import's version exactly its endpoints, rather than
+	// the previous version plus them (an append, the default).
+	Replace bool `json:"Replace,omitempty"`
 }
 
 // DefinesSegment reports whether the request imports into a segment.
@@ -89,6 +108,9 @@ func (r *Request) Check() error {
 		return errors.New("RegisterEndpoints: false is not supported: segport always stores the endpoints it imports; leave it out or set it true")
 	}
 	if !r.DefinesSegment() {
+		if r.Replace {
+			return errors.New("Replace: true needs a segment to replace: it cannot go with DefineSegment: false")
+		}
 		return nil // SegmentName and SegmentId are ignored
 	}
 	return CheckSegment(r.SegmentName, r.SegmentId)
@@ -157,11 +179,17 @@ func (t *Trigger) objectCreated(ctx context.Context, rec events.S3EventRecord) e
 	}
 	segName, _, _ := strings.Cut(strings.TrimPrefix(key, ImportsPrefix), "/")
 	format, _ := ParseFormat(obj.Metadata[MetaFormat])
+	replace, modeErr := ParseMode(obj.Metadata[MetaMode])
 	spec := jobSpec{
 		id: id, created: created, bucket: bucket, objects: []*job.Object{obj}, format: format,
-		def: job.Definition{S3Url: "s3://" + bucket + "/" + key, SegmentName: segName, SegmentId: job.SegmentId(segName)},
+		def: job.Definition{S3Url: "s3://" + bucket + "/" + key, SegmentName: segName, SegmentId: job.SegmentId(segName), Replace: replace},
 	}
-	if !strings.Contains(strings.TrimPrefix(key, ImportsPrefix), "/") {
+	if modeErr != nil {
+		// A replace that cannot be told from an append imports nothing:
+		// appending what was meant to replace would be worse.
+		spec.fail = "s3://" + bucket + "/" + key + ": " + modeErr.Error()
+		spec.def.SegmentName, spec.def.SegmentId = "", ""
+	} else if !strings.Contains(strings.TrimPrefix(key, ImportsPrefix), "/") {
 		spec.fail = "the file is not in a segment folder: put it under " + ImportsPrefix + "<segment>/"
 		spec.def.SegmentName, spec.def.SegmentId = "", ""
 	} else if err := segment.CheckName(segName); err != nil {
@@ -217,7 +245,8 @@ func (t *Trigger) CreateImportJob(ctx context.Context, req Request) (*job.Job, e
 	}
 	spec := jobSpec{
 		id: id, created: created, bucket: bucket, objects: objs, format: format, source: src, reader: objects,
-		def: job.Definition{S3Url: req.S3Url, Format: string(format), SegmentName: req.SegmentName, SegmentId: req.SegmentId, DefineSegment: noSegment},
+		def: job.Definition{S3Url: req.S3Url, Format: string(format), SegmentName: req.SegmentName, SegmentId: req.SegmentId, DefineSegment: noSegment,
+			Replace: req.Replace},
 	}
 	if len(objs) == 0 {
 		spec.fail = "no objects under " + req.S3Url

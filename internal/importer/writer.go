@@ -85,7 +85,7 @@ func countAdded(ctx context.Context, m MemberCounter, b *job.WriteBatch) (int, e
 			ids = append(ids, r.Endpoint.Id)
 		}
 	}
-	return m.CountAdded(ctx, b.SegmentId, b.Shards, b.Name(), ids)
+	return m.CountAdded(ctx, b.MemberSet(), b.Shards, b.Name(), ids)
 }
 
 // Batch applies one write batch.
@@ -118,12 +118,19 @@ func (w *Writer) Batch(ctx context.Context, b *job.WriteBatch) error {
 	sort.Strings(ids)
 	tally := b.Tally()
 	if b.SegmentId != "" {
-		n, err := w.Store.AddMembers(ctx, b.SegmentId, b.Shards, b.Version, b.Name(), ids)
+		n, err := w.Store.AddMembers(ctx, b.MemberSet(), b.Shards, b.Version, b.Name(), ids)
+		if errors.Is(err, job.ErrPruned) {
+			return nil // a late duplicate into a pruned generation: its first delivery's tally stands
+		}
 		if err != nil {
 			return fmt.Errorf("add members of batch %d of piece %d of job %s: %w", b.Seq, b.Piece, b.JobId, err)
 		}
 		tally.New = n
-		if err := w.Store.AddUserMembers(ctx, b.SegmentId, b.Shards, b.Version, userIds); err != nil {
+		err = w.Store.AddUserMembers(ctx, b.MemberSet(), b.Shards, b.Version, userIds)
+		if errors.Is(err, job.ErrPruned) {
+			return nil
+		}
+		if err != nil {
 			return fmt.Errorf("add users of batch %d of piece %d of job %s: %w", b.Seq, b.Piece, b.JobId, err)
 		}
 	}

@@ -34,7 +34,11 @@ func importFiles(t *testing.T, rt *Runtime, name string, files []corpus.File) st
 	t.Helper()
 	for _, f := range files {
 		id := job.NewId("chaos", name, f.Key)
-		put(t, rt, f.Key, string(f.Body), id)
+		if f.Replace {
+			putReplacing(t, rt, f.Key, string(f.Body), id)
+		} else {
+			put(t, rt, f.Key, string(f.Body), id)
+		}
 		if j := waitJob(t, rt, id); j.JobStatus != job.Completed || j.FailedPieces > 0 {
 			t.Fatalf("%s: %s with %d failed pieces: %v", f.Key, j.JobStatus, j.FailedPieces, j.Failures)
 		}
@@ -72,10 +76,16 @@ func TestChaosEqualsCleanRun(t *testing.T) {
 	rows := 2000 + rng.IntN(500)
 	t.Logf("SEGPORT_CHAOS_SEED=%d: %d rows", seed, rows)
 	files := corpus.Generate(rng.Uint64(), rows)
+	// Then a replace of the segment two files appended to, with the rows of
+	// a third: the dump holds its generation's members.
+	files = append(files, corpus.File{Key: "imports/alpha/replace-4.csv", Body: files[2].Body, Replace: true})
 	name := fmt.Sprint(seed)
 	start := time.Now()
 	clean := importFiles(t, openRuntime(t, chaosOptions(nil)), name, files)
 	t.Logf("clean run: %s", time.Since(start).Round(time.Millisecond))
+	if !strings.Contains(clean, "\ngeneration ") {
+		t.Fatal("the clean run's dump has no replaced generation")
+	}
 	soak, err := chaos.ParseSpec("duplicate=0.3,reorder=1,crash=0.05,throttle=0.1,unprocessed=0.2,race=0.2")
 	if err != nil {
 		t.Fatal(err)

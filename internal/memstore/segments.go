@@ -34,6 +34,10 @@ type segmentItem struct {
 	LastJob          string                   `json:"LastJob,omitempty"`
 	// The version counters (internal/dynamo's versions.go).
 	Reserved     map[string]int `json:"Reserved"`
+	Bases        map[string]int `json:"Bases"`
+	LastReplace  int            `json:"LastReplace"`
+	KeptFrom     int            `json:"KeptFrom"`
+	Pruned       int            `json:"Pruned"`
 	Versions     int            `json:"Versions"`
 	Ended        int            `json:"Ended"`
 	EndedMembers int            `json:"EndedMembers"`
@@ -82,6 +86,9 @@ func (d *DB) EnsureSegment(ctx context.Context, id, name, created string) (int, 
 		}
 		if it.Reserved == nil {
 			it.Reserved = map[string]int{}
+		}
+		if it.Bases == nil {
+			it.Bases = map[string]int{}
 		}
 		it.SegmentType = "IMPORT"
 		shards = it.Shards
@@ -279,7 +286,7 @@ func (d *DB) Segment(id string) *segment.Segment {
 	}
 	return &segment.Segment{Id: it.SegmentId, Name: it.Name, SegmentType: it.SegmentType, Version: it.Version,
 		CreationDate: it.CreationDate, LastModifiedDate: it.LastModifiedDate, ImportDefinition: it.ImportDefinition,
-		EndpointCount: it.EndpointCount, Shards: it.Shards}
+		EndpointCount: it.EndpointCount, Shards: it.Shards, LastReplace: it.LastReplace}
 }
 
 // shardKey is the Members partition key of an endpoint (dynamo.ShardKey).
@@ -310,7 +317,7 @@ func (d *DB) AddMembers(ctx context.Context, segmentId string, shards, version i
 	if shards < 1 {
 		shards = d.shards
 	}
-	added := 0
+	var created []string
 	for _, id := range uniq(ids) {
 		err := d.do(ctx, "PutItem", Members, true, func() error {
 			sh := shardKey(segmentId, id, shards)
@@ -321,14 +328,21 @@ func (d *DB) AddMembers(ctx context.Context, segmentId string, shards, version i
 				return nil
 			}
 			d.members[sh][id] = member{by: batch, v: version}
-			added++
+			created = append(created, id)
 			return nil
 		})
 		if err != nil {
 			return 0, fmt.Errorf("add members of segment %s: %w", segmentId, err)
 		}
 	}
-	return added, nil
+	err := d.unprune(ctx, segmentId, created, func(id string) (string, bool) {
+		sh := shardKey(segmentId, id, shards)
+		return sh, d.members[sh][id].by == batch
+	})
+	if err != nil {
+		return 0, fmt.Errorf("add members of segment %s: %w", segmentId, err)
+	}
+	return len(created), nil
 }
 
 // AddUserMembers records users as members of the segment, as dynamo's does:
@@ -353,6 +367,12 @@ func (d *DB) AddUserMembers(ctx context.Context, segmentId string, shards, versi
 		if err != nil {
 			return fmt.Errorf("add users of segment %s: %w", segmentId, err)
 		}
+	}
+	err := d.unprune(ctx, segmentId, uniq(userIds), func(id string) (string, bool) {
+		return shardKey(segmentId+"#user", id, shards), true
+	})
+	if err != nil {
+		return fmt.Errorf("add users of segment %s: %w", segmentId, err)
 	}
 	return nil
 }
@@ -396,13 +416,14 @@ func (d *DB) MemberIds(segmentId string) []string {
 
 // VersionMemberIds returns the ids of the members of a version of the
 // segment (those without a version or of a version up to it; every member
-// item for a negative version), sorted, for checks.
+// item for a negative version), sorted, for checks. segmentId may be a member
+// set (segment.MemberSet): a segment's id alone reads every generation.
 func (d *DB) VersionMemberIds(segmentId string, version int) []string {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	var ids []string
 	for sh, m := range d.members {
-		if strings.HasPrefix(sh, segmentId+"#") {
+		if strings.HasPrefix(sh, segmentId+"#") && (version < 0 || !strings.HasPrefix(sh[len(segmentId)+1:], "r")) {
 			for id, mb := range m {
 				if version < 0 || mb.v <= version {
 					ids = append(ids, id)

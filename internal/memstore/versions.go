@@ -35,7 +35,10 @@ type versionItem struct {
 	CountedStatus    string                   `json:"CountedStatus"`
 	CountedAdded     int                      `json:"CountedAdded"`
 	Progress         int64                    `json:"Progress"`
+	Base             int                      `json:"Base"`
 }
+
+func (it *versionItem) replace() bool { return it.Base > 0 && it.Base == it.Version }
 
 func (it *versionItem) miscounted() bool {
 	return it.EndpointCount != nil && (it.CountedStatus != it.JobStatus || it.CountedAdded != it.Added)
@@ -46,9 +49,10 @@ func (it *versionItem) ended() bool {
 }
 
 // ReserveVersion reserves the next version number for a job (the one it has
-// for a job that holds one), then records the version as PROCESSING.
-func (d *DB) ReserveVersion(ctx context.Context, segmentId, jobId, created string) (int, error) {
-	n := 0
+// for a job that holds one) and its generation (internal/dynamo's), then
+// records the version as PROCESSING.
+func (d *DB) ReserveVersion(ctx context.Context, segmentId, jobId, created string, replace bool) (int, int, error) {
+	n, base := 0, 0
 	err := d.do(ctx, "UpdateItem", Segments, true, func() error {
 		var it segmentItem
 		ok, err := d.get(Segments, segmentId, &it)
@@ -56,29 +60,35 @@ func (d *DB) ReserveVersion(ctx context.Context, segmentId, jobId, created strin
 			return err
 		}
 		if r, has := it.Reserved[jobId]; has {
-			n = r // the condition fails; GetItem reads it below
+			n, base = r, it.Bases[jobId] // the condition fails; GetItem reads them below
 			return nil
 		}
 		it.Versions++
 		if it.Reserved == nil {
 			it.Reserved = map[string]int{}
 		}
-		it.Reserved[jobId] = it.Versions
-		n = it.Versions
+		if it.Bases == nil {
+			it.Bases = map[string]int{}
+		}
+		if replace {
+			it.LastReplace = it.Versions
+		}
+		it.Reserved[jobId], it.Bases[jobId] = it.Versions, it.LastReplace
+		n, base = it.Versions, it.LastReplace
 		return d.put(Segments, segmentId, it)
 	})
 	if err != nil {
-		return 0, fmt.Errorf("reserve a version of segment %s: %w", segmentId, err)
+		return 0, 0, fmt.Errorf("reserve a version of segment %s: %w", segmentId, err)
 	}
 	if n == 0 {
-		return 0, fmt.Errorf("reserve a version of segment %s: job %s has none, and its version has ended", segmentId, jobId)
+		return 0, 0, fmt.Errorf("reserve a version of segment %s: job %s has none, and its version has ended", segmentId, jobId)
 	}
 	err = d.do(ctx, "UpdateItem", Jobs, true, func() error {
 		var it versionItem
 		if _, err := d.get(Jobs, versionKey(segmentId, n), &it); err != nil {
 			return err
 		}
-		it.Version, it.Job = n, jobId
+		it.Version, it.Job, it.Base = n, jobId, base
 		if it.CreationDate == "" {
 			it.CreationDate = created
 		}
@@ -88,9 +98,9 @@ func (d *DB) ReserveVersion(ctx context.Context, segmentId, jobId, created strin
 		return d.put(Jobs, versionKey(segmentId, n), it)
 	})
 	if err != nil {
-		return 0, fmt.Errorf("record version %d of segment %s: %w", n, segmentId, err)
+		return 0, 0, fmt.Errorf("record version %d of segment %s: %w", n, segmentId, err)
 	}
-	return n, nil
+	return n, base, nil
 }
 
 // EndVersion records how a version ended, ends its reservation and moves the
@@ -130,6 +140,9 @@ func (d *DB) recordEnd(ctx context.Context, segmentId string, v job.VersionEnd) 
 		if it.CreationDate == "" {
 			it.CreationDate = v.Now
 		}
+		if !found {
+			it.Base = v.Base
+		}
 		chans := maps.Clone(v.Written.Channels)
 		if chans == nil {
 			chans = map[string]int{}
@@ -147,6 +160,7 @@ func (d *DB) recordEnd(ctx context.Context, segmentId string, v job.VersionEnd) 
 			return err
 		}
 		delete(it.Reserved, v.JobId)
+		delete(it.Bases, v.JobId)
 		return d.put(Segments, segmentId, it)
 	})
 	if err != nil {
@@ -221,16 +235,13 @@ func (d *DB) advance(ctx context.Context, segmentId string) error {
 			return fmt.Errorf("read version %d of segment %s: %w", n, segmentId, err)
 		}
 		if !found || !rec.ended() {
-			abandoned, err := d.abandonVersion(ctx, segmentId, n, rec.Job, c.Reserved)
+			abandoned, err := d.abandonVersion(ctx, segmentId, n, &rec, &c)
 			if err != nil || !abandoned {
 				return err
 			}
 			continue
 		}
-		members, latest := c.EndedMembers+rec.Added, c.Version
-		if rec.JobStatus == string(job.Completed) {
-			latest = n
-		}
+		members, latest := countVersion(c.EndedMembers, c.Version, &rec)
 		if rec.EndpointCount == nil || *rec.EndpointCount != members || rec.Latest != latest || rec.miscounted() {
 			err := d.do(ctx, "UpdateItem", Jobs, true, func() error {
 				var it versionItem
@@ -244,12 +255,22 @@ func (d *DB) advance(ctx context.Context, segmentId string) error {
 				return fmt.Errorf("count version %d of segment %s: %w", n, segmentId, err)
 			}
 		}
+		kept := -1
+		if rec.replace() && latest == n {
+			// A replace becomes current (internal/dynamo's advance).
+			if kept, err = d.generationOf(ctx, segmentId, c.Version); err != nil {
+				return err
+			}
+		}
 		err = d.do(ctx, "UpdateItem", Segments, true, func() error {
 			var it segmentItem
 			if _, err := d.get(Segments, segmentId, &it); err != nil || it.Ended != c.Ended || it.Epoch != c.Epoch {
 				return err
 			}
 			it.Ended, it.EndedMembers, it.Version = n, members, latest
+			if kept >= 0 {
+				it.KeptFrom = kept
+			}
 			return d.put(Segments, segmentId, it)
 		})
 		if err != nil {
@@ -261,29 +282,42 @@ func (d *DB) advance(ctx context.Context, segmentId string) error {
 
 // AbandonVersion ends the version a job reserved, if it holds one, as FAILED.
 func (d *DB) AbandonVersion(ctx context.Context, segmentId, jobId, now string) error {
-	n := 0
+	n, base := 0, 0
 	err := d.do(ctx, "GetItem", Segments, false, func() error {
 		var it segmentItem
 		_, err := d.get(Segments, segmentId, &it)
-		n = it.Reserved[jobId]
+		n, base = it.Reserved[jobId], it.Bases[jobId]
 		return err
 	})
 	if err != nil {
 		return err
 	}
 	if n > 0 {
-		if err := d.recordEnd(ctx, segmentId, job.VersionEnd{JobId: jobId, Version: n, Status: job.Failed, Now: now, Progress: 1 << 62}); err != nil {
+		if err := d.recordEnd(ctx, segmentId, job.VersionEnd{JobId: jobId, Version: n, Base: base, Status: job.Failed, Now: now, Progress: 1 << 62}); err != nil {
 			return err
 		}
 	}
 	return d.advance(ctx, segmentId)
 }
 
+// countVersion is internal/dynamo's: a replace starts its generation's count
+// over, an append adds to the count before it.
+func countVersion(members, latest int, rec *versionItem) (int, int) {
+	if rec.replace() {
+		members = 0
+	}
+	if rec.JobStatus == string(job.Completed) {
+		latest = rec.Version
+	}
+	return members + rec.Added, latest
+}
+
 // abandonVersion ends version n as FAILED if its job ended without it.
-func (d *DB) abandonVersion(ctx context.Context, segmentId string, n int, jobId string, reserved map[string]int) (bool, error) {
-	for _, j := range slices.Sorted(maps.Keys(reserved)) {
-		if reserved[j] == n {
-			jobId = j
+func (d *DB) abandonVersion(ctx context.Context, segmentId string, n int, rec *versionItem, c *segmentItem) (bool, error) {
+	jobId, base := rec.Job, rec.Base
+	for _, j := range slices.Sorted(maps.Keys(c.Reserved)) {
+		if c.Reserved[j] == n {
+			jobId, base = j, c.Bases[j]
 		}
 	}
 	if jobId == "" {
@@ -300,7 +334,7 @@ func (d *DB) abandonVersion(ctx context.Context, segmentId string, n int, jobId 
 	if h != nil {
 		now = h.Job.CompletionDate
 	}
-	err = d.recordEnd(ctx, segmentId, job.VersionEnd{JobId: jobId, Version: n, Status: job.Failed, Now: now, Progress: 1 << 62})
+	err = d.recordEnd(ctx, segmentId, job.VersionEnd{JobId: jobId, Version: n, Base: base, Status: job.Failed, Now: now, Progress: 1 << 62})
 	return err == nil, err
 }
 
@@ -321,7 +355,7 @@ func (d *DB) Versions(segmentId string) []*segment.Version {
 		}
 		out = append(out, &segment.Version{SegmentId: segmentId, Name: it.Name, Version: v.Version, JobId: v.Job, JobStatus: v.JobStatus,
 			CreationDate: v.CreationDate, CompletionDate: v.CompletionDate, ImportDefinition: v.ImportDefinition,
-			EndpointCount: v.EndpointCount, Current: v.Version == it.Version})
+			EndpointCount: v.EndpointCount, Current: v.Version == it.Version, Replace: v.replace(), Base: v.Base, Pruned: v.Base < it.KeptFrom})
 	}
 	slices.SortFunc(out, func(a, b *segment.Version) int { return a.Version - b.Version })
 	return out

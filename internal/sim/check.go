@@ -221,7 +221,7 @@ func checkSegments(failf func(string, ...any), w *world, sc scenario, processed 
 			failf("segment: Size %d, its jobs' TotalProcessed add up to %d", seg.ImportDefinition.Size, processed[segId])
 		}
 		if n := len(w.db.MemberIds(segId)); seg.EndpointCount != n {
-			failf("segment: EndpointCount %d, %d member items", seg.EndpointCount, n)
+			failf("segment: EndpointCount %d, %d member items%s", seg.EndpointCount, n, describeVersions(w, segId))
 		}
 		checkVersions(failf, w, sc, segId, seg)
 	}
@@ -261,8 +261,8 @@ func checkVersions(failf func(string, ...any), w *world, sc scenario, segId stri
 		}
 		if v.EndpointCount == nil {
 			failf("versions: version %d is not counted", v.Version)
-		} else if n := len(w.db.VersionMemberIds(segId, v.Version)); *v.EndpointCount != n {
-			failf("versions: version %d counts %d members, %d member items are of it or earlier versions", v.Version, *v.EndpointCount, n)
+		} else if n := len(w.db.VersionMemberIds(segment.MemberSet(segId, v.Base), v.Version)); *v.EndpointCount != n && !v.Pruned {
+			failf("versions: version %d counts %d members, %d member items of its generation %d are of it or earlier versions", v.Version, *v.EndpointCount, n, v.Base)
 		}
 		if v.JobStatus == string(job.Completed) {
 			current = v.Version
@@ -273,6 +273,7 @@ func checkVersions(failf func(string, ...any), w *world, sc scenario, segId stri
 			failf("versions: job %s started with version %d, which is not its", id, h.Launch.Version)
 		}
 	}
+	checkBases(failf, vs, byJob, sc)
 	if seg.Version != current {
 		var desc []string
 		for _, v := range vs {
@@ -350,6 +351,10 @@ func checkTables(failf func(string, ...any), w *world, sc scenario, refs []refFi
 		}
 	}
 	for _, seg := range slices.Sorted(maps.Keys(members)) {
+		if w.db.Segment(seg).LastReplace > 0 {
+			checkVersionMembers(failf, w, sc, refs, seg)
+			continue
+		}
 		want := slices.Sorted(maps.Keys(members[seg]))
 		if got := w.db.MemberIds(seg); !slices.Equal(got, want) {
 			failf("tables: members of segment %s are %v, want %v", seg, got, want)

@@ -5,7 +5,7 @@
 //
 // A schedule (Run) draws a scenario from its seed: one to three files (CSV or
 // NDJSON, one to about 150 rows) imported as one job each, some into the
-// same segment, with valid rows, bad rows, updates of the same endpoint Ids
+// same segment, some replacing it, with valid rows, bad rows, updates of the same endpoint Ids
 // and users across files, user and custom attributes (one name at the
 // 50-character limit), small pieces and small write batches. It then runs a
 // discrete-event loop that picks, at random, the next event: start an
@@ -48,6 +48,14 @@
 //     member items of it and earlier versions, and the segment's current
 //     version the latest COMPLETED one (a version reserved by a job that
 //     failed before it started, or by a launch that raced another, ends FAILED);
+//   - generations (replace imports, about a third of the files after the
+//     first, dropped with segport-mode: replace): a version is a replace iff
+//     its file is, a replace is its own generation and every other version is
+//     in the latest replace's numbered before it; when nothing was lost, each
+//     version holds its job's endpoints plus, for an append, those of the
+//     versions before it in its generation (less those a concurrent later
+//     version wrote first), and nothing else; a pruned generation (retention,
+//     the sweeper) holds no member item;
 //   - no item over DynamoDB's 400 KB;
 //   - messages: every message sent was deleted, moved to a dead-letter queue or
 //     lost with a restart, and every message of a dead-letter queue is recorded

@@ -50,7 +50,11 @@ func Run(seed int64, allowed Faults) *Result {
 	w.wire(sc)
 	res := &Result{Seed: seed, Allowed: allowed, Faults: w.faults}
 	for _, f := range sc.files {
-		w.objs.Load(bucket, f.key, f.body, map[string]string{importer.MetaJobId: f.jobId})
+		meta := map[string]string{importer.MetaJobId: f.jobId}
+		if f.replace {
+			meta[importer.MetaMode] = "replace"
+		}
+		w.objs.Load(bucket, f.key, f.body, meta)
 		w.pending = append(w.pending, &trigger{f: f})
 	}
 	w.logf("scenario: %d files, piece %d bytes, %d chunks a range, batch %d bytes, maxReceive %d, horizon %d", len(sc.files), sc.pieceSize, sc.rangeChunks, sc.batchBytes, w.maxReceive, w.horizon)
@@ -84,7 +88,7 @@ func (w *world) loop() string {
 			return "every job ends: the sweeper still finds work after 60 sweeps at rest"
 		}
 		w.advance(stallAfter + time.Minute)
-		if rep, ok := w.sweep(stallAfter); ok && rep.Stalled == 0 && rep.DeadLetters == 0 && w.parseQ.Len() == 0 {
+		if rep, ok := w.sweep(stallAfter); ok && rep.Stalled == 0 && rep.DeadLetters == 0 && rep.Pruned == 0 && w.parseQ.Len() == 0 {
 			return ""
 		}
 	}

@@ -162,7 +162,7 @@ func (w *world) wire(sc scenario) {
 		Limits: limits, BatchBytes: sc.batchBytes, Now: clock, Log: log, Finisher: fin, MaxReceive: w.maxReceive}
 	w.writer = &importer.Writer{Store: w.db, Jobs: w.db, Finisher: fin, Concurrency: 1, Log: log, MaxReceive: w.maxReceive}
 	w.sweeper = &importer.Sweeper{Jobs: w.db, Members: w.db, Parse: w.parseQ, Finisher: fin, ParseDLQ: w.parseDLQ, WriteDLQ: w.writeDLQ,
-		StallAfter: stallAfter, MaxTries: maxTries, Now: clock, Log: log}
+		StallAfter: stallAfter, MaxTries: maxTries, Pruner: w.db, Now: clock, Log: log}
 }
 
 func (w *world) logf(format string, args ...any) {

@@ -51,6 +51,10 @@ var ErrNotFound = dynamo.ErrNotFound
 // (segment.CheckName); the error is a *segment.NameError.
 var ErrInvalidName = segment.ErrInvalidName
 
+// ErrPruned means a version's members are no longer kept: its generation is
+// older than the retention (README, Segment versions). Its record stays.
+var ErrPruned = dynamo.ErrPruned
+
 // ErrBadToken means a page token is malformed or was issued for another listing.
 var ErrBadToken = dynamo.ErrBadToken
 
@@ -253,19 +257,15 @@ func (c *Client) ListImportJobs(ctx context.Context, segment string, opts PageOp
 }
 
 // segmentAt finds a segment (its users not counted) and the version n names:
-// its current one for 0, else n if the segment has it.
+// its current one for 0, else n if the segment has it. The segment returned
+// is as the version reads its members (dynamo.Store.AtVersion: its Id names
+// the member partitions of the version's generation).
 func (c *Client) segmentAt(ctx context.Context, segmentId string, n int) (*segment.Segment, int, error) {
 	seg, err := c.segment(ctx, segmentId)
 	if err != nil {
 		return nil, 0, err
 	}
-	if n == 0 {
-		return seg, seg.Version, nil
-	}
-	if _, err := c.store.SegmentVersion(ctx, seg, n); err != nil {
-		return nil, 0, err
-	}
-	return seg, n, nil
+	return c.store.AtVersion(ctx, seg, n)
 }
 
 // GetSegmentVersion returns version n of a segment (by id or name): its job,

@@ -5,6 +5,7 @@ import (
 
 	"github.com/segport/segport/internal/jsonw"
 	"github.com/segport/segport/pkg/endpoint"
+	"github.com/segport/segport/pkg/segment"
 )
 
 // MaxMessageBytes is the largest message body SQS takes (1 MiB since 2025).
@@ -17,9 +18,10 @@ type WriteBatch struct {
 	JobId     string     `json:"JobId"`
 	JobOrder  string     `json:"JobOrder"`
 	SegmentId string     `json:"SegmentId"`
-	Shards    int        `json:"Shards"`  // the segment's membership shards
-	Version   int        `json:"Version"` // the segment version the job makes
-	Key       string     `json:"Key"`     // the object the rows come from
+	Shards    int        `json:"Shards"`         // the segment's membership shards
+	Version   int        `json:"Version"`        // the segment version the job makes
+	Base      int        `json:"Base,omitempty"` // its generation: members go to segment.MemberSet(SegmentId, Base)
+	Key       string     `json:"Key"`            // the object the rows come from
 	Piece     int        `json:"Piece"`
 	Seq       int        `json:"Seq"`
 	Rows      []WriteRow `json:"Rows"`
@@ -43,6 +45,10 @@ func (b *WriteBatch) Name() string {
 	return b.JobId + "#" + strconv.Itoa(b.Piece) + "#" + strconv.Itoa(b.Seq)
 }
 
+// MemberSet names the member partitions the batch's members go to: its
+// segment's, in its version's generation.
+func (b *WriteBatch) MemberSet() string { return segment.MemberSet(b.SegmentId, b.Base) }
+
 // FirstLine is the line of the batch's first row.
 func (b *WriteBatch) FirstLine() int {
 	if len(b.Rows) == 0 {
@@ -60,6 +66,9 @@ func (b *WriteBatch) AppendHead(dst []byte) []byte {
 	dst = jsonw.AppendString(append(dst, `,"SegmentId":`...), b.SegmentId, true)
 	dst = strconv.AppendInt(append(dst, `,"Shards":`...), int64(b.Shards), 10)
 	dst = strconv.AppendInt(append(dst, `,"Version":`...), int64(b.Version), 10)
+	if b.Base != 0 {
+		dst = strconv.AppendInt(append(dst, `,"Base":`...), int64(b.Base), 10)
+	}
 	dst = jsonw.AppendString(append(dst, `,"Key":`...), b.Key, true)
 	dst = strconv.AppendInt(append(dst, `,"Piece":`...), int64(b.Piece), 10)
 	dst = strconv.AppendInt(append(dst, `,"Seq":`...), int64(b.Seq), 10)

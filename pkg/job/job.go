@@ -54,6 +54,17 @@ type Definition struct {
 	// requested format): s3:// URLs in key order, the first MaxSkipped, then
 	// "... and N more".
 	Skipped []string `json:"Skipped,omitempty"`
+	// Replace makes the job's version exactly its endpoints (and users),
+	// rather than the previous version plus them (an append, the default).
+	Replace bool `json:"Replace,omitempty"`
+}
+
+// Mode names how a job's import makes its version: "REPLACE" or "APPEND".
+func (d Definition) Mode() string {
+	if d.Replace {
+		return "REPLACE"
+	}
+	return "APPEND"
 }
 
 // MaxSkipped bounds Definition.Skipped, so that the job's item does not grow
@@ -128,7 +139,10 @@ type Launch struct {
 	Shards    int    `json:"Shards,omitempty"` // the segment's membership shards
 	// Version is the segment version the job makes, reserved when it starts
 	// (0 for a job into no segment); its members record it.
-	Version     int    `json:"Version,omitempty"`
+	Version int `json:"Version,omitempty"`
+	// Base is the generation the version belongs to (segment.MemberSet): the
+	// version of the latest replace reserved up to it. Its members go there.
+	Base        int    `json:"Base,omitempty"`
 	TotalPieces int    `json:"TotalPieces"`
 	Source      Source `json:"Source,omitempty"`
 	// BatchBytes bounds the job's write batches. It is fixed when the job
@@ -177,6 +191,7 @@ type Contribution struct {
 type VersionEnd struct {
 	JobId    string
 	Version  int
+	Base     int // the version's generation (Launch.Base)
 	Status   Status
 	Written  Tally // the rows applied (Size, ChannelCounts) and members added first (New)
 	Format   string

@@ -13,6 +13,9 @@ var (
 	ErrNotFound = errors.New("not found")
 	// ErrConflict means a conditional write lost a race: read again and retry.
 	ErrConflict = errors.New("conditional write conflict")
+	// ErrPruned means a segment generation's members are no longer kept: a
+	// write into it is undone, a read of it refused.
+	ErrPruned = errors.New("the version's members are no longer kept (retention: see README, Segment versions)")
 )
 
 // Object is a stored object (an S3 object, for the adapters).

@@ -22,6 +22,9 @@ type Segment struct {
 	UserCount int  `json:"UserCount,omitempty"`
 	Shards    int  `json:"-"`
 	HasUsers  bool `json:"-"` // user-ID definitions were imported into it
+	// LastReplace is the version of the latest replacing import started
+	// into it (0: none): the generation its latest versions belong to.
+	LastReplace int `json:"-"`
 }
 
 // ImportDefinition describes what was imported. On a segment, Size and
@@ -58,4 +61,14 @@ type Version struct {
 	UserCount int `json:"UserCount,omitempty"`
 	// Current reports whether this is the segment's current version.
 	Current bool `json:"Current"`
+	// Replace reports whether the version's import replaced the segment:
+	// the version is exactly that import's endpoints (else it appended to
+	// the version before it).
+	Replace bool `json:"Replace,omitempty"`
+	// Base is the version's generation (MemberSet): the number of the latest
+	// replace up to it, 0 if there was none.
+	Base int `json:"Base,omitempty"`
+	// Pruned reports that the version's members are no longer kept (its
+	// generation is older than the segment's retention): its record stays.
+	Pruned bool `json:"Pruned,omitempty"`
 }

@@ -17,11 +17,27 @@ func TestJobBookMemstore(t *testing.T) {
 	booktest.RunJobBook(t, func() importer.JobBook { return memstore.NewDB(env, 4) })
 }
 
-func TestVersionBookMemstore(t *testing.T) {
+// versionDB is a fresh in-memory book and the reader of its versions.
+func versionDB() (*memstore.DB, booktest.ReadVersions) {
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	env := &memstore.Env{Now: func() time.Time { now = now.Add(time.Second); return now }}
 	d := memstore.NewDB(env, 4)
-	booktest.RunVersionBook(t, d, func(ctx context.Context, segId string) (int, []*segment.Version, error) {
+	return d, func(ctx context.Context, segId string) (int, []*segment.Version, error) {
 		return d.Segment(segId).Version, d.Versions(segId), nil
-	})
+	}
+}
+
+func TestVersionBookMemstore(t *testing.T) {
+	d, read := versionDB()
+	booktest.RunVersionBook(t, d, read)
+}
+
+func TestReplaceBookMemstore(t *testing.T) {
+	d, read := versionDB()
+	booktest.RunReplaceBook(t, d, read)
+}
+
+func TestPruneBookMemstore(t *testing.T) {
+	d, read := versionDB()
+	booktest.RunPruneBook(t, d, read, func(ctx context.Context, set string) ([]string, error) { return d.VersionMemberIds(set, 1<<30), nil })
 }

@@ -43,9 +43,9 @@ func RunVersionBook(t *testing.T, b VersionBook, read ReadVersions) {
 	}
 	reserve := func(i, want int) {
 		t.Helper()
-		n, err := b.ReserveVersion(ctx, segId, jobs[i].Id, "2026-01-02T03:04:05.000Z")
-		if err != nil || n != want {
-			t.Fatalf("ReserveVersion of job %d = %d, %v; want %d", i, n, err, want)
+		n, base, err := b.ReserveVersion(ctx, segId, jobs[i].Id, "2026-01-02T03:04:05.000Z", false)
+		if err != nil || n != want || base != 0 {
+			t.Fatalf("ReserveVersion of job %d = %d (generation %d), %v; want %d (generation 0)", i, n, base, err, want)
 		}
 	}
 	end := func(i, version int, status job.Status, news int) {
@@ -58,21 +58,7 @@ func RunVersionBook(t *testing.T, b VersionBook, read ReadVersions) {
 	}
 	check := func(wantCurrent int, want string) {
 		t.Helper()
-		cur, vs, err := read(ctx, segId)
-		if err != nil {
-			t.Fatal(err)
-		}
-		got := ""
-		for _, v := range vs {
-			c := "-"
-			if v.EndpointCount != nil {
-				c = fmt.Sprint(*v.EndpointCount)
-			}
-			got += fmt.Sprintf("%d:%s:%s ", v.Version, v.JobStatus, c)
-		}
-		if cur != wantCurrent || got != want {
-			t.Fatalf("current %d, versions %s; want current %d, versions %s", cur, got, wantCurrent, want)
-		}
+		checkVersions(t, read, segId, wantCurrent, want, func(v *segment.Version) string { return fmt.Sprintf("%d", v.Version) })
 	}
 	reserve(0, 1)
 	reserve(1, 2)
@@ -111,7 +97,29 @@ func RunVersionBook(t *testing.T, b VersionBook, read ReadVersions) {
 		t.Fatal(err)
 	}
 	check(5, "1:COMPLETED:3 2:FAILED:4 3:COMPLETED:6 4:FAILED:6 5:COMPLETED:7 ")
-	if n, err := b.ReserveVersion(ctx, segId, jobs[0].Id, "2026-01-02T05:00:00.000Z"); err != nil || n != 6 {
+	if n, _, err := b.ReserveVersion(ctx, segId, jobs[0].Id, "2026-01-02T05:00:00.000Z", false); err != nil || n != 6 {
 		t.Fatalf("a job whose version ended reserves %d, %v; want a new number, 6", n, err)
+	}
+}
+
+// checkVersions reads a segment's versions and compares its current version
+// and the versions, each as name(v), its status and its count ("-" until
+// counted), with want.
+func checkVersions(t *testing.T, read ReadVersions, segId string, wantCurrent int, want string, name func(*segment.Version) string) {
+	t.Helper()
+	cur, vs, err := read(context.Background(), segId)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := ""
+	for _, v := range vs {
+		c := "-"
+		if v.EndpointCount != nil {
+			c = fmt.Sprint(*v.EndpointCount)
+		}
+		got += fmt.Sprintf("%s:%s:%s ", name(v), v.JobStatus, c)
+	}
+	if cur != wantCurrent || got != want {
+		t.Fatalf("current %d, versions %s; want current %d, versions %s", cur, got, wantCurrent, want)
 	}
 }
