@@ -136,7 +136,7 @@ func TestImportAndQueryLocally(t *testing.T) {
 	}
 	// The job that failed before it started made no version.
 	out, _, code = runCLI(t, "segments", "versions", "--data", data, "cli seg")
-	if code != 0 || strings.Count(out, "\n") != 1 || !strings.Contains(out, "version 1 (current): COMPLETED, job "+j.Id) || !strings.Contains(out, "5 endpoints") {
+	if code != 0 || strings.Count(out, "\n") != 1 || !strings.Contains(out, "version 1 (current) append: COMPLETED, job "+j.Id) || !strings.Contains(out, "5 endpoints") {
 		t.Fatalf("segments versions: code %d\n%s", code, out)
 	}
 	out, _, code = runCLI(t, "segments", "get", "--json", "--data", data, "cli seg", "--version", "1")
