@@ -22,6 +22,7 @@ import (
 //	EndpointId S  sort key
 //	AddedBy    S  the write batch that made it a member first
 //	V          N  that batch's segment version: the member is in versions V and later
+//	S          S  the greatest stamp of the rows that made it a member (erase.go)
 
 // ShardKey returns the Members partition key of endpointId in segmentId.
 func ShardKey(segmentId, endpointId string, shards int) string {
@@ -41,30 +42,18 @@ func shardIndex(id string, shards int) int {
 // again counts the same members again, and no other batch counts them: the
 // count is the same on every delivery, and summed over batches it is the
 // segment's number of members. A member keeps the version of that batch (V,
-// when version > 0): it belongs to that version and every later one.
-func (s *Store) AddMembers(ctx context.Context, segmentId string, shards, version int, batch string, ids []string) (int, error) {
+// when version > 0): it belongs to that version and every later one. It keeps
+// too the greatest stamp of the rows that named it (S, from stamps), which
+// orders it against deletes (erase.go).
+func (s *Store) AddMembers(ctx context.Context, segmentId string, shards, version int, batch string, ids []string, stamps map[string]string) (int, error) {
 	if shards < 1 {
 		shards = s.shards
 	}
 	var added atomic.Int64
 	err := eachPut(dedupe(ids), func(id string) error {
-		item := map[string]types.AttributeValue{
-			"Shard": str(ShardKey(segmentId, id, shards)), "EndpointId": str(id), "AddedBy": str(batch),
-		}
-		if version > 0 {
-			item["V"] = num(int64(version))
-		}
-		_, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{
-			TableName:                 aws.String(s.t.Members),
-			Item:                      item,
-			ConditionExpression:       aws.String("attribute_not_exists(EndpointId) OR AddedBy = :b"),
-			ExpressionAttributeValues: map[string]types.AttributeValue{":b": str(batch)},
-		})
-		switch {
-		case err == nil:
+		ours, err := s.addMember(ctx, ShardKey(segmentId, id, shards), id, version, batch, stamps[id])
+		if ours {
 			added.Add(1)
-		case isConditionFailed(err): // a member already, added by another batch
-			err = nil
 		}
 		return err
 	})
@@ -72,6 +61,46 @@ func (s *Store) AddMembers(ctx context.Context, segmentId string, shards, versio
 		return 0, fmt.Errorf("add members of segment %s: %w", segmentId, err)
 	}
 	return int(added.Load()), nil
+}
+
+// addMember adds one member item and reports whether batch made it a member
+// first. With a stamp, the item's S becomes the greater of its own and stamp.
+func (s *Store) addMember(ctx context.Context, shard, id string, version int, batch, stamp string) (bool, error) {
+	expr := "SET AddedBy = if_not_exists(AddedBy, :b)"
+	values := map[string]types.AttributeValue{":b": str(batch)}
+	cond := "attribute_not_exists(EndpointId) OR AddedBy = :b"
+	if version > 0 {
+		expr += ", V = if_not_exists(V, :v)"
+		values[":v"] = num(int64(version))
+	}
+	if stamp != "" {
+		expr += ", S = :s"
+		values[":s"] = str(stamp)
+		cond = "attribute_not_exists(EndpointId) OR attribute_not_exists(S) OR S < :s"
+	}
+	out, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 aws.String(s.t.Members),
+		Key:                       map[string]types.AttributeValue{"Shard": str(shard), "EndpointId": str(id)},
+		UpdateExpression:          aws.String(expr),
+		ConditionExpression:       aws.String(cond),
+		ExpressionAttributeValues: values,
+		ReturnValues:              types.ReturnValueAllOld,
+	})
+	switch {
+	case err == nil:
+		by, ok := out.Attributes["AddedBy"].(*types.AttributeValueMemberS)
+		return !ok || by.Value == batch, nil
+	case !isConditionFailed(err):
+		return false, err
+	case stamp == "": // a member already, added by another batch
+		return false, nil
+	}
+	// S is as great as stamp already: a delivery again, or a later row's.
+	var m struct {
+		AddedBy string `json:"AddedBy"`
+	}
+	err = s.getItem(ctx, s.t.Members, map[string]types.AttributeValue{"Shard": str(shard), "EndpointId": str(id)}, "member "+id, &m)
+	return err == nil && m.AddedBy == batch, err
 }
 
 // eachPut runs put for every id, memberPuts at a time, and returns the first

@@ -29,6 +29,7 @@ type segmentItem struct {
 	EndpointCount    int                      `json:"EndpointCount"`
 	Shards           int                      `json:"Shards"`
 	HasUsers         bool                     `json:"HasUsers,omitempty"`
+	Erased           bool                     `json:"Erased,omitempty"` // erase.go
 }
 
 func (it *segmentItem) segment() *segment.Segment {
@@ -36,6 +37,7 @@ func (it *segmentItem) segment() *segment.Segment {
 		Id: it.SegmentId, Name: it.Name, SegmentType: it.SegmentType, Version: it.Version,
 		CreationDate: it.CreationDate, LastModifiedDate: it.LastModifiedDate,
 		ImportDefinition: it.ImportDefinition, EndpointCount: it.EndpointCount, Shards: it.Shards, HasUsers: it.HasUsers,
+		Erased: it.Erased,
 	}
 }
 
@@ -369,7 +371,8 @@ func (s *Store) Segment(ctx context.Context, id string) (*segment.Segment, error
 	if err := s.getItem(ctx, s.t.Segments, key, "segment "+id, &it); err != nil {
 		return nil, err
 	}
-	return it.segment(), nil
+	seg := it.segment()
+	return seg, s.netOfErased(ctx, seg)
 }
 
 // Segments lists every segment, by name.
@@ -384,7 +387,11 @@ func (s *Store) Segments(ctx context.Context) ([]*segment.Segment, error) {
 		if err := unmarshal(item, &it); err != nil {
 			return nil, fmt.Errorf("decode segment: %w", err)
 		}
-		segs = append(segs, it.segment())
+		seg := it.segment()
+		if err := s.netOfErased(ctx, seg); err != nil {
+			return nil, err
+		}
+		segs = append(segs, seg)
 	}
 	sort.Slice(segs, func(i, j int) bool {
 		return segs[i].Name < segs[j].Name || (segs[i].Name == segs[j].Name && segs[i].Id < segs[j].Id)

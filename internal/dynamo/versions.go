@@ -82,7 +82,9 @@ func (s *Store) ReserveVersion(ctx context.Context, segmentId, jobId, created st
 		TableName:                aws.String(s.t.Segments),
 		Key:                      map[string]types.AttributeValue{"SegmentId": str(segmentId)},
 		UpdateExpression:         aws.String("SET Versions = if_not_exists(Versions, :zero) + :one, #r.#j = if_not_exists(Versions, :zero) + :one"),
-		ConditionExpression:      aws.String("attribute_exists(SegmentId) AND attribute_not_exists(#r.#j)"),
+		// Not while the segment is being deleted (segdelete.go): the job's
+		// message comes back once it is gone, and creates it anew.
+		ConditionExpression:      aws.String("attribute_exists(SegmentId) AND attribute_not_exists(#r.#j) AND attribute_not_exists(Deleting)"),
 		ExpressionAttributeNames: map[string]string{"#r": "Reserved", "#j": jobId},
 		ExpressionAttributeValues: map[string]types.AttributeValue{
 			":zero": num(0), ":one": num(1),
@@ -418,7 +420,8 @@ func (s *Store) SegmentVersion(ctx context.Context, seg *segment.Segment, n int)
 	if !found {
 		return nil, fmt.Errorf("version %d of segment %s: %w", n, seg.Id, ErrNotFound)
 	}
-	return rec.version(seg), nil
+	v := rec.version(seg)
+	return v, s.versionNetOfErased(ctx, seg, v)
 }
 
 // VersionsPage returns up to limit versions of a segment, oldest first, and
@@ -450,6 +453,9 @@ func (s *Store) VersionsPage(ctx context.Context, seg *segment.Segment, limit in
 			return nil, "", fmt.Errorf("decode a version of segment %s: %w", seg.Id, err)
 		}
 		v := it.version(seg)
+		if err := s.versionNetOfErased(ctx, seg, v); err != nil {
+			return nil, "", err
+		}
 		if err := s.ResolveVersion(ctx, seg, v); err != nil {
 			return nil, "", fmt.Errorf("count the users of version %d of segment %s: %w", v.Version, seg.Id, err)
 		}

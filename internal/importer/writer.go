@@ -92,12 +92,8 @@ func countAdded(ctx context.Context, m MemberCounter, b *job.WriteBatch) (int, e
 func (w *Writer) Batch(ctx context.Context, b *job.WriteBatch) error {
 	byId := map[string][]job.WriteRow{}
 	byUser := map[string][]job.WriteRow{}
-	var userIds []string // user-ID definitions
 	for _, r := range b.Rows {
 		if r.Endpoint == nil {
-			if r.UserId != "" {
-				userIds = append(userIds, r.UserId)
-			}
 			continue
 		}
 		byId[r.Endpoint.Id] = append(byId[r.Endpoint.Id], r)
@@ -105,25 +101,32 @@ func (w *Writer) Batch(ctx context.Context, b *job.WriteBatch) error {
 			byUser[u.UserId] = append(byUser[u.UserId], r)
 		}
 	}
-	if err := w.endpoints(ctx, byId); err != nil {
-		return fmt.Errorf("write batch %d of piece %d of job %s: %w", b.Seq, b.Piece, b.JobId, err)
-	}
-	if err := w.users(ctx, byUser); err != nil {
-		return fmt.Errorf("write users of batch %d of piece %d of job %s: %w", b.Seq, b.Piece, b.JobId, err)
-	}
-	ids := make([]string, 0, len(byId))
-	for id := range byId {
-		ids = append(ids, id)
-	}
-	sort.Strings(ids)
 	tally := b.Tally()
+	// Members first: a delete the endpoints' read below does not see comes
+	// after them, and erases them (orderAgainstDeletes).
 	if b.SegmentId != "" {
-		n, err := w.Store.AddMembers(ctx, b.SegmentId, b.Shards, b.Version, b.Name(), ids)
+		n, err := w.Store.AddMembers(ctx, b.SegmentId, b.Shards, b.Version, b.Name(), keys(byId), rowStamps(byId))
 		if err != nil {
 			return fmt.Errorf("add members of batch %d of piece %d of job %s: %w", b.Seq, b.Piece, b.JobId, err)
 		}
 		tally.New = n
-		if err := w.Store.AddUserMembers(ctx, b.SegmentId, b.Shards, b.Version, userIds); err != nil {
+	}
+	deleted, err := w.endpoints(ctx, byId)
+	if err != nil {
+		return fmt.Errorf("write batch %d of piece %d of job %s: %w", b.Seq, b.Piece, b.JobId, err)
+	}
+	if err := w.orderAgainstDeletes(ctx, b, byId, deleted); err != nil {
+		return fmt.Errorf("order batch %d of piece %d of job %s against deletes: %w", b.Seq, b.Piece, b.JobId, err)
+	}
+	if err := w.users(ctx, byUser); err != nil {
+		return fmt.Errorf("write users of batch %d of piece %d of job %s: %w", b.Seq, b.Piece, b.JobId, err)
+	}
+	if b.SegmentId != "" {
+		userIds, err := w.liveUserIds(ctx, b.Rows) // user-ID definitions
+		if err == nil {
+			err = w.Store.AddUserMembers(ctx, b.SegmentId, b.Shards, b.Version, userIds)
+		}
+		if err != nil {
 			return fmt.Errorf("add users of batch %d of piece %d of job %s: %w", b.Seq, b.Piece, b.JobId, err)
 		}
 	}
@@ -135,21 +138,29 @@ func (w *Writer) Batch(ctx context.Context, b *job.WriteBatch) error {
 }
 
 // endpoints merges rows into their endpoints, retrying an endpoint whose
-// conditional put lost a race with another writer.
-func (w *Writer) endpoints(ctx context.Context, byId map[string][]job.WriteRow) error {
+// conditional put lost a race with another writer. It returns each
+// endpoint's Deleted stamp as it left it (absent: never deleted).
+func (w *Writer) endpoints(ctx context.Context, byId map[string][]job.WriteRow) (map[string]string, error) {
+	var mu sync.Mutex
+	deleted := map[string]string{}
 	pending := keys(byId)
 	for attempt := 0; len(pending) > 0; attempt++ {
 		if attempt == 10 {
-			return fmt.Errorf("%d endpoints still contended after %d attempts", len(pending), attempt)
+			return nil, fmt.Errorf("%d endpoints still contended after %d attempts", len(pending), attempt)
 		}
 		recs, err := w.Store.GetEndpoints(ctx, pending)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		pending, err = w.each(ctx, pending, func(ctx context.Context, id string) error {
 			v, ok := recs[id]
 			if !ok {
 				v = merge.Versioned[merge.Endpoint]{Rec: merge.NewEndpoint(id)}
+			}
+			if v.Rec.Deleted != "" {
+				mu.Lock()
+				deleted[id] = v.Rec.Deleted
+				mu.Unlock()
 			}
 			changed := false
 			for _, r := range byId[id] {
@@ -161,10 +172,10 @@ func (w *Writer) endpoints(ctx context.Context, byId map[string][]job.WriteRow) 
 			return w.Store.PutEndpoint(ctx, v.Rec, v.Ver)
 		})
 		if err != nil {
-			return err
+			return nil, err
 		}
 	}
-	return nil
+	return deleted, nil
 }
 
 // users merges rows' User.UserAttributes into their users.

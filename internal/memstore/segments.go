@@ -279,7 +279,7 @@ func (d *DB) Segment(id string) *segment.Segment {
 	}
 	return &segment.Segment{Id: it.SegmentId, Name: it.Name, SegmentType: it.SegmentType, Version: it.Version,
 		CreationDate: it.CreationDate, LastModifiedDate: it.LastModifiedDate, ImportDefinition: it.ImportDefinition,
-		EndpointCount: it.EndpointCount, Shards: it.Shards}
+		EndpointCount: it.EndpointCount - d.erasedCount(id, -1), Shards: it.Shards}
 }
 
 // shardKey is the Members partition key of an endpoint (dynamo.ShardKey).
@@ -301,27 +301,32 @@ type memberItem struct {
 type member struct {
 	by string
 	v  int
+	s  string // the greatest stamp of the rows that made it a member
 }
 
 // AddMembers puts one member item per endpoint, conditionally: a member
 // keeps the batch that added it first, and the count returned is of the ids
 // whose member is this batch's (internal/dynamo's AddMembers).
-func (d *DB) AddMembers(ctx context.Context, segmentId string, shards, version int, batch string, ids []string) (int, error) {
+func (d *DB) AddMembers(ctx context.Context, segmentId string, shards, version int, batch string, ids []string, stamps map[string]string) (int, error) {
 	if shards < 1 {
 		shards = d.shards
 	}
 	added := 0
 	for _, id := range uniq(ids) {
-		err := d.do(ctx, "PutItem", Members, true, func() error {
+		err := d.do(ctx, "UpdateItem", Members, true, func() error {
 			sh := shardKey(segmentId, id, shards)
 			if d.members[sh] == nil {
 				d.members[sh] = map[string]member{}
 			}
-			if mb, ok := d.members[sh][id]; ok && mb.by != batch {
-				return nil
+			mb, ok := d.members[sh][id]
+			if !ok {
+				mb = member{by: batch, v: version}
 			}
-			d.members[sh][id] = member{by: batch, v: version}
-			added++
+			if mb.by == batch {
+				added++
+			}
+			mb.s = max(mb.s, stamps[id])
+			d.members[sh][id] = mb
 			return nil
 		})
 		if err != nil {

@@ -13,6 +13,9 @@ var (
 	ErrNotFound = errors.New("not found")
 	// ErrConflict means a conditional write lost a race: read again and retry.
 	ErrConflict = errors.New("conditional write conflict")
+	// ErrImportsRunning means a segment cannot be deleted while imports into
+	// it run.
+	ErrImportsRunning = errors.New("imports into the segment are running; delete it once they have ended")
 )
 
 // Object is a stored object (an S3 object, for the adapters).

@@ -22,6 +22,7 @@ type Segment struct {
 	UserCount int  `json:"UserCount,omitempty"`
 	Shards    int  `json:"-"`
 	HasUsers  bool `json:"-"` // user-ID definitions were imported into it
+	Erased    bool `json:"-"` // a delete has taken members out of it
 }
 
 // ImportDefinition describes what was imported. On a segment, Size and

@@ -1,0 +1,363 @@
+package dynamo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/segport/segport/internal/merge"
+	"github.com/segport/segport/pkg/segment"
+)
+
+// Deletes. A delete carries a stamp (job.Stamp) and is ordered among rows by
+// it (internal/merge): the endpoint's or user's item becomes a tombstone, its
+// Id or UserId with Deleted (the stamp) and Ver, no attribute, no address, no
+// user; a row stamped before the delete changes nothing, a later one sets the
+// endpoint again. Its memberships go too, ordered by each member's S (the
+// greatest stamp of the rows that made it a member): a member made by a row
+// after the delete stays.
+//
+// Counts stay exact without transactions: an erased member leaves a member
+// tombstone in a partition of its own, which cancels the add it undoes:
+//
+//	Shard      S  "<SegmentId>#erased#<nn>", nn as the member's shard
+//	EndpointId S  "<EndpointId>#<AddedBy>": the add it cancels
+//	V          N  that add's version (absent: every version)
+//
+// and the segment's item gets Erased = true. A segment's EndpointCount and a
+// version's are the members added, as before, less the member tombstones of
+// those versions (V <= N), counted when read: one Query per shard, as many
+// items as were erased, and nothing for a segment that never lost a member.
+
+func erasedShardName(segmentId string, i int) string { return fmt.Sprintf("%s#erased#%02d", segmentId, i) }
+
+// memberRecord is what erasing reads of a member item.
+type memberRecord struct {
+	AddedBy string `json:"AddedBy"`
+	V       *int   `json:"V,omitempty"`
+	S       string `json:"S,omitempty"`
+}
+
+// EraseMember removes endpoint id from the segment's members if the rows that
+// made it a member are all stamped before stamp, and leaves the tombstone that
+// cancels its count. Repeating it changes nothing.
+func (s *Store) EraseMember(ctx context.Context, segmentId string, shards int, id, stamp string) error {
+	if shards < 1 {
+		shards = s.shards
+	}
+	key := map[string]types.AttributeValue{"Shard": str(ShardKey(segmentId, id, shards)), "EndpointId": str(id)}
+	for attempt := 0; attempt < maxAttempts; attempt++ {
+		var m memberRecord
+		err := s.getItem(ctx, s.t.Members, key, "member "+id+" of segment "+segmentId, &m)
+		if errors.Is(err, ErrNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		tomb := map[string]types.AttributeValue{
+			"Shard":      str(erasedShardName(segmentId, shardIndex(id, shards))),
+			"EndpointId": str(id + "#" + m.AddedBy),
+		}
+		if m.S >= stamp { // made a member after the delete
+			// A tombstone of its add can be one a crashed erase left.
+			if _, err := s.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: aws.String(s.t.Members), Key: tomb}); err != nil {
+				return fmt.Errorf("remove a stale tombstone of segment %s: %w", segmentId, err)
+			}
+			return nil
+		}
+		if err := s.markErased(ctx, segmentId); err != nil {
+			return err
+		}
+		if m.V != nil {
+			tomb["V"] = num(int64(*m.V))
+		}
+		if _, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.t.Members), Item: tomb}); err != nil {
+			return fmt.Errorf("put a member tombstone of segment %s: %w", segmentId, err)
+		}
+		_, err = s.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{
+			TableName:                 aws.String(s.t.Members),
+			Key:                       key,
+			ConditionExpression:       aws.String("AddedBy = :b AND (attribute_not_exists(S) OR S < :d)"),
+			ExpressionAttributeValues: map[string]types.AttributeValue{":b": str(m.AddedBy), ":d": str(stamp)},
+		})
+		if err == nil {
+			return nil
+		}
+		if !isConditionFailed(err) {
+			return fmt.Errorf("erase a member of segment %s: %w", segmentId, err)
+		}
+		// A later row made it a member meanwhile: read again.
+	}
+	return fmt.Errorf("erase a member of segment %s: %w", segmentId, ErrConflict)
+}
+
+// markErased sets the segment's Erased flag, which makes reads count its
+// member tombstones.
+func (s *Store) markErased(ctx context.Context, segmentId string) error {
+	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 aws.String(s.t.Segments),
+		Key:                       map[string]types.AttributeValue{"SegmentId": str(segmentId)},
+		UpdateExpression:          aws.String("SET Erased = :t"),
+		ConditionExpression:       aws.String("attribute_exists(SegmentId)"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":t": &types.AttributeValueMemberBOOL{Value: true}},
+	})
+	if err != nil && !isConditionFailed(err) {
+		return fmt.Errorf("mark segment %s as erased from: %w", segmentId, err)
+	}
+	return nil
+}
+
+// erasedCount counts the member tombstones of a version of the segment (of
+// every version for AllVersions).
+func (s *Store) erasedCount(ctx context.Context, segmentId string, shards, version int) (int, error) {
+	var (
+		mu    sync.Mutex
+		total int
+	)
+	err := s.eachShard(ctx, segmentId+"#erased", shards, func(shard string) error {
+		p := dynamodb.NewQueryPaginator(s.db, versionFilter(&dynamodb.QueryInput{
+			TableName:                 aws.String(s.t.Members),
+			KeyConditionExpression:    aws.String("#sh = :s"),
+			ExpressionAttributeNames:  map[string]string{"#sh": "Shard"},
+			ExpressionAttributeValues: map[string]types.AttributeValue{":s": str(shard)},
+			Select:                    types.SelectCount,
+			ConsistentRead:            aws.Bool(true),
+		}, version))
+		n := 0
+		for p.HasMorePages() {
+			out, err := p.NextPage(ctx)
+			if err != nil {
+				return fmt.Errorf("count tombstones of %s: %w", shard, err)
+			}
+			n += int(out.Count)
+		}
+		mu.Lock()
+		total += n
+		mu.Unlock()
+		return nil
+	})
+	return total, err
+}
+
+// netOfErased takes the erased members out of a segment's EndpointCount.
+func (s *Store) netOfErased(ctx context.Context, seg *segment.Segment) error {
+	if !seg.Erased {
+		return nil
+	}
+	n, err := s.erasedCount(ctx, seg.Id, seg.Shards, AllVersions)
+	seg.EndpointCount -= n
+	return err
+}
+
+// versionNetOfErased takes the erased members out of a version's count.
+func (s *Store) versionNetOfErased(ctx context.Context, seg *segment.Segment, v *segment.Version) error {
+	if !seg.Erased || v.EndpointCount == nil {
+		return nil
+	}
+	n, err := s.erasedCount(ctx, seg.Id, seg.Shards, v.Version)
+	c := *v.EndpointCount - n
+	v.EndpointCount = &c
+	return err
+}
+
+// segmentRef is what erasing needs of each segment.
+type segmentRef struct {
+	SegmentId string `json:"SegmentId"`
+	Shards    int    `json:"Shards"`
+	HasUsers  bool   `json:"HasUsers,omitempty"`
+}
+
+// segmentRefs lists every segment's id and shards.
+func (s *Store) segmentRefs(ctx context.Context) ([]segmentRef, error) {
+	var refs []segmentRef
+	p := dynamodb.NewScanPaginator(s.db, &dynamodb.ScanInput{
+		TableName: aws.String(s.t.Segments), ConsistentRead: aws.Bool(true),
+		ProjectionExpression: aws.String("SegmentId, Shards, HasUsers"),
+	})
+	for p.HasMorePages() {
+		out, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("scan %s: %w", s.t.Segments, err)
+		}
+		for _, item := range out.Items {
+			var r segmentRef
+			if err := unmarshal(item, &r); err != nil {
+				return nil, fmt.Errorf("decode segment: %w", err)
+			}
+			refs = append(refs, r)
+		}
+	}
+	return refs, nil
+}
+
+// EraseMemberships removes endpoint id from every segment it was made a member
+// of before stamp.
+func (s *Store) EraseMemberships(ctx context.Context, id, stamp string) error {
+	refs, err := s.segmentRefs(ctx)
+	if err != nil {
+		return err
+	}
+	return s.eraseFrom(ctx, refs, []string{id}, stamp)
+}
+
+func (s *Store) eraseFrom(ctx context.Context, refs []segmentRef, ids []string, stamp string) error {
+	return eachPut(ids, func(id string) error {
+		for _, r := range refs {
+			if err := s.EraseMember(ctx, r.SegmentId, r.Shards, id, stamp); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// EraseEndpoints deletes endpoints at stamp: each item becomes a tombstone
+// (what rows after stamp set stays), written even for an endpoint not stored
+// yet, so that its older rows still on the way do not create it; then its
+// memberships go. It returns how many of ids held anything before.
+func (s *Store) EraseEndpoints(ctx context.Context, ids []string, stamp string) (int, error) {
+	ids = dedupe(ids)
+	refs, err := s.segmentRefs(ctx)
+	if err != nil {
+		return 0, err
+	}
+	existed := 0
+	for len(ids) > 0 {
+		n := min(100, len(ids))
+		e, err := s.tombstoneEndpoints(ctx, ids[:n], stamp)
+		if err != nil {
+			return 0, err
+		}
+		existed += e
+		if err := s.eraseFrom(ctx, refs, ids[:n], stamp); err != nil {
+			return 0, err
+		}
+		ids = ids[n:]
+	}
+	return existed, nil
+}
+
+// tombstoneEndpoints applies the delete to up to 100 endpoint items.
+func (s *Store) tombstoneEndpoints(ctx context.Context, ids []string, stamp string) (int, error) {
+	var mu sync.Mutex
+	existed := 0
+	pending := ids
+	for attempt := 0; len(pending) > 0; attempt++ {
+		if attempt == maxAttempts {
+			return 0, fmt.Errorf("delete endpoints: %d still contended: %w", len(pending), ErrConflict)
+		}
+		recs, err := s.GetEndpoints(ctx, pending)
+		if err != nil {
+			return 0, err
+		}
+		var conflicts []string
+		err = eachPut(pending, func(id string) error {
+			v, ok := recs[id]
+			if !ok {
+				v = Versioned[merge.Endpoint]{Rec: merge.NewEndpoint(id)}
+			}
+			had := v.Rec.Exists()
+			if !v.Rec.Erase(stamp) {
+				return nil
+			}
+			err := s.PutEndpoint(ctx, v.Rec, v.Ver)
+			mu.Lock()
+			defer mu.Unlock()
+			if errors.Is(err, ErrConflict) {
+				conflicts = append(conflicts, id)
+				return nil
+			}
+			if err == nil && had {
+				existed++
+			}
+			return err
+		})
+		if err != nil {
+			return 0, fmt.Errorf("delete endpoints: %w", err)
+		}
+		pending = conflicts
+	}
+	return existed, nil
+}
+
+// EraseUsers deletes users at stamp: each user's item becomes a tombstone,
+// every endpoint of the user is deleted (EraseEndpoints) and the user leaves
+// every segment of users. It returns how many users held anything before.
+func (s *Store) EraseUsers(ctx context.Context, userIds []string, stamp string) (int, error) {
+	userIds = dedupe(userIds)
+	existed := 0
+	for _, u := range userIds {
+		had, err := s.tombstoneUser(ctx, u, stamp)
+		if err != nil {
+			return 0, err
+		}
+		var ids []string
+		for token := ""; ; {
+			page, next, err := s.UserEndpointIds(ctx, u, 1000, token)
+			if err != nil {
+				return 0, err
+			}
+			ids = append(ids, page...)
+			if token = next; token == "" {
+				break
+			}
+		}
+		if had || len(ids) > 0 { // a user reaching endpoints exists, attributes or not
+			existed++
+		}
+		if _, err := s.EraseEndpoints(ctx, ids, stamp); err != nil {
+			return 0, fmt.Errorf("delete the endpoints of a user: %w", err)
+		}
+	}
+	return existed, s.eraseUserMembers(ctx, userIds)
+}
+
+// tombstoneUser applies the delete to a user's item and reports whether the
+// user held attributes.
+func (s *Store) tombstoneUser(ctx context.Context, id, stamp string) (bool, error) {
+	for attempt := 0; attempt < maxAttempts; attempt++ {
+		recs, err := s.GetUsers(ctx, []string{id})
+		if err != nil {
+			return false, err
+		}
+		v, ok := recs[id]
+		if !ok {
+			v = Versioned[merge.User]{Rec: merge.NewUser(id)}
+		}
+		had := v.Rec.Exists()
+		if !v.Rec.Erase(stamp) {
+			return had, nil
+		}
+		err = s.PutUser(ctx, v.Rec, v.Ver)
+		if !errors.Is(err, ErrConflict) {
+			return had, err
+		}
+	}
+	return false, fmt.Errorf("delete user: %w", ErrConflict)
+}
+
+// eraseUserMembers removes users from every segment of users.
+func (s *Store) eraseUserMembers(ctx context.Context, userIds []string) error {
+	refs, err := s.segmentRefs(ctx)
+	if err != nil {
+		return err
+	}
+	var reqs []types.WriteRequest
+	for _, r := range refs {
+		if !r.HasUsers {
+			continue
+		}
+		for _, u := range userIds {
+			reqs = append(reqs, types.WriteRequest{DeleteRequest: &types.DeleteRequest{Key: map[string]types.AttributeValue{
+				"Shard": str(UserShardKey(r.SegmentId, u, r.Shards)), "EndpointId": str(u),
+			}}})
+		}
+	}
+	return s.batchWrite(ctx, s.t.Members, reqs)
+}

@@ -1,0 +1,124 @@
+package importer
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/segport/segport/pkg/job"
+)
+
+// Eraser deletes endpoints and memberships, ordered among rows by stamps
+// (internal/merge's Erase): what a row stamped after a delete set stays.
+type Eraser interface {
+	// EraseMember removes endpoint id from the segment's members if every
+	// row that made it a member is stamped before stamp, and leaves the
+	// tombstone that takes it out of the segment's counts. Repeating it
+	// changes nothing.
+	EraseMember(ctx context.Context, segmentId string, shards int, id, stamp string) error
+	// EraseEndpoints deletes endpoints at stamp: each item becomes a
+	// tombstone (even one not stored yet) and every membership made before
+	// stamp goes. It returns how many of ids held anything.
+	EraseEndpoints(ctx context.Context, ids []string, stamp string) (int, error)
+}
+
+// rowStamps gives each endpoint of a batch the greatest stamp of its rows.
+func rowStamps(byId map[string][]job.WriteRow) map[string]string {
+	stamps := make(map[string]string, len(byId))
+	for id, rows := range byId {
+		for _, r := range rows {
+			stamps[id] = max(stamps[id], r.Stamp)
+		}
+	}
+	return stamps
+}
+
+// orderAgainstDeletes undoes what a batch did that a delete stamped after its
+// rows has taken away: the writer adds members before it reads the endpoints,
+// so a delete it does not see in that read comes after the members, and
+// erases them itself. deleted is each endpoint's Deleted as the batch left it.
+func (w *Writer) orderAgainstDeletes(ctx context.Context, b *job.WriteBatch, byId map[string][]job.WriteRow, deleted map[string]string) error {
+	byUser, err := w.userDeletes(ctx, byId)
+	if err != nil {
+		return err
+	}
+	for _, stamp := range keys(byUser) {
+		if _, err := w.Store.EraseEndpoints(ctx, byUser[stamp], stamp); err != nil {
+			return fmt.Errorf("delete endpoints of deleted users: %w", err)
+		}
+	}
+	if b.SegmentId == "" {
+		return nil
+	}
+	stamps := rowStamps(byId)
+	for _, id := range keys(byId) {
+		if d := deleted[id]; d != "" && d > stamps[id] {
+			if err := w.Store.EraseMember(ctx, b.SegmentId, b.Shards, id, d); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// userDeletes finds the endpoints a user's delete reaches through rows that
+// name the user before it, grouped by the delete's stamp: in stamp order the
+// endpoint was the user's when the user was deleted.
+func (w *Writer) userDeletes(ctx context.Context, byId map[string][]job.WriteRow) (map[string][]string, error) {
+	var userIds []string
+	for _, rows := range byId {
+		for _, r := range rows {
+			if u := r.Endpoint.User; u != nil && u.UserId != "" {
+				userIds = append(userIds, u.UserId)
+			}
+		}
+	}
+	if len(userIds) == 0 {
+		return nil, nil
+	}
+	users, err := w.Store.GetUsers(ctx, userIds)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string][]string{}
+	for _, id := range keys(byId) {
+		stamp := ""
+		for _, r := range byId[id] {
+			if u := r.Endpoint.User; u != nil && u.UserId != "" {
+				if d := users[u.UserId].Rec; d != nil && d.Deleted > r.Stamp {
+					stamp = max(stamp, d.Deleted)
+				}
+			}
+		}
+		if stamp != "" {
+			out[stamp] = append(out[stamp], id)
+		}
+	}
+	return out, nil
+}
+
+// liveUserIds leaves out of a batch's user-ID rows those stamped before their
+// user's delete.
+func (w *Writer) liveUserIds(ctx context.Context, rows []job.WriteRow) ([]string, error) {
+	var ids []string
+	for _, r := range rows {
+		if r.Endpoint == nil && r.UserId != "" {
+			ids = append(ids, r.UserId)
+		}
+	}
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	users, err := w.Store.GetUsers(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	live := ids[:0]
+	for _, r := range rows {
+		if r.Endpoint == nil && r.UserId != "" {
+			if u := users[r.UserId].Rec; u == nil || u.Deleted < r.Stamp {
+				live = append(live, r.UserId)
+			}
+		}
+	}
+	return live, nil
+}
