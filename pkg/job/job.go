@@ -263,6 +263,12 @@ func Stamp(effective time.Time, jobOrder string, file, line int) string {
 	return string(b)
 }
 
+// DeleteStamp places a delete made at at (by the CLI, the API or pkg/client)
+// among the rows of all imports: after every row dated before at, including
+// the rows without EffectiveDate of every job created before it. id tells
+// apart deletes made in the same millisecond.
+func DeleteStamp(at time.Time, id string) string { return Stamp(at, Order(at, id), 0, 0) }
+
 // appendOrdinal appends n so that ordinals compare as strings as they do as
 // numbers, however many digits they have: a letter giving the digit count
 // ('a' for one digit), then the digits. A job's 10,000th file sorts after its
