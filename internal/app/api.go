@@ -33,3 +33,7 @@ func (a *App) client(awsCfg aws.Config) *client.Client {
 		Endpoints: t.Endpoints, Users: t.Users, Segments: t.Segments, Members: t.Members, Jobs: t.Jobs,
 	})
 }
+
+// Client is pkg/client on a's tables, with a's SDK configuration: the CLI's
+// deletes go through it, as the API's do.
+func (a *App) Client() *client.Client { return a.client(a.AWS) }
