@@ -34,7 +34,9 @@ import (
 // those versions (V <= N), counted when read: one Query per shard, as many
 // items as were erased, and nothing for a segment that never lost a member.
 
-func erasedShardName(segmentId string, i int) string { return fmt.Sprintf("%s#erased#%02d", segmentId, i) }
+func erasedShardName(segmentId string, i int) string {
+	return fmt.Sprintf("%s#erased#%02d", segmentId, i)
+}
 
 // memberRecord is what erasing reads of a member item.
 type memberRecord struct {
@@ -196,20 +198,12 @@ func (s *Store) segmentRefs(ctx context.Context) ([]segmentRef, error) {
 	return refs, nil
 }
 
-// EraseMemberships removes endpoint id from every segment it was made a member
-// of before stamp.
-func (s *Store) EraseMemberships(ctx context.Context, id, stamp string) error {
-	refs, err := s.segmentRefs(ctx)
-	if err != nil {
-		return err
-	}
-	return s.eraseFrom(ctx, refs, []string{id}, stamp)
-}
-
-func (s *Store) eraseFrom(ctx context.Context, refs []segmentRef, ids []string, stamp string) error {
+// eraseFrom removes each endpoint from every segment it was made a member of
+// before its delete's stamp.
+func (s *Store) eraseFrom(ctx context.Context, refs []segmentRef, ids []string, stamps map[string]string) error {
 	return eachPut(ids, func(id string) error {
 		for _, r := range refs {
-			if err := s.EraseMember(ctx, r.SegmentId, r.Shards, id, stamp); err != nil {
+			if err := s.EraseMember(ctx, r.SegmentId, r.Shards, id, stamps[id]); err != nil {
 				return err
 			}
 		}
@@ -217,12 +211,12 @@ func (s *Store) eraseFrom(ctx context.Context, refs []segmentRef, ids []string, 
 	})
 }
 
-// EraseEndpoints deletes endpoints at stamp: each item becomes a tombstone
-// (what rows after stamp set stays), written even for an endpoint not stored
-// yet, so that its older rows still on the way do not create it; then its
-// memberships go. It returns how many of ids held anything before.
-func (s *Store) EraseEndpoints(ctx context.Context, ids []string, stamp string) (int, error) {
-	ids = dedupe(ids)
+// EraseEndpoints deletes endpoints, each at its stamp (id -> stamp): each item
+// becomes a tombstone (what rows after the stamp set stays), written even for
+// an endpoint not stored yet, so that its older rows still on the way do not
+// create it; then its memberships go. It returns how many held anything before.
+func (s *Store) EraseEndpoints(ctx context.Context, stamps map[string]string) (int, error) {
+	ids := sortedIds(stamps)
 	refs, err := s.segmentRefs(ctx)
 	if err != nil {
 		return 0, err
@@ -230,12 +224,12 @@ func (s *Store) EraseEndpoints(ctx context.Context, ids []string, stamp string) 
 	existed := 0
 	for len(ids) > 0 {
 		n := min(100, len(ids))
-		e, err := s.tombstoneEndpoints(ctx, ids[:n], stamp)
+		e, err := s.tombstoneEndpoints(ctx, ids[:n], stamps)
 		if err != nil {
 			return 0, err
 		}
 		existed += e
-		if err := s.eraseFrom(ctx, refs, ids[:n], stamp); err != nil {
+		if err := s.eraseFrom(ctx, refs, ids[:n], stamps); err != nil {
 			return 0, err
 		}
 		ids = ids[n:]
@@ -244,7 +238,7 @@ func (s *Store) EraseEndpoints(ctx context.Context, ids []string, stamp string) 
 }
 
 // tombstoneEndpoints applies the delete to up to 100 endpoint items.
-func (s *Store) tombstoneEndpoints(ctx context.Context, ids []string, stamp string) (int, error) {
+func (s *Store) tombstoneEndpoints(ctx context.Context, ids []string, stamps map[string]string) (int, error) {
 	var mu sync.Mutex
 	existed := 0
 	pending := ids
@@ -263,7 +257,7 @@ func (s *Store) tombstoneEndpoints(ctx context.Context, ids []string, stamp stri
 				v = Versioned[merge.Endpoint]{Rec: merge.NewEndpoint(id)}
 			}
 			had := v.Rec.Exists()
-			if !v.Rec.Erase(stamp) {
+			if !v.Rec.Erase(stamps[id]) {
 				return nil
 			}
 			err := s.PutEndpoint(ctx, v.Rec, v.Ver)
@@ -286,37 +280,46 @@ func (s *Store) tombstoneEndpoints(ctx context.Context, ids []string, stamp stri
 	return existed, nil
 }
 
-// EraseUsers deletes users at stamp: each user's item becomes a tombstone,
-// every endpoint of the user is deleted (EraseEndpoints) and the user leaves
-// every segment of users. It returns how many users held anything before.
-func (s *Store) EraseUsers(ctx context.Context, userIds []string, stamp string) (int, error) {
-	userIds = dedupe(userIds)
+// EraseUsers deletes users, each at its stamp (user id -> stamp): each user's
+// item becomes a tombstone, every endpoint of the user is deleted at the
+// user's stamp (EraseEndpoints) and the user leaves every segment of users. It
+// returns how many users held anything before (attributes or endpoints).
+func (s *Store) EraseUsers(ctx context.Context, stamps map[string]string) (int, error) {
+	userIds := sortedIds(stamps)
 	existed := 0
+	endpoints := map[string]string{}
 	for _, u := range userIds {
-		had, err := s.tombstoneUser(ctx, u, stamp)
+		had, err := s.tombstoneUser(ctx, u, stamps[u])
 		if err != nil {
 			return 0, err
 		}
-		var ids []string
+		n := 0
 		for token := ""; ; {
 			page, next, err := s.UserEndpointIds(ctx, u, 1000, token)
 			if err != nil {
 				return 0, err
 			}
-			ids = append(ids, page...)
+			for _, id := range page {
+				endpoints[id] = max(endpoints[id], stamps[u])
+			}
+			n += len(page)
 			if token = next; token == "" {
 				break
 			}
 		}
-		if had || len(ids) > 0 { // a user reaching endpoints exists, attributes or not
+		if had || n > 0 {
 			existed++
 		}
-		if _, err := s.EraseEndpoints(ctx, ids, stamp); err != nil {
-			return 0, fmt.Errorf("delete the endpoints of a user: %w", err)
+	}
+	if len(endpoints) > 0 {
+		if _, err := s.EraseEndpoints(ctx, endpoints); err != nil {
+			return 0, fmt.Errorf("delete the endpoints of users: %w", err)
 		}
 	}
 	return existed, s.eraseUserMembers(ctx, userIds)
 }
+
+func sortedIds(m map[string]string) []string { return merge.SortedKeys(m) }
 
 // tombstoneUser applies the delete to a user's item and reports whether the
 // user held attributes.

@@ -79,9 +79,9 @@ func (it *versionItem) version(seg *segment.Segment) *segment.Version {
 // PROCESSING.
 func (s *Store) ReserveVersion(ctx context.Context, segmentId, jobId, created string) (int, error) {
 	out, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:                aws.String(s.t.Segments),
-		Key:                      map[string]types.AttributeValue{"SegmentId": str(segmentId)},
-		UpdateExpression:         aws.String("SET Versions = if_not_exists(Versions, :zero) + :one, #r.#j = if_not_exists(Versions, :zero) + :one"),
+		TableName:        aws.String(s.t.Segments),
+		Key:              map[string]types.AttributeValue{"SegmentId": str(segmentId)},
+		UpdateExpression: aws.String("SET Versions = if_not_exists(Versions, :zero) + :one, #r.#j = if_not_exists(Versions, :zero) + :one"),
 		// Not while the segment is being deleted (segdelete.go): the job's
 		// message comes back once it is gone, and creates it anew.
 		ConditionExpression:      aws.String("attribute_exists(SegmentId) AND attribute_not_exists(#r.#j) AND attribute_not_exists(Deleting)"),

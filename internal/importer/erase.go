@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/segport/segport/pkg/endpoint"
 	"github.com/segport/segport/pkg/job"
 )
 
@@ -15,10 +16,15 @@ type Eraser interface {
 	// tombstone that takes it out of the segment's counts. Repeating it
 	// changes nothing.
 	EraseMember(ctx context.Context, segmentId string, shards int, id, stamp string) error
-	// EraseEndpoints deletes endpoints at stamp: each item becomes a
-	// tombstone (even one not stored yet) and every membership made before
-	// stamp goes. It returns how many of ids held anything.
-	EraseEndpoints(ctx context.Context, ids []string, stamp string) (int, error)
+	// EraseEndpoints deletes endpoints, each at its stamp (id -> stamp):
+	// each item becomes a tombstone (even one not stored yet) and every
+	// membership made before its stamp goes. It returns how many held
+	// anything. Repeating it changes nothing.
+	EraseEndpoints(ctx context.Context, stamps map[string]string) (int, error)
+	// EraseUsers deletes users, each at its stamp (user id -> stamp): the
+	// user's item becomes a tombstone, every endpoint of the user is deleted
+	// at that stamp, and the user leaves every segment of users.
+	EraseUsers(ctx context.Context, stamps map[string]string) (int, error)
 }
 
 // rowStamps gives each endpoint of a batch the greatest stamp of its rows.
@@ -41,8 +47,8 @@ func (w *Writer) orderAgainstDeletes(ctx context.Context, b *job.WriteBatch, byI
 	if err != nil {
 		return err
 	}
-	for _, stamp := range keys(byUser) {
-		if _, err := w.Store.EraseEndpoints(ctx, byUser[stamp], stamp); err != nil {
+	if len(byUser) > 0 {
+		if _, err := w.Store.EraseEndpoints(ctx, byUser); err != nil {
 			return fmt.Errorf("delete endpoints of deleted users: %w", err)
 		}
 	}
@@ -61,9 +67,9 @@ func (w *Writer) orderAgainstDeletes(ctx context.Context, b *job.WriteBatch, byI
 }
 
 // userDeletes finds the endpoints a user's delete reaches through rows that
-// name the user before it, grouped by the delete's stamp: in stamp order the
+// name the user before it, with the delete's stamp: in stamp order the
 // endpoint was the user's when the user was deleted.
-func (w *Writer) userDeletes(ctx context.Context, byId map[string][]job.WriteRow) (map[string][]string, error) {
+func (w *Writer) userDeletes(ctx context.Context, byId map[string][]job.WriteRow) (map[string]string, error) {
 	var userIds []string
 	for _, rows := range byId {
 		for _, r := range rows {
@@ -79,7 +85,7 @@ func (w *Writer) userDeletes(ctx context.Context, byId map[string][]job.WriteRow
 	if err != nil {
 		return nil, err
 	}
-	out := map[string][]string{}
+	out := map[string]string{}
 	for _, id := range keys(byId) {
 		stamp := ""
 		for _, r := range byId[id] {
@@ -90,7 +96,7 @@ func (w *Writer) userDeletes(ctx context.Context, byId map[string][]job.WriteRow
 			}
 		}
 		if stamp != "" {
-			out[stamp] = append(out[stamp], id)
+			out[id] = stamp
 		}
 	}
 	return out, nil
@@ -121,4 +127,50 @@ func (w *Writer) liveUserIds(ctx context.Context, rows []job.WriteRow) ([]string
 		}
 	}
 	return live, nil
+}
+
+// deleteRowMessage is the failure of a delete file's row that sets more than
+// an Id, or an Id derived from an address.
+const deleteRowMessage = "a delete file names endpoints by Id or users by User.UserId, and nothing else"
+
+// deleteRowExtra names the first attribute of a delete file's endpoint row
+// other than its Id (a row without Id has an address and a channel), or ""
+// for a row of an Id alone.
+func deleteRowExtra(e *endpoint.Endpoint) string {
+	extra := ""
+	e.Each(func(a endpoint.Attr) {
+		if a.Kind != endpoint.KindId && extra == "" {
+			extra = a.Name()
+		}
+	})
+	return extra
+}
+
+// deleteBatch applies a batch of a delete job: each row's endpoint or user is
+// deleted at the row's stamp, so that the file is ordered among imports as
+// an import's rows are. Its tally counts the rows applied, as an import's.
+func (w *Writer) deleteBatch(ctx context.Context, b *job.WriteBatch) error {
+	endpoints, users := map[string]string{}, map[string]string{}
+	for _, r := range b.Rows {
+		if r.Endpoint != nil {
+			endpoints[r.Endpoint.Id] = max(endpoints[r.Endpoint.Id], r.Stamp)
+		} else if r.UserId != "" {
+			users[r.UserId] = max(users[r.UserId], r.Stamp)
+		}
+	}
+	if len(users) > 0 {
+		if _, err := w.Store.EraseUsers(ctx, users); err != nil {
+			return fmt.Errorf("delete users of batch %d of piece %d of job %s: %w", b.Seq, b.Piece, b.JobId, err)
+		}
+	}
+	if len(endpoints) > 0 {
+		if _, err := w.Store.EraseEndpoints(ctx, endpoints); err != nil {
+			return fmt.Errorf("delete endpoints of batch %d of piece %d of job %s: %w", b.Seq, b.Piece, b.JobId, err)
+		}
+	}
+	p, err := w.Jobs.BatchDone(ctx, b.JobId, b.Piece, b.Seq, b.Tally())
+	if err != nil {
+		return err
+	}
+	return w.Finisher.PieceProgress(ctx, b.JobId, p)
 }

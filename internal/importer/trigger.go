@@ -26,6 +26,11 @@ import (
 // ImportsPrefix is the folder whose objects are imported: imports/<segment>/...
 const ImportsPrefix = "imports/"
 
+// DeletesPrefix is the folder of delete files: each object under it, at any
+// depth, is a delete job whose rows name endpoints (Id) or users
+// (User.UserId) to delete (README "Deleting endpoints, users and segments").
+const DeletesPrefix = "deletes/"
+
 // MetaJobId is the object metadata key (x-amz-meta-segport-job-id) with which an
 // uploader chooses the job id of the import it starts, so that it can wait for it.
 const MetaJobId = "segport-job-id"
@@ -136,8 +141,9 @@ func (t *Trigger) objectCreated(ctx context.Context, rec events.S3EventRecord) e
 	if key == "" {
 		key = rec.S3.Object.Key
 	}
-	if strings.HasSuffix(key, "/") || !strings.HasPrefix(key, ImportsPrefix) {
-		return nil // a folder marker, or not an import
+	deletes := strings.HasPrefix(key, DeletesPrefix)
+	if strings.HasSuffix(key, "/") || (!strings.HasPrefix(key, ImportsPrefix) && !deletes) {
+		return nil // a folder marker, or neither an import nor a delete
 	}
 	obj, err := t.Objects.Head(ctx, bucket, key)
 	if errors.Is(err, job.ErrNotFound) {
@@ -161,7 +167,10 @@ func (t *Trigger) objectCreated(ctx context.Context, rec events.S3EventRecord) e
 		id: id, created: created, bucket: bucket, objects: []*job.Object{obj}, format: format,
 		def: job.Definition{S3Url: "s3://" + bucket + "/" + key, SegmentName: segName, SegmentId: job.SegmentId(segName)},
 	}
-	if !strings.Contains(strings.TrimPrefix(key, ImportsPrefix), "/") {
+	if deletes {
+		noSegment := false
+		spec.def = job.Definition{S3Url: spec.def.S3Url, DefineSegment: &noSegment, Delete: true}
+	} else if !strings.Contains(strings.TrimPrefix(key, ImportsPrefix), "/") {
 		spec.fail = "the file is not in a segment folder: put it under " + ImportsPrefix + "<segment>/"
 		spec.def.SegmentName, spec.def.SegmentId = "", ""
 	} else if err := segment.CheckName(segName); err != nil {
@@ -288,7 +297,7 @@ func (t *Trigger) start(ctx context.Context, s jobSpec) (*job.Job, error) {
 	created := s.created.UTC().Format(job.DateFormat)
 	j := &job.Job{Id: s.id, JobStatus: job.Created, CreationDate: created, Definition: s.def, Failures: []string{}}
 	launch := job.Launch{JobOrder: job.Order(s.created, s.id), Created: created, Bucket: s.bucket, Format: string(pl.format),
-		SegmentId: s.def.SegmentId, Source: s.source, BatchBytes: t.BatchBytes}
+		SegmentId: s.def.SegmentId, Source: s.source, BatchBytes: t.BatchBytes, Delete: s.def.Delete}
 	if launch.BatchBytes <= 0 {
 		launch.BatchBytes = job.MaxMessageBytes - 1024 // room for the batch's head
 	}

@@ -90,6 +90,9 @@ func countAdded(ctx context.Context, m MemberCounter, b *job.WriteBatch) (int, e
 
 // Batch applies one write batch.
 func (w *Writer) Batch(ctx context.Context, b *job.WriteBatch) error {
+	if b.Delete {
+		return w.deleteBatch(ctx, b)
+	}
 	byId := map[string][]job.WriteRow{}
 	byUser := map[string][]job.WriteRow{}
 	for _, r := range b.Rows {

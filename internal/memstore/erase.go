@@ -68,10 +68,12 @@ func (d *DB) erasedCount(segmentId string, version int) int {
 	return n
 }
 
-// EraseEndpoints tombstones the endpoints and erases their memberships.
-func (d *DB) EraseEndpoints(ctx context.Context, ids []string, stamp string) (int, error) {
+// EraseEndpoints tombstones the endpoints, each at its stamp, and erases
+// their memberships.
+func (d *DB) EraseEndpoints(ctx context.Context, stamps map[string]string) (int, error) {
 	existed := 0
-	for _, id := range uniq(ids) {
+	for _, id := range slices.Sorted(maps.Keys(stamps)) {
+		stamp := stamps[id]
 		had, err := d.tombstoneEndpoint(ctx, id, stamp)
 		if err != nil {
 			return 0, err
@@ -109,11 +111,12 @@ func (d *DB) tombstoneEndpoint(ctx context.Context, id, stamp string) (bool, err
 	return false, fmt.Errorf("delete endpoint: %w", job.ErrConflict)
 }
 
-// EraseUsers tombstones the users, deletes their endpoints and removes them
-// from segments of users.
-func (d *DB) EraseUsers(ctx context.Context, userIds []string, stamp string) (int, error) {
+// EraseUsers tombstones the users, each at its stamp, deletes their
+// endpoints and removes them from segments of users.
+func (d *DB) EraseUsers(ctx context.Context, stamps map[string]string) (int, error) {
 	existed := 0
-	for _, u := range uniq(userIds) {
+	for _, u := range slices.Sorted(maps.Keys(stamps)) {
+		stamp := stamps[u]
 		had, err := d.tombstoneUser(ctx, u, stamp)
 		if err != nil {
 			return 0, err
@@ -122,7 +125,11 @@ func (d *DB) EraseUsers(ctx context.Context, userIds []string, stamp string) (in
 		if had || len(ids) > 0 {
 			existed++
 		}
-		if _, err := d.EraseEndpoints(ctx, ids, stamp); err != nil {
+		eps := map[string]string{}
+		for _, id := range ids {
+			eps[id] = stamp
+		}
+		if _, err := d.EraseEndpoints(ctx, eps); err != nil {
 			return 0, err
 		}
 		for _, seg := range d.segmentShards() {

@@ -41,7 +41,7 @@ func (c *Client) DeleteEndpoints(ctx context.Context, ids []string) (*DeleteResu
 		return nil, err
 	}
 	stamp := c.deleteStamp()
-	n, err := c.store.EraseEndpoints(ctx, ids, stamp)
+	n, err := c.store.EraseEndpoints(ctx, stampAll(ids, stamp))
 	if err != nil {
 		return nil, fmt.Errorf("delete endpoints: %w", err)
 	}
@@ -57,7 +57,7 @@ func (c *Client) DeleteUsers(ctx context.Context, userIds []string) (*DeleteResu
 		return nil, err
 	}
 	stamp := c.deleteStamp()
-	n, err := c.store.EraseUsers(ctx, userIds, stamp)
+	n, err := c.store.EraseUsers(ctx, stampAll(userIds, stamp))
 	if err != nil {
 		return nil, fmt.Errorf("delete users: %w", err)
 	}
@@ -103,4 +103,12 @@ func (c *Client) deleteStamp() string {
 	var b [8]byte
 	rand.Read(b[:])
 	return job.DeleteStamp(now(), "delete-"+hex.EncodeToString(b[:]))
+}
+
+func stampAll(ids []string, stamp string) map[string]string {
+	m := make(map[string]string, len(ids))
+	for _, id := range ids {
+		m[id] = stamp
+	}
+	return m
 }

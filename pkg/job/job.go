@@ -54,6 +54,10 @@ type Definition struct {
 	// requested format): s3:// URLs in key order, the first MaxSkipped, then
 	// "... and N more".
 	Skipped []string `json:"Skipped,omitempty"`
+	// Delete is true for a delete job (a file dropped under deletes/): its
+	// rows name endpoints (Id) or users (User.UserId) to delete, and it
+	// defines no segment.
+	Delete bool `json:"Delete,omitempty"`
 }
 
 // MaxSkipped bounds Definition.Skipped, so that the job's item does not grow
@@ -135,6 +139,8 @@ type Launch struct {
 	// starts, so that a piece parsed again, by any version or configuration,
 	// is cut into the same batches: a batch is known by its number.
 	BatchBytes int `json:"BatchBytes,omitempty"`
+	// Delete is true for a delete job (Definition.Delete).
+	Delete bool `json:"Delete,omitempty"`
 }
 
 // ParseMessage asks the parser to import one piece or, with a Range, to scan

@@ -18,7 +18,6 @@ type EraseBook interface {
 	importer.EndpointStore
 	importer.SegmentBook
 	importer.JobBook
-	EraseUsers(ctx context.Context, userIds []string, stamp string) (int, error)
 }
 
 // SegmentState is what the suite reads back of a segment: its EndpointCount,
@@ -121,7 +120,7 @@ func RunEraseBook(t *testing.T, b EraseBook, read ReadSegment) {
 
 	t.Run("a deleted endpoint is a tombstone out of every version", func(t *testing.T) {
 		for range 2 { // repeated: nothing more
-			if _, err := b.EraseEndpoints(ctx, []string{a}, "2"); err != nil {
+			if _, err := b.EraseEndpoints(ctx, map[string]string{a: "2"}); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -157,7 +156,7 @@ func RunEraseBook(t *testing.T, b EraseBook, read ReadSegment) {
 	t.Run("a member made by a row after the delete stays", func(t *testing.T) {
 		put(bb, "3", "")
 		add(j.Id+"#b9", v, "3", bb) // another batch names it later: S rises
-		if _, err := b.EraseEndpoints(ctx, []string{bb}, "2"); err != nil {
+		if _, err := b.EraseEndpoints(ctx, map[string]string{bb: "2"}); err != nil {
 			t.Fatal(err)
 		}
 		recs, _ := b.GetEndpoints(ctx, []string{bb})
@@ -169,7 +168,7 @@ func RunEraseBook(t *testing.T, b EraseBook, read ReadSegment) {
 		}
 	})
 	t.Run("deleting a user deletes its endpoints", func(t *testing.T) {
-		if _, err := b.EraseUsers(ctx, []string{id("user")}, "2"); err != nil {
+		if _, err := b.EraseUsers(ctx, map[string]string{id("user"): "2"}); err != nil {
 			t.Fatal(err)
 		}
 		recs, _ := b.GetEndpoints(ctx, []string{c, d})
