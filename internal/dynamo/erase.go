@@ -49,6 +49,12 @@ type memberRecord struct {
 // made it a member are all stamped before stamp, and leaves the tombstone that
 // cancels its count. Repeating it changes nothing.
 func (s *Store) EraseMember(ctx context.Context, segmentId string, shards int, id, stamp string) error {
+	return s.eraseMember(ctx, segmentId, shards, id, stamp, func() error { return s.markErased(ctx, segmentId) })
+}
+
+// eraseMember is EraseMember with mark, which sets the segment's Erased flag
+// before the first tombstone.
+func (s *Store) eraseMember(ctx context.Context, segmentId string, shards int, id, stamp string, mark func() error) error {
 	if shards < 1 {
 		shards = s.shards
 	}
@@ -73,7 +79,7 @@ func (s *Store) EraseMember(ctx context.Context, segmentId string, shards int, i
 			}
 			return nil
 		}
-		if err := s.markErased(ctx, segmentId); err != nil {
+		if err := mark(); err != nil {
 			return err
 		}
 		if m.V != nil {
@@ -173,6 +179,7 @@ type segmentRef struct {
 	SegmentId string `json:"SegmentId"`
 	Shards    int    `json:"Shards"`
 	HasUsers  bool   `json:"HasUsers,omitempty"`
+	Erased    bool   `json:"Erased,omitempty"`
 }
 
 // segmentRefs lists every segment's id and shards.
@@ -180,7 +187,7 @@ func (s *Store) segmentRefs(ctx context.Context) ([]segmentRef, error) {
 	var refs []segmentRef
 	p := dynamodb.NewScanPaginator(s.db, &dynamodb.ScanInput{
 		TableName: aws.String(s.t.Segments), ConsistentRead: aws.Bool(true),
-		ProjectionExpression: aws.String("SegmentId, Shards, HasUsers"),
+		ProjectionExpression: aws.String("SegmentId, Shards, HasUsers, Erased"),
 	})
 	for p.HasMorePages() {
 		out, err := p.NextPage(ctx)
@@ -200,10 +207,18 @@ func (s *Store) segmentRefs(ctx context.Context) ([]segmentRef, error) {
 
 // eraseFrom removes each endpoint from every segment it was made a member of
 // before its delete's stamp.
+// A segment already Erased is not marked again.
 func (s *Store) eraseFrom(ctx context.Context, refs []segmentRef, ids []string, stamps map[string]string) error {
+	marks := make([]func() error, len(refs))
+	for i, r := range refs {
+		marks[i] = func() error { return nil }
+		if !r.Erased {
+			marks[i] = sync.OnceValue(func() error { return s.markErased(ctx, r.SegmentId) })
+		}
+	}
 	return eachPut(ids, func(id string) error {
-		for _, r := range refs {
-			if err := s.EraseMember(ctx, r.SegmentId, r.Shards, id, stamps[id]); err != nil {
+		for i, r := range refs {
+			if err := s.eraseMember(ctx, r.SegmentId, r.Shards, id, stamps[id], marks[i]); err != nil {
 				return err
 			}
 		}
