@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -103,6 +105,35 @@ func (s *Store) eraseMember(ctx context.Context, segmentId string, shards int, i
 		// A later row made it a member meanwhile: read again.
 	}
 	return fmt.Errorf("erase a member of segment %s: %w", segmentId, ErrConflict)
+}
+
+// erasedAdd reports whether batch's add of member id in shard was erased: its
+// tombstone exists. Such an add still counts as the batch's, so that the
+// batch's count is the same on every delivery.
+func (s *Store) erasedAdd(ctx context.Context, shard, id, batch string) (bool, error) {
+	segmentId, i, ok := splitShard(shard)
+	if !ok {
+		return false, nil
+	}
+	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName:      aws.String(s.t.Members),
+		Key:            map[string]types.AttributeValue{"Shard": str(erasedShardName(segmentId, i)), "EndpointId": str(id + "#" + batch)},
+		ConsistentRead: aws.Bool(true),
+	})
+	if err != nil {
+		return false, fmt.Errorf("read a member tombstone: %w", err)
+	}
+	return out.Item != nil, nil
+}
+
+// splitShard splits "<SegmentId>#<nn>" into its segment and shard number.
+func splitShard(shard string) (string, int, bool) {
+	i := strings.LastIndexByte(shard, '#')
+	if i < 0 {
+		return "", 0, false
+	}
+	n, err := strconv.Atoi(shard[i+1:])
+	return shard[:i], n, err == nil
 }
 
 // markErased sets the segment's Erased flag, which makes reads count its

@@ -100,7 +100,12 @@ func (s *Store) addMember(ctx context.Context, shard, id string, version int, ba
 		AddedBy string `json:"AddedBy"`
 	}
 	err = s.getItem(ctx, s.t.Members, map[string]types.AttributeValue{"Shard": str(shard), "EndpointId": str(id)}, "member "+id, &m)
-	return err == nil && m.AddedBy == batch, err
+	if err != nil || m.AddedBy == batch {
+		return err == nil, err
+	}
+	// Another batch's: but this batch's own add may have been erased
+	// before a later row made it a member again (erase.go).
+	return s.erasedAdd(ctx, shard, id, batch)
 }
 
 // eachPut runs put for every id, memberPuts at a time, and returns the first

@@ -322,8 +322,12 @@ func (d *DB) AddMembers(ctx context.Context, segmentId string, shards, version i
 			if !ok {
 				mb = member{by: batch, v: version}
 			}
-			if mb.by == batch {
+			_, erased := d.erased[segmentId][id+"#"+batch]
+			switch {
+			case mb.by == batch:
 				added++
+			case stamps[id] != "" && mb.s >= stamps[id] && erased:
+				added++ // this batch's add was erased before a later row's (dynamo's addMember)
 			}
 			mb.s = max(mb.s, stamps[id])
 			d.members[sh][id] = mb
