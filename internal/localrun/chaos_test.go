@@ -70,7 +70,7 @@ func TestChaosEqualsCleanRun(t *testing.T) {
 	rng := rand.New(rand.NewPCG(seed, seed))
 	rows := 5000 + rng.IntN(1000)
 	t.Logf("SEGPORT_CHAOS_SEED=%d: %d rows", seed, rows)
-	files := corpus.Generate(rng.Uint64(), rows)
+	files := withDeletes(corpus.Generate(rng.Uint64(), rows))
 	name := fmt.Sprint(seed)
 	start := time.Now()
 	clean := importFiles(t, openRuntime(t, chaosOptions(nil)), name, files)
@@ -98,6 +98,20 @@ func TestChaosEqualsCleanRun(t *testing.T) {
 			}
 		})
 	}
+}
+
+// withDeletes puts a delete file after the second import: a third of the
+// corpus's explicit ids and a few of its users, which later files import
+// again, some rows dated before the delete and some after.
+func withDeletes(files []corpus.File) []corpus.File {
+	var b strings.Builder
+	b.WriteString("Id\n")
+	for i := 0; i < 2000; i += 9 {
+		fmt.Fprintf(&b, "ep-%05d\n", i)
+	}
+	del := corpus.File{Key: "deletes/chaos.csv", Body: []byte(b.String())}
+	users := corpus.File{Key: "deletes/chaos-users.json", Body: []byte(`{"User":{"UserId":"user-1"}}` + "\n" + `{"User":{"UserId":"user-7"}}` + "\n")}
+	return append(files[:2:2], append([]corpus.File{del, users}, files[2:]...)...)
 }
 
 // keepDumps writes the two dumps where they outlive the test, for diff.
