@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"sync"
 
@@ -107,33 +106,43 @@ func (s *Store) eraseMember(ctx context.Context, segmentId string, shards int, i
 	return fmt.Errorf("erase a member of segment %s: %w", segmentId, ErrConflict)
 }
 
-// erasedAdd reports whether batch's add of member id in shard was erased: its
-// tombstone exists. Such an add still counts as the batch's, so that the
-// batch's count is the same on every delivery.
-func (s *Store) erasedAdd(ctx context.Context, shard, id, batch string) (bool, error) {
-	segmentId, i, ok := splitShard(shard)
-	if !ok {
-		return false, nil
+// erasedAddsOf returns those of ids whose add by batch a delete erased, for
+// a segment that has lost members (Erased, set before any member tombstone
+// is written): one read for a segment that never did.
+func (s *Store) erasedAddsOf(ctx context.Context, segmentId string, shards int, batch string, ids []string) ([]string, error) {
+	var seg struct {
+		Erased bool `json:"Erased"`
 	}
-	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
-		TableName:      aws.String(s.t.Members),
-		Key:            map[string]types.AttributeValue{"Shard": str(erasedShardName(segmentId, i)), "EndpointId": str(id + "#" + batch)},
-		ConsistentRead: aws.Bool(true),
-	})
-	if err != nil {
-		return false, fmt.Errorf("read a member tombstone: %w", err)
+	err := s.getItem(ctx, s.t.Segments, map[string]types.AttributeValue{"SegmentId": str(segmentId)}, "segment "+segmentId, &seg)
+	if err != nil || !seg.Erased {
+		return nil, err
 	}
-	return out.Item != nil, nil
+	return s.erasedAdds(ctx, segmentId, shards, batch, ids)
 }
 
-// splitShard splits "<SegmentId>#<nn>" into its segment and shard number.
-func splitShard(shard string) (string, int, bool) {
-	i := strings.LastIndexByte(shard, '#')
-	if i < 0 {
-		return "", 0, false
+// erasedAdds returns those of ids whose add by batch a delete erased: their
+// member tombstones exist.
+func (s *Store) erasedAdds(ctx context.Context, segmentId string, shards int, batch string, ids []string) ([]string, error) {
+	if shards < 1 {
+		shards = s.shards
 	}
-	n, err := strconv.Atoi(shard[i+1:])
-	return shard[:i], n, err == nil
+	keys := make([]map[string]types.AttributeValue, len(ids))
+	for i, id := range ids {
+		keys[i] = map[string]types.AttributeValue{
+			"Shard": str(erasedShardName(segmentId, shardIndex(id, shards))), "EndpointId": str(id + "#" + batch),
+		}
+	}
+	items, err := s.batchGet(ctx, s.t.Members, keys)
+	if err != nil {
+		return nil, fmt.Errorf("read member tombstones of segment %s: %w", segmentId, err)
+	}
+	out := make([]string, 0, len(items))
+	for _, it := range items {
+		if v, ok := it["EndpointId"].(*types.AttributeValueMemberS); ok {
+			out = append(out, strings.TrimSuffix(v.Value, "#"+batch))
+		}
+	}
+	return out, nil
 }
 
 // markErased sets the segment's Erased flag, which makes reads count its

@@ -49,14 +49,32 @@ func (s *Store) AddMembers(ctx context.Context, segmentId string, shards, versio
 	if shards < 1 {
 		shards = s.shards
 	}
-	var added atomic.Int64
+	var (
+		added  atomic.Int64
+		mu     sync.Mutex
+		others []string
+	)
 	err := eachPut(dedupe(ids), func(id string) error {
 		ours, err := s.addMember(ctx, ShardKey(segmentId, id, shards), id, version, batch, stamps[id])
-		if ours {
+		switch {
+		case ours:
 			added.Add(1)
+		case err == nil:
+			mu.Lock()
+			others = append(others, id)
+			mu.Unlock()
 		}
 		return err
 	})
+	if err == nil && len(others) > 0 {
+		// Another batch's now; but this batch's own add may have been erased
+		// before another made it a member again (erase.go): it still counts,
+		// so that the batch's count is the same on every delivery.
+		var erased []string
+		if erased, err = s.erasedAddsOf(ctx, segmentId, shards, batch, others); err == nil {
+			added.Add(int64(len(erased)))
+		}
+	}
 	if err != nil {
 		return 0, fmt.Errorf("add members of segment %s: %w", segmentId, err)
 	}
@@ -100,12 +118,7 @@ func (s *Store) addMember(ctx context.Context, shard, id string, version int, ba
 		AddedBy string `json:"AddedBy"`
 	}
 	err = s.getItem(ctx, s.t.Members, map[string]types.AttributeValue{"Shard": str(shard), "EndpointId": str(id)}, "member "+id, &m)
-	if err != nil || m.AddedBy == batch {
-		return err == nil, err
-	}
-	// Another batch's: but this batch's own add may have been erased
-	// before a later row made it a member again (erase.go).
-	return s.erasedAdd(ctx, shard, id, batch)
+	return err == nil && m.AddedBy == batch, err
 }
 
 // eachPut runs put for every id, memberPuts at a time, and returns the first
@@ -147,13 +160,21 @@ func (s *Store) CountAdded(ctx context.Context, segmentId string, shards int, ba
 	if err != nil {
 		return 0, fmt.Errorf("read members of segment %s: %w", segmentId, err)
 	}
-	n := 0
+	ours := map[string]bool{}
 	for _, it := range items {
 		if v, ok := it["AddedBy"].(*types.AttributeValueMemberS); ok && v.Value == batch {
-			n++
+			ours[it["EndpointId"].(*types.AttributeValueMemberS).Value] = true
 		}
 	}
-	return n, nil
+	// Adds of the batch that a delete erased since count too (erase.go).
+	erased, err := s.erasedAdds(ctx, segmentId, shards, batch, ids)
+	if err != nil {
+		return 0, err
+	}
+	for _, id := range erased {
+		ours[id] = true
+	}
+	return len(ours), nil
 }
 
 // memberPuts bounds the conditional puts AddMembers keeps in flight.

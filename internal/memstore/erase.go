@@ -14,46 +14,55 @@ import (
 // the endpoint and user items, member tombstones that cancel the counts of
 // erased members, one request a step.
 
-// EraseMember removes a member made before stamp and leaves its tombstone.
+// EraseMember removes a member made before stamp and leaves its tombstone,
+// reading again when a later row raised the member meanwhile (dynamo's).
 func (d *DB) EraseMember(ctx context.Context, segmentId string, shards int, id, stamp string) error {
 	if shards < 1 {
 		shards = d.shards
 	}
 	sh := shardKey(segmentId, id, shards)
-	var (
-		mb    member
-		found bool
-	)
-	err := d.do(ctx, "GetItem", Members, false, func() error {
-		mb, found = d.members[sh][id]
-		return nil
-	})
-	if err != nil || !found {
-		return err
-	}
-	tomb := id + "#" + mb.by
-	if mb.s >= stamp {
-		return d.do(ctx, "DeleteItem", Members, true, func() error {
-			delete(d.erased[segmentId], tomb)
+	for attempt := 0; attempt < maxAttempts; attempt++ {
+		var (
+			mb    member
+			found bool
+		)
+		err := d.do(ctx, "GetItem", Members, false, func() error {
+			mb, found = d.members[sh][id]
 			return nil
 		})
-	}
-	err = d.do(ctx, "PutItem", Members, true, func() error {
-		if d.erased[segmentId] == nil {
-			d.erased[segmentId] = map[string]int{}
+		if err != nil || !found {
+			return err
 		}
-		d.erased[segmentId][tomb] = mb.v
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	return d.do(ctx, "DeleteItem", Members, true, func() error {
-		if cur, ok := d.members[sh][id]; ok && cur.by == mb.by && cur.s < stamp {
-			delete(d.members[sh], id)
+		tomb := id + "#" + mb.by
+		if mb.s >= stamp {
+			return d.do(ctx, "DeleteItem", Members, true, func() error {
+				delete(d.erased[segmentId], tomb)
+				return nil
+			})
 		}
-		return nil
-	})
+		err = d.do(ctx, "PutItem", Members, true, func() error {
+			if d.erased[segmentId] == nil {
+				d.erased[segmentId] = map[string]int{}
+			}
+			d.erased[segmentId][tomb] = mb.v
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		deleted := false
+		err = d.do(ctx, "DeleteItem", Members, true, func() error {
+			if cur, ok := d.members[sh][id]; ok && cur.by == mb.by && cur.s < stamp {
+				delete(d.members[sh], id)
+				deleted = true
+			}
+			return nil
+		})
+		if err != nil || deleted {
+			return err
+		}
+	}
+	return fmt.Errorf("erase a member of segment %s: %w", segmentId, job.ErrConflict)
 }
 
 // erasedCount counts a segment's member tombstones of versions up to version

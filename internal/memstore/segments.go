@@ -326,8 +326,8 @@ func (d *DB) AddMembers(ctx context.Context, segmentId string, shards, version i
 			switch {
 			case mb.by == batch:
 				added++
-			case stamps[id] != "" && mb.s >= stamps[id] && erased:
-				added++ // this batch's add was erased before a later row's (dynamo's addMember)
+			case erased:
+				added++ // this batch's add was erased since (dynamo's AddMembers)
 			}
 			mb.s = max(mb.s, stamps[id])
 			d.members[sh][id] = mb
@@ -374,8 +374,9 @@ func (d *DB) CountAdded(ctx context.Context, segmentId string, shards int, batch
 	n := 0
 	err := d.do(ctx, "BatchGetItem", Members, false, func() error {
 		for _, id := range uniq(ids) {
-			if d.members[shardKey(segmentId, id, shards)][id].by == batch {
-				n++
+			_, erased := d.erased[segmentId][id+"#"+batch]
+			if d.members[shardKey(segmentId, id, shards)][id].by == batch || erased {
+				n++ // an add a delete erased since counts too (dynamo's CountAdded)
 			}
 		}
 		return nil
