@@ -66,9 +66,11 @@ func (w *Writer) orderAgainstDeletes(ctx context.Context, b *job.WriteBatch, byI
 	return nil
 }
 
-// userDeletes finds the endpoints a user's delete reaches through rows that
-// name the user before it, with the delete's stamp: in stamp order the
-// endpoint was the user's when the user was deleted.
+// userDeletes finds the endpoints a user's delete reaches through this
+// batch's rows, with the delete's stamp: those whose User.UserId, as stored
+// now, is a deleted user's and was set before the user's delete. In stamp
+// order the endpoint was the user's when the user was deleted, and the
+// delete, had it found the endpoint through the index, would have deleted it.
 func (w *Writer) userDeletes(ctx context.Context, byId map[string][]job.WriteRow) (map[string]string, error) {
 	var userIds []string
 	for _, rows := range byId {
@@ -85,22 +87,39 @@ func (w *Writer) userDeletes(ctx context.Context, byId map[string][]job.WriteRow
 	if err != nil {
 		return nil, err
 	}
-	out := map[string]string{}
+	var candidates []string
 	for _, id := range keys(byId) {
-		stamp := ""
 		for _, r := range byId[id] {
 			if u := r.Endpoint.User; u != nil && u.UserId != "" {
 				if d := users[u.UserId].Rec; d != nil && d.Deleted > r.Stamp {
-					stamp = max(stamp, d.Deleted)
+					candidates = append(candidates, id)
+					break
 				}
 			}
 		}
-		if stamp != "" {
-			out[id] = stamp
+	}
+	if len(candidates) == 0 {
+		return nil, nil
+	}
+	recs, err := w.Store.GetEndpoints(ctx, candidates)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]string{}
+	for _, id := range candidates {
+		rec := recs[id].Rec
+		if rec == nil || rec.UserId() == "" {
+			continue
+		}
+		if d := users[rec.UserId()].Rec; d != nil && rec.Stamps[userIdAttr] < d.Deleted {
+			out[id] = d.Deleted
 		}
 	}
 	return out, nil
 }
+
+// userIdAttr is User.UserId's name among an endpoint's stamps.
+var userIdAttr = endpoint.Attr{Kind: endpoint.KindUserId}.Name()
 
 // liveUserIds leaves out of a batch's user-ID rows those stamped before their
 // user's delete.
