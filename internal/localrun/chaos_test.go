@@ -100,9 +100,11 @@ func TestChaosEqualsCleanRun(t *testing.T) {
 	}
 }
 
-// withDeletes puts a delete file after the second import: a third of the
-// corpus's explicit ids and a few of its users, which later files import
-// again, some rows dated before the delete and some after.
+// withDeletes puts a delete file after the second import: some of the
+// corpus's explicit ids, which later files import again, some rows dated
+// before the delete and some after. It deletes no user: the corpus moves
+// endpoints between users, where a user's delete is not order-independent
+// (README, Deleting: the ordering rule).
 func withDeletes(files []corpus.File) []corpus.File {
 	var b strings.Builder
 	b.WriteString("Id\n")
@@ -110,8 +112,7 @@ func withDeletes(files []corpus.File) []corpus.File {
 		fmt.Fprintf(&b, "ep-%05d\n", i)
 	}
 	del := corpus.File{Key: "deletes/chaos.csv", Body: []byte(b.String())}
-	users := corpus.File{Key: "deletes/chaos-users.json", Body: []byte(`{"User":{"UserId":"user-1"}}` + "\n" + `{"User":{"UserId":"user-7"}}` + "\n")}
-	return append(files[:2:2], append([]corpus.File{del, users}, files[2:]...)...)
+	return append(files[:2:2], append([]corpus.File{del}, files[2:]...)...)
 }
 
 // keepDumps writes the two dumps where they outlive the test, for diff.
