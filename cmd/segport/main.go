@@ -111,7 +111,7 @@ func dispatch(ctx context.Context, cmd string, rest []string, stdout, stderr io.
 		return migrateCheckCmd(ctx, rest, stdout)
 	case "import":
 		return importCmd(ctx, rest, stdout, stderr)
-	case "jobs", "segments", "endpoints":
+	case "jobs", "segments", "endpoints", "users":
 		return queryCmd(ctx, cmd, rest, stdout)
 	case "dlq":
 		return dlqCmd(ctx, rest, stdout)

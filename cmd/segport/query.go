@@ -29,6 +29,12 @@ func queryCmd(ctx context.Context, noun string, args []string, stdout io.Writer)
 	if err != nil {
 		return err
 	}
+	if len(pos) > 0 && pos[0] == "delete" && noun != "jobs" && version == 0 {
+		return deleteCmd(ctx, noun, pos[1:], sf, stdout)
+	}
+	if noun == "users" {
+		return usageErr("usage: segport users delete USER_ID...")
+	}
 	if len(pos) == 0 {
 		return usageErr("%s: say list, get, members, users or versions", noun)
 	}

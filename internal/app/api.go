@@ -13,7 +13,8 @@ import (
 // API builds the query API on a's tables, with a's trigger behind
 // POST /v1/jobs/import. awsCfg must be the configuration a was built with.
 func (a *App) API(awsCfg aws.Config, log *slog.Logger) *httpapi.Handler {
-	return httpapi.New(httpapi.Options{Reader: a.client(awsCfg), Importer: a.Trigger, Bucket: a.Config.Bucket, Log: log})
+	c := a.client(awsCfg)
+	return httpapi.New(httpapi.Options{Reader: c, Importer: a.Trigger, Deleter: c, Bucket: a.Config.Bucket, Log: log})
 }
 
 // Console builds the web console in front of the query API (API), which it
@@ -32,3 +33,7 @@ func (a *App) client(awsCfg aws.Config) *client.Client {
 		Endpoints: t.Endpoints, Users: t.Users, Segments: t.Segments, Members: t.Members, Jobs: t.Jobs,
 	})
 }
+
+// Client is pkg/client on a's tables, with a's SDK configuration: the CLI's
+// deletes go through it, as the API's do.
+func (a *App) Client() *client.Client { return a.client(a.AWS) }

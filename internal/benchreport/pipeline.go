@@ -306,7 +306,7 @@ func ceilingBatch(ctx context.Context, store *dynamo.Store, jobId, segmentId str
 	if firstErr != nil {
 		return firstErr
 	}
-	added, err := store.AddMembers(ctx, segmentId, 0, 0, fmt.Sprintf("%s#0#%d", jobId, seq), ids)
+	added, err := store.AddMembers(ctx, segmentId, 0, 0, fmt.Sprintf("%s#0#%d", jobId, seq), ids, nil)
 	if err != nil {
 		return err
 	}

@@ -27,6 +27,8 @@ type endpointItem struct {
 	St     string            `json:"St"`
 	Sx     map[string]string `json:"Sx,omitempty"`
 	Ver    int64             `json:"Ver"`
+	// Deleted is the stamp of the endpoint's latest delete (erase.go).
+	Deleted string `json:"Deleted,omitempty"`
 }
 
 // Versioned is a stored record with the version it was read at (0: not stored yet).
@@ -52,7 +54,7 @@ func (s *Store) GetEndpoints(ctx context.Context, ids []string) (map[string]Vers
 		}
 		e := it.Endpoint
 		e.Attributes, e.Metrics = endpoint.CustomOf(it.Attributes), endpoint.CustomOf(it.Metrics)
-		rec := &merge.Endpoint{E: e, Stamps: merge.Expand(merge.Names(e), it.St, it.Sx)}
+		rec := &merge.Endpoint{E: e, Stamps: merge.Expand(merge.Names(e), it.St, it.Sx), Deleted: it.Deleted}
 		out[e.Id] = Versioned[merge.Endpoint]{Rec: rec, Ver: it.Ver}
 	}
 	return out, nil
@@ -61,7 +63,7 @@ func (s *Store) GetEndpoints(ctx context.Context, ids []string) (map[string]Vers
 // PutEndpoint stores rec if it is still at version ver; ErrConflict if not.
 func (s *Store) PutEndpoint(ctx context.Context, rec *merge.Endpoint, ver int64) error {
 	e := *rec.E
-	it := endpointItem{Endpoint: &e, Attributes: e.Attributes.Map(), Metrics: e.Metrics.Map(), Ver: ver + 1}
+	it := endpointItem{Endpoint: &e, Attributes: e.Attributes.Map(), Metrics: e.Metrics.Map(), Ver: ver + 1, Deleted: rec.Deleted}
 	if e.User != nil {
 		e.User = &endpoint.User{UserId: e.User.UserId}
 		it.UserId = e.User.UserId
@@ -100,6 +102,7 @@ type userItem struct {
 	St             string              `json:"St"`
 	Sx             map[string]string   `json:"Sx,omitempty"`
 	Ver            int64               `json:"Ver"`
+	Deleted        string              `json:"Deleted,omitempty"` // the user's latest delete
 }
 
 // GetUsers reads users by id, strongly consistent.
@@ -123,7 +126,7 @@ func (s *Store) GetUsers(ctx context.Context, ids []string) (map[string]Versione
 			it.UserAttributes = map[string][]string{}
 		}
 		u := &merge.User{UserId: it.UserId, Attrs: it.UserAttributes,
-			Stamps: merge.Expand(merge.SortedKeys(it.UserAttributes), it.St, it.Sx)}
+			Stamps: merge.Expand(merge.SortedKeys(it.UserAttributes), it.St, it.Sx), Deleted: it.Deleted}
 		out[it.UserId] = Versioned[merge.User]{Rec: u, Ver: it.Ver}
 	}
 	return out, nil
@@ -131,7 +134,7 @@ func (s *Store) GetUsers(ctx context.Context, ids []string) (map[string]Versione
 
 // PutUser stores u if it is still at version ver; ErrConflict if not.
 func (s *Store) PutUser(ctx context.Context, u *merge.User, ver int64) error {
-	it := userItem{UserId: u.UserId, UserAttributes: u.Attrs, Ver: ver + 1}
+	it := userItem{UserId: u.UserId, UserAttributes: u.Attrs, Ver: ver + 1, Deleted: u.Deleted}
 	it.St, it.Sx = merge.Compact(u.Stamps)
 	item, err := marshal(it)
 	if err != nil {
@@ -175,7 +178,7 @@ func (s *Store) Endpoints(ctx context.Context, ids []string) ([]*endpoint.Endpoi
 	out := make([]*endpoint.Endpoint, 0, len(ids))
 	for _, id := range ids {
 		r, ok := recs[id]
-		if !ok {
+		if !ok || !r.Rec.Exists() { // none, or a tombstone
 			continue
 		}
 		e := r.Rec.E
@@ -238,6 +241,9 @@ func (s *Store) AllUsers(ctx context.Context) (map[string]map[string][]string, e
 		var it userItem
 		if err := unmarshal(item, &it); err != nil {
 			return nil, fmt.Errorf("decode user item: %w", err)
+		}
+		if it.Deleted != "" && len(it.UserAttributes) == 0 {
+			continue // a tombstone
 		}
 		users[it.UserId] = it.UserAttributes
 	}

@@ -46,3 +46,31 @@ func TestVersionBookDynamo(t *testing.T) {
 		booktest.RunPruneBook(t, st, read, func(ctx context.Context, set string) ([]string, error) { return st.Members(ctx, set, 0) })
 	})
 }
+
+// TestEraseBookDynamo holds the adapter's deletes to the suite the in-memory
+// store passes.
+func TestEraseBookDynamo(t *testing.T) {
+	rt, err := localrun.Open(context.Background(), localrun.Options{DataDir: t.TempDir(), VisibilityTimeout: 2 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rt.Close()
+	st := rt.App.Store
+	booktest.RunEraseBook(t, st, func(ctx context.Context, segId string) (booktest.SegmentState, error) {
+		seg, err := st.Segment(ctx, segId)
+		if err != nil {
+			return booktest.SegmentState{}, err
+		}
+		s := booktest.SegmentState{Count: seg.EndpointCount}
+		if s.Members, err = st.Members(ctx, segId, seg.Shards); err != nil {
+			return s, err
+		}
+		vs, err := st.Versions(ctx, seg)
+		for _, v := range vs {
+			if v.EndpointCount != nil {
+				s.Versions = append(s.Versions, *v.EndpointCount)
+			}
+		}
+		return s, err
+	})
+}

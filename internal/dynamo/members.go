@@ -22,6 +22,7 @@ import (
 //	EndpointId S  sort key
 //	AddedBy    S  the write batch that made it a member first
 //	V          N  that batch's segment version: the member is in versions V and later
+//	S          S  the greatest stamp of the rows that made it a member (erase.go)
 
 // ShardKey returns the Members partition key of endpointId in segmentId.
 func ShardKey(segmentId, endpointId string, shards int) string {
@@ -41,51 +42,96 @@ func shardIndex(id string, shards int) int {
 // again counts the same members again, and no other batch counts them: the
 // count is the same on every delivery, and summed over batches it is the
 // segment's number of members. A member keeps the version of that batch (V,
-// when version > 0): it belongs to that version and every later one.
-func (s *Store) AddMembers(ctx context.Context, segmentId string, shards, version int, batch string, ids []string) (int, error) {
+// when version > 0): it belongs to that version and every later one. It keeps
+// too the greatest stamp of the rows that named it (S, from stamps), which
+// orders it against deletes (erase.go). set is the member set of the batch's
+// generation (segment.MemberSet): a batch of a generation no longer kept is
+// undone and returns job.ErrPruned (unprune); member tombstones are per set.
+func (s *Store) AddMembers(ctx context.Context, set string, shards, version int, batch string, ids []string, stamps map[string]string) (int, error) {
 	if shards < 1 {
 		shards = s.shards
 	}
 	var (
 		added   atomic.Int64
 		mu      sync.Mutex
-		created []string
+		created []string // this batch's, possibly to undo
+		others  []string // another batch's
 	)
 	err := eachPut(dedupe(ids), func(id string) error {
-		item := map[string]types.AttributeValue{
-			"Shard": str(ShardKey(segmentId, id, shards)), "EndpointId": str(id), "AddedBy": str(batch),
-		}
-		if version > 0 {
-			item["V"] = num(int64(version))
-		}
-		_, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{
-			TableName:                 aws.String(s.t.Members),
-			Item:                      item,
-			ConditionExpression:       aws.String("attribute_not_exists(EndpointId) OR AddedBy = :b"),
-			ExpressionAttributeValues: map[string]types.AttributeValue{":b": str(batch)},
-		})
+		ours, err := s.addMember(ctx, ShardKey(set, id, shards), id, version, batch, stamps[id])
 		switch {
-		case err == nil:
+		case ours:
 			added.Add(1)
 			mu.Lock()
 			created = append(created, id)
 			mu.Unlock()
-		case isConditionFailed(err): // a member already, added by another batch
-			err = nil
+		case err == nil:
+			mu.Lock()
+			others = append(others, id)
+			mu.Unlock()
 		}
 		return err
 	})
+	if err == nil && len(others) > 0 {
+		// Another batch's now; but this batch's own add may have been erased
+		// before another made it a member again (erase.go): it still counts,
+		// so that the batch's count is the same on every delivery.
+		var erased []string
+		if erased, err = s.erasedAddsOf(ctx, set, shards, batch, others); err == nil {
+			added.Add(int64(len(erased)))
+		}
+	}
 	if err == nil {
-		err = s.unprune(ctx, segmentId, func(id string) string { return ShardKey(segmentId, id, shards) },
+		err = s.unprune(ctx, set, func(id string) string { return ShardKey(set, id, shards) },
 			func(string) *dynamodb.DeleteItemInput {
 				return &dynamodb.DeleteItemInput{ConditionExpression: aws.String("AddedBy = :b"),
 					ExpressionAttributeValues: map[string]types.AttributeValue{":b": str(batch)}}
 			}, created)
 	}
 	if err != nil {
-		return 0, fmt.Errorf("add members of segment %s: %w", segmentId, err)
+		return 0, fmt.Errorf("add members of %s: %w", set, err)
 	}
 	return int(added.Load()), nil
+}
+
+// addMember adds one member item and reports whether batch made it a member
+// first. With a stamp, the item's S becomes the greater of its own and stamp.
+func (s *Store) addMember(ctx context.Context, shard, id string, version int, batch, stamp string) (bool, error) {
+	expr := "SET AddedBy = if_not_exists(AddedBy, :b)"
+	values := map[string]types.AttributeValue{":b": str(batch)}
+	cond := "attribute_not_exists(EndpointId) OR AddedBy = :b"
+	if version > 0 {
+		expr += ", V = if_not_exists(V, :v)"
+		values[":v"] = num(int64(version))
+	}
+	if stamp != "" {
+		expr += ", S = :s"
+		values[":s"] = str(stamp)
+		cond = "attribute_not_exists(EndpointId) OR attribute_not_exists(S) OR S < :s"
+	}
+	out, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 aws.String(s.t.Members),
+		Key:                       map[string]types.AttributeValue{"Shard": str(shard), "EndpointId": str(id)},
+		UpdateExpression:          aws.String(expr),
+		ConditionExpression:       aws.String(cond),
+		ExpressionAttributeValues: values,
+		ReturnValues:              types.ReturnValueAllOld,
+	})
+	switch {
+	case err == nil:
+		by, ok := out.Attributes["AddedBy"].(*types.AttributeValueMemberS)
+		return !ok || by.Value == batch, nil
+	case !isConditionFailed(err):
+		return false, err
+	case stamp == "": // a member already, added by another batch
+		return false, nil
+	}
+	// S is as great as stamp already: a delivery again, or a later row's.
+	var m struct {
+		AddedBy string `json:"AddedBy"`
+	}
+	err = s.getItem(ctx, s.t.Members, map[string]types.AttributeValue{"Shard": str(shard), "EndpointId": str(id)}, "member "+id, &m)
+	return err == nil && m.AddedBy == batch, err
 }
 
 // eachPut runs put for every id, memberPuts at a time, and returns the first
@@ -127,13 +173,21 @@ func (s *Store) CountAdded(ctx context.Context, segmentId string, shards int, ba
 	if err != nil {
 		return 0, fmt.Errorf("read members of segment %s: %w", segmentId, err)
 	}
-	n := 0
+	ours := map[string]bool{}
 	for _, it := range items {
 		if v, ok := it["AddedBy"].(*types.AttributeValueMemberS); ok && v.Value == batch {
-			n++
+			ours[it["EndpointId"].(*types.AttributeValueMemberS).Value] = true
 		}
 	}
-	return n, nil
+	// Adds of the batch that a delete erased since count too (erase.go).
+	erased, err := s.erasedAdds(ctx, segmentId, shards, batch, ids)
+	if err != nil {
+		return 0, err
+	}
+	for _, id := range erased {
+		ours[id] = true
+	}
+	return len(ours), nil
 }
 
 // memberPuts bounds the conditional puts AddMembers keeps in flight.

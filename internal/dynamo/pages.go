@@ -110,7 +110,7 @@ func (s *Store) SegmentsPage(ctx context.Context, limit int, token string) ([]*s
 		ExclusiveStartKey: keyOf(start),
 		ConsistentRead:    aws.Bool(true),
 		// Everything but the internal Jobs set, which can near 400 KB.
-		ProjectionExpression:     aws.String("SegmentId, #n, SegmentType, #v, CreationDate, LastModifiedDate, ImportDefinition, EndpointCount, Shards, HasUsers"),
+		ProjectionExpression:     aws.String("SegmentId, #n, SegmentType, #v, CreationDate, LastModifiedDate, ImportDefinition, EndpointCount, Shards, HasUsers, Erased, LastReplace"),
 		ExpressionAttributeNames: map[string]string{"#n": "Name", "#v": "Version"},
 	})
 	if err != nil {
@@ -122,7 +122,11 @@ func (s *Store) SegmentsPage(ctx context.Context, limit int, token string) ([]*s
 		if err := unmarshal(item, &it); err != nil {
 			return nil, "", fmt.Errorf("decode segment: %w", err)
 		}
-		segs = append(segs, it.segment())
+		seg := it.segment()
+		if err := s.netOfErased(ctx, seg); err != nil {
+			return nil, "", err
+		}
+		segs = append(segs, seg)
 	}
 	return segs, encodeToken(out.LastEvaluatedKey), nil
 }

@@ -127,39 +127,20 @@ func (s *Store) Prune(ctx context.Context, segmentId string, budget int) (bool, 
 // nextGeneration returns the first generation after base: the first replace
 // numbered after it, or kept if there is none before kept.
 func (s *Store) nextGeneration(ctx context.Context, segmentId string, base, kept int) (int, error) {
-	p := dynamodb.NewQueryPaginator(s.db, &dynamodb.QueryInput{
-		TableName:                 aws.String(s.t.Jobs),
-		KeyConditionExpression:    aws.String("JobId = :k AND Sk BETWEEN :from AND :to"),
-		FilterExpression:          aws.String("#base = #v"),
-		ProjectionExpression:      aws.String("#v"),
-		ExpressionAttributeNames:  map[string]string{"#base": "Base", "#v": "Version"},
-		ExpressionAttributeValues: map[string]types.AttributeValue{":k": str(versionsKey(segmentId)), ":from": str(versionSk(base + 1)), ":to": str(versionSk(kept))},
-		ConsistentRead:            aws.Bool(true),
-	})
-	for p.HasMorePages() {
-		out, err := p.NextPage(ctx)
-		if err != nil {
-			return 0, fmt.Errorf("find the generations of segment %s: %w", segmentId, err)
-		}
-		for _, it := range out.Items {
-			var v struct {
-				Version int `json:"Version"`
-			}
-			if err := unmarshal(it, &v); err == nil && v.Version > base {
-				return v.Version, nil
-			}
-		}
+	bases, err := s.replaces(ctx, segmentId, base+1, kept)
+	if err != nil || len(bases) == 0 {
+		return kept, err
 	}
-	return kept, nil
+	return bases[0], nil
 }
 
 // deleteGeneration deletes up to budget member items of a member set (its
-// endpoint and user partitions) and returns how many it deleted: fewer than
-// budget once the set is empty.
+// endpoint, member tombstone and user partitions) and returns how many it
+// deleted: fewer than budget once the set is empty.
 func (s *Store) deleteGeneration(ctx context.Context, set string, shards, budget int) (int, error) {
 	deleted := 0
 	for i := 0; i < shards && deleted < budget; i++ {
-		for _, shard := range []string{shardName(set, i), userShardName(set, i)} {
+		for _, shard := range []string{shardName(set, i), erasedShardName(set, i), userShardName(set, i)} {
 			for deleted < budget {
 				out, err := s.db.Query(ctx, &dynamodb.QueryInput{
 					TableName:                 aws.String(s.t.Members),

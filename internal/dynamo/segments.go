@@ -30,6 +30,7 @@ type segmentItem struct {
 	Shards           int                      `json:"Shards"`
 	HasUsers         bool                     `json:"HasUsers,omitempty"`
 	LastReplace      int                      `json:"LastReplace,omitempty"`
+	Erased           bool                     `json:"Erased,omitempty"` // erase.go
 }
 
 func (it *segmentItem) segment() *segment.Segment {
@@ -38,6 +39,7 @@ func (it *segmentItem) segment() *segment.Segment {
 		CreationDate: it.CreationDate, LastModifiedDate: it.LastModifiedDate,
 		ImportDefinition: it.ImportDefinition, EndpointCount: it.EndpointCount, Shards: it.Shards, HasUsers: it.HasUsers,
 		LastReplace: it.LastReplace,
+		Erased:      it.Erased,
 	}
 }
 
@@ -371,7 +373,8 @@ func (s *Store) Segment(ctx context.Context, id string) (*segment.Segment, error
 	if err := s.getItem(ctx, s.t.Segments, key, "segment "+id, &it); err != nil {
 		return nil, err
 	}
-	return it.segment(), nil
+	seg := it.segment()
+	return seg, s.netOfErased(ctx, seg)
 }
 
 // Segments lists every segment, by name.
@@ -386,7 +389,11 @@ func (s *Store) Segments(ctx context.Context) ([]*segment.Segment, error) {
 		if err := unmarshal(item, &it); err != nil {
 			return nil, fmt.Errorf("decode segment: %w", err)
 		}
-		segs = append(segs, it.segment())
+		seg := it.segment()
+		if err := s.netOfErased(ctx, seg); err != nil {
+			return nil, err
+		}
+		segs = append(segs, seg)
 	}
 	sort.Slice(segs, func(i, j int) bool {
 		return segs[i].Name < segs[j].Name || (segs[i].Name == segs[j].Name && segs[i].Id < segs[j].Id)

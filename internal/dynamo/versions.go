@@ -92,10 +92,12 @@ func (s *Store) ReserveVersion(ctx context.Context, segmentId, jobId, created st
 		expr += "#b.#j = if_not_exists(#lr, :zero)"
 	}
 	out, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:                aws.String(s.t.Segments),
-		Key:                      map[string]types.AttributeValue{"SegmentId": str(segmentId)},
-		UpdateExpression:         aws.String(expr),
-		ConditionExpression:      aws.String("attribute_exists(SegmentId) AND attribute_not_exists(#r.#j)"),
+		TableName:        aws.String(s.t.Segments),
+		Key:              map[string]types.AttributeValue{"SegmentId": str(segmentId)},
+		UpdateExpression: aws.String(expr),
+		// Not while the segment is being deleted (segdelete.go): the job's
+		// message comes back once it is gone, and creates it anew.
+		ConditionExpression:      aws.String("attribute_exists(SegmentId) AND attribute_not_exists(#r.#j) AND attribute_not_exists(Deleting)"),
 		ExpressionAttributeNames: map[string]string{"#r": "Reserved", "#b": "Bases", "#lr": "LastReplace", "#j": jobId},
 		ExpressionAttributeValues: map[string]types.AttributeValue{
 			":zero": num(0), ":one": num(1),
@@ -445,7 +447,7 @@ func (s *Store) SegmentVersion(ctx context.Context, seg *segment.Segment, n int)
 	}
 	v := rec.version(seg)
 	v.Pruned = rec.Base < kept
-	return v, nil
+	return v, s.versionNetOfErased(ctx, seg, rec.Base, v)
 }
 
 // VersionsPage returns up to limit versions of a segment, oldest first, and
@@ -482,6 +484,9 @@ func (s *Store) VersionsPage(ctx context.Context, seg *segment.Segment, limit in
 		}
 		v := it.version(seg)
 		v.Pruned = it.Base < kept
+		if err := s.versionNetOfErased(ctx, seg, it.Base, v); err != nil {
+			return nil, "", err
+		}
 		if err := s.ResolveVersion(ctx, seg, v); err != nil {
 			return nil, "", fmt.Errorf("count the users of version %d of segment %s: %w", v.Version, seg.Id, err)
 		}

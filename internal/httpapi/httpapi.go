@@ -46,6 +46,8 @@ type Importer interface {
 type Options struct {
 	Reader   Reader
 	Importer Importer
+	// Deleter serves the DELETE routes (deletes.go); nil: there are none.
+	Deleter Deleter
 	// Bucket is the only bucket POST /v1/jobs/import imports from: the function's
 	// role reads no other.
 	Bucket string
@@ -82,6 +84,9 @@ func New(opts Options) *Handler {
 	h.route("GET /v1/jobs/import", h.listJobs)
 	h.route("GET /v1/jobs/import/{id}", h.getJob)
 	h.route("POST /v1/jobs/import", h.createJob)
+	if opts.Deleter != nil {
+		h.routeDeletes()
+	}
 	return h
 }
 
@@ -96,7 +101,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.mux.ServeHTTP(w, r)
 		return
 	}
-	for _, m := range []string{http.MethodGet, http.MethodPost} {
+	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodDelete} {
 		other := r.Clone(r.Context())
 		other.Method = m
 		if _, pattern := h.mux.Handler(other); pattern != "" {

@@ -56,6 +56,9 @@ func TestAPIRoleIsLeastPrivilege(t *testing.T) {
 		"/v1/users/iam-user/endpoints", "/v1/jobs/import", "/v1/jobs/import?segment-id=iam", "/v1/jobs/import/" + j.Id} {
 		serve("GET", p, "")
 	}
+	serve("DELETE", "/v1/endpoints/iam-2", "")
+	serve("DELETE", "/v1/users/iam-user", "")
+	serve("DELETE", "/v1/segments/iam", "")
 
 	tmpl, err := templatecheck.Parse(segport.Template)
 	if err != nil {

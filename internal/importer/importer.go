@@ -228,13 +228,16 @@ type EndpointStore interface {
 	// later one. Repeating a call returns the same count; two batches never
 	// both count one member. Into a generation no longer kept it leaves
 	// nothing and returns job.ErrPruned (so does AddUserMembers).
-	AddMembers(ctx context.Context, segmentId string, shards, version int, batch string, ids []string) (int, error)
+	// stamps gives each id the greatest stamp of its rows in the batch: the
+	// member keeps the greatest of them, which orders it against deletes.
+	AddMembers(ctx context.Context, segmentId string, shards, version int, batch string, ids []string, stamps map[string]string) (int, error)
 	// AddUserMembers records users (user-ID definitions) as members of the
 	// segment, which then reaches every endpoint of theirs when it is read.
 	// A user member keeps the lowest version that added it (none for version
 	// 0: every version). Repeating a call changes nothing.
 	AddUserMembers(ctx context.Context, segmentId string, shards, version int, userIds []string) error
 	MemberCounter
+	Eraser
 }
 
 // Metrics receives one record per job started, piece parsed and batch handled

@@ -209,6 +209,11 @@ func (run *pieceRun) accept(ctx context.Context, row *decode.Row) error {
 		return nil
 	}
 	e := row.Endpoint
+	if run.m.Delete {
+		if field := deleteRowExtra(e); field != "" {
+			return run.fail(row.Line, field, deleteRowMessage, row.Raw)
+		}
+	}
 	if field, msg, err := run.register(ctx, e); err != nil {
 		return err
 	} else if msg != "" {
@@ -295,7 +300,7 @@ func (run *pieceRun) flush(ctx context.Context) error {
 	}
 	m := run.m
 	head := job.WriteBatch{JobId: m.JobId, JobOrder: m.JobOrder, SegmentId: m.SegmentId, Shards: m.Shards,
-		Version: m.Version, Base: m.Base, Key: m.Piece.Key, Piece: m.Piece.Index, Seq: run.res.Batches}
+		Version: m.Version, Base: m.Base, Key: m.Piece.Key, Piece: m.Piece.Index, Seq: run.res.Batches, Delete: m.Delete}
 	run.body = job.CloseBatch(append(head.AppendHead(run.body[:0]), run.batch...))
 	if err := run.p.Write.Send(ctx, [][]byte{run.body}); err != nil {
 		return fmt.Errorf("send batch %d of piece %d of job %s: %w", run.res.Batches, m.Piece.Index, m.JobId, err)

@@ -26,6 +26,11 @@ import (
 // ImportsPrefix is the folder whose objects are imported: imports/<segment>/...
 const ImportsPrefix = "imports/"
 
+// DeletesPrefix is the folder of delete files: each object under it, at any
+// depth, is a delete job whose rows name endpoints (Id) or users
+// (User.UserId) to delete (README "Deleting endpoints, users and segments").
+const DeletesPrefix = "deletes/"
+
 // MetaJobId is the object metadata key (x-amz-meta-segport-job-id) with which an
 // uploader chooses the job id of the import it starts, so that it can wait for it.
 const MetaJobId = "segport-job-id"
@@ -158,8 +163,9 @@ func (t *Trigger) objectCreated(ctx context.Context, rec events.S3EventRecord) e
 	if key == "" {
 		key = rec.S3.Object.Key
 	}
-	if strings.HasSuffix(key, "/") || !strings.HasPrefix(key, ImportsPrefix) {
-		return nil // a folder marker, or not an import
+	deletes := strings.HasPrefix(key, DeletesPrefix)
+	if strings.HasSuffix(key, "/") || (!strings.HasPrefix(key, ImportsPrefix) && !deletes) {
+		return nil // a folder marker, or neither an import nor a delete
 	}
 	obj, err := t.Objects.Head(ctx, bucket, key)
 	if errors.Is(err, job.ErrNotFound) {
@@ -184,7 +190,10 @@ func (t *Trigger) objectCreated(ctx context.Context, rec events.S3EventRecord) e
 		id: id, created: created, bucket: bucket, objects: []*job.Object{obj}, format: format,
 		def: job.Definition{S3Url: "s3://" + bucket + "/" + key, SegmentName: segName, SegmentId: job.SegmentId(segName), Replace: replace},
 	}
-	if modeErr != nil {
+	if deletes { // a delete file has no segment, and no mode
+		noSegment := false
+		spec.def = job.Definition{S3Url: spec.def.S3Url, DefineSegment: &noSegment, Delete: true}
+	} else if modeErr != nil {
 		// A replace that cannot be told from an append imports nothing:
 		// appending what was meant to replace would be worse.
 		spec.fail = "s3://" + bucket + "/" + key + ": " + modeErr.Error()
@@ -317,7 +326,7 @@ func (t *Trigger) start(ctx context.Context, s jobSpec) (*job.Job, error) {
 	created := s.created.UTC().Format(job.DateFormat)
 	j := &job.Job{Id: s.id, JobStatus: job.Created, CreationDate: created, Definition: s.def, Failures: []string{}}
 	launch := job.Launch{JobOrder: job.Order(s.created, s.id), Created: created, Bucket: s.bucket, Format: string(pl.format),
-		SegmentId: s.def.SegmentId, Source: s.source, BatchBytes: t.BatchBytes}
+		SegmentId: s.def.SegmentId, Source: s.source, BatchBytes: t.BatchBytes, Delete: s.def.Delete}
 	if launch.BatchBytes <= 0 {
 		launch.BatchBytes = job.MaxMessageBytes - 1024 // room for the batch's head
 	}

@@ -90,14 +90,13 @@ func countAdded(ctx context.Context, m MemberCounter, b *job.WriteBatch) (int, e
 
 // Batch applies one write batch.
 func (w *Writer) Batch(ctx context.Context, b *job.WriteBatch) error {
+	if b.Delete {
+		return w.deleteBatch(ctx, b)
+	}
 	byId := map[string][]job.WriteRow{}
 	byUser := map[string][]job.WriteRow{}
-	var userIds []string // user-ID definitions
 	for _, r := range b.Rows {
 		if r.Endpoint == nil {
-			if r.UserId != "" {
-				userIds = append(userIds, r.UserId)
-			}
 			continue
 		}
 		byId[r.Endpoint.Id] = append(byId[r.Endpoint.Id], r)
@@ -105,28 +104,43 @@ func (w *Writer) Batch(ctx context.Context, b *job.WriteBatch) error {
 			byUser[u.UserId] = append(byUser[u.UserId], r)
 		}
 	}
-	if err := w.endpoints(ctx, byId); err != nil {
-		return fmt.Errorf("write batch %d of piece %d of job %s: %w", b.Seq, b.Piece, b.JobId, err)
-	}
-	if err := w.users(ctx, byUser); err != nil {
-		return fmt.Errorf("write users of batch %d of piece %d of job %s: %w", b.Seq, b.Piece, b.JobId, err)
-	}
-	ids := make([]string, 0, len(byId))
-	for id := range byId {
-		ids = append(ids, id)
-	}
-	sort.Strings(ids)
 	tally := b.Tally()
+	// Members first: a delete the endpoints' read below does not see comes
+	// after them, and erases them (orderAgainstDeletes). Members go to the
+	// batch's generation (MemberSet); into one no longer kept (a late
+	// duplicate of a job long ended) they are undone, and the batch records
+	// nothing: its first delivery's tally stands.
+	pruned := false
 	if b.SegmentId != "" {
-		n, err := w.Store.AddMembers(ctx, b.MemberSet(), b.Shards, b.Version, b.Name(), ids)
-		if errors.Is(err, job.ErrPruned) {
-			return nil // a late duplicate into a pruned generation: its first delivery's tally stands
-		}
-		if err != nil {
+		n, err := w.Store.AddMembers(ctx, b.MemberSet(), b.Shards, b.Version, b.Name(), keys(byId), rowStamps(byId))
+		switch {
+		case errors.Is(err, job.ErrPruned):
+			pruned = true
+		case err != nil:
 			return fmt.Errorf("add members of batch %d of piece %d of job %s: %w", b.Seq, b.Piece, b.JobId, err)
 		}
 		tally.New = n
-		err = w.Store.AddUserMembers(ctx, b.MemberSet(), b.Shards, b.Version, userIds)
+	}
+	// Users before endpoints: a reader that finds a member and its endpoint
+	// finds the endpoint's user attributes too (the endpoint is put whole).
+	if err := w.users(ctx, byUser); err != nil {
+		return fmt.Errorf("write users of batch %d of piece %d of job %s: %w", b.Seq, b.Piece, b.JobId, err)
+	}
+	deleted, err := w.endpoints(ctx, byId)
+	if err != nil {
+		return fmt.Errorf("write batch %d of piece %d of job %s: %w", b.Seq, b.Piece, b.JobId, err)
+	}
+	if err := w.orderAgainstDeletes(ctx, b, byId, deleted); err != nil {
+		return fmt.Errorf("order batch %d of piece %d of job %s against deletes: %w", b.Seq, b.Piece, b.JobId, err)
+	}
+	if pruned {
+		return nil
+	}
+	if b.SegmentId != "" {
+		userIds, err := w.liveUserIds(ctx, b.Rows) // user-ID definitions
+		if err == nil {
+			err = w.Store.AddUserMembers(ctx, b.MemberSet(), b.Shards, b.Version, userIds)
+		}
 		if errors.Is(err, job.ErrPruned) {
 			return nil
 		}
@@ -142,21 +156,29 @@ func (w *Writer) Batch(ctx context.Context, b *job.WriteBatch) error {
 }
 
 // endpoints merges rows into their endpoints, retrying an endpoint whose
-// conditional put lost a race with another writer.
-func (w *Writer) endpoints(ctx context.Context, byId map[string][]job.WriteRow) error {
+// conditional put lost a race with another writer. It returns each
+// endpoint's Deleted stamp as it left it (absent: never deleted).
+func (w *Writer) endpoints(ctx context.Context, byId map[string][]job.WriteRow) (map[string]string, error) {
+	var mu sync.Mutex
+	deleted := map[string]string{}
 	pending := keys(byId)
 	for attempt := 0; len(pending) > 0; attempt++ {
 		if attempt == 10 {
-			return fmt.Errorf("%d endpoints still contended after %d attempts", len(pending), attempt)
+			return nil, fmt.Errorf("%d endpoints still contended after %d attempts", len(pending), attempt)
 		}
 		recs, err := w.Store.GetEndpoints(ctx, pending)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		pending, err = w.each(ctx, pending, func(ctx context.Context, id string) error {
 			v, ok := recs[id]
 			if !ok {
 				v = merge.Versioned[merge.Endpoint]{Rec: merge.NewEndpoint(id)}
+			}
+			if v.Rec.Deleted != "" {
+				mu.Lock()
+				deleted[id] = v.Rec.Deleted
+				mu.Unlock()
 			}
 			changed := false
 			for _, r := range byId[id] {
@@ -168,10 +190,10 @@ func (w *Writer) endpoints(ctx context.Context, byId map[string][]job.WriteRow) 
 			return w.Store.PutEndpoint(ctx, v.Rec, v.Ver)
 		})
 		if err != nil {
-			return err
+			return nil, err
 		}
 	}
-	return nil
+	return deleted, nil
 }
 
 // users merges rows' User.UserAttributes into their users.

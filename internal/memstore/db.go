@@ -35,6 +35,7 @@ type DB struct {
 	users     map[string]*storedUser
 	members   map[string]map[string]member // Members: shard -> endpoint id -> the batch that added it, its version
 	tokens    int                          // the locks SetContribution has taken
+	erased    map[string]map[string]int    // member tombstones: segment -> "<id>#<AddedBy>" -> its version (erase.go)
 }
 
 // NewDB returns an empty DB; shards is how many partitions a segment's
@@ -45,7 +46,7 @@ func NewDB(env *Env, shards int) *DB {
 	}
 	return &DB{env: env, shards: shards, tables: map[string]map[string][]byte{},
 		jobs: map[string]*jobItem{}, pieces: map[string]*pieceItem{},
-		endpoints: map[string]*storedEndpoint{}, users: map[string]*storedUser{}, members: map[string]map[string]member{}}
+		endpoints: map[string]*storedEndpoint{}, users: map[string]*storedUser{}, members: map[string]map[string]member{}, erased: map[string]map[string]int{}}
 }
 
 // maxAttempts bounds the retries of unprocessed batch items and of

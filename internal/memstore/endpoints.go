@@ -30,6 +30,7 @@ type endpointItem struct {
 	St         string              `json:"St"`
 	Sx         map[string]string   `json:"Sx,omitempty"`
 	Ver        int64               `json:"Ver"`
+	Deleted    string              `json:"Deleted,omitempty"`
 }
 
 type userItem struct {
@@ -55,11 +56,11 @@ type storedUser struct {
 }
 
 func cloneEndpoint(r *merge.Endpoint) *merge.Endpoint {
-	return &merge.Endpoint{E: r.E.Clone(), Stamps: maps.Clone(r.Stamps)}
+	return &merge.Endpoint{E: r.E.Clone(), Stamps: maps.Clone(r.Stamps), Deleted: r.Deleted}
 }
 
 func cloneUser(u *merge.User) *merge.User {
-	c := &merge.User{UserId: u.UserId, Attrs: make(map[string][]string, len(u.Attrs)), Stamps: maps.Clone(u.Stamps)}
+	c := &merge.User{UserId: u.UserId, Attrs: make(map[string][]string, len(u.Attrs)), Stamps: maps.Clone(u.Stamps), Deleted: u.Deleted}
 	for k, v := range u.Attrs {
 		c.Attrs[k] = slices.Clone(v)
 	}
@@ -74,13 +75,13 @@ func storedForm(rec *merge.Endpoint) *merge.Endpoint {
 	}
 	e.Attributes, e.Metrics = endpoint.CustomOf(e.Attributes.Map()), endpoint.CustomOf(e.Metrics.Map())
 	base, except := merge.Compact(rec.Stamps)
-	return &merge.Endpoint{E: e, Stamps: merge.Expand(merge.Names(e), base, except)}
+	return &merge.Endpoint{E: e, Stamps: merge.Expand(merge.Names(e), base, except), Deleted: rec.Deleted}
 }
 
 // item is rec as internal/dynamo writes its item, for sizes.
 func endpointItemOf(rec *merge.Endpoint, ver int64) endpointItem {
 	e := *rec.E
-	it := endpointItem{Endpoint: &e, Attributes: e.Attributes.Map(), Metrics: e.Metrics.Map(), Ver: ver}
+	it := endpointItem{Endpoint: &e, Attributes: e.Attributes.Map(), Metrics: e.Metrics.Map(), Ver: ver, Deleted: rec.Deleted}
 	if e.User != nil {
 		it.UserId = e.User.UserId
 	}

@@ -126,7 +126,7 @@ func TestAddMembersCountsFirstInsertions(t *testing.T) {
 			if tt.batch[0] == 'k' {
 				v = 2
 			}
-			n, err := d.AddMembers(ctx, "seg", 4, v, tt.batch, tt.ids)
+			n, err := d.AddMembers(ctx, "seg", 4, v, tt.batch, tt.ids, nil)
 			if err != nil || n != tt.want {
 				t.Fatalf("AddMembers = %d, %v; want %d", n, err, tt.want)
 			}

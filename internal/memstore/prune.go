@@ -81,8 +81,9 @@ func (d *DB) Prune(ctx context.Context, segmentId string, budget int) (bool, err
 	return false, nil
 }
 
-// deleteGeneration deletes up to budget member items of a member set, one
-// Query and BatchWriteItem a shard page, and returns how many.
+// deleteGeneration deletes up to budget member items of a member set (and its
+// member tombstones), one Query and BatchWriteItem a shard page, and returns
+// how many.
 func (d *DB) deleteGeneration(ctx context.Context, set string, budget int) (int, error) {
 	var keys [][2]string
 	err := d.do(ctx, "Query", Members, false, func() error {
@@ -99,10 +100,17 @@ func (d *DB) deleteGeneration(ctx context.Context, set string, budget int) (int,
 	if err != nil {
 		return 0, err
 	}
+	for id := range d.erased[set] { // its member tombstones, "<set>#erased#<nn>"
+		keys = append(keys, [2]string{set + "#erased", id})
+	}
 	slices.SortFunc(keys, func(a, b [2]string) int { return strings.Compare(a[0]+"\x00"+a[1], b[0]+"\x00"+b[1]) })
 	keys = keys[:min(len(keys), budget)]
 	err = d.batchWrite(ctx, Members, len(keys), func(i int) error {
-		delete(d.members[keys[i][0]], keys[i][1])
+		if sh, id := keys[i][0], keys[i][1]; sh == set+"#erased" {
+			delete(d.erased[set], id)
+		} else {
+			delete(d.members[sh], id)
+		}
 		return nil
 	})
 	return len(keys), err

@@ -286,7 +286,7 @@ func (d *DB) Segment(id string) *segment.Segment {
 	}
 	return &segment.Segment{Id: it.SegmentId, Name: it.Name, SegmentType: it.SegmentType, Version: it.Version,
 		CreationDate: it.CreationDate, LastModifiedDate: it.LastModifiedDate, ImportDefinition: it.ImportDefinition,
-		EndpointCount: it.EndpointCount, Shards: it.Shards, LastReplace: it.LastReplace}
+		EndpointCount: it.EndpointCount - d.keptErased(id, it), Shards: it.Shards, LastReplace: it.LastReplace}
 }
 
 // shardKey is the Members partition key of an endpoint (dynamo.ShardKey).
@@ -308,27 +308,40 @@ type memberItem struct {
 type member struct {
 	by string
 	v  int
+	s  string // the greatest stamp of the rows that made it a member
 }
 
 // AddMembers puts one member item per endpoint, conditionally: a member
 // keeps the batch that added it first, and the count returned is of the ids
 // whose member is this batch's (internal/dynamo's AddMembers).
-func (d *DB) AddMembers(ctx context.Context, segmentId string, shards, version int, batch string, ids []string) (int, error) {
+func (d *DB) AddMembers(ctx context.Context, segmentId string, shards, version int, batch string, ids []string, stamps map[string]string) (int, error) {
 	if shards < 1 {
 		shards = d.shards
 	}
-	var created []string
+	var (
+		added   int
+		created []string // this batch's, to undo in a pruned generation
+	)
 	for _, id := range uniq(ids) {
-		err := d.do(ctx, "PutItem", Members, true, func() error {
+		err := d.do(ctx, "UpdateItem", Members, true, func() error {
 			sh := shardKey(segmentId, id, shards)
 			if d.members[sh] == nil {
 				d.members[sh] = map[string]member{}
 			}
-			if mb, ok := d.members[sh][id]; ok && mb.by != batch {
-				return nil
+			mb, ok := d.members[sh][id]
+			if !ok {
+				mb = member{by: batch, v: version}
 			}
-			d.members[sh][id] = member{by: batch, v: version}
-			created = append(created, id)
+			_, erased := d.erased[segmentId][id+"#"+batch]
+			switch {
+			case mb.by == batch:
+				added++
+				created = append(created, id)
+			case erased:
+				added++ // this batch's add was erased since (dynamo's AddMembers)
+			}
+			mb.s = max(mb.s, stamps[id])
+			d.members[sh][id] = mb
 			return nil
 		})
 		if err != nil {
@@ -342,7 +355,7 @@ func (d *DB) AddMembers(ctx context.Context, segmentId string, shards, version i
 	if err != nil {
 		return 0, fmt.Errorf("add members of segment %s: %w", segmentId, err)
 	}
-	return len(created), nil
+	return added, nil
 }
 
 // AddUserMembers records users as members of the segment, as dynamo's does:
@@ -385,8 +398,9 @@ func (d *DB) CountAdded(ctx context.Context, segmentId string, shards int, batch
 	n := 0
 	err := d.do(ctx, "BatchGetItem", Members, false, func() error {
 		for _, id := range uniq(ids) {
-			if d.members[shardKey(segmentId, id, shards)][id].by == batch {
-				n++
+			_, erased := d.erased[segmentId][id+"#"+batch]
+			if d.members[shardKey(segmentId, id, shards)][id].by == batch || erased {
+				n++ // an add a delete erased since counts too (dynamo's CountAdded)
 			}
 		}
 		return nil

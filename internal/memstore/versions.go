@@ -353,6 +353,10 @@ func (d *DB) Versions(segmentId string) []*segment.Version {
 		if err := json.Unmarshal(b, &v); err != nil {
 			continue
 		}
+		if v.EndpointCount != nil && v.Base >= it.KeptFrom { // a pruned version keeps its count
+			n := *v.EndpointCount - d.erasedCount(segment.MemberSet(segmentId, v.Base), v.Version)
+			v.EndpointCount = &n
+		}
 		out = append(out, &segment.Version{SegmentId: segmentId, Name: it.Name, Version: v.Version, JobId: v.Job, JobStatus: v.JobStatus,
 			CreationDate: v.CreationDate, CompletionDate: v.CompletionDate, ImportDefinition: v.ImportDefinition,
 			EndpointCount: v.EndpointCount, Current: v.Version == it.Version, Replace: v.replace(), Base: v.Base, Pruned: v.Base < it.KeptFrom})

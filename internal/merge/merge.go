@@ -22,6 +22,9 @@ type Versioned[T any] struct {
 type Endpoint struct {
 	E      *endpoint.Endpoint
 	Stamps map[string]string // dotted attribute name -> stamp
+	// Deleted is the stamp of the latest delete of the endpoint (erase.go):
+	// rows stamped before it change nothing.
+	Deleted string
 }
 
 // NewEndpoint returns an empty stored endpoint with the given Id.
@@ -38,6 +41,9 @@ func (s *Endpoint) Apply(row *endpoint.Endpoint, stamp string) bool {
 			return
 		}
 		name := a.Name()
+		if stamp <= s.Deleted {
+			return
+		}
 		if old, ok := s.Stamps[name]; ok && old >= stamp {
 			return
 		}
@@ -53,6 +59,8 @@ type User struct {
 	UserId string
 	Attrs  map[string][]string
 	Stamps map[string]string
+	// Deleted is the stamp of the latest delete of the user (erase.go).
+	Deleted string
 }
 
 // NewUser returns an empty stored user.
@@ -64,6 +72,9 @@ func NewUser(id string) *User {
 func (u *User) Apply(attrs endpoint.Lists, stamp string) bool {
 	changed := false
 	for _, a := range attrs {
+		if stamp <= u.Deleted {
+			return changed
+		}
 		if old, ok := u.Stamps[a.Name]; ok && old >= stamp {
 			continue
 		}

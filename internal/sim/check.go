@@ -93,7 +93,9 @@ func check(w *world, sc scenario) []string {
 		if !j.JobStatus.Final() {
 			failf("every job ends: job of %s is %s, %d pieces, progress %d: %s", f.key, j.JobStatus, h.Launch.TotalPieces, h.Progress, pieceStates(w, f.jobId))
 		}
-		processed[job.SegmentId(f.segment)] += j.TotalProcessed
+		if !f.isDelete() {
+			processed[job.SegmentId(f.segment)] += j.TotalProcessed
+		}
 		pieces, err := w.db.Pieces(ctx, f.jobId)
 		if err != nil {
 			failf("read the pieces of %s: %v", f.key, err)
@@ -287,21 +289,47 @@ func checkVersions(failf func(string, ...any), w *world, sc scenario, segId stri
 // stamp order, to fresh records.
 func checkTables(failf func(string, ...any), w *world, sc scenario, refs []refFile) {
 	var rows []refRow
+	deleted := map[string]string{} // endpoint id -> its latest delete
+	for i, rf := range refs {
+		for _, r := range rf.valid {
+			if sc.files[i].isDelete() {
+				deleted[r.e.Id] = max(deleted[r.e.Id], r.stamp)
+				r.e = nil // a delete
+			}
+			rows = append(rows, r)
+		}
+	}
+	// A member is made by a row of its segment after the endpoint's latest delete.
 	members := map[string]map[string]bool{}
 	for i, rf := range refs {
 		seg := job.SegmentId(sc.files[i].segment)
+		if sc.files[i].isDelete() {
+			continue
+		}
 		if members[seg] == nil {
 			members[seg] = map[string]bool{}
 		}
 		for _, r := range rf.valid {
-			rows = append(rows, r)
-			members[seg][r.e.Id] = true
+			if r.stamp > deleted[r.e.Id] {
+				members[seg][r.e.Id] = true
+			}
 		}
 	}
 	sort.SliceStable(rows, func(i, k int) bool { return rows[i].stamp < rows[k].stamp })
 	eps := map[string]*merge.Endpoint{}
 	users := map[string]*merge.User{}
 	for _, r := range rows {
+		if r.e == nil {
+			for id, d := range deleted {
+				if d == r.stamp {
+					if eps[id] == nil {
+						eps[id] = merge.NewEndpoint(id)
+					}
+					eps[id].Erase(d)
+				}
+			}
+			continue
+		}
 		rec := eps[r.e.Id]
 		if rec == nil {
 			rec = merge.NewEndpoint(r.e.Id)
@@ -322,7 +350,7 @@ func checkTables(failf func(string, ...any), w *world, sc scenario, refs []refFi
 	ref := memstore.NewDB(&memstore.Env{}, 1)
 	ctx := context.Background()
 	for _, id := range slices.Sorted(maps.Keys(eps)) {
-		if len(eps[id].Stamps) == 0 {
+		if len(eps[id].Stamps) == 0 && eps[id].Deleted == "" {
 			continue // a row of nothing but an Id changes nothing: no item
 		}
 		if err := ref.PutEndpoint(ctx, eps[id], 0); err != nil {
@@ -352,7 +380,7 @@ func checkTables(failf func(string, ...any), w *world, sc scenario, refs []refFi
 	}
 	for _, seg := range slices.Sorted(maps.Keys(members)) {
 		if w.db.Segment(seg).LastReplace > 0 {
-			checkVersionMembers(failf, w, sc, refs, seg)
+			checkVersionMembers(failf, w, sc, refs, seg, deleted)
 			continue
 		}
 		want := slices.Sorted(maps.Keys(members[seg]))
@@ -368,7 +396,7 @@ func canonicalEndpoint(rec *merge.Endpoint) string {
 	}
 	e, _ := rec.E.MarshalCanonical()
 	s, _ := json.Marshal(rec.Stamps)
-	return string(e) + " " + string(s)
+	return string(e) + " " + string(s) + " deleted " + rec.Deleted
 }
 
 func canonicalUser(u *merge.User) string {

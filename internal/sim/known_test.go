@@ -18,9 +18,22 @@ type knownFailure struct {
 	seeds   []int64        // schedules that show it
 	pattern *regexp.Regexp // matches every failure line it causes
 	what    string
+	deletes bool // its seeds are RunDeletes schedules
 }
 
 var knownFailures = []knownFailure{
+	{
+		name: "delete-recreate-recount", open: true, faults: "crash,throttle,unprocessed,duplicate,restart,interleave,last-delivery", deletes: true,
+		seeds:   []int64{38, 327, 1099},
+		pattern: regexp.MustCompile(`^versions: version \d+ counts \d+ members, \d+ member items|^segment: EndpointCount \d+, \d+ member items`),
+		what: "A write batch's New (members it made first) can change between deliveries once deletes erase " +
+			"members: delivered first while another batch of the job held the member, it counts 0; the delete " +
+			"erases the member (a tombstone cancels the holder's add); delivered again, its rows older than the " +
+			"delete, it makes the member again (counts 1) and erases it (a second tombstone). The tables are " +
+			"right, but the version and segment counts can end one low per such member: the job's end is not " +
+			"always computed again from the later tally. Fix: keep erased members in place as ghosts that only a " +
+			"row newer than the delete may revive, so that a batch's claims never change (README, Deleting).",
+	},
 	{
 		name: "late-batch-after-dead-letter-end", open: false, faults: "crash,throttle,unprocessed,duplicate,restart,interleave,last-delivery",
 		seeds:   []int64{1047, 4987},
@@ -100,7 +113,7 @@ var knownFailures = []knownFailure{
 // knownBug returns the open bug that explains every failure of r, if one does.
 func knownBug(r *Result) string {
 	for _, k := range knownFailures {
-		if !k.open || parseFaults(k.faults)&r.Faults == 0 && r.Faults != 0 {
+		if !k.open || k.deletes != r.Deletes || parseFaults(k.faults)&r.Faults == 0 && r.Faults != 0 {
 			continue // the bug needs faults the schedule did not draw
 		}
 		all := true
@@ -123,7 +136,11 @@ func TestSimKnownFailures(t *testing.T) {
 	n := 0
 	for _, k := range knownFailures {
 		for _, seed := range k.seeds {
-			r := Run(seed, parseFaults(k.faults))
+			run := Run
+			if k.deletes {
+				run = RunDeletes
+			}
+			r := run(seed, parseFaults(k.faults))
 			n++
 			switch {
 			case r.Failed() && k.open && knownBug(r) != k.name:

@@ -38,26 +38,39 @@ func checkBases(failf func(string, ...any), vs []*segment.Version, byJob map[str
 // versions), so a version may lack those a later version of its generation
 // also named; it has every other, and nothing else. A version whose members
 // were pruned is left out, and its generation must hold no member item.
-func checkVersionMembers(failf func(string, ...any), w *world, sc scenario, refs []refFile, segId string) {
-	ids := map[string][]string{} // job -> the endpoint ids of its valid rows
+func checkVersionMembers(failf func(string, ...any), w *world, sc scenario, refs []refFile, segId string, deleted map[string]string) {
+	ids := map[string][]string{}  // job -> the endpoint ids of its valid rows
+	live := map[string][]string{} // job -> those of its rows after the id's latest delete
 	for i, f := range sc.files {
+		if f.isDelete() {
+			continue
+		}
 		for _, r := range refs[i].valid {
 			ids[f.jobId] = append(ids[f.jobId], r.e.Id)
+			if r.stamp > deleted[r.e.Id] {
+				live[f.jobId] = append(live[f.jobId], r.e.Id)
+			}
 		}
 	}
 	vs := w.db.Versions(segId)
-	own := func(v *segment.Version) []string { // the ids v's own job wrote
+	own := func(v *segment.Version, ids map[string][]string) []string { // the ids v's own job wrote
 		if h := w.db.Job(v.JobId); h != nil && h.Launch.Version == v.Version {
 			return ids[v.JobId]
 		}
 		return nil
 	}
-	want := map[string]bool{}
+	// A member may be of any row of its generation's versions up to it; it
+	// must be of those after the id's latest delete (a delete erases it
+	// from every generation).
+	may, want := map[string]bool{}, map[string]bool{}
 	for k, v := range vs {
 		if v.Replace {
-			want = map[string]bool{}
+			may, want = map[string]bool{}, map[string]bool{}
 		}
-		for _, id := range own(v) {
+		for _, id := range own(v, ids) {
+			may[id] = true
+		}
+		for _, id := range own(v, live) {
 			want[id] = true
 		}
 		later := map[string]bool{} // named by a later version of its generation
@@ -65,7 +78,7 @@ func checkVersionMembers(failf func(string, ...any), w *world, sc scenario, refs
 			if u.Base != v.Base {
 				break
 			}
-			for _, id := range own(u) {
+			for _, id := range own(u, live) {
 				later[id] = true
 			}
 		}
@@ -78,7 +91,7 @@ func checkVersionMembers(failf func(string, ...any), w *world, sc scenario, refs
 		}
 		got := w.db.VersionMemberIds(set, v.Version)
 		for _, id := range got {
-			if !want[id] {
+			if !may[id] {
 				failf("generations: version %d (replace %v) has member %s, which neither it nor a version it builds on imported", v.Version, v.Replace, id)
 			}
 		}

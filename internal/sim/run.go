@@ -19,6 +19,7 @@ type Result struct {
 	Faults   Faults // the kinds it drew
 	Steps    int
 	Lossy    bool     // a fault that may lose rows was injected
+	Deletes  bool     // the scenario has a delete file (RunDeletes)
 	Failures []string // the invariants broken; none if the schedule passed
 	Trace    []string // what happened, step by step
 }
@@ -39,7 +40,13 @@ type trigger struct {
 
 // Run runs the schedule of seed and checks it. The schedule draws its fault
 // kinds from allowed: one in eight schedules has none, the others a random mix.
-func Run(seed int64, allowed Faults) *Result {
+func Run(seed int64, allowed Faults) *Result { return run(seed, allowed, false) }
+
+// RunDeletes is Run with a delete file among the scenario's files
+// (deleteFile), racing its imports.
+func RunDeletes(seed int64, allowed Faults) *Result { return run(seed, allowed, true) }
+
+func run(seed int64, allowed Faults, deletes bool) *Result {
 	w := newWorld(seed, allowed)
 	if w.r.IntN(8) == 0 {
 		w.faults = 0
@@ -47,8 +54,11 @@ func Run(seed int64, allowed Faults) *Result {
 		w.faults = allowed & Faults(w.r.Uint64())
 	}
 	sc := newScenario(w.r, w.faults)
+	if deletes {
+		sc.files = append(sc.files, deleteFile(seed, len(sc.files)))
+	}
 	w.wire(sc)
-	res := &Result{Seed: seed, Allowed: allowed, Faults: w.faults}
+	res := &Result{Seed: seed, Allowed: allowed, Faults: w.faults, Deletes: deletes}
 	for _, f := range sc.files {
 		meta := map[string]string{importer.MetaJobId: f.jobId}
 		if f.replace {

@@ -295,3 +295,24 @@ func renderJSON(r *rand.Rand, rows [][]cell) []byte {
 	}
 	return b.Bytes()
 }
+
+// deleteFile is a delete file of a few of the scenario's endpoint Ids (and
+// one no row names), created between two of its imports, so that some of
+// their rows are older than the delete and some newer, whatever order they
+// are delivered in. It draws from a source of its own, so that the rest of
+// the scenario is the seed's as without it.
+func deleteFile(seed int64, imports int) file {
+	r := rand.New(rand.NewPCG(uint64(seed), 0xde1e7e))
+	var b strings.Builder
+	b.WriteString("Id\n")
+	for range 1 + r.IntN(6) {
+		fmt.Fprintf(&b, "ep%d\n", r.IntN(16)) // ep15: no row names it
+	}
+	f := file{key: "deletes/d.csv", body: []byte(b.String())}
+	f.created = epoch.Add(time.Duration(r.IntN(imports+1))*time.Second - 500*time.Millisecond)
+	f.jobId = job.NewId("sim", f.key)
+	return f
+}
+
+// isDelete reports whether f is a delete file.
+func (f file) isDelete() bool { return strings.HasPrefix(f.key, "deletes/") }

@@ -50,6 +50,11 @@ func report(t *testing.T, r *Result) {
 // runMany runs count schedules from seed first on two workers and reports
 // the first failures.
 func runMany(t *testing.T, first int64, count int, allowed Faults, until time.Time) int {
+	return runManyOf(t, Run, first, count, allowed, until)
+}
+
+// runManyOf is runMany of the schedules run makes.
+func runManyOf(t *testing.T, run func(int64, Faults) *Result, first int64, count int, allowed Faults, until time.Time) int {
 	var (
 		next   atomic.Int64
 		ran    atomic.Int64
@@ -68,7 +73,7 @@ func runMany(t *testing.T, first int64, count int, allowed Faults, until time.Ti
 				if count > 0 && seed >= first+int64(count) || !until.IsZero() && time.Now().After(until) {
 					return
 				}
-				r := Run(seed, allowed)
+				r := run(seed, allowed)
 				ran.Add(1)
 				if !r.Failed() {
 					continue
@@ -109,6 +114,17 @@ func TestSim(t *testing.T) {
 	n := runMany(t, *firstFlag, *countFlag, parseFaults(*faultsFl), time.Time{})
 	t.Logf("%d schedules", n)
 	t.Logf("%.0f schedules/second", float64(n)/time.Since(start).Seconds())
+}
+
+// TestSimDeletes runs schedules with a delete file racing the imports
+// (RunDeletes): the tables must equal applying the rows and the deletes once,
+// in stamp order, and every count stay exact.
+func TestSimDeletes(t *testing.T) {
+	if *seedFlag >= 0 || *soakFlag > 0 {
+		t.Skip("replaying one seed, or soaking")
+	}
+	n := runManyOf(t, RunDeletes, *firstFlag, max(*countFlag/5, 1), parseFaults(*faultsFl), time.Time{})
+	t.Logf("%d schedules with deletes", n)
 }
 
 // TestSimSoak runs schedules for -sim.duration (make sim; 2 s in the

@@ -1,14 +1,15 @@
 // Package client reads what segport imported, for other services: segments, their
 // endpoints in Pinpoint's shape with their users' attributes joined, a user's
-// endpoints, and import jobs. It needs only read access to the tables (the stack
+// endpoints, and import jobs. Reading needs only read access to the tables (the stack
 // outputs EndpointsTableName, UsersTableName, SegmentsTableName, MembersTableName
-// and JobsTableName name them).
+// and JobsTableName name them); deleting (delete.go) needs write access.
 package client
 
 import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -33,6 +34,8 @@ type Client struct {
 	store *dynamo.Store
 	// Parallel is how many membership shards SegmentMembers reads at once; 0 means 8.
 	Parallel int
+	// Now dates deletes (delete.go); nil means time.Now.
+	Now func() time.Time
 }
 
 // New returns a Client that reads the tables t with clients built from cfg.

@@ -121,7 +121,7 @@ feed:
 	if err := ctx.Err(); err != nil {
 		t.Fatalf("seed %s: %v", name, err)
 	}
-	if _, err := st.AddMembers(ctx, segId, 0, 0, "seed", ids); err != nil {
+	if _, err := st.AddMembers(ctx, segId, 0, 0, "seed", ids, nil); err != nil {
 		t.Fatal(err)
 	}
 	return segId, want

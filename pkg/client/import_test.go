@@ -17,8 +17,9 @@ import (
 
 // TestMembersDuringImport lists a segment over and over while an import writes
 // it in small batches: every endpoint listed is complete (the writer puts an
-// endpoint whole, with one PutItem, and records membership after the endpoint
-// and its user); listings of the current version see none of the import until
+// endpoint whole, with one PutItem, after its user's attributes; it records
+// membership first, which orders it against deletes, and a member whose
+// endpoint is not written yet is not listed); listings of the current version see none of the import until
 // it has ended, and listings of the version being imported (1) catch it half
 // done.
 func TestMembersDuringImport(t *testing.T) {

@@ -15,16 +15,18 @@ const MaxMessageBytes = 1 << 20
 // the batches of one piece from 0; the parser cuts batches at the same rows every
 // time it parses a piece, so a batch is identified by (JobId, Piece, Seq).
 type WriteBatch struct {
-	JobId     string     `json:"JobId"`
-	JobOrder  string     `json:"JobOrder"`
-	SegmentId string     `json:"SegmentId"`
-	Shards    int        `json:"Shards"`         // the segment's membership shards
-	Version   int        `json:"Version"`        // the segment version the job makes
-	Base      int        `json:"Base,omitempty"` // its generation: members go to segment.MemberSet(SegmentId, Base)
-	Key       string     `json:"Key"`            // the object the rows come from
-	Piece     int        `json:"Piece"`
-	Seq       int        `json:"Seq"`
-	Rows      []WriteRow `json:"Rows"`
+	JobId     string `json:"JobId"`
+	JobOrder  string `json:"JobOrder"`
+	SegmentId string `json:"SegmentId"`
+	Shards    int    `json:"Shards"`         // the segment's membership shards
+	Version   int    `json:"Version"`        // the segment version the job makes
+	Base      int    `json:"Base,omitempty"` // its generation: members go to segment.MemberSet(SegmentId, Base)
+	Key       string `json:"Key"`            // the object the rows come from
+	Piece     int    `json:"Piece"`
+	Seq       int    `json:"Seq"`
+	// Delete is true for a batch of a delete job: its rows are deleted.
+	Delete bool       `json:"Delete,omitempty"`
+	Rows   []WriteRow `json:"Rows"`
 }
 
 // Tally counts the batch's rows per channel.
@@ -72,6 +74,9 @@ func (b *WriteBatch) AppendHead(dst []byte) []byte {
 	dst = jsonw.AppendString(append(dst, `,"Key":`...), b.Key, true)
 	dst = strconv.AppendInt(append(dst, `,"Piece":`...), int64(b.Piece), 10)
 	dst = strconv.AppendInt(append(dst, `,"Seq":`...), int64(b.Seq), 10)
+	if b.Delete {
+		dst = append(dst, `,"Delete":true`...)
+	}
 	return append(dst, `,"Rows":[`...)
 }
 

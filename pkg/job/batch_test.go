@@ -51,6 +51,7 @@ func TestBatchJSON(t *testing.T) {
 	}{
 		{name: "empty", b: WriteBatch{Rows: []WriteRow{}}},
 		{name: "rows", b: WriteBatch{JobId: "j", JobOrder: "o&", SegmentId: "s", Shards: 4, Version: 7, Base: 5, Key: "imports/s/a\"b.csv", Piece: 3, Seq: 12, Rows: rows}},
+		{name: "delete", b: WriteBatch{JobId: "j", JobOrder: "o", Key: "deletes/a.csv", Seq: 1, Delete: true, Rows: rows}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -57,6 +57,10 @@ type Definition struct {
 	// Replace makes the job's version exactly its endpoints (and users),
 	// rather than the previous version plus them (an append, the default).
 	Replace bool `json:"Replace,omitempty"`
+	// Delete is true for a delete job (a file dropped under deletes/): its
+	// rows name endpoints (Id) or users (User.UserId) to delete, and it
+	// defines no segment.
+	Delete bool `json:"Delete,omitempty"`
 }
 
 // Mode names how a job's import makes its version: "REPLACE" or "APPEND".
@@ -149,6 +153,8 @@ type Launch struct {
 	// starts, so that a piece parsed again, by any version or configuration,
 	// is cut into the same batches: a batch is known by its number.
 	BatchBytes int `json:"BatchBytes,omitempty"`
+	// Delete is true for a delete job (Definition.Delete).
+	Delete bool `json:"Delete,omitempty"`
 }
 
 // ParseMessage asks the parser to import one piece or, with a Range, to scan
@@ -277,6 +283,12 @@ func Stamp(effective time.Time, jobOrder string, file, line int) string {
 	b = appendOrdinal(append(b, '|'), line)
 	return string(b)
 }
+
+// DeleteStamp places a delete made at at (by the CLI, the API or pkg/client)
+// among the rows of all imports: after every row dated before at, including
+// the rows without EffectiveDate of every job created before it. id tells
+// apart deletes made in the same millisecond.
+func DeleteStamp(at time.Time, id string) string { return Stamp(at, Order(at, id), 0, 0) }
 
 // appendOrdinal appends n so that ordinals compare as strings as they do as
 // numbers, however many digits they have: a letter giving the digit count

@@ -16,6 +16,9 @@ var (
 	// ErrPruned means a segment generation's members are no longer kept: a
 	// write into it is undone, a read of it refused.
 	ErrPruned = errors.New("the version's members are no longer kept (retention: see README, Segment versions)")
+	// ErrImportsRunning means a segment cannot be deleted while imports into
+	// it run.
+	ErrImportsRunning = errors.New("imports into the segment are running; delete it once they have ended")
 )
 
 // Object is a stored object (an S3 object, for the adapters).

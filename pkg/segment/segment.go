@@ -24,7 +24,8 @@ type Segment struct {
 	HasUsers  bool `json:"-"` // user-ID definitions were imported into it
 	// LastReplace is the version of the latest replacing import started
 	// into it (0: none): the generation its latest versions belong to.
-	LastReplace int `json:"-"`
+	LastReplace int  `json:"-"`
+	Erased      bool `json:"-"` // a delete has taken members out of it
 }
 
 // ImportDefinition describes what was imported. On a segment, Size and

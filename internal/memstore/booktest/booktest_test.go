@@ -41,3 +41,18 @@ func TestPruneBookMemstore(t *testing.T) {
 	d, read := versionDB()
 	booktest.RunPruneBook(t, d, read, func(ctx context.Context, set string) ([]string, error) { return d.VersionMemberIds(set, 1<<30), nil })
 }
+
+func TestEraseBookMemstore(t *testing.T) {
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	env := &memstore.Env{Now: func() time.Time { now = now.Add(time.Second); return now }}
+	d := memstore.NewDB(env, 4)
+	booktest.RunEraseBook(t, d, func(ctx context.Context, segId string) (booktest.SegmentState, error) {
+		st := booktest.SegmentState{Count: d.Segment(segId).EndpointCount, Members: d.MemberIds(segId)}
+		for _, v := range d.Versions(segId) {
+			if v.EndpointCount != nil {
+				st.Versions = append(st.Versions, *v.EndpointCount)
+			}
+		}
+		return st, nil
+	})
+}

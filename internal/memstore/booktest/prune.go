@@ -16,7 +16,7 @@ import (
 type PruneBook interface {
 	VersionBook
 	importer.Pruner
-	AddMembers(ctx context.Context, segmentId string, shards, version int, batch string, ids []string) (int, error)
+	AddMembers(ctx context.Context, segmentId string, shards, version int, batch string, ids []string, stamps map[string]string) (int, error)
 }
 
 // ReadMembers reads every member item of a member set (segment.MemberSet).
@@ -43,7 +43,7 @@ func RunPruneBook(t *testing.T, b PruneBook, read ReadVersions, members ReadMemb
 		if err != nil || v != n {
 			t.Fatalf("reserve %d: %d, %v", n, v, err)
 		}
-		added, err := b.AddMembers(ctx, segment.MemberSet(segId, base), 0, v, j.Id+"#0#0", adds[n])
+		added, err := b.AddMembers(ctx, segment.MemberSet(segId, base), 0, v, j.Id+"#0#0", adds[n], nil)
 		if err != nil || added != len(adds[n]) {
 			t.Fatalf("members of version %d: %d, %v", n, added, err)
 		}
