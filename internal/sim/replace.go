@@ -78,7 +78,7 @@ func checkVersionMembers(failf func(string, ...any), w *world, sc scenario, refs
 			if u.Base != v.Base {
 				break
 			}
-			for _, id := range own(u, live) {
+			for _, id := range own(u, ids) { // any row: one older than a delete makes the member too, until erased
 				later[id] = true
 			}
 		}
