@@ -45,6 +45,9 @@ func TestVersionBookDynamo(t *testing.T) {
 	t.Run("prune", func(t *testing.T) {
 		booktest.RunPruneBook(t, st, read, func(ctx context.Context, set string) ([]string, error) { return st.Members(ctx, set, 0) })
 	})
+	t.Run("erase after replace", func(t *testing.T) {
+		booktest.RunEraseReplaceBook(t, st, read, func(ctx context.Context, set string) ([]string, error) { return st.Members(ctx, set, 0) }, st.DeleteSegment)
+	})
 }
 
 // TestEraseBookDynamo holds the adapter's deletes to the suite the in-memory

@@ -56,3 +56,8 @@ func TestEraseBookMemstore(t *testing.T) {
 		return st, nil
 	})
 }
+
+func TestEraseReplaceBookMemstore(t *testing.T) {
+	d, read := versionDB()
+	booktest.RunEraseReplaceBook(t, d, read, func(ctx context.Context, set string) ([]string, error) { return d.VersionMemberIds(set, 1<<30), nil }, nil)
+}
