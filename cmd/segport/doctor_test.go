@@ -22,7 +22,7 @@ import (
 // healthyLines are what segport doctor prints for a healthy local stack.
 var healthyLines = []string{
 	"pass  outputs: ",
-	"pass  bucket notification: s3://segport/imports/* ObjectCreated events go to the trigger\n",
+	"pass  bucket notification: s3://segport/imports/* and s3://segport/deletes/* ObjectCreated events go to the trigger\n",
 	"pass  parse queue mapping: Enabled, with batch item failures\n",
 	"pass  write queue mapping: Enabled, with batch item failures\n",
 	"pass  trigger on-failure destination: failed S3 events go to the TriggerFailures queue\n",
@@ -101,7 +101,7 @@ func TestDoctor(t *testing.T) {
 			t.Fatal(err)
 		}
 		setNotifications(t, s3c, rt.Stack.Bucket, &s3types.NotificationConfiguration{})
-		doctor(t, 2, "FAIL  bucket notification: bucket segport sends no s3:ObjectCreated:* event under imports/ to the trigger arn:aws:lambda:us-east-1:000000000000:function:TriggerFunction: uploads start no job\n",
+		doctor(t, 2, "FAIL  bucket notification: bucket segport sends no s3:ObjectCreated:* event under imports/ to the trigger arn:aws:lambda:us-east-1:000000000000:function:TriggerFunction: uploads there start no job\n",
 			"      fix: deploy the template again (sam build && sam deploy), which restores it\n", healthyLines[2], "1 of the checks failed\n")
 		setNotifications(t, s3c, rt.Stack.Bucket, &s3types.NotificationConfiguration{LambdaFunctionConfigurations: nc.LambdaFunctionConfigurations})
 	})

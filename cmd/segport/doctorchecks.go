@@ -38,7 +38,8 @@ func (dr *doctor) outputs() finding {
 	return finding{pass, "outputs", fmt.Sprintf("%d outputs, template version %s", len(dr.d.outputs), dr.d.outputs["TemplateVersion"]), ""}
 }
 
-// notification: uploads under imports/ must reach the trigger.
+// notification: uploads under imports/ (imports) and deletes/ (delete files)
+// must reach the trigger.
 func (dr *doctor) notification(ctx context.Context) finding {
 	bucket, trigger := dr.d.outputs["BucketName"], dr.d.outputs["TriggerFunctionArn"]
 	const name = "bucket notification"
@@ -46,25 +47,37 @@ func (dr *doctor) notification(ctx context.Context) finding {
 	if err != nil {
 		return finding{fail, name, fmt.Sprintf("cannot read the notification configuration of bucket %s: %v", bucket, err), "allow s3:GetBucketNotification, or check the bucket exists"}
 	}
-	for _, c := range out.LambdaFunctionConfigurations {
+	var covered []string
+	for _, want := range []string{importer.ImportsPrefix, importer.DeletesPrefix} {
+		if !notifies(out.LambdaFunctionConfigurations, trigger, want) {
+			return finding{fail, name, fmt.Sprintf("bucket %s sends no s3:ObjectCreated:* event under %s to the trigger %s: uploads there start no job", bucket, want, trigger), redeploy}
+		}
+		covered = append(covered, "s3://"+bucket+"/"+want+"*")
+	}
+	return finding{pass, name, strings.Join(covered, " and ") + " ObjectCreated events go to the trigger", ""}
+}
+
+// notifies reports whether one of configs sends the ObjectCreated events of
+// keys under prefix to the function trigger (or one of its versions).
+func notifies(configs []s3types.LambdaFunctionConfiguration, trigger, prefix string) bool {
+	for _, c := range configs {
 		fn := aws.ToString(c.LambdaFunctionArn)
 		if fn != trigger && !strings.HasPrefix(fn, trigger+":") {
 			continue
 		}
-		created := slices.Contains(c.Events, s3types.Event("s3:ObjectCreated:*"))
-		prefix := ""
+		filter := ""
 		if c.Filter != nil && c.Filter.Key != nil {
 			for _, r := range c.Filter.Key.FilterRules {
 				if strings.EqualFold(string(r.Name), "prefix") {
-					prefix = aws.ToString(r.Value)
+					filter = aws.ToString(r.Value)
 				}
 			}
 		}
-		if created && strings.HasPrefix(importer.ImportsPrefix, prefix) {
-			return finding{pass, name, fmt.Sprintf("s3://%s/%s* ObjectCreated events go to the trigger", bucket, prefix), ""}
+		if slices.Contains(c.Events, s3types.Event("s3:ObjectCreated:*")) && strings.HasPrefix(prefix, filter) {
+			return true
 		}
 	}
-	return finding{fail, name, fmt.Sprintf("bucket %s sends no s3:ObjectCreated:* event under %s to the trigger %s: uploads start no job", bucket, importer.ImportsPrefix, trigger), redeploy}
+	return false
 }
 
 // mappings: the parse and write queues must feed their functions, reporting

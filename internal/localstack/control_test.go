@@ -146,13 +146,18 @@ func TestControlPlane(t *testing.T) {
 	// stops the events.
 	s3c := s.S3Client()
 	nc, err := s3c.GetBucketNotificationConfiguration(ctx, &s3.GetBucketNotificationConfigurationInput{Bucket: aws.String(s.Bucket)})
-	if err != nil || len(nc.LambdaFunctionConfigurations) != 1 {
+	if err != nil || len(nc.LambdaFunctionConfigurations) != 2 {
 		t.Fatalf("notification configuration %+v, %v", nc, err)
 	}
-	lf := nc.LambdaFunctionConfigurations[0]
-	if aws.ToString(lf.LambdaFunctionArn) != outputs["TriggerFunctionArn"] || lf.Events[0] != "s3:ObjectCreated:*" ||
-		lf.Filter == nil || aws.ToString(lf.Filter.Key.FilterRules[0].Value) != "imports/" {
-		t.Errorf("notification %+v", lf)
+	prefixes := map[string]bool{}
+	for _, lf := range nc.LambdaFunctionConfigurations {
+		if aws.ToString(lf.LambdaFunctionArn) != outputs["TriggerFunctionArn"] || len(lf.Events) != 1 || lf.Events[0] != "s3:ObjectCreated:*" {
+			t.Errorf("notification to %s, events %v, filter %s: want ObjectCreated to %s", aws.ToString(lf.LambdaFunctionArn), lf.Events, filterRules(lf.Filter), outputs["TriggerFunctionArn"])
+		}
+		prefixes[filterRules(lf.Filter)] = true
+	}
+	if !prefixes["Prefix=imports/"] || !prefixes["Prefix=deletes/"] {
+		t.Errorf("notifications under %v, want imports/ and deletes/", prefixes)
 	}
 	put := func(key string) {
 		t.Helper()
@@ -217,4 +222,16 @@ func TestFailedS3EventGoesToItsDestination(t *testing.T) {
 		rec.RequestPayload.Records[0].S3.Object.Key != "imports/a/x+y.csv" || rec.ResponsePayload.ErrorMessage != "trigger broken" {
 		t.Errorf("record %+v", rec)
 	}
+}
+
+// filterRules shows a notification's key filter, for messages.
+func filterRules(f *s3types.NotificationConfigurationFilter) string {
+	if f == nil || f.Key == nil {
+		return "none"
+	}
+	var rules []string
+	for _, r := range f.Key.FilterRules {
+		rules = append(rules, string(r.Name)+"="+aws.ToString(r.Value))
+	}
+	return strings.Join(rules, ",")
 }
