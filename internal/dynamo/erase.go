@@ -171,33 +171,7 @@ func (s *Store) markErased(ctx context.Context, segmentId string) error {
 // erasedCount counts the member tombstones of a version of the segment (of
 // every version for AllVersions).
 func (s *Store) erasedCount(ctx context.Context, segmentId string, shards, version int) (int, error) {
-	var (
-		mu    sync.Mutex
-		total int
-	)
-	err := s.eachShard(ctx, segmentId+"#erased", shards, func(shard string) error {
-		p := dynamodb.NewQueryPaginator(s.db, versionFilter(&dynamodb.QueryInput{
-			TableName:                 aws.String(s.t.Members),
-			KeyConditionExpression:    aws.String("#sh = :s"),
-			ExpressionAttributeNames:  map[string]string{"#sh": "Shard"},
-			ExpressionAttributeValues: map[string]types.AttributeValue{":s": str(shard)},
-			Select:                    types.SelectCount,
-			ConsistentRead:            aws.Bool(true),
-		}, version))
-		n := 0
-		for p.HasMorePages() {
-			out, err := p.NextPage(ctx)
-			if err != nil {
-				return fmt.Errorf("count tombstones of %s: %w", shard, err)
-			}
-			n += int(out.Count)
-		}
-		mu.Lock()
-		total += n
-		mu.Unlock()
-		return nil
-	})
-	return total, err
+	return s.countItems(ctx, segmentId+"#erased", shards, version)
 }
 
 // netOfErased takes the erased members out of a segment's EndpointCount,

@@ -266,19 +266,26 @@ func (s *Store) VersionMembers(ctx context.Context, segmentId string, shards, ve
 
 // CountMembers counts the segment's endpoints exactly (Query with Select COUNT).
 func (s *Store) CountMembers(ctx context.Context, segmentId string, shards int) (int, error) {
+	return s.countItems(ctx, segmentId, shards, AllVersions)
+}
+
+// countItems counts exactly (Query with Select COUNT) the items in the shards
+// of set, a segment's members or its member tombstones ("#erased"), with a
+// version up to version (every one for AllVersions).
+func (s *Store) countItems(ctx context.Context, set string, shards, version int) (int, error) {
 	var (
 		mu    sync.Mutex
 		total int
 	)
-	err := s.eachShard(ctx, segmentId, shards, func(shard string) error {
-		p := dynamodb.NewQueryPaginator(s.db, &dynamodb.QueryInput{
+	err := s.eachShard(ctx, set, shards, func(shard string) error {
+		p := dynamodb.NewQueryPaginator(s.db, versionFilter(&dynamodb.QueryInput{
 			TableName:                 aws.String(s.t.Members),
 			KeyConditionExpression:    aws.String("#sh = :s"),
 			ExpressionAttributeNames:  map[string]string{"#sh": "Shard"},
 			ExpressionAttributeValues: map[string]types.AttributeValue{":s": str(shard)},
 			Select:                    types.SelectCount,
 			ConsistentRead:            aws.Bool(true),
-		})
+		}, version))
 		n := 0
 		for p.HasMorePages() {
 			out, err := p.NextPage(ctx)
